@@ -1,0 +1,83 @@
+// The only module in the UI that imports `@tauri-apps`: everything else talks to the
+// `Backend` interface, so components can be tested (and previewed) with a fake one.
+import { Channel, invoke } from "@tauri-apps/api/core";
+import { getContext, setContext } from "svelte";
+
+import type { AppInfo } from "./generated/AppInfo";
+import type { IpcError } from "./generated/IpcError";
+import type { LogInfo } from "./generated/LogInfo";
+import type { LogLine } from "./generated/LogLine";
+import type { PreflightReport } from "./generated/PreflightReport";
+
+export interface Backend {
+  runPreflight(): Promise<PreflightReport>;
+  logInfo(): Promise<LogInfo>;
+  /** Resolves once subscribed; afterwards `handler` gets every new log line. */
+  onLogLine(handler: (line: LogLine) => void): Promise<void>;
+  appInfo(): Promise<AppInfo>;
+}
+
+export const tauriBackend: Backend = {
+  runPreflight: () => call<PreflightReport>("run_preflight"),
+  logInfo: () => call<LogInfo>("log_info"),
+  async onLogLine(handler) {
+    const onLine = new Channel<LogLine>(handler);
+    await call<null>("subscribe_logs", { onLine });
+  },
+  appInfo: () => call<AppInfo>("app_info"),
+};
+
+async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
+  try {
+    return await invoke<T>(command, args);
+  } catch (e) {
+    throw toIpcError(e);
+  }
+}
+
+/** True inside the Tauri window; false in a plain browser (vite dev, tests). */
+export function insideTauri(): boolean {
+  return typeof window !== "undefined" && "__TAURI_INTERNALS__" in window;
+}
+
+/**
+ * Turns anything a failed command (or anything else) rejected with into an `IpcError`.
+ * The Rust side always rejects with `{code, message, hint}`; anything else is "unknown".
+ */
+export function toIpcError(e: unknown): IpcError {
+  if (isIpcError(e)) {
+    return { code: e.code, message: e.message, hint: e.hint ?? null };
+  }
+  if (e instanceof Error) {
+    return { code: "unknown", message: e.message, hint: null };
+  }
+  return { code: "unknown", message: String(e), hint: null };
+}
+
+function isIpcError(e: unknown): e is IpcError {
+  if (typeof e !== "object" || e === null) return false;
+  const o = e as Record<string, unknown>;
+  return (
+    typeof o.code === "string" &&
+    typeof o.message === "string" &&
+    (o.hint === undefined || o.hint === null || typeof o.hint === "string")
+  );
+}
+
+const BACKEND = Symbol("backend");
+
+/** Called once by `App` so every component below it can reach the backend. */
+export function provideBackend(backend: Backend): void {
+  setContext(BACKEND, backend);
+}
+
+export function useBackend(): Backend {
+  const backend = getContext<Backend | undefined>(BACKEND);
+  if (!backend) throw new Error("no backend: render the component inside App or pass a context");
+  return backend;
+}
+
+/** The context map tests pass to `render(Component, { context })`. */
+export function backendContext(backend: Backend): Map<symbol, Backend> {
+  return new Map([[BACKEND, backend]]);
+}
