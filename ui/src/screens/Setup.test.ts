@@ -1,0 +1,143 @@
+import { fireEvent, render, screen, waitFor } from "@testing-library/svelte";
+import { describe, expect, it } from "vitest";
+
+import { PreflightRun } from "../lib/preflightRun.svelte";
+import { check, deferred, fakeBackend, report } from "../test/fakeBackend";
+import type { PreflightReport } from "../lib/generated/PreflightReport";
+import Setup from "./Setup.svelte";
+
+const MIXED = report(
+  [
+    check({ id: "docker", status: "pass", title: "Docker engine" }),
+    check({ id: "inotify", status: "fail", fix: "Run `sudo sysctl fs.inotify.max_user_instances=512` and check again." }),
+    check({ id: "disk", status: "warn", fix: "Free some space." }),
+  ],
+  2100,
+);
+
+function renderSetup(backend = fakeBackend({ preflight: () => Promise.resolve(MIXED) })) {
+  const preflight = new PreflightRun(backend);
+  const view = render(Setup, { props: { preflight } });
+  return { backend, preflight, ...view };
+}
+
+const rows = () => screen.queryAllByTestId("preflight-row");
+
+describe("Setup", () => {
+  it("runs the preflight on open and shows progress until it answers", async () => {
+    const pending = deferred<PreflightReport>();
+    const { backend } = renderSetup(fakeBackend({ preflight: () => pending.promise }));
+
+    expect(backend.runPreflight).toHaveBeenCalledTimes(1);
+    expect(screen.getByTestId("preflight-summary").textContent).toContain("Checking your machine…");
+    expect((screen.getByTestId("check-again") as HTMLButtonElement).disabled).toBe(true);
+    expect(rows()).toHaveLength(0);
+
+    pending.resolve(MIXED);
+    await waitFor(() => expect(rows()).toHaveLength(3));
+    expect((screen.getByTestId("check-again") as HTMLButtonElement).disabled).toBe(false);
+  });
+
+  it("shows one row per check, in order, with its status as data and as a word", async () => {
+    renderSetup();
+    await waitFor(() => expect(rows()).toHaveLength(3));
+
+    expect(rows().map((r) => [r.dataset.checkId, r.dataset.status])).toEqual([
+      ["docker", "pass"],
+      ["inotify", "fail"],
+      ["disk", "warn"],
+    ]);
+    expect(rows()[0].textContent).toContain("Pass");
+    expect(rows()[1].textContent).toContain("Fail");
+    expect(rows()[2].textContent).toContain("Warning");
+    expect(rows()[0].textContent).toContain("Docker engine");
+    expect(rows()[0].textContent).toContain("Why it matters: Why docker matters");
+    // No fix, no "What to do".
+    expect(rows()[0].textContent).not.toContain("What to do");
+  });
+
+  it("renders a backticked command in the fix as code with a copy button", async () => {
+    renderSetup();
+    await waitFor(() => expect(rows()).toHaveLength(3));
+
+    const fix = rows()[1];
+    expect(fix.textContent).toContain("What to do:");
+    const code = fix.querySelector("code");
+    expect(code?.textContent).toBe("sudo sysctl fs.inotify.max_user_instances=512");
+    expect(fix.textContent).not.toContain("`");
+    expect(
+      screen.getByRole("button", { name: "Copy command: sudo sysctl fs.inotify.max_user_instances=512" }),
+    ).toBeTruthy();
+  });
+
+  it("sums the report up with the worst status and the elapsed time", async () => {
+    renderSetup();
+    await waitFor(() => expect(rows()).toHaveLength(3));
+
+    const summary = screen.getByTestId("preflight-summary");
+    expect(summary.dataset.status).toBe("fail");
+    expect(summary.textContent).toContain("Fix the failed checks first");
+    expect(summary.textContent).toContain("checked in 2.1 s");
+  });
+
+  it("shows the message and hint of an IpcError in an alert", async () => {
+    renderSetup(
+      fakeBackend({
+        preflight: () => Promise.reject({ code: "docker", message: "Docker did not answer", hint: "Start Docker and try again." }),
+      }),
+    );
+
+    const alert = await screen.findByRole("alert");
+    expect(alert.textContent).toContain("Docker did not answer");
+    expect(alert.textContent).toContain("Start Docker and try again.");
+    expect(rows()).toHaveLength(0);
+    expect(screen.getByTestId("preflight-summary").dataset.state).toBe("failed");
+  });
+
+  it("shows an unexpected rejection as its text", async () => {
+    renderSetup(fakeBackend({ preflight: () => Promise.reject("command run_preflight not found") }));
+    const alert = await screen.findByRole("alert");
+    expect(alert.textContent).toContain("command run_preflight not found");
+  });
+
+  it("runs the checks again on Check again and shows the new result", async () => {
+    const answers = [
+      MIXED,
+      report([check({ id: "docker", status: "pass" }), check({ id: "inotify", status: "pass" })], 500),
+    ];
+    const backend = fakeBackend({ preflight: () => Promise.resolve(answers.shift()!) });
+    renderSetup(backend);
+    await waitFor(() => expect(rows()).toHaveLength(3));
+
+    await fireEvent.click(screen.getByTestId("check-again"));
+
+    expect(backend.runPreflight).toHaveBeenCalledTimes(2);
+    await waitFor(() => expect(rows()).toHaveLength(2));
+    expect(rows().every((r) => r.dataset.status === "pass")).toBe(true);
+    expect(screen.getByTestId("preflight-summary").textContent).toContain("Ready to set up");
+  });
+
+  it("clears an earlier error when Check again succeeds", async () => {
+    let calls = 0;
+    const backend = fakeBackend({
+      preflight: () =>
+        ++calls === 1 ? Promise.reject({ code: "x", message: "first try failed", hint: null }) : Promise.resolve(MIXED),
+    });
+    renderSetup(backend);
+    await screen.findByRole("alert");
+
+    await fireEvent.click(screen.getByTestId("check-again"));
+    await waitFor(() => expect(rows()).toHaveLength(3));
+    expect(screen.queryByRole("alert")).toBeNull();
+  });
+
+  it("does not run again when reopened after a run", async () => {
+    const { backend, preflight, unmount } = renderSetup();
+    await waitFor(() => expect(rows()).toHaveLength(3));
+    unmount();
+
+    render(Setup, { props: { preflight } });
+    expect(rows()).toHaveLength(3);
+    expect(backend.runPreflight).toHaveBeenCalledTimes(1);
+  });
+});

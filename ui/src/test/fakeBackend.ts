@@ -1,0 +1,72 @@
+// A scriptable Backend for component tests: no Tauri, no timers.
+import { vi } from "vitest";
+
+import type { Backend } from "../lib/backend";
+import type { AppInfo } from "../lib/generated/AppInfo";
+import type { CheckResult } from "../lib/generated/CheckResult";
+import type { LogInfo } from "../lib/generated/LogInfo";
+import type { LogLine } from "../lib/generated/LogLine";
+import type { PreflightReport } from "../lib/generated/PreflightReport";
+
+export function check(over: Partial<CheckResult> & Pick<CheckResult, "id" | "status">): CheckResult {
+  return {
+    title: `Title of ${over.id}`,
+    summary: `Summary of ${over.id}`,
+    why: `Why ${over.id} matters`,
+    fix: null,
+    elapsedMs: 3,
+    ...over,
+  };
+}
+
+export function report(checks: CheckResult[], elapsedMs = 1234): PreflightReport {
+  const overall = checks.some((c) => c.status === "fail")
+    ? "fail"
+    : checks.some((c) => c.status === "warn")
+      ? "warn"
+      : "pass";
+  return { overall, checks, elapsedMs };
+}
+
+export const APP_INFO: AppInfo = {
+  version: "9.9.9",
+  target: { kubeconfig: "/tmp/kubeconfig", context: "kind-test-context", explicit: true },
+  dataDir: "/tmp/data",
+};
+
+export interface FakeBackend extends Backend {
+  runPreflight: ReturnType<typeof vi.fn<Backend["runPreflight"]>>;
+  /** Sends a log line to every subscribed handler. */
+  emit(line: LogLine): void;
+}
+
+export function fakeBackend(opts: {
+  preflight?: () => Promise<PreflightReport>;
+  logInfo?: LogInfo;
+  appInfo?: () => Promise<AppInfo>;
+} = {}): FakeBackend {
+  const handlers: ((l: LogLine) => void)[] = [];
+  const defaultReport = report([check({ id: "docker", status: "pass" })]);
+  return {
+    runPreflight: vi.fn<Backend["runPreflight"]>(opts.preflight ?? (() => Promise.resolve(defaultReport))),
+    logInfo: () =>
+      Promise.resolve(opts.logInfo ?? { dir: "/logs", file: "/logs/istio-playground.log.2026-01-01", recent: [] }),
+    onLogLine: (h) => {
+      handlers.push(h);
+      return Promise.resolve();
+    },
+    appInfo: opts.appInfo ?? (() => Promise.resolve(APP_INFO)),
+    emit: (line) => handlers.forEach((h) => h(line)),
+  };
+}
+
+/** A promise plus the functions that settle it, to hold a call "running". */
+export function deferred<T>() {
+  let resolve!: (v: T) => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
