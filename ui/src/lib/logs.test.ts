@@ -1,7 +1,15 @@
 import { describe, expect, it } from "vitest";
 
 import type { LogLine } from "./generated/LogLine";
-import { appendCapped, formatLine, formatLines, formatTime, mergeRecent, normalizeLevel } from "./logs";
+import {
+  appendCapped,
+  formatLine,
+  formatLines,
+  formatTime,
+  mergeRecent,
+  normalizeLevel,
+  splitPath,
+} from "./logs";
 
 const line = (n: number, message = `line ${n}`, level = "INFO"): LogLine => ({
   unixMs: 1_700_000_000_000 + n,
@@ -70,5 +78,13 @@ describe("mergeRecent", () => {
   it("caps the result", () => {
     const merged = mergeRecent([line(1), line(2)], [line(3)], 2);
     expect(merged.map((l) => l.message)).toEqual(["line 2", "line 3"]);
+  });
+});
+
+describe("splitPath", () => {
+  it("splits Unix and Windows paths before the file name", () => {
+    expect(splitPath("/home/a/logs/x.log")).toEqual({ dir: "/home/a/logs/", base: "x.log" });
+    expect(splitPath("C:\\Users\\a\\x.log")).toEqual({ dir: "C:\\Users\\a\\", base: "x.log" });
+    expect(splitPath("x.log")).toEqual({ dir: "", base: "x.log" });
   });
 });

@@ -58,3 +58,9 @@ export function mergeRecent(
   );
   return appendCapped(recent, fresh, cap);
 }
+
+/** "/a/b/file.log" into "/a/b/" and "file.log" (either separator, so Windows paths too). */
+export function splitPath(path: string): { dir: string; base: string } {
+  const cut = Math.max(path.lastIndexOf("/"), path.lastIndexOf("\\")) + 1;
+  return { dir: path.slice(0, cut), base: path.slice(cut) };
+}
