@@ -1,0 +1,472 @@
+//! The Docker engine check: is it reachable, which version, and what it can give to kind.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use bollard::Docker;
+use bollard::query_parameters::ListContainersOptionsBuilder;
+
+use super::{CheckId, CheckResult, CheckStatus, gib};
+
+/// An engine that has not answered by then is reported as not answering (the promise to the
+/// user is a verdict within 3 s, and the rest of preflight needs a little time after it).
+pub const TIMEOUT: Duration = Duration::from_millis(2500);
+
+/// The label kind puts on its node containers.
+pub const KIND_CLUSTER_LABEL: &str = "io.x-k8s.kind.cluster";
+
+/// Recommended and minimum resources for the demo profile, the addons and Bookinfo.
+const WANT_CPUS: i64 = 4;
+const MIN_CPUS: i64 = 2;
+const WANT_MEMORY: i64 = 8 << 30;
+const MIN_MEMORY: i64 = 4 << 30;
+
+/// Where the Docker engine listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DockerEndpoint {
+    /// `unix:///var/run/docker.sock` and friends.
+    Unix(PathBuf),
+    /// `tcp://host:port` or `http://host:port`.
+    Tcp(String),
+    /// `npipe:////./pipe/docker_engine` on Windows.
+    NamedPipe(String),
+}
+
+impl std::fmt::Display for DockerEndpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DockerEndpoint::Unix(p) => write!(f, "unix://{}", p.display()),
+            DockerEndpoint::Tcp(a) => write!(f, "{a}"),
+            DockerEndpoint::NamedPipe(p) => write!(f, "{p}"),
+        }
+    }
+}
+
+impl DockerEndpoint {
+    /// `DOCKER_HOST` when set, else the first usual socket that exists (Linux engine, Docker
+    /// Desktop on Linux and macOS, Colima), else the platform default.
+    pub fn from_env() -> Self {
+        if let Ok(host) = std::env::var("DOCKER_HOST")
+            && !host.is_empty()
+        {
+            return Self::parse(&host);
+        }
+        if cfg!(windows) {
+            return DockerEndpoint::NamedPipe("npipe:////./pipe/docker_engine".into());
+        }
+        let home = dirs::home_dir().unwrap_or_default();
+        let candidates = [
+            PathBuf::from("/var/run/docker.sock"),
+            home.join(".docker/run/docker.sock"),
+            home.join(".docker/desktop/docker.sock"),
+            home.join(".colima/default/docker.sock"),
+        ];
+        let found = candidates.iter().find(|p| p.exists());
+        DockerEndpoint::Unix(found.unwrap_or(&candidates[0]).clone())
+    }
+
+    /// Parses a `DOCKER_HOST` value.
+    pub fn parse(host: &str) -> Self {
+        if let Some(path) = host.strip_prefix("unix://") {
+            DockerEndpoint::Unix(PathBuf::from(path))
+        } else if host.starts_with("npipe://") {
+            DockerEndpoint::NamedPipe(host.to_string())
+        } else {
+            DockerEndpoint::Tcp(host.to_string())
+        }
+    }
+
+    /// True when the engine runs on this machine, so its disk and /proc limits are ours.
+    pub fn is_local(&self) -> bool {
+        match self {
+            DockerEndpoint::Unix(_) | DockerEndpoint::NamedPipe(_) => true,
+            DockerEndpoint::Tcp(a) => a.contains("127.0.0.1") || a.contains("localhost"),
+        }
+    }
+
+    /// A bollard client for this endpoint; connecting is lazy, so this does not touch Docker.
+    pub fn client(&self, timeout: Duration) -> Result<Docker, bollard::errors::Error> {
+        let secs = timeout.as_secs_f64().ceil().max(1.0) as u64;
+        match self {
+            #[cfg(unix)]
+            DockerEndpoint::Unix(p) => Docker::connect_with_unix(
+                &p.to_string_lossy(),
+                secs,
+                bollard::API_DEFAULT_VERSION,
+            ),
+            #[cfg(not(unix))]
+            DockerEndpoint::Unix(p) => Err(bollard::errors::Error::SocketNotFoundError(
+                p.display().to_string(),
+            )),
+            DockerEndpoint::Tcp(a) => {
+                Docker::connect_with_http(a, secs, bollard::API_DEFAULT_VERSION)
+            }
+            #[cfg(windows)]
+            DockerEndpoint::NamedPipe(p) => {
+                Docker::connect_with_named_pipe(p, secs, bollard::API_DEFAULT_VERSION)
+            }
+            #[cfg(not(windows))]
+            DockerEndpoint::NamedPipe(p) => {
+                Err(bollard::errors::Error::SocketNotFoundError(p.clone()))
+            }
+        }
+    }
+}
+
+/// What the engine told us.
+#[derive(Debug, Clone)]
+pub struct DockerFacts {
+    pub version: String,
+    pub api_version: String,
+    pub operating_system: String,
+    /// Docker Desktop runs containers in a VM: their network is not reachable from the host.
+    pub docker_desktop: bool,
+    pub cpus: i64,
+    pub memory_bytes: i64,
+    pub root_dir: Option<String>,
+    /// Host ports published by the playground's own kind node containers.
+    pub playground_ports: Vec<u16>,
+    pub latency: Duration,
+}
+
+/// Why the engine could not be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DockerProblem {
+    /// No socket or pipe: Docker is not installed or not started.
+    NotFound(String),
+    /// Something is there but refuses connections: the engine is stopped.
+    Refused(String),
+    /// The socket exists but this user may not use it.
+    PermissionDenied(String),
+    /// Connected, but no answer in time.
+    Timeout(Duration),
+    Other(String),
+}
+
+/// Result of talking to the engine once.
+#[derive(Debug, Clone)]
+pub struct DockerProbe {
+    pub endpoint: DockerEndpoint,
+    pub outcome: Result<DockerFacts, DockerProblem>,
+}
+
+impl DockerProbe {
+    pub fn info(&self) -> Option<&DockerFacts> {
+        self.outcome.as_ref().ok()
+    }
+
+    pub fn published_ports(&self) -> &[u16] {
+        self.info()
+            .map(|f| f.playground_ports.as_slice())
+            .unwrap_or(&[])
+    }
+}
+
+/// Pings the engine and reads its version, resources and the playground's containers, all
+/// within `timeout`.
+#[tracing::instrument(skip_all, fields(endpoint = %endpoint))]
+pub async fn probe(endpoint: &DockerEndpoint, timeout: Duration) -> DockerProbe {
+    let started = Instant::now();
+    let outcome = match tokio::time::timeout(timeout, ask(endpoint, timeout)).await {
+        Ok(Ok(mut facts)) => {
+            facts.latency = started.elapsed();
+            Ok(facts)
+        }
+        Ok(Err(problem)) => Err(problem),
+        Err(_) => Err(DockerProblem::Timeout(timeout)),
+    };
+    match &outcome {
+        Ok(f) => tracing::info!(version = %f.version, cpus = f.cpus, "Docker answered"),
+        Err(p) => tracing::warn!(problem = ?p, "Docker is not usable"),
+    }
+    DockerProbe {
+        endpoint: endpoint.clone(),
+        outcome,
+    }
+}
+
+async fn ask(endpoint: &DockerEndpoint, timeout: Duration) -> Result<DockerFacts, DockerProblem> {
+    let docker = endpoint.client(timeout).map_err(classify)?;
+    docker.ping().await.map_err(classify)?;
+    let version = docker.version().await.map_err(classify)?;
+    let info = docker.info().await.map_err(classify)?;
+    let filters = HashMap::from([(
+        "label".to_string(),
+        vec![format!("{KIND_CLUSTER_LABEL}={}", crate::CLUSTER_NAME)],
+    )]);
+    let containers = docker
+        .list_containers(Some(ListContainersOptionsBuilder::default().filters(&filters).build()))
+        .await
+        .map_err(classify)?;
+    let playground_ports = containers
+        .iter()
+        .flat_map(|c| c.ports.iter().flatten())
+        .filter_map(|p| p.public_port)
+        .collect();
+    let operating_system = info.operating_system.clone().unwrap_or_default();
+    Ok(DockerFacts {
+        version: version.version.unwrap_or_else(|| "unknown".into()),
+        api_version: version.api_version.unwrap_or_default(),
+        docker_desktop: operating_system.contains("Docker Desktop"),
+        operating_system,
+        cpus: info.ncpu.unwrap_or(0),
+        memory_bytes: info.mem_total.unwrap_or(0),
+        root_dir: info.docker_root_dir,
+        playground_ports,
+        latency: Duration::ZERO,
+    })
+}
+
+fn classify(err: bollard::errors::Error) -> DockerProblem {
+    use bollard::errors::Error as E;
+    if let E::SocketNotFoundError(path) = &err {
+        return DockerProblem::NotFound(path.clone());
+    }
+    // Connection errors arrive wrapped; their text is the only stable thing across OSes.
+    let mut text = err.to_string();
+    let mut source = std::error::Error::source(&err);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    let lower = text.to_lowercase();
+    if lower.contains("permission denied") || lower.contains("access is denied") {
+        DockerProblem::PermissionDenied(text)
+    } else if lower.contains("connection refused")
+        || lower.contains("os error 111")
+        || lower.contains("os error 61")
+    {
+        DockerProblem::Refused(text)
+    } else if lower.contains("no such file")
+        || lower.contains("cannot find the file")
+        || lower.contains("os error 2")
+    {
+        DockerProblem::NotFound(text)
+    } else if lower.contains("timed out") || lower.contains("timeout") {
+        DockerProblem::Timeout(TIMEOUT)
+    } else {
+        DockerProblem::Other(text)
+    }
+}
+
+/// The one sentence telling the user how to get Docker running on their OS.
+pub fn start_docker_hint() -> String {
+    if cfg!(target_os = "linux") {
+        "Start Docker: run `sudo systemctl start docker` (or open Docker Desktop if you use it), then press Check again.".into()
+    } else {
+        "Start Docker Desktop and wait until it says \"Engine running\", then press Check again."
+            .into()
+    }
+}
+
+const WHY_DOCKER: &str =
+    "kind runs the whole Kubernetes cluster as Docker containers, so nothing works without it.";
+const WHY_RESOURCES: &str = "Istio's demo profile, its addons and Bookinfo run about 30 containers; with too little CPU or memory pods stay Pending or restart.";
+
+pub(super) fn check_engine(probe: &DockerProbe) -> CheckResult {
+    let (status, summary, fix) = match &probe.outcome {
+        Ok(f) => (
+            CheckStatus::Pass,
+            format!(
+                "Docker {} (API {}) answered in {} ms on {}.",
+                f.version,
+                f.api_version,
+                f.latency.as_millis(),
+                if f.docker_desktop {
+                    "Docker Desktop".to_string()
+                } else {
+                    f.operating_system.clone()
+                }
+            ),
+            None,
+        ),
+        Err(DockerProblem::NotFound(_)) => (
+            CheckStatus::Fail,
+            format!(
+                "No Docker engine at {}: Docker is not installed or not started.",
+                probe.endpoint
+            ),
+            Some(format!(
+                "{} If Docker is not installed, install Docker Desktop (macOS, Windows) or Docker Engine (Linux) first.",
+                start_docker_hint()
+            )),
+        ),
+        Err(DockerProblem::Refused(_)) => (
+            CheckStatus::Fail,
+            format!(
+                "Docker at {} refused the connection: the engine is not running.",
+                probe.endpoint
+            ),
+            Some(start_docker_hint()),
+        ),
+        Err(DockerProblem::PermissionDenied(_)) => (
+            CheckStatus::Fail,
+            format!(
+                "Docker is running, but your user may not use {}.",
+                probe.endpoint
+            ),
+            Some(if cfg!(target_os = "linux") {
+                "Add yourself to the docker group: run `sudo usermod -aG docker $USER`, then log out and back in.".into()
+            } else {
+                "Restart Docker Desktop; if that does not help, reinstall it for your user.".into()
+            }),
+        ),
+        Err(DockerProblem::Timeout(t)) => (
+            CheckStatus::Fail,
+            format!(
+                "Docker at {} did not answer within {:.1} s.",
+                probe.endpoint,
+                t.as_secs_f64()
+            ),
+            Some(if cfg!(target_os = "linux") {
+                "The engine is stuck or still starting: wait a moment, or run `sudo systemctl restart docker`, then press Check again.".into()
+            } else {
+                "Docker Desktop is still starting or stuck: wait until it says \"Engine running\" (or restart it), then press Check again.".into()
+            }),
+        ),
+        Err(DockerProblem::Other(e)) => (
+            CheckStatus::Fail,
+            format!("Docker at {} answered with an error: {e}", probe.endpoint),
+            Some(start_docker_hint()),
+        ),
+    };
+    CheckResult {
+        id: CheckId::Docker,
+        title: "Docker engine".into(),
+        status,
+        summary,
+        why: WHY_DOCKER.into(),
+        fix,
+        elapsed_ms: 0,
+    }
+}
+
+pub(super) fn check_resources(probe: &DockerProbe) -> CheckResult {
+    let row = |status, summary: String, fix: Option<String>| CheckResult {
+        id: CheckId::DockerResources,
+        title: "CPUs and memory for Docker".into(),
+        status,
+        summary,
+        why: WHY_RESOURCES.into(),
+        fix,
+        elapsed_ms: 0,
+    };
+    let Some(f) = probe.info() else {
+        return row(
+            CheckStatus::Warn,
+            "Not checked: Docker did not answer.".into(),
+            Some("Fix the Docker engine check first.".into()),
+        );
+    };
+    let have = format!(
+        "Docker can use {} CPUs and {} of memory",
+        f.cpus,
+        gib(f.memory_bytes.max(0) as u64)
+    );
+    let status = if f.cpus < MIN_CPUS || f.memory_bytes < MIN_MEMORY {
+        CheckStatus::Fail
+    } else if f.cpus < WANT_CPUS || f.memory_bytes < WANT_MEMORY {
+        CheckStatus::Warn
+    } else {
+        CheckStatus::Pass
+    };
+    let how = if f.docker_desktop {
+        "Give Docker more in Docker Desktop > Settings > Resources."
+    } else {
+        "Docker uses this machine directly: close other programs, or use a machine with more CPUs and memory."
+    };
+    match status {
+        CheckStatus::Pass => row(
+            status,
+            format!("{have}; the playground wants about 4 CPUs and 8 GiB."),
+            None,
+        ),
+        CheckStatus::Warn => row(
+            status,
+            format!("{have}; the playground wants about 4 CPUs and 8 GiB, so setup will be slow and some pods may restart."),
+            Some(how.into()),
+        ),
+        CheckStatus::Fail => row(
+            status,
+            format!("{have}; the playground needs at least 2 CPUs and 4 GiB."),
+            Some(how.into()),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts(cpus: i64, mem_gib: i64, desktop: bool) -> DockerProbe {
+        DockerProbe {
+            endpoint: DockerEndpoint::parse("unix:///var/run/docker.sock"),
+            outcome: Ok(DockerFacts {
+                version: "28.2.2".into(),
+                api_version: "1.50".into(),
+                operating_system: if desktop { "Docker Desktop" } else { "Debian" }.into(),
+                docker_desktop: desktop,
+                cpus,
+                memory_bytes: mem_gib << 30,
+                root_dir: None,
+                playground_ports: vec![],
+                latency: Duration::from_millis(3),
+            }),
+        }
+    }
+
+    #[test]
+    fn parses_docker_host_values() {
+        assert_eq!(
+            DockerEndpoint::parse("unix:///tmp/d.sock"),
+            DockerEndpoint::Unix("/tmp/d.sock".into())
+        );
+        assert_eq!(
+            DockerEndpoint::parse("tcp://127.0.0.1:2375"),
+            DockerEndpoint::Tcp("tcp://127.0.0.1:2375".into())
+        );
+        assert!(matches!(
+            DockerEndpoint::parse("npipe:////./pipe/docker_engine"),
+            DockerEndpoint::NamedPipe(_)
+        ));
+        assert!(!DockerEndpoint::parse("tcp://10.0.0.5:2375").is_local());
+    }
+
+    #[test]
+    fn resources_grade_against_the_demo_profiles_needs() {
+        assert_eq!(check_resources(&facts(8, 16, false)).status, CheckStatus::Pass);
+        assert_eq!(check_resources(&facts(2, 24, false)).status, CheckStatus::Warn);
+        assert_eq!(check_resources(&facts(4, 6, false)).status, CheckStatus::Warn);
+        assert_eq!(check_resources(&facts(1, 16, false)).status, CheckStatus::Fail);
+        assert_eq!(check_resources(&facts(4, 2, false)).status, CheckStatus::Fail);
+    }
+
+    #[test]
+    fn docker_desktop_users_are_sent_to_its_resource_settings() {
+        let row = check_resources(&facts(4, 2, true));
+        assert!(row.fix.unwrap().contains("Settings > Resources"));
+        let row = check_resources(&facts(4, 2, false));
+        assert!(!row.fix.unwrap().contains("Settings"));
+    }
+
+    #[test]
+    fn every_failure_says_what_to_do() {
+        for problem in [
+            DockerProblem::NotFound("x".into()),
+            DockerProblem::Refused("x".into()),
+            DockerProblem::PermissionDenied("x".into()),
+            DockerProblem::Timeout(TIMEOUT),
+            DockerProblem::Other("x".into()),
+        ] {
+            let row = check_engine(&DockerProbe {
+                endpoint: DockerEndpoint::parse("unix:///nope.sock"),
+                outcome: Err(problem.clone()),
+            });
+            assert_eq!(row.status, CheckStatus::Fail, "{problem:?}");
+            assert!(row.fix.as_deref().is_some_and(|f| !f.is_empty()), "{problem:?}");
+            assert!(row.summary.contains("/nope.sock"), "{}", row.summary);
+        }
+    }
+}

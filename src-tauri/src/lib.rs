@@ -1,0 +1,65 @@
+//! The Tauri shell: parses the command line, then either runs a headless subcommand or opens
+//! the window. All behaviour lives in the `playground` crate.
+
+mod cli;
+mod commands;
+mod ipc;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use playground::kube::ClusterTarget;
+use playground::logging::Logging;
+use playground::paths::AppDirs;
+
+/// What every command can reach.
+pub struct AppState {
+    pub dirs: AppDirs,
+    pub target: ClusterTarget,
+    pub logging: Logging,
+}
+
+/// Entry point shared by the binary: CLI when a subcommand is given, the window otherwise.
+pub fn main_entry() -> ExitCode {
+    cli::attach_parent_console();
+    let args = cli::Cli::parse();
+    let dirs = AppDirs::from_env();
+    let target = ClusterTarget::resolve(&dirs, args.kubeconfig.as_deref(), args.context.as_deref());
+    let headless = args.command.is_some();
+    let logging = match playground::logging::init(&dirs.logs(), headless) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("istio-playground: {e}; {}", e.hint().unwrap_or_default());
+            return ExitCode::from(2);
+        }
+    };
+    match args.command {
+        Some(command) => cli::run(command, &dirs, &target),
+        None => {
+            run_window(AppState {
+                dirs,
+                target,
+                logging,
+            });
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+fn run_window(state: AppState) {
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        target = %state.target.context,
+        "opening the window"
+    );
+    tauri::Builder::default()
+        .manage(state)
+        .invoke_handler(tauri::generate_handler![
+            commands::run_preflight,
+            commands::log_info,
+            commands::subscribe_logs,
+            commands::app_info,
+        ])
+        .run(tauri::generate_context!())
+        .expect("the Tauri runtime failed to start");
+}
