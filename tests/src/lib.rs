@@ -1,1 +1,108 @@
 //! Shared helpers for the integration and end-to-end tests.
+
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The repository root (this crate lives in `<root>/tests`).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+/// Where end-to-end screenshots go: `<repo>/target/e2e/`, whatever CARGO_TARGET_DIR is.
+pub fn screenshot_dir() -> PathBuf {
+    let dir = repo_root().join("target").join("e2e");
+    std::fs::create_dir_all(&dir).expect("create target/e2e");
+    dir
+}
+
+/// The app binary with the UI embedded, as built by `make app` (absolute path).
+pub fn app_binary() -> PathBuf {
+    let path = std::env::var_os("ISTIO_PLAYGROUND_APP")
+        .map(PathBuf::from)
+        .expect("set ISTIO_PLAYGROUND_APP to the app built with the UI embedded (make e2e does)");
+    assert!(
+        path.is_absolute() && path.is_file(),
+        "ISTIO_PLAYGROUND_APP must be an absolute path to the built app, got {}",
+        path.display()
+    );
+    path
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A running tauri-driver (which starts WebKitWebDriver, which starts the app).
+pub struct TauriDriver {
+    child: Child,
+    pub port: u16,
+}
+
+impl TauriDriver {
+    /// Starts tauri-driver on free ports; `env` is passed down to the app.
+    pub fn start(env: &[(&str, &str)]) -> Self {
+        let port = free_port();
+        let native_port = free_port();
+        let mut cmd = Command::new(which("tauri-driver"));
+        cmd.args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().expect("start tauri-driver");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_err() {
+            assert!(Instant::now() < deadline, "tauri-driver did not listen on {port}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self { child, port }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for TauriDriver {
+    fn drop(&mut self) {
+        // SIGTERM, not SIGKILL: tauri-driver then stops WebKitWebDriver too; a killed driver
+        // leaves it orphaned holding the test's pipes open.
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Finds a program on PATH or in ~/.cargo/bin (where `cargo install` puts tauri-driver).
+pub fn which(name: &str) -> PathBuf {
+    let from_path = std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join(name))
+            .find(|c| c.is_file())
+    });
+    from_path
+        .or_else(|| {
+            let cargo_bin = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo/bin").join(name))?;
+            cargo_bin.is_file().then_some(cargo_bin)
+        })
+        .unwrap_or_else(|| panic!("{name} is not installed (make deps installs it)"))
+}
