@@ -142,7 +142,10 @@ mod tests {
         ]);
         assert_eq!(cli.kubeconfig, Some(PathBuf::from("/k")));
         assert_eq!(cli.context.as_deref(), Some("lab"));
-        assert!(matches!(cli.command, Some(Command::Preflight { json: true })));
+        assert!(matches!(
+            cli.command,
+            Some(Command::Preflight { json: true })
+        ));
     }
 
     #[test]

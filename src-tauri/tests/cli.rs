@@ -31,14 +31,26 @@ fn preflight_json_lists_every_check_and_exits_non_zero_when_docker_is_unreachabl
         )
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1), "a failed check must fail the command");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a failed check must fail the command"
+    );
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["overall"], "fail");
     let checks = report["checks"].as_array().unwrap();
     let ids: Vec<&str> = checks.iter().map(|c| c["id"].as_str().unwrap()).collect();
     assert_eq!(
         ids,
-        ["docker", "docker-resources", "inotify", "ports", "disk", "kind", "istioctl"]
+        [
+            "docker",
+            "docker-resources",
+            "inotify",
+            "ports",
+            "disk",
+            "kind",
+            "istioctl"
+        ]
     );
     for check in checks {
         for key in ["title", "status", "summary", "why", "fix", "elapsedMs"] {
@@ -48,7 +60,9 @@ fn preflight_json_lists_every_check_and_exits_non_zero_when_docker_is_unreachabl
     assert_eq!(checks[0]["status"], "fail");
     assert!(checks[0]["fix"].as_str().unwrap().contains("start"));
     // The log file is written in the app's own folder, not next to the user's files.
-    let logs: Vec<_> = std::fs::read_dir(home.path().join("logs")).unwrap().collect();
+    let logs: Vec<_> = std::fs::read_dir(home.path().join("logs"))
+        .unwrap()
+        .collect();
     assert_eq!(logs.len(), 1);
 }
 
@@ -56,7 +70,13 @@ fn preflight_json_lists_every_check_and_exits_non_zero_when_docker_is_unreachabl
 fn preflight_text_explains_failures_and_names_the_cluster_target() {
     let home = tempfile::tempdir().unwrap();
     let out = app()
-        .args(["preflight", "--context", "lab", "--kubeconfig", "/tmp/lab-config"])
+        .args([
+            "preflight",
+            "--context",
+            "lab",
+            "--kubeconfig",
+            "/tmp/lab-config",
+        ])
         .env("ISTIO_PLAYGROUND_HOME", home.path())
         .env(
             "DOCKER_HOST",

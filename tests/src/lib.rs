@@ -52,17 +52,25 @@ impl TauriDriver {
         let port = free_port();
         let native_port = free_port();
         let mut cmd = Command::new(which("tauri-driver"));
-        cmd.args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
+        cmd.args([
+            "--port",
+            &port.to_string(),
+            "--native-port",
+            &native_port.to_string(),
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
         for (k, v) in env {
             cmd.env(k, v);
         }
         let child = cmd.spawn().expect("start tauri-driver");
         let deadline = Instant::now() + Duration::from_secs(10);
         while TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_err() {
-            assert!(Instant::now() < deadline, "tauri-driver did not listen on {port}");
+            assert!(
+                Instant::now() < deadline,
+                "tauri-driver did not listen on {port}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         Self { child, port }
@@ -101,7 +109,8 @@ pub fn which(name: &str) -> PathBuf {
     });
     from_path
         .or_else(|| {
-            let cargo_bin = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo/bin").join(name))?;
+            let cargo_bin =
+                std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo/bin").join(name))?;
             cargo_bin.is_file().then_some(cargo_bin)
         })
         .unwrap_or_else(|| panic!("{name} is not installed (make deps installs it)"))

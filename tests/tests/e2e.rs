@@ -68,15 +68,32 @@ async fn setup_screen_shows_real_preflight_rows_and_the_other_screens_say_what_i
     let ids: Vec<&str> = rows.iter().map(|(id, _, _)| id.as_str()).collect();
     assert_eq!(
         ids,
-        ["docker", "docker-resources", "inotify", "ports", "disk", "kind", "istioctl"]
+        [
+            "docker",
+            "docker-resources",
+            "inotify",
+            "ports",
+            "disk",
+            "kind",
+            "istioctl"
+        ]
     );
     let (_, docker_status, docker_text) = &rows[0];
-    assert_eq!(docker_status, "pass", "Docker runs in the test environment: {docker_text}");
+    assert_eq!(
+        docker_status, "pass",
+        "Docker runs in the test environment: {docker_text}"
+    );
     assert!(docker_text.contains("Docker engine"), "{docker_text}");
     assert!(docker_text.contains("answered in"), "{docker_text}");
     for (id, status, text) in &rows {
-        assert!(["pass", "warn", "fail"].contains(&status.as_str()), "{id}: {status}");
-        assert!(text.contains("Why it matters"), "{id} explains itself: {text}");
+        assert!(
+            ["pass", "warn", "fail"].contains(&status.as_str()),
+            "{id}: {status}"
+        );
+        assert!(
+            text.contains("Why it matters"),
+            "{id} explains itself: {text}"
+        );
     }
     let summary = client
         .find(Locator::Css("[data-testid=preflight-summary]"))
@@ -85,7 +102,10 @@ async fn setup_screen_shows_real_preflight_rows_and_the_other_screens_say_what_i
         .text()
         .await
         .unwrap();
-    assert!(summary.contains("Ready") || summary.contains("Fix"), "{summary}");
+    assert!(
+        summary.contains("Ready") || summary.contains("Fix"),
+        "{summary}"
+    );
     screenshot(&client, "setup.png").await;
 
     // The log panel shows the log file in the app's own folder, with the preflight logged.
@@ -118,7 +138,13 @@ async fn setup_screen_shows_real_preflight_rows_and_the_other_screens_say_what_i
         .click()
         .await
         .unwrap();
-    let main = client.find(Locator::Css("main")).await.unwrap().text().await.unwrap();
+    let main = client
+        .find(Locator::Css("main"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(main.contains("not built yet"), "{main}");
     screenshot(&client, "mesh.png").await;
     client.close().await.unwrap();

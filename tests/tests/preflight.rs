@@ -67,10 +67,18 @@ async fn a_socket_with_nothing_behind_it_fails_at_once_and_says_how_to_start_doc
     let report = preflight::run(&input(home.path(), DockerEndpoint::Unix(sock.clone()))).await;
     let docker = report.check(CheckId::Docker).unwrap();
     assert_eq!(docker.status, CheckStatus::Fail);
-    assert!(docker.summary.contains(&sock.display().to_string()), "{}", docker.summary);
+    assert!(
+        docker.summary.contains(&sock.display().to_string()),
+        "{}",
+        docker.summary
+    );
     assert!(docker.summary.contains("not running"), "{}", docker.summary);
     assert!(
-        docker.fix.as_deref().unwrap().contains("sudo systemctl start docker"),
+        docker
+            .fix
+            .as_deref()
+            .unwrap()
+            .contains("sudo systemctl start docker"),
         "{:?}",
         docker.fix
     );
@@ -92,7 +100,11 @@ async fn a_missing_socket_says_docker_is_not_installed_or_started() {
     .await;
     let docker = report.check(CheckId::Docker).unwrap();
     assert_eq!(docker.status, CheckStatus::Fail);
-    assert!(docker.summary.contains("not installed or not started"), "{}", docker.summary);
+    assert!(
+        docker.summary.contains("not installed or not started"),
+        "{}",
+        docker.summary
+    );
 }
 
 #[tokio::test]
@@ -106,9 +118,16 @@ async fn an_engine_that_never_answers_is_reported_within_3_seconds() {
     let took = started.elapsed();
     let docker = report.check(CheckId::Docker).unwrap();
     assert_eq!(docker.status, CheckStatus::Fail);
-    assert!(docker.summary.contains("did not answer within"), "{}", docker.summary);
+    assert!(
+        docker.summary.contains("did not answer within"),
+        "{}",
+        docker.summary
+    );
     assert!(took < Duration::from_secs(3), "took {took:?}");
-    assert!(took >= Duration::from_secs(2), "gave up too early: {took:?}");
+    assert!(
+        took >= Duration::from_secs(2),
+        "gave up too early: {took:?}"
+    );
 }
 
 #[tokio::test]
@@ -125,11 +144,24 @@ async fn a_port_this_test_occupies_fails_the_ports_check() {
     let report = preflight::run(&input).await;
     let ports = report.check(CheckId::Ports).unwrap();
     assert_eq!(ports.status, CheckStatus::Fail);
-    assert!(ports.summary.contains(&port.to_string()), "{}", ports.summary);
-    assert!(ports.fix.as_deref().unwrap().contains(&format!("lsof -i :{port}")));
+    assert!(
+        ports.summary.contains(&port.to_string()),
+        "{}",
+        ports.summary
+    );
+    assert!(
+        ports
+            .fix
+            .as_deref()
+            .unwrap()
+            .contains(&format!("lsof -i :{port}"))
+    );
     assert_eq!(report.overall, CheckStatus::Fail);
 
     drop(held);
     let report = preflight::run(&input).await;
-    assert_eq!(report.check(CheckId::Ports).unwrap().status, CheckStatus::Pass);
+    assert_eq!(
+        report.check(CheckId::Ports).unwrap().status,
+        CheckStatus::Pass
+    );
 }

@@ -257,7 +257,8 @@ impl Visit for MessageText {
         if field.name() == "message" {
             self.message = format!("{value:?}");
         } else {
-            self.fields.push_str(&format!(" {}={value:?}", field.name()));
+            self.fields
+                .push_str(&format!(" {}={value:?}", field.name()));
         }
     }
 }
@@ -280,7 +281,10 @@ mod tests {
         let recent = ring.recent();
         assert_eq!(recent.len(), RECENT_LINES);
         assert_eq!(recent[0].message, "line 3");
-        assert_eq!(recent.last().unwrap().message, format!("line {}", RECENT_LINES + 2));
+        assert_eq!(
+            recent.last().unwrap().message,
+            format!("line {}", RECENT_LINES + 2)
+        );
     }
 
     #[test]

@@ -51,11 +51,7 @@ impl ClusterTarget {
                 self.kubeconfig.display()
             ))
         })?;
-        if !raw
-            .contexts
-            .iter()
-            .any(|named| named.name == self.context)
-        {
+        if !raw.contexts.iter().any(|named| named.name == self.context) {
             return Err(Error::ClusterTarget(format!(
                 "context {:?} is not in {}",
                 self.context,

@@ -90,11 +90,9 @@ impl DockerEndpoint {
         let secs = timeout.as_secs_f64().ceil().max(1.0) as u64;
         match self {
             #[cfg(unix)]
-            DockerEndpoint::Unix(p) => Docker::connect_with_unix(
-                &p.to_string_lossy(),
-                secs,
-                bollard::API_DEFAULT_VERSION,
-            ),
+            DockerEndpoint::Unix(p) => {
+                Docker::connect_with_unix(&p.to_string_lossy(), secs, bollard::API_DEFAULT_VERSION)
+            }
             #[cfg(not(unix))]
             DockerEndpoint::Unix(p) => Err(bollard::errors::Error::SocketNotFoundError(
                 p.display().to_string(),
@@ -196,7 +194,11 @@ async fn ask(endpoint: &DockerEndpoint, timeout: Duration) -> Result<DockerFacts
         vec![format!("{KIND_CLUSTER_LABEL}={}", crate::CLUSTER_NAME)],
     )]);
     let containers = docker
-        .list_containers(Some(ListContainersOptionsBuilder::default().filters(&filters).build()))
+        .list_containers(Some(
+            ListContainersOptionsBuilder::default()
+                .filters(&filters)
+                .build(),
+        ))
         .await
         .map_err(classify)?;
     let playground_ports = containers
@@ -385,7 +387,9 @@ pub(super) fn check_resources(probe: &DockerProbe) -> CheckResult {
         ),
         CheckStatus::Warn => row(
             status,
-            format!("{have}; the playground wants about 4 CPUs and 8 GiB, so setup will be slow and some pods may restart."),
+            format!(
+                "{have}; the playground wants about 4 CPUs and 8 GiB, so setup will be slow and some pods may restart."
+            ),
             Some(how.into()),
         ),
         CheckStatus::Fail => row(
@@ -436,11 +440,26 @@ mod tests {
 
     #[test]
     fn resources_grade_against_the_demo_profiles_needs() {
-        assert_eq!(check_resources(&facts(8, 16, false)).status, CheckStatus::Pass);
-        assert_eq!(check_resources(&facts(2, 24, false)).status, CheckStatus::Warn);
-        assert_eq!(check_resources(&facts(4, 6, false)).status, CheckStatus::Warn);
-        assert_eq!(check_resources(&facts(1, 16, false)).status, CheckStatus::Fail);
-        assert_eq!(check_resources(&facts(4, 2, false)).status, CheckStatus::Fail);
+        assert_eq!(
+            check_resources(&facts(8, 16, false)).status,
+            CheckStatus::Pass
+        );
+        assert_eq!(
+            check_resources(&facts(2, 24, false)).status,
+            CheckStatus::Warn
+        );
+        assert_eq!(
+            check_resources(&facts(4, 6, false)).status,
+            CheckStatus::Warn
+        );
+        assert_eq!(
+            check_resources(&facts(1, 16, false)).status,
+            CheckStatus::Fail
+        );
+        assert_eq!(
+            check_resources(&facts(4, 2, false)).status,
+            CheckStatus::Fail
+        );
     }
 
     #[test]
@@ -465,7 +484,10 @@ mod tests {
                 outcome: Err(problem.clone()),
             });
             assert_eq!(row.status, CheckStatus::Fail, "{problem:?}");
-            assert!(row.fix.as_deref().is_some_and(|f| !f.is_empty()), "{problem:?}");
+            assert!(
+                row.fix.as_deref().is_some_and(|f| !f.is_empty()),
+                "{problem:?}"
+            );
             assert!(row.summary.contains("/nope.sock"), "{}", row.summary);
         }
     }

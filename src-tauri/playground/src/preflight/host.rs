@@ -93,11 +93,7 @@ pub(super) async fn check_disk(dirs: &AppDirs, docker: Option<&DockerFacts>) -> 
             );
         }
     };
-    let found = format!(
-        "{} free for {place} ({}).",
-        gib(free),
-        path.display()
-    );
+    let found = format!("{} free for {place} ({}).", gib(free), path.display());
     let how = if docker.is_some_and(|f| f.docker_desktop) {
         "Free some space, or raise the disk limit in Docker Desktop > Settings > Resources."
     } else {
@@ -174,7 +170,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let dirs = AppDirs::at(dir.path().join("not/yet/created"));
         let row = check_disk(&dirs, None).await;
-        assert!(row.summary.contains("the app's data folder"), "{}", row.summary);
+        assert!(
+            row.summary.contains("the app's data folder"),
+            "{}",
+            row.summary
+        );
         assert!(row.summary.contains(&dir.path().display().to_string()));
     }
 }

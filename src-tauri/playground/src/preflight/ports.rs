@@ -148,7 +148,9 @@ mod tests {
 
     #[test]
     fn ports_held_by_the_playgrounds_own_cluster_pass() {
-        let row = grade(&planned(), &[ports::INGRESS_HTTP], |p| p == ports::INGRESS_HTTP);
+        let row = grade(&planned(), &[ports::INGRESS_HTTP], |p| {
+            p == ports::INGRESS_HTTP
+        });
         assert_eq!(row.status, CheckStatus::Pass);
         assert!(row.summary.contains("belong to the playground"));
     }

@@ -41,8 +41,12 @@ pub const ISTIOCTL: Tool = Tool {
 impl Tool {
     /// Where the app keeps its own downloaded copy.
     pub fn downloaded_path(&self, dirs: &AppDirs) -> PathBuf {
-        dirs.tools()
-            .join(format!("{}-{}{}", self.name, self.pinned, std::env::consts::EXE_SUFFIX))
+        dirs.tools().join(format!(
+            "{}-{}{}",
+            self.name,
+            self.pinned,
+            std::env::consts::EXE_SUFFIX
+        ))
     }
 
     /// A found version fits when it has the pinned version's major and minor.
@@ -50,7 +54,10 @@ impl Tool {
         let key = |v: &str| {
             let v = v.trim_start_matches('v');
             let mut parts = v.split('.');
-            (parts.next().map(str::to_owned), parts.next().map(str::to_owned))
+            (
+                parts.next().map(str::to_owned),
+                parts.next().map(str::to_owned),
+            )
         };
         key(found) == key(self.pinned)
     }
@@ -116,7 +123,9 @@ pub async fn version_of(path: &Path, args: &[&str]) -> Result<String, String> {
     parse_version(&text).ok_or_else(|| {
         format!(
             "printed no version (exit {})",
-            out.status.code().map_or("by signal".into(), |c| c.to_string())
+            out.status
+                .code()
+                .map_or("by signal".into(), |c| c.to_string())
         )
     })
 }
@@ -136,7 +145,11 @@ async fn check(tool: Tool, path: Option<&OsString>, dirs: &AppDirs) -> CheckResu
         match version_of(&found, tool.version_args).await {
             Ok(v) if tool.fits(&v) => (
                 CheckStatus::Pass,
-                format!("{} {v} found at {}; it will be used.", tool.name, found.display()),
+                format!(
+                    "{} {v} found at {}; it will be used.",
+                    tool.name,
+                    found.display()
+                ),
             ),
             Ok(v) => (
                 CheckStatus::Pass,
@@ -231,12 +244,18 @@ mod tests {
         fake_tool(bin.path(), "kind", "echo 'kind v0.32.0 go1.25 linux/amd64'");
         fake_tool(bin.path(), "istioctl", "echo 'client version: 1.28.1'");
         let home = tempfile::tempdir().unwrap();
-        let [kind, istioctl] =
-            check_all(Some(bin.path().as_os_str().to_owned()), &AppDirs::at(home.path())).await;
+        let [kind, istioctl] = check_all(
+            Some(bin.path().as_os_str().to_owned()),
+            &AppDirs::at(home.path()),
+        )
+        .await;
         assert!(kind.summary.contains("0.32.0 found"), "{}", kind.summary);
         assert!(kind.summary.contains("will be used"));
         assert!(istioctl.summary.contains("1.28.1"), "{}", istioctl.summary);
-        assert!(istioctl.summary.contains("1.30.3 will be downloaded") || istioctl.summary.contains("needs 1.30.3"));
+        assert!(
+            istioctl.summary.contains("1.30.3 will be downloaded")
+                || istioctl.summary.contains("needs 1.30.3")
+        );
     }
 
     #[cfg(unix)]
@@ -244,10 +263,17 @@ mod tests {
     async fn missing_tools_will_be_downloaded() {
         let empty = tempfile::tempdir().unwrap();
         let home = tempfile::tempdir().unwrap();
-        let [kind, _] =
-            check_all(Some(empty.path().as_os_str().to_owned()), &AppDirs::at(home.path())).await;
+        let [kind, _] = check_all(
+            Some(empty.path().as_os_str().to_owned()),
+            &AppDirs::at(home.path()),
+        )
+        .await;
         assert_eq!(kind.status, CheckStatus::Pass);
-        assert!(kind.summary.contains("will be downloaded"), "{}", kind.summary);
+        assert!(
+            kind.summary.contains("will be downloaded"),
+            "{}",
+            kind.summary
+        );
     }
 
     #[cfg(unix)]
@@ -256,7 +282,9 @@ mod tests {
         let bin = tempfile::tempdir().unwrap();
         fake_tool(bin.path(), "kind", "sleep 30");
         let started = Instant::now();
-        let err = version_of(&bin.path().join("kind"), &["version"]).await.unwrap_err();
+        let err = version_of(&bin.path().join("kind"), &["version"])
+            .await
+            .unwrap_err();
         assert!(err.contains("did not answer"), "{err}");
         assert!(started.elapsed() < Duration::from_secs(8));
     }
