@@ -1,0 +1,52 @@
+# Istio Playground. The two commands a person needs:
+#   make run    install what is missing, build the UI and the app, open it
+#   make test   every check and test: format, lint, Rust unit/integration tests, UI tests,
+#               and the GUI end-to-end test in a real window under Xvfb
+# The cargo target directory lives outside the clone so fresh clones reuse the build.
+
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/istio-playground/target
+APP_DIR := $(CARGO_TARGET_DIR)/e2e-app
+APP := $(APP_DIR)/istio-playground
+
+.PHONY: run test deps ui app lint rust-test ui-test types-current e2e sim bench
+
+run: deps app
+	$(APP)
+
+test: deps lint rust-test types-current ui-test e2e
+
+deps:
+	@bash .ci/deps
+
+ui:
+	cd ui && npm run build
+
+# The app with the UI embedded (a plain `cargo build` would load the dev server instead).
+# Copied aside so later `cargo test` builds of the same binary do not replace it.
+app: ui
+	cargo build -p istio-playground --features custom-protocol
+	mkdir -p $(APP_DIR)
+	cp $(CARGO_TARGET_DIR)/debug/istio-playground $(APP)
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	cd ui && npm run check
+
+rust-test:
+	cargo test --workspace
+
+# ts-rs regenerates ui/src/lib/generated during `cargo test`; the committed copy must match.
+types-current:
+	@if [ -n "$$(git status --porcelain -- ui/src/lib/generated)" ]; then \
+		echo "ui/src/lib/generated is out of date with the Rust types: commit the regenerated files"; \
+		git status --porcelain -- ui/src/lib/generated; exit 1; fi
+
+ui-test:
+	cd ui && npm test
+
+e2e: app
+	ISTIO_PLAYGROUND_APP=$(APP) xvfb-run -a -s "-screen 0 1280x800x24" \
+		cargo test -p playground-tests --test e2e -- --ignored --test-threads=1 --nocapture
+	@echo "e2e screenshots: $(CURDIR)/target/e2e/"
+	@ls -1 $(CURDIR)/target/e2e/*.png
