@@ -1,0 +1,1 @@
+//! The simulated cluster: a Kubernetes API server, controller and Bookinfo data plane (in progress).
