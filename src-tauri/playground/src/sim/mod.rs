@@ -1,1 +1,266 @@
-//! The simulated cluster: a Kubernetes API server, controller and Bookinfo data plane (in progress).
+//! The simulated cluster (see issue: Simulated cluster): a Kubernetes-API-compatible HTTP
+//! server with an in-memory store, a small controller (Deployments to ReplicaSets to Pods,
+//! EndpointSlices, Istio sidecar injection, restarts), the Bookinfo scenario and a simulated
+//! ingress gateway that routes by the live VirtualServices.
+//!
+//! Start one with [`start`]; point kubectl at it with [`SimCluster::write_kubeconfig`].
+
+pub mod admission;
+pub mod api;
+pub mod clock;
+pub mod controller;
+pub mod discovery;
+pub mod inject;
+pub mod managed;
+pub mod patch;
+pub mod resources;
+pub mod selector;
+pub mod status;
+pub mod store;
+pub mod table;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+pub use clock::{Clock, ManualClock, SimRng, SystemClock};
+pub use status::ApiError;
+pub use store::Store;
+
+/// Name of the kubeconfig context (and cluster and user) written for the simulated cluster.
+pub const SIM_CONTEXT: &str = "sim-istio-playground";
+
+/// Failures of the simulated cluster itself (not API errors, which are `ApiError`s).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A listening socket could not be opened.
+    #[error("could not listen on 127.0.0.1:{port}: {source}")]
+    Bind {
+        port: u16,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The kubeconfig could not be written.
+    #[error("could not write kubeconfig {path}: {source}")]
+    Kubeconfig {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Loading a scenario failed at an API call.
+    #[error("scenario could not be loaded: {0}")]
+    Scenario(#[from] ApiError),
+    /// An unknown scenario name was given.
+    #[error("unknown scenario \"{0}\" (known: bookinfo)")]
+    UnknownScenario(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<Error> for crate::Error {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Kubeconfig { path, source } => crate::Error::Io { path, source },
+            other => crate::Error::ClusterTarget(other.to_string()),
+        }
+    }
+}
+
+/// What to preload into the simulated cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Scenario {
+    /// Istio (demo profile shape) in istio-system, the addons, and Bookinfo in default.
+    Bookinfo,
+}
+
+impl std::str::FromStr for Scenario {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "bookinfo" => Ok(Scenario::Bookinfo),
+            other => Err(Error::UnknownScenario(other.to_string())),
+        }
+    }
+}
+
+/// How to start the simulated cluster.
+#[derive(Debug, Clone)]
+pub struct SimOptions {
+    /// API server port on 127.0.0.1; 0 picks a free one.
+    pub api_port: u16,
+    /// Simulated ingress gateway port on 127.0.0.1; 0 picks a free one.
+    pub ingress_port: u16,
+    pub scenario: Option<Scenario>,
+    /// How long a new pod stays Pending before it runs and turns Ready.
+    pub ready_delay: Duration,
+    /// Seed for names, uids and traffic choices; None seeds from the clock.
+    pub seed: Option<u64>,
+    /// How often watches that asked for bookmarks get one.
+    pub bookmark_interval: Duration,
+    /// Watch events kept for resumption; older resourceVersions get 410 Gone.
+    pub history_limit: usize,
+    /// Add realistic per-hop latency in the data plane (a few ms per hop).
+    pub latency: bool,
+}
+
+impl Default for SimOptions {
+    fn default() -> Self {
+        SimOptions {
+            api_port: 0,
+            ingress_port: 0,
+            scenario: None,
+            ready_delay: Duration::from_secs(2),
+            seed: None,
+            bookmark_interval: Duration::from_secs(30),
+            history_limit: 50_000,
+            latency: true,
+        }
+    }
+}
+
+/// A running simulated cluster. Dropping it stops its servers and controller.
+#[derive(Debug)]
+pub struct SimCluster {
+    api_addr: SocketAddr,
+    ingress_addr: SocketAddr,
+    store: Arc<Store>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+/// Starts the API server, the controller and the ingress, then loads the scenario.
+pub async fn start(opts: SimOptions) -> Result<SimCluster> {
+    let clock: clock::SharedClock = Arc::new(SystemClock);
+    let rng = match opts.seed {
+        Some(s) => SimRng::new(s),
+        None => SimRng::from_entropy(),
+    };
+    let store = Arc::new(Store::new(clock, rng, opts.history_limit));
+    let api_listener = TcpListener::bind(("127.0.0.1", opts.api_port))
+        .await
+        .map_err(|source| Error::Bind {
+            port: opts.api_port,
+            source,
+        })?;
+    let ingress_listener = TcpListener::bind(("127.0.0.1", opts.ingress_port))
+        .await
+        .map_err(|source| Error::Bind {
+            port: opts.ingress_port,
+            source,
+        })?;
+    let api_addr = api_listener.local_addr().map_err(|source| Error::Bind {
+        port: opts.api_port,
+        source,
+    })?;
+    let ingress_addr = ingress_listener
+        .local_addr()
+        .map_err(|source| Error::Bind {
+            port: opts.ingress_port,
+            source,
+        })?;
+    let state = Arc::new(api::ApiState {
+        store: store.clone(),
+        server_address: api_addr.to_string(),
+        bookmark_interval: opts.bookmark_interval,
+    });
+    let mut tasks = vec![];
+    let app = api::router(state);
+    tasks.push(tokio::spawn(async move {
+        if let Err(e) = axum::serve(api_listener, app).await {
+            tracing::warn!(error = %e, "simulated API server stopped");
+        }
+    }));
+    let _ = ingress_listener;
+    controller::bootstrap(&store)?;
+    tasks.push(tokio::spawn(controller::run(
+        store.clone(),
+        controller::ControllerConfig {
+            ready_delay: opts.ready_delay,
+        },
+    )));
+    let cluster = SimCluster {
+        api_addr,
+        ingress_addr,
+        store,
+        tasks,
+    };
+    tracing::info!(api = %cluster.api_url(), ingress = %cluster.ingress_url(), "simulated cluster started");
+    Ok(cluster)
+}
+
+impl SimCluster {
+    /// `http://127.0.0.1:P`, the API server.
+    pub fn api_url(&self) -> String {
+        format!("http://{}", self.api_addr)
+    }
+
+    /// `http://127.0.0.1:Q`, the simulated ingress gateway.
+    pub fn ingress_url(&self) -> String {
+        format!("http://{}", self.ingress_addr)
+    }
+
+    pub fn api_addr(&self) -> SocketAddr {
+        self.api_addr
+    }
+
+    pub fn ingress_addr(&self) -> SocketAddr {
+        self.ingress_addr
+    }
+
+    /// The store, for in-process inspection (tests, benchmarks).
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    /// The kubeconfig YAML for this cluster: plain HTTP, no credentials.
+    pub fn kubeconfig_yaml(&self, context: &str) -> String {
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: {context}\n  cluster:\n    server: {server}\ncontexts:\n- name: {context}\n  context:\n    cluster: {context}\n    user: {context}\n    namespace: default\ncurrent-context: {context}\nusers:\n- name: {context}\n  user: {{}}\npreferences: {{}}\n",
+            server = self.api_url()
+        )
+    }
+
+    /// Writes a kubeconfig whose only (and current) context is `context`.
+    pub fn write_kubeconfig(&self, path: &Path, context: &str) -> Result<()> {
+        if let Some(parent) = path.parent()
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent).map_err(|source| Error::Kubeconfig {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        }
+        std::fs::write(path, self.kubeconfig_yaml(context)).map_err(|source| Error::Kubeconfig {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+
+    /// Drops the watch cache (see [`Store::expire_watches`]): open watches end and clients
+    /// resuming from an older resourceVersion get 410 Gone. For tests of client recovery.
+    pub fn expire_watches(&self) {
+        self.store.expire_watches();
+    }
+
+    /// Stops the servers and the controller.
+    pub fn shutdown(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        for t in self.tasks.drain(..) {
+            t.abort();
+        }
+    }
+}
+
+impl Drop for SimCluster {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
