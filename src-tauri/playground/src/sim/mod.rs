@@ -9,11 +9,14 @@ pub mod admission;
 pub mod api;
 pub mod clock;
 pub mod controller;
+pub mod crds;
+pub mod dataplane;
 pub mod discovery;
 pub mod inject;
 pub mod managed;
 pub mod patch;
 pub mod resources;
+pub mod scenario;
 pub mod selector;
 pub mod status;
 pub mod store;
@@ -175,7 +178,20 @@ pub async fn start(opts: SimOptions) -> Result<SimCluster> {
             tracing::warn!(error = %e, "simulated API server stopped");
         }
     }));
-    let _ = ingress_listener;
+    let dp_seed = store.rng_u64();
+    let dp = Arc::new(dataplane::DataPlane::new(
+        store.clone(),
+        SimRng::new(dp_seed),
+        dataplane::DataPlaneConfig {
+            latency: opts.latency,
+        },
+    ));
+    let ingress_app = dataplane::router(dp);
+    tasks.push(tokio::spawn(async move {
+        if let Err(e) = axum::serve(ingress_listener, ingress_app).await {
+            tracing::warn!(error = %e, "simulated ingress stopped");
+        }
+    }));
     controller::bootstrap(&store)?;
     tasks.push(tokio::spawn(controller::run(
         store.clone(),
@@ -183,6 +199,10 @@ pub async fn start(opts: SimOptions) -> Result<SimCluster> {
             ready_delay: opts.ready_delay,
         },
     )));
+    match opts.scenario {
+        Some(Scenario::Bookinfo) => scenario::bookinfo(&store)?,
+        None => {}
+    }
     let cluster = SimCluster {
         api_addr,
         ingress_addr,

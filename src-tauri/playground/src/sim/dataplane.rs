@@ -1,0 +1,951 @@
+//! The simulated data plane: an HTTP listener standing in for istio-ingressgateway, and the
+//! Bookinfo services behind it. Every hop (ingress to productpage, productpage to details and
+//! reviews, reviews to ratings) is routed by the live Istio config in the store, the way
+//! Envoy would: Gateway-bound or mesh VirtualServices (URI, header, method and source-label
+//! matches, weights, fault injection, timeouts), DestinationRule subsets, and an even spread
+//! over the ready pods when no VirtualService applies.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value};
+use tracing::Instrument;
+
+use super::clock::SimRng;
+use super::controller::pod_is_ready;
+use super::selector::LabelSelector;
+use super::store::Store;
+
+/// Data plane settings.
+#[derive(Debug, Clone)]
+pub struct DataPlaneConfig {
+    /// Add a few milliseconds per hop, as a real mesh would.
+    pub latency: bool,
+}
+
+#[derive(Debug)]
+pub struct DataPlane {
+    store: Arc<Store>,
+    rng: Mutex<SimRng>,
+    cfg: DataPlaneConfig,
+}
+
+pub fn router(dp: Arc<DataPlane>) -> Router {
+    Router::new().fallback(handle).with_state(dp)
+}
+
+impl DataPlane {
+    pub fn new(store: Arc<Store>, rng: SimRng, cfg: DataPlaneConfig) -> Self {
+        DataPlane {
+            store,
+            rng: Mutex::new(rng),
+            cfg,
+        }
+    }
+
+    fn rand(&self) -> f64 {
+        self.rng
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .next_f64()
+    }
+}
+
+/// A request as a hop sees it.
+#[derive(Debug, Clone)]
+pub struct MeshRequest {
+    pub method: String,
+    pub path: String,
+    pub authority: String,
+    /// Lower-case names.
+    pub headers: BTreeMap<String, String>,
+}
+
+/// Everything routing needs, read from the store once per request.
+pub struct Snapshot {
+    services: Vec<Value>,
+    pods: Vec<Value>,
+    virtual_services: Vec<Value>,
+    destination_rules: Vec<Value>,
+    gateways: Vec<Value>,
+}
+
+impl Snapshot {
+    pub fn read(store: &Store) -> Self {
+        let mut vs = store.all("networking.istio.io", "virtualservices");
+        vs.sort_by_key(|v| {
+            (
+                s(v, "/metadata/creationTimestamp").to_string(),
+                s(v, "/metadata/name").to_string(),
+            )
+        });
+        Snapshot {
+            services: store.all("", "services"),
+            pods: store
+                .all("", "pods")
+                .into_iter()
+                .filter(|p| pod_is_ready(p) && p.pointer("/metadata/deletionTimestamp").is_none())
+                .collect(),
+            virtual_services: vs,
+            destination_rules: store.all("networking.istio.io", "destinationrules"),
+            gateways: store.all("networking.istio.io", "gateways"),
+        }
+    }
+}
+
+fn s<'a>(v: &'a Value, ptr: &str) -> &'a str {
+    v.pointer(ptr).and_then(Value::as_str).unwrap_or("")
+}
+
+/// "7s", "0.5s", "100ms", "1m", "1h" as Istio durations.
+pub fn parse_duration(d: &str) -> Option<Duration> {
+    let d = d.trim();
+    let (num, unit) = d.split_at(d.find(|c: char| c.is_ascii_alphabetic())?);
+    let n: f64 = num.parse().ok()?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        "us" => n / 1_000_000.0,
+        _ => return None,
+    };
+    (secs >= 0.0).then(|| Duration::from_secs_f64(secs))
+}
+
+/// Fully qualifies a host the way Istio reads VirtualService and DestinationRule hosts.
+fn fqdn(host: &str, ns: &str) -> String {
+    let h = host.trim_end_matches('.');
+    match h.split('.').count() {
+        1 => format!("{h}.{ns}.svc.cluster.local"),
+        2 => format!("{h}.svc.cluster.local"),
+        3 if h.ends_with(".svc") => format!("{h}.cluster.local"),
+        _ => h.to_string(),
+    }
+}
+
+fn host_matches(pattern: &str, host: &str) -> bool {
+    pattern == "*"
+        || pattern == host
+        || pattern
+            .strip_prefix('*')
+            .is_some_and(|suffix| host.ends_with(suffix))
+}
+
+fn string_match(m: &Value, value: Option<&str>) -> bool {
+    let Some(v) = value else { return false };
+    if let Some(e) = m.get("exact").and_then(Value::as_str) {
+        return v == e;
+    }
+    if let Some(p) = m.get("prefix").and_then(Value::as_str) {
+        return v.starts_with(p);
+    }
+    if let Some(r) = m.get("regex").and_then(Value::as_str) {
+        // Without a regex engine: the common forms used in lessons.
+        return match r {
+            ".*" | ".+" => true,
+            _ if r.ends_with(".*")
+                && !r[..r.len() - 2].contains(['.', '*', '[', '(', '|', '+', '?']) =>
+            {
+                v.starts_with(&r[..r.len() - 2])
+            }
+            _ => v == r,
+        };
+    }
+    true
+}
+
+fn match_request(
+    m: &Value,
+    req: &MeshRequest,
+    source_labels: Option<&Map<String, Value>>,
+    gateway: Option<&str>,
+) -> bool {
+    if let Some(uri) = m.get("uri") {
+        let path = req.path.split('?').next().unwrap_or("");
+        let ignore_case = m.get("ignoreUriCase").and_then(Value::as_bool) == Some(true);
+        let p = if ignore_case {
+            path.to_lowercase()
+        } else {
+            path.to_string()
+        };
+        let uri = if ignore_case {
+            serde_json::from_str(&uri.to_string().to_lowercase()).unwrap_or(uri.clone())
+        } else {
+            uri.clone()
+        };
+        if !string_match(&uri, Some(&p)) {
+            return false;
+        }
+    }
+    if let Some(method) = m.get("method")
+        && !string_match(method, Some(&req.method))
+    {
+        return false;
+    }
+    if let Some(auth) = m.get("authority")
+        && !string_match(auth, Some(&req.authority))
+    {
+        return false;
+    }
+    if let Some(Value::Object(hs)) = m.get("headers") {
+        for (k, cond) in hs {
+            if !string_match(cond, req.headers.get(&k.to_lowercase()).map(String::as_str)) {
+                return false;
+            }
+        }
+    }
+    if let Some(Value::Object(hs)) = m.get("withoutHeaders") {
+        for (k, cond) in hs {
+            if string_match(cond, req.headers.get(&k.to_lowercase()).map(String::as_str)) {
+                return false;
+            }
+        }
+    }
+    if let Some(Value::Object(want)) = m.get("sourceLabels") {
+        let Some(have) = source_labels else {
+            return false;
+        };
+        if !want.iter().all(|(k, v)| have.get(k) == Some(v)) {
+            return false;
+        }
+    }
+    if let Some(Value::Array(gws)) = m.get("gateways") {
+        let g = gateway.unwrap_or("mesh");
+        if !gws.iter().any(|x| {
+            x.as_str()
+                .is_some_and(|x| x == g || x.ends_with(&format!("/{g}")))
+        }) {
+            return false;
+        }
+    }
+    true
+}
+
+/// Why a hop did not reach a pod, as Envoy reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failure {
+    pub status: u16,
+    pub body: String,
+    /// Envoy's response flag: NR (no route), UH (no healthy upstream), FI (fault injected).
+    pub flag: &'static str,
+}
+
+/// Where a hop went.
+#[derive(Debug, Clone)]
+pub struct Routed {
+    pub pod: Value,
+    /// Injected delay before the request reached the pod.
+    pub delay: Duration,
+    /// The route's timeout, if the VirtualService set one.
+    pub timeout: Option<Duration>,
+}
+
+/// The outcome of routing one hop.
+#[derive(Debug, Clone)]
+pub enum Hop {
+    Routed(Routed),
+    Failed { failure: Failure, delay: Duration },
+}
+
+impl DataPlane {
+    fn pick_weighted<'a>(&self, routes: &'a [Value]) -> Option<&'a Value> {
+        if routes.is_empty() {
+            return None;
+        }
+        let weights: Vec<f64> = routes
+            .iter()
+            .map(|r| r.get("weight").and_then(Value::as_f64).unwrap_or(0.0))
+            .collect();
+        let total: f64 = weights.iter().sum();
+        if total <= 0.0 {
+            return routes.first().filter(|_| routes.len() == 1).or_else(|| {
+                let i = (self.rand() * routes.len() as f64) as usize;
+                routes.get(i.min(routes.len() - 1))
+            });
+        }
+        let mut x = self.rand() * total;
+        for (r, w) in routes.iter().zip(weights) {
+            if x < w {
+                return Some(r);
+            }
+            x -= w;
+        }
+        routes.last()
+    }
+
+    fn fault(&self, http: &Value) -> (Duration, Option<Failure>) {
+        let pct = |f: &Value| {
+            f.pointer("/percentage/value")
+                .and_then(Value::as_f64)
+                .or_else(|| f.get("percent").and_then(Value::as_f64))
+                .unwrap_or(100.0)
+        };
+        let mut delay = Duration::ZERO;
+        if let Some(d) = http.pointer("/fault/delay")
+            && self.rand() * 100.0 < pct(d)
+        {
+            delay = d
+                .get("fixedDelay")
+                .and_then(Value::as_str)
+                .and_then(parse_duration)
+                .unwrap_or_default();
+        }
+        if let Some(a) = http.pointer("/fault/abort")
+            && self.rand() * 100.0 < pct(a)
+        {
+            let status = a.get("httpStatus").and_then(Value::as_u64).unwrap_or(503) as u16;
+            return (
+                delay,
+                Some(Failure {
+                    status,
+                    body: "fault filter abort".into(),
+                    flag: "FI",
+                }),
+            );
+        }
+        (delay, None)
+    }
+
+    /// Ready pods behind a service host, narrowed to a DestinationRule subset.
+    fn endpoints<'a>(
+        &self,
+        snap: &'a Snapshot,
+        host_fqdn: &str,
+        subset: Option<&str>,
+    ) -> Result<Vec<&'a Value>, Failure> {
+        let svc = snap
+            .services
+            .iter()
+            .find(|svc| fqdn(s(svc, "/metadata/name"), s(svc, "/metadata/namespace")) == host_fqdn);
+        let Some(svc) = svc else {
+            return Err(Failure {
+                status: 503,
+                body: "no healthy upstream".into(),
+                flag: "NC",
+            });
+        };
+        let ns = s(svc, "/metadata/namespace");
+        let Some(sel) = svc.pointer("/spec/selector").and_then(Value::as_object) else {
+            return Err(Failure {
+                status: 503,
+                body: "no healthy upstream".into(),
+                flag: "UH",
+            });
+        };
+        let mut selector = LabelSelector::from_map(sel);
+        if let Some(subset) = subset {
+            let dr = snap
+                .destination_rules
+                .iter()
+                .find(|dr| fqdn(s(dr, "/spec/host"), s(dr, "/metadata/namespace")) == host_fqdn);
+            let labels = dr
+                .and_then(|dr| dr.pointer("/spec/subsets").and_then(Value::as_array))
+                .and_then(|ss| {
+                    ss.iter()
+                        .find(|x| x.get("name").and_then(Value::as_str) == Some(subset))
+                })
+                .and_then(|x| x.get("labels").and_then(Value::as_object));
+            match labels {
+                Some(l) => selector.0.extend(LabelSelector::from_map(l).0),
+                // A route to an undefined subset has no cluster behind it.
+                None => {
+                    return Err(Failure {
+                        status: 503,
+                        body: "no healthy upstream".into(),
+                        flag: "NC",
+                    });
+                }
+            }
+        }
+        let pods: Vec<&Value> = snap
+            .pods
+            .iter()
+            .filter(|p| {
+                s(p, "/metadata/namespace") == ns
+                    && selector.matches(p.pointer("/metadata/labels").and_then(Value::as_object))
+            })
+            .collect();
+        if pods.is_empty() {
+            return Err(Failure {
+                status: 503,
+                body: "no healthy upstream".into(),
+                flag: "UH",
+            });
+        }
+        Ok(pods)
+    }
+
+    fn to_destination(
+        &self,
+        snap: &Snapshot,
+        dest: &Value,
+        vs_ns: &str,
+        delay: Duration,
+        timeout: Option<Duration>,
+    ) -> Hop {
+        let host = fqdn(s(dest, "/destination/host"), vs_ns);
+        let subset = dest.pointer("/destination/subset").and_then(Value::as_str);
+        match self.endpoints(snap, &host, subset) {
+            Ok(pods) => {
+                let i = ((self.rand() * pods.len() as f64) as usize).min(pods.len() - 1);
+                Hop::Routed(Routed {
+                    pod: pods[i].clone(),
+                    delay,
+                    timeout,
+                })
+            }
+            Err(failure) => Hop::Failed { failure, delay },
+        }
+    }
+
+    /// Routes a request from a sidecar (source labels given) to a service host in `ns`.
+    pub fn route_mesh(
+        &self,
+        snap: &Snapshot,
+        host: &str,
+        ns: &str,
+        req: &MeshRequest,
+        source: Option<&Map<String, Value>>,
+    ) -> Hop {
+        let target = fqdn(host, ns);
+        let vs = snap.virtual_services.iter().find(|vs| {
+            let gws = vs.pointer("/spec/gateways").and_then(Value::as_array);
+            let for_mesh = gws.is_none_or(|g| g.is_empty() || g.iter().any(|x| x == "mesh"));
+            let vns = s(vs, "/metadata/namespace");
+            for_mesh
+                && vs
+                    .pointer("/spec/hosts")
+                    .and_then(Value::as_array)
+                    .is_some_and(|hs| {
+                        hs.iter()
+                            .filter_map(Value::as_str)
+                            .any(|h| h != "*" && fqdn(h, vns) == target)
+                    })
+        });
+        match vs {
+            None => match self.endpoints(snap, &target, None) {
+                Ok(pods) => {
+                    let i = ((self.rand() * pods.len() as f64) as usize).min(pods.len() - 1);
+                    Hop::Routed(Routed {
+                        pod: pods[i].clone(),
+                        delay: Duration::ZERO,
+                        timeout: None,
+                    })
+                }
+                Err(failure) => Hop::Failed {
+                    failure,
+                    delay: Duration::ZERO,
+                },
+            },
+            Some(vs) => self.apply_virtual_service(snap, vs, req, source, None),
+        }
+    }
+
+    fn apply_virtual_service(
+        &self,
+        snap: &Snapshot,
+        vs: &Value,
+        req: &MeshRequest,
+        source: Option<&Map<String, Value>>,
+        gateway: Option<&str>,
+    ) -> Hop {
+        let vns = s(vs, "/metadata/namespace");
+        let empty = vec![];
+        let http = vs
+            .pointer("/spec/http")
+            .and_then(Value::as_array)
+            .unwrap_or(&empty);
+        let chosen = http
+            .iter()
+            .find(|h| match h.get("match").and_then(Value::as_array) {
+                None => true,
+                Some(ms) if ms.is_empty() => true,
+                Some(ms) => ms.iter().any(|m| match_request(m, req, source, gateway)),
+            });
+        let Some(h) = chosen else {
+            return Hop::Failed {
+                failure: Failure {
+                    status: 404,
+                    body: String::new(),
+                    flag: "NR",
+                },
+                delay: Duration::ZERO,
+            };
+        };
+        let (delay, abort) = self.fault(h);
+        if let Some(failure) = abort {
+            return Hop::Failed { failure, delay };
+        }
+        let timeout = h
+            .get("timeout")
+            .and_then(Value::as_str)
+            .and_then(parse_duration);
+        let routes = h
+            .get("route")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        match self.pick_weighted(&routes) {
+            Some(dest) => self.to_destination(snap, dest, vns, delay, timeout),
+            None => Hop::Failed {
+                failure: Failure {
+                    status: 404,
+                    body: String::new(),
+                    flag: "NR",
+                },
+                delay,
+            },
+        }
+    }
+
+    /// Routes a request arriving at the ingress gateway on its HTTP port.
+    pub fn route_ingress(&self, snap: &Snapshot, req: &MeshRequest) -> Hop {
+        let host = req.authority.split(':').next().unwrap_or("").to_string();
+        let gateway_labels: Map<String, Value> = snap
+            .pods
+            .iter()
+            .find(|p| s(p, "/metadata/labels/istio") == "ingressgateway")
+            .and_then(|p| {
+                p.pointer("/metadata/labels")
+                    .and_then(Value::as_object)
+                    .cloned()
+            })
+            .unwrap_or_else(|| {
+                let mut m = Map::new();
+                m.insert("istio".into(), "ingressgateway".into());
+                m.insert("app".into(), "istio-ingressgateway".into());
+                m
+            });
+        let bound: Vec<String> = snap
+            .gateways
+            .iter()
+            .filter(|g| {
+                g.pointer("/spec/selector")
+                    .and_then(Value::as_object)
+                    .is_some_and(|sel| LabelSelector::from_map(sel).matches(Some(&gateway_labels)))
+            })
+            .filter(|g| {
+                g.pointer("/spec/servers")
+                    .and_then(Value::as_array)
+                    .is_some_and(|servers| {
+                        servers.iter().any(|srv| {
+                            let port = srv.pointer("/port/number").and_then(Value::as_i64);
+                            let proto = s(srv, "/port/protocol").to_uppercase();
+                            matches!(port, Some(8080) | Some(80))
+                                && (proto == "HTTP" || proto == "HTTP2" || proto.is_empty())
+                                && srv
+                                    .get("hosts")
+                                    .and_then(Value::as_array)
+                                    .is_some_and(|hs| {
+                                        hs.iter().filter_map(Value::as_str).any(|h| {
+                                            host_matches(h.rsplit('/').next().unwrap_or(h), &host)
+                                        })
+                                    })
+                        })
+                    })
+            })
+            .map(|g| format!("{}/{}", s(g, "/metadata/namespace"), s(g, "/metadata/name")))
+            .collect();
+        let vs = snap.virtual_services.iter().find(|vs| {
+            let vns = s(vs, "/metadata/namespace");
+            let binds = vs
+                .pointer("/spec/gateways")
+                .and_then(Value::as_array)
+                .is_some_and(|gws| {
+                    gws.iter().filter_map(Value::as_str).any(|g| {
+                        let full = if g.contains('/') {
+                            g.to_string()
+                        } else {
+                            format!("{vns}/{g}")
+                        };
+                        bound.contains(&full)
+                    })
+                });
+            binds
+                && vs
+                    .pointer("/spec/hosts")
+                    .and_then(Value::as_array)
+                    .is_some_and(|hs| {
+                        hs.iter()
+                            .filter_map(Value::as_str)
+                            .any(|h| host_matches(h, &host))
+                    })
+        });
+        match vs {
+            None => Hop::Failed {
+                failure: Failure {
+                    status: 404,
+                    body: String::new(),
+                    flag: "NR",
+                },
+                delay: Duration::ZERO,
+            },
+            Some(vs) => {
+                let gw_name = vs
+                    .pointer("/spec/gateways/0")
+                    .and_then(Value::as_str)
+                    .map(String::from);
+                self.apply_virtual_service(snap, vs, req, None, gw_name.as_deref())
+            }
+        }
+    }
+
+    fn hop_latency(&self) -> Duration {
+        if self.cfg.latency {
+            Duration::from_micros(1_000 + (self.rand() * 3_000.0) as u64)
+        } else {
+            Duration::ZERO
+        }
+    }
+}
+
+/// What one service call returned, in simulated time.
+#[derive(Debug, Clone)]
+struct Call {
+    status: u16,
+    elapsed: Duration,
+    pod: Option<Value>,
+    body: String,
+}
+
+impl DataPlane {
+    /// A call through the caller's sidecar, with the application's own timeout.
+    fn call(
+        &self,
+        snap: &Snapshot,
+        host: &str,
+        ns: &str,
+        req: &MeshRequest,
+        source: Option<&Map<String, Value>>,
+        app_timeout: Duration,
+    ) -> Call {
+        let lat = self.hop_latency();
+        let hop = self.route_mesh(snap, host, ns, req, source);
+        let mut call = match hop {
+            Hop::Failed { failure, delay } => Call {
+                status: failure.status,
+                elapsed: delay + lat,
+                pod: None,
+                body: failure.body,
+            },
+            Hop::Routed(r) => {
+                let inner = self.serve(snap, &r.pod, req);
+                let elapsed = r.delay + lat + inner.elapsed;
+                match r.timeout {
+                    Some(t) if elapsed > t => Call {
+                        status: 504,
+                        elapsed: t,
+                        pod: None,
+                        body: "upstream request timeout".into(),
+                    },
+                    _ => Call { elapsed, ..inner },
+                }
+            }
+        };
+        if call.elapsed > app_timeout {
+            call = Call {
+                status: 0,
+                elapsed: app_timeout,
+                pod: None,
+                body: "timeout".into(),
+            };
+        }
+        call
+    }
+
+    /// The Bookinfo application code of the pod that received a request.
+    fn serve(&self, snap: &Snapshot, pod: &Value, req: &MeshRequest) -> Call {
+        let app = s(pod, "/metadata/labels/app");
+        let version = s(pod, "/metadata/labels/version");
+        let ns = s(pod, "/metadata/namespace");
+        let labels = pod.pointer("/metadata/labels").and_then(Value::as_object);
+        let work = if self.cfg.latency {
+            Duration::from_micros(500 + (self.rand() * 1_500.0) as u64)
+        } else {
+            Duration::ZERO
+        };
+        let mut downstream = req.clone();
+        downstream.authority = String::new();
+        match app {
+            "productpage" => {
+                let path = req.path.split('?').next().unwrap_or("");
+                match path {
+                    "/productpage" => {
+                        let mut elapsed = work;
+                        downstream.path = "/details/0".into();
+                        downstream.authority = "details:9080".into();
+                        let details = self.call(snap, "details", ns, &downstream, labels, Duration::from_secs(3));
+                        elapsed += details.elapsed;
+                        downstream.path = "/reviews/0".into();
+                        downstream.authority = "reviews:9080".into();
+                        // productpage retries reviews once after its 3 s timeout.
+                        let mut reviews = self.call(snap, "reviews", ns, &downstream, labels, Duration::from_secs(3));
+                        if reviews.status == 0 {
+                            let again = self.call(snap, "reviews", ns, &downstream, labels, Duration::from_secs(3));
+                            reviews = Call { elapsed: reviews.elapsed + again.elapsed, ..again };
+                        }
+                        elapsed += reviews.elapsed;
+                        let user = req.headers.get("end-user").cloned();
+                        Call { status: 200, elapsed, pod: Some(pod.clone()), body: product_page(&details, &reviews, user.as_deref()) }
+                    }
+                    p if p.starts_with("/static") => Call { status: 200, elapsed: work, pod: Some(pod.clone()), body: "/* static asset (simulated) */".into() },
+                    "/login" | "/logout" => Call { status: 302, elapsed: work, pod: Some(pod.clone()), body: String::new() },
+                    p if p.starts_with("/api/v1/products") => Call {
+                        status: 200,
+                        elapsed: work,
+                        pod: Some(pod.clone()),
+                        body: r#"[{"id": 0, "title": "The Comedy of Errors", "descriptionHtml": "A Shakespeare comedy of two pairs of twins (simulated catalogue)."}]"#.into(),
+                    },
+                    _ => Call { status: 404, elapsed: work, pod: Some(pod.clone()), body: "Not Found".into() },
+                }
+            }
+            "details" => Call {
+                status: 200,
+                elapsed: work,
+                pod: Some(pod.clone()),
+                body: format!("details-{version}"),
+            },
+            "ratings" => Call {
+                status: 200,
+                elapsed: work,
+                pod: Some(pod.clone()),
+                body: "{\"Reviewer1\": 5, \"Reviewer2\": 4}".into(),
+            },
+            "reviews" => {
+                let mut elapsed = work;
+                let mut body = format!("reviews-{version}");
+                if version == "v2" || version == "v3" {
+                    downstream.path = "/ratings/0".into();
+                    downstream.authority = "ratings:9080".into();
+                    let timeout = if version == "v2" {
+                        Duration::from_secs(10)
+                    } else {
+                        Duration::from_millis(2500)
+                    };
+                    let ratings = self.call(snap, "ratings", ns, &downstream, labels, timeout);
+                    elapsed += ratings.elapsed;
+                    if ratings.status != 200 {
+                        body.push_str(";ratings-unavailable");
+                    }
+                }
+                Call {
+                    status: 200,
+                    elapsed,
+                    pod: Some(pod.clone()),
+                    body,
+                }
+            }
+            _ => Call {
+                status: 200,
+                elapsed: work,
+                pod: Some(pod.clone()),
+                body: String::new(),
+            },
+        }
+    }
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn product_page(details: &Call, reviews: &Call, user: Option<&str>) -> String {
+    let mut html = String::from(
+        "<!DOCTYPE html>\n<html>\n<head>\n<meta charset=\"utf-8\">\n<title>Simple Bookstore App</title>\n</head>\n<body>\n",
+    );
+    html.push_str(
+        "<nav><b>Simple Bookstore App</b> <small>(Istio Playground simulated cluster)</small> ",
+    );
+    match user {
+        Some(u) => html.push_str(&format!("<span>Signed in as <b>{}</b></span>", escape(u))),
+        None => html.push_str("<span>Sign in</span>"),
+    }
+    html.push_str("</nav>\n<h2>The Comedy of Errors</h2>\n");
+    if details.status == 200 {
+        html.push_str("<h4>Book Details</h4>\n<dl><dt>Type:</dt><dd>paperback</dd><dt>Pages:</dt><dd>200</dd><dt>Language:</dt><dd>English</dd></dl>\n");
+    } else {
+        html.push_str("<h4>Error fetching product details!</h4>\n<p>Sorry, product details are currently unavailable for this book.</p>\n");
+    }
+    let reviews_pod = reviews
+        .pod
+        .as_ref()
+        .map(|p| s(p, "/metadata/name").to_string());
+    let version = reviews
+        .pod
+        .as_ref()
+        .map(|p| s(p, "/metadata/labels/version").to_string())
+        .unwrap_or_default();
+    if reviews.status == 200 {
+        html.push_str("<h4>Book Reviews</h4>\n");
+        let ratings_down = reviews.body.contains("ratings-unavailable");
+        for (who, text, stars) in [
+            (
+                "Reviewer1",
+                "Two sets of twins and one long day: a farce that still lands.",
+                5,
+            ),
+            (
+                "Reviewer2",
+                "Quick, silly and clever; the mix-ups never get old.",
+                4,
+            ),
+        ] {
+            html.push_str(&format!("<blockquote><p>{text}</p><small>{who}</small>"));
+            match version.as_str() {
+                "v2" | "v3" if ratings_down => {
+                    html.push_str("<p><i>Ratings service is currently unavailable</i></p>")
+                }
+                "v2" | "v3" => {
+                    let color = if version == "v2" { "black" } else { "red" };
+                    let glyphs: String = "\u{2605}".repeat(stars) + &"\u{2606}".repeat(5 - stars);
+                    html.push_str(&format!(
+                        "<p class=\"stars\"><font color=\"{color}\">{glyphs}</font></p>"
+                    ));
+                }
+                _ => {}
+            }
+            html.push_str("</blockquote>\n");
+        }
+        if let Some(pod) = reviews_pod {
+            html.push_str(&format!(
+                "<dl><dt>Reviews served by:</dt><dd><u>{}</u></dd></dl>\n",
+                escape(&pod)
+            ));
+        }
+    } else {
+        html.push_str("<h4>Error fetching product reviews!</h4>\n<p>Sorry, product reviews are currently unavailable for this book.</p>\n");
+    }
+    html.push_str("</body>\n</html>\n");
+    html
+}
+
+async fn handle(State(dp): State<Arc<DataPlane>>, req: Request) -> Response {
+    let span =
+        tracing::debug_span!("sim_ingress", method = %req.method(), path = %req.uri().path());
+    async move {
+        let mut headers = BTreeMap::new();
+        for (k, v) in req.headers() {
+            if let Ok(v) = v.to_str() {
+                headers.insert(k.as_str().to_lowercase(), v.to_string());
+            }
+        }
+        // Bookinfo's login keeps the user in a session cookie and forwards it as end-user.
+        if !headers.contains_key("end-user")
+            && let Some(user) = headers.get("cookie").and_then(|c| {
+                c.split(';')
+                    .find_map(|kv| kv.trim().strip_prefix("session=").map(String::from))
+            })
+            && !user.is_empty()
+        {
+            headers.insert("end-user".into(), user);
+        }
+        let authority = headers.get("host").cloned().unwrap_or_default();
+        let path = req
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_else(|| "/".into());
+        let mreq = MeshRequest {
+            method: req.method().as_str().to_string(),
+            path: path.clone(),
+            authority,
+            headers: headers.clone(),
+        };
+        let login_user = if req.method() == axum::http::Method::POST && req.uri().path() == "/login"
+        {
+            let body = axum::body::to_bytes(req.into_body(), 64 * 1024)
+                .await
+                .unwrap_or_default();
+            String::from_utf8_lossy(&body)
+                .split('&')
+                .find_map(|kv| kv.strip_prefix("username=").map(String::from))
+        } else {
+            None
+        };
+        let snap = Snapshot::read(&dp.store);
+        let lat = dp.hop_latency();
+        let (status, elapsed, body) = match dp.route_ingress(&snap, &mreq) {
+            Hop::Failed { failure, delay } => (failure.status, delay + lat, failure.body),
+            Hop::Routed(r) => {
+                let call = dp.serve(&snap, &r.pod, &mreq);
+                let elapsed = r.delay + lat + call.elapsed;
+                match r.timeout {
+                    Some(t) if elapsed > t => (504, t, "upstream request timeout".to_string()),
+                    _ => (call.status, elapsed, call.body),
+                }
+            }
+        };
+        if !elapsed.is_zero() {
+            tokio::time::sleep(elapsed).await;
+        }
+        let code = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+        let ctype = if body.starts_with("<!DOCTYPE") {
+            "text/html; charset=utf-8"
+        } else {
+            "text/plain"
+        };
+        let mut resp = Response::builder()
+            .status(code)
+            .header(header::CONTENT_TYPE, ctype)
+            .header(header::SERVER, "istio-envoy")
+            .header(
+                "x-envoy-upstream-service-time",
+                elapsed.as_millis().to_string(),
+            );
+        if status == 302 {
+            resp = resp.header(header::LOCATION, "/productpage");
+            match login_user {
+                Some(u) => resp = resp.header(header::SET_COOKIE, format!("session={u}; Path=/")),
+                None if path.starts_with("/logout") => {
+                    resp = resp.header(header::SET_COOKIE, "session=; Path=/; Max-Age=0")
+                }
+                None => {}
+            }
+        }
+        let mut r = resp
+            .body(Body::from(body))
+            .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response());
+        r.headers_mut()
+            .insert("x-istio-playground", HeaderValue::from_static("simulated"));
+        r
+    }
+    .instrument(span)
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("7s"), Some(Duration::from_secs(7)));
+        assert_eq!(parse_duration("0.5s"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_duration("100ms"), Some(Duration::from_millis(100)));
+        assert_eq!(parse_duration("x"), None);
+    }
+
+    #[test]
+    fn hosts_qualify_like_istio() {
+        assert_eq!(
+            fqdn("reviews", "default"),
+            "reviews.default.svc.cluster.local"
+        );
+        assert_eq!(
+            fqdn("reviews.default.svc.cluster.local", "x"),
+            "reviews.default.svc.cluster.local"
+        );
+        assert!(host_matches("*", "anything"));
+        assert!(host_matches("*.example.com", "a.example.com"));
+    }
+}
