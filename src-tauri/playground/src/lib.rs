@@ -4,6 +4,7 @@
 pub mod error;
 pub mod kube;
 pub mod logging;
+pub mod mesh;
 pub mod paths;
 pub mod preflight;
 pub mod sim;

@@ -1,0 +1,15 @@
+//! The mesh model: what runs in the cluster and how a request travels through it, as a typed
+//! graph (`build`), its differences over time (`diff`), and the watchers that keep it current
+//! (`watch`).
+
+pub mod build;
+pub mod diff;
+pub mod inputs;
+pub mod model;
+
+pub use build::{MeshGraph, build};
+pub use inputs::MeshInputs;
+pub use model::*;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,463 @@
+//! Model tests on a small Bookinfo-shaped mesh built by hand, one decoration or validation
+//! per test.
+
+use super::build::*;
+use super::diff;
+use super::inputs::*;
+use super::model::*;
+
+fn labels(pairs: &[(&str, &str)]) -> Labels {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn deploy(
+    inputs: &mut MeshInputs,
+    ns: &str,
+    name: &str,
+    l: &[(&str, &str)],
+    replicas: i32,
+    ready: i32,
+) {
+    inputs.deployments.insert(
+        (ns.into(), name.into()),
+        DeploymentInfo {
+            namespace: ns.into(),
+            name: name.into(),
+            selector: labels(l),
+            template_labels: labels(l),
+            replicas,
+            ready_replicas: ready,
+            paused: false,
+        },
+    );
+}
+
+fn pod(
+    inputs: &mut MeshInputs,
+    ns: &str,
+    name: &str,
+    l: &[(&str, &str)],
+    sidecar: bool,
+    ready: bool,
+) {
+    let total = if sidecar { 2 } else { 1 };
+    inputs.pods.insert(
+        (ns.into(), name.into()),
+        PodInfo {
+            namespace: ns.into(),
+            name: name.into(),
+            labels: labels(l),
+            phase: if ready { "Running" } else { "Pending" }.into(),
+            waiting_reason: None,
+            ready: if ready { total } else { 0 },
+            total,
+            has_sidecar: sidecar,
+            sidecar_ready: sidecar && ready,
+            ip: Some("10.244.0.9".into()),
+            node: None,
+            restarts: 0,
+            deleting: false,
+        },
+    );
+}
+
+fn service(inputs: &mut MeshInputs, ns: &str, name: &str, sel: &[(&str, &str)]) {
+    inputs.services.insert(
+        (ns.into(), name.into()),
+        ServiceInfo {
+            namespace: ns.into(),
+            name: name.into(),
+            selector: Some(labels(sel)),
+            type_: "ClusterIP".into(),
+            cluster_ip: None,
+            ports: vec![ServicePort {
+                name: Some("http".into()),
+                port: 9080,
+                protocol: "TCP".into(),
+            }],
+        },
+    );
+}
+
+fn vs_json(
+    name: &str,
+    hosts: &[&str],
+    gateways: &[&str],
+    routes: serde_json::Value,
+) -> VirtualServiceInfo {
+    VirtualServiceInfo::from_json(&serde_json::json!({
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {"hosts": hosts, "gateways": gateways, "http": routes}
+    }))
+    .unwrap()
+}
+
+/// istio-system with the ingress gateway; default with Bookinfo, its gateway, a reviews
+/// DestinationRule and a 60/30/10 split.
+pub(super) fn bookinfo() -> MeshInputs {
+    let mut m = MeshInputs::default();
+    for (ns, l) in [
+        ("istio-system", vec![]),
+        ("default", vec![("istio-injection", "enabled")]),
+        ("kube-system", vec![]),
+    ] {
+        m.namespaces.insert(
+            ns.into(),
+            NamespaceInfo {
+                name: ns.into(),
+                injection: Injection::from_labels(&labels(&l)),
+            },
+        );
+    }
+    let ig = [("app", "istio-ingressgateway"), ("istio", "ingressgateway")];
+    deploy(&mut m, "istio-system", "istio-ingressgateway", &ig, 1, 1);
+    pod(
+        &mut m,
+        "istio-system",
+        "istio-ingressgateway-6d9f-abcde",
+        &ig,
+        false,
+        true,
+    );
+    deploy(&mut m, "istio-system", "istiod", &[("app", "istiod")], 1, 1);
+    deploy(
+        &mut m,
+        "kube-system",
+        "coredns",
+        &[("k8s-app", "kube-dns")],
+        2,
+        2,
+    );
+    for (app, version, hash) in [
+        ("productpage", "v1", "7f9d"),
+        ("details", "v1", "5c4b"),
+        ("ratings", "v1", "6b8a"),
+        ("reviews", "v1", "9a1c"),
+        ("reviews", "v2", "9a2c"),
+        ("reviews", "v3", "9a3c"),
+    ] {
+        let l = [("app", app), ("version", version)];
+        deploy(&mut m, "default", &format!("{app}-{version}"), &l, 1, 1);
+        pod(
+            &mut m,
+            "default",
+            &format!("{app}-{version}-{hash}-x{version}"),
+            &l,
+            true,
+            true,
+        );
+    }
+    for app in ["productpage", "details", "ratings", "reviews"] {
+        service(&mut m, "default", app, &[("app", app)]);
+    }
+    m.gateways.insert(
+        ("default".into(), "bookinfo-gateway".into()),
+        GatewayInfo::from_json(&serde_json::json!({
+            "metadata": {"name": "bookinfo-gateway", "namespace": "default"},
+            "spec": {"selector": {"istio": "ingressgateway"},
+                     "servers": [{"port": {"number": 8080, "name": "http", "protocol": "HTTP"}, "hosts": ["*"]}]}
+        }))
+        .unwrap(),
+    );
+    m.virtual_services.insert(
+        ("default".into(), "bookinfo".into()),
+        vs_json(
+            "bookinfo",
+            &["*"],
+            &["bookinfo-gateway"],
+            serde_json::json!([{
+                "match": [{"uri": {"exact": "/productpage"}}, {"uri": {"prefix": "/static"}}],
+                "route": [{"destination": {"host": "productpage", "port": {"number": 9080}}}]
+            }]),
+        ),
+    );
+    m.destination_rules.insert(
+        ("default".into(), "reviews".into()),
+        DestinationRuleInfo::from_json(&serde_json::json!({
+            "metadata": {"name": "reviews", "namespace": "default"},
+            "spec": {"host": "reviews", "subsets": [
+                {"name": "v1", "labels": {"version": "v1"}},
+                {"name": "v2", "labels": {"version": "v2"}},
+                {"name": "v3", "labels": {"version": "v3"}}]}
+        }))
+        .unwrap(),
+    );
+    m.virtual_services.insert(
+        ("default".into(), "reviews".into()),
+        vs_json(
+            "reviews",
+            &["reviews"],
+            &[],
+            serde_json::json!([{"route": [
+                {"destination": {"host": "reviews", "subset": "v1"}, "weight": 60},
+                {"destination": {"host": "reviews", "subset": "v2"}, "weight": 30},
+                {"destination": {"host": "reviews", "subset": "v3"}, "weight": 10}]}]),
+        ),
+    );
+    m
+}
+
+fn codes(g: &MeshGraph, id: &str) -> Vec<String> {
+    g.node(id)
+        .unwrap_or_else(|| panic!("{id} missing"))
+        .validations
+        .iter()
+        .map(|v| v.code.clone())
+        .collect()
+}
+
+#[test]
+fn bookinfo_draws_the_whole_chain_from_ingress_to_pods() {
+    let g = build(&bookinfo());
+    let ingress = "ingress/istio-system/istio-ingressgateway";
+    let gw = "gw/default/bookinfo-gateway";
+    let vs = "vs/default/bookinfo";
+    assert_eq!(g.outgoing(ingress, EdgeKind::Serves)[0].target, gw);
+    assert_eq!(g.outgoing(gw, EdgeKind::Binds)[0].target, vs);
+    let route = &g.outgoing(vs, EdgeKind::Route)[0];
+    assert_eq!(route.target, "svc/default/productpage");
+    assert_eq!(route.weight, Some(100));
+    assert_eq!(route.label, None, "a single full route needs no label");
+    assert_eq!(
+        route.matches.as_deref(),
+        Some("uri exact /productpage or uri prefix /static")
+    );
+    assert_eq!(
+        g.outgoing("svc/default/productpage", EdgeKind::Selects)[0].target,
+        "wl/default/productpage-v1"
+    );
+    let pod = g.node("pod/default/productpage-v1-7f9d-xv1").unwrap();
+    assert_eq!(pod.parent.as_deref(), Some("wl/default/productpage-v1"));
+    assert_eq!(pod.ready.as_deref(), Some("2/2"));
+    assert_eq!(pod.sidecar, Some(Sidecar::Ready));
+    assert_eq!(pod.health, Health::Ok);
+}
+
+#[test]
+fn weights_become_edge_labels_on_the_subsets() {
+    let g = build(&bookinfo());
+    assert_eq!(
+        g.outgoing("svc/default/reviews", EdgeKind::RoutedBy)[0].target,
+        "vs/default/reviews"
+    );
+    let mut routes: Vec<(String, Option<String>)> = g
+        .outgoing("vs/default/reviews", EdgeKind::Route)
+        .iter()
+        .map(|e| (e.target.clone(), e.label.clone()))
+        .collect();
+    routes.sort();
+    assert_eq!(
+        routes,
+        [
+            (
+                "subset/default/reviews/v1".to_string(),
+                Some("60%".to_string())
+            ),
+            (
+                "subset/default/reviews/v2".to_string(),
+                Some("30%".to_string())
+            ),
+            (
+                "subset/default/reviews/v3".to_string(),
+                Some("10%".to_string())
+            ),
+        ]
+    );
+    assert_eq!(
+        g.outgoing("subset/default/reviews/v2", EdgeKind::Selects)[0].target,
+        "wl/default/reviews-v2"
+    );
+    assert!(g.node("vs/default/reviews").unwrap().validations.is_empty());
+}
+
+#[test]
+fn system_namespaces_and_istiod_are_left_out() {
+    let g = build(&bookinfo());
+    assert!(g.node("ns/kube-system").is_none());
+    assert!(g.node("wl/istio-system/istiod").is_none());
+    assert!(g.node("ns/istio-system").is_some());
+    assert!(g.node("svc/default/kubernetes").is_none());
+}
+
+#[test]
+fn ids_are_deterministic_and_snapshots_equal_for_equal_inputs() {
+    let a = build(&bookinfo()).snapshot();
+    let b = build(&bookinfo()).snapshot();
+    assert_eq!(a, b);
+    assert!(a.nodes.windows(2).all(|w| w[0].id < w[1].id));
+    assert!(diff::diff(&a, &b).is_empty());
+}
+
+#[test]
+fn weights_not_summing_to_100_are_an_error() {
+    let mut m = bookinfo();
+    let vs = m
+        .virtual_services
+        .get_mut(&("default".into(), "reviews".into()))
+        .unwrap();
+    vs.http[0].destinations[0].weight = Some(50);
+    let g = build(&m);
+    assert_eq!(codes(&g, "vs/default/reviews"), ["weights-not-100"]);
+    assert_eq!(g.node("vs/default/reviews").unwrap().health, Health::Error);
+    assert!(
+        g.node("vs/default/reviews").unwrap().validations[0]
+            .message
+            .contains("add up to 90")
+    );
+}
+
+#[test]
+fn a_route_to_a_missing_subset_or_host_is_an_error_and_draws_no_edge() {
+    let mut m = bookinfo();
+    let vs = m
+        .virtual_services
+        .get_mut(&("default".into(), "reviews".into()))
+        .unwrap();
+    vs.http[0].destinations[2].subset = Some("v9".into());
+    vs.http[0].destinations[1].host = "reviewz".into();
+    let g = build(&m);
+    let mut c = codes(&g, "vs/default/reviews");
+    c.sort();
+    assert_eq!(c, ["route-host-not-found", "route-subset-not-found"]);
+    assert_eq!(g.outgoing("vs/default/reviews", EdgeKind::Route).len(), 1);
+}
+
+#[test]
+fn a_subset_that_selects_no_pods_is_flagged() {
+    let mut m = bookinfo();
+    m.deployments
+        .remove(&("default".into(), "reviews-v3".into()));
+    m.pods
+        .retain(|(_, name), _| !name.starts_with("reviews-v3"));
+    let g = build(&m);
+    assert_eq!(
+        codes(&g, "subset/default/reviews/v3"),
+        ["subset-selects-no-pods"]
+    );
+    let v = &g.node("subset/default/reviews/v3").unwrap().validations[0];
+    assert_eq!(
+        v.severity,
+        Severity::Error,
+        "it is routed to, so requests fail"
+    );
+    assert!(v.message.contains("version=v3"), "{}", v.message);
+}
+
+#[test]
+fn a_pod_without_a_sidecar_in_an_injected_namespace_is_flagged_and_an_opt_out_explained() {
+    let mut m = bookinfo();
+    let l = [("app", "ratings"), ("version", "v1")];
+    pod(&mut m, "default", "ratings-v1-6b8a-old", &l, false, true);
+    let mut opted = l.to_vec();
+    opted.push(("sidecar.istio.io/inject", "false"));
+    pod(
+        &mut m,
+        "default",
+        "ratings-v1-6b8a-opt",
+        &opted,
+        false,
+        true,
+    );
+    let g = build(&m);
+    let old = g.node("pod/default/ratings-v1-6b8a-old").unwrap();
+    assert_eq!(old.sidecar, Some(Sidecar::Missing));
+    assert_eq!(codes(&g, &old.id), ["pod-without-sidecar"]);
+    assert_eq!(old.health, Health::Warning);
+    assert_eq!(
+        g.node("wl/default/ratings-v1").unwrap().health,
+        Health::Warning
+    );
+    let opt = g.node("pod/default/ratings-v1-6b8a-opt").unwrap();
+    assert_eq!(opt.sidecar, Some(Sidecar::OptedOut));
+    assert_eq!(codes(&g, &opt.id), ["pod-opted-out"]);
+    assert_eq!(opt.health, Health::Ok);
+}
+
+#[test]
+fn a_gateway_no_ingress_serves_and_a_missing_gateway_are_errors() {
+    let mut m = bookinfo();
+    m.gateways
+        .get_mut(&("default".into(), "bookinfo-gateway".into()))
+        .unwrap()
+        .selector = labels(&[("istio", "my-gateway")]);
+    let vs = m
+        .virtual_services
+        .get_mut(&("default".into(), "bookinfo".into()))
+        .unwrap();
+    vs.gateways.push("other-gateway".into());
+    let g = build(&m);
+    assert_eq!(
+        codes(&g, "gw/default/bookinfo-gateway"),
+        ["gateway-not-served"]
+    );
+    assert_eq!(codes(&g, "vs/default/bookinfo"), ["gateway-not-found"]);
+}
+
+#[test]
+fn a_namespace_without_the_label_shows_injection_off_and_pods_not_injected() {
+    let mut m = bookinfo();
+    m.namespaces.get_mut("default").unwrap().injection = Injection::None;
+    let l = [("app", "ratings"), ("version", "v1")];
+    pod(&mut m, "default", "ratings-v1-6b8a-new", &l, false, true);
+    let g = build(&m);
+    assert_eq!(
+        g.node("pod/default/ratings-v1-6b8a-new").unwrap().sidecar,
+        Some(Sidecar::NotInjected)
+    );
+    let ns = g.node("ns/default").unwrap();
+    assert!(ns.fields[0].value.starts_with("off"), "{:?}", ns.fields);
+}
+
+#[test]
+fn starting_pods_are_pending_not_broken() {
+    let mut m = bookinfo();
+    let l = [("app", "details"), ("version", "v1")];
+    pod(&mut m, "default", "details-v1-5c4b-new", &l, true, false);
+    let g = build(&m);
+    let p = g.node("pod/default/details-v1-5c4b-new").unwrap();
+    assert_eq!(p.health, Health::Pending);
+    assert_eq!(p.ready.as_deref(), Some("0/2"));
+    assert_eq!(p.sidecar, Some(Sidecar::Starting));
+}
+
+#[test]
+fn a_weight_change_diffs_as_changed_edges_only() {
+    let before = build(&bookinfo()).snapshot();
+    let mut m = bookinfo();
+    let vs = m
+        .virtual_services
+        .get_mut(&("default".into(), "reviews".into()))
+        .unwrap();
+    vs.http[0].destinations[0].weight = Some(10);
+    vs.http[0].destinations[2].weight = Some(60);
+    let after = build(&m).snapshot();
+    let d = diff::diff(&before, &after);
+    assert!(d.added_nodes.is_empty() && d.removed_nodes.is_empty() && d.added_edges.is_empty());
+    assert_eq!(d.changed_edges.len(), 2);
+    // The VirtualService's route field text changed too.
+    assert_eq!(d.changed_nodes.len(), 1);
+    let mut patched = before.clone();
+    diff::apply(&mut patched, &d);
+    assert_eq!(patched, after);
+}
+
+#[test]
+fn a_replaced_pod_diffs_as_one_removal_and_one_addition() {
+    let before = build(&bookinfo()).snapshot();
+    let mut m = bookinfo();
+    m.pods
+        .remove(&("default".into(), "details-v1-5c4b-xv1".into()));
+    let l = [("app", "details"), ("version", "v1")];
+    pod(&mut m, "default", "details-v1-5c4b-znew", &l, true, true);
+    let after = build(&m).snapshot();
+    let d = diff::diff(&before, &after);
+    assert_eq!(d.removed_nodes, ["pod/default/details-v1-5c4b-xv1"]);
+    assert_eq!(d.added_nodes.len(), 1);
+    assert_eq!(d.added_nodes[0].id, "pod/default/details-v1-5c4b-znew");
+    let mut patched = before.clone();
+    diff::apply(&mut patched, &d);
+    assert_eq!(patched, after);
+}
