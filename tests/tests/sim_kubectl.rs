@@ -52,6 +52,309 @@ fn kubectl_in(kubeconfig: &Path, home: &Path, args: &[&str]) -> (bool, String, S
     )
 }
 
+fn fixture(name: &str) -> String {
+    format!("{}/fixtures/sim/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs kubectl until `ok` accepts its stdout, or fails with the last output.
+async fn kubectl_until(env: &Env, args: &[&str], what: &str, ok: impl Fn(&str) -> bool) -> String {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let (_, out, err) = kubectl(env, args);
+        if ok(&out) {
+            return out;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!("timed out waiting for {what}; last output:\n{out}\n{err}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn get_pods_all_namespaces_shows_injected_bookinfo_ready() {
+    let e = env(Some(sim::Scenario::Bookinfo)).await;
+    let out = kubectl_until(
+        &e,
+        &["get", "pods", "-A"],
+        "reviews-v2 2/2 Running",
+        |out| {
+            out.lines().any(|l| {
+                l.contains("reviews-v2-")
+                    && l.split_whitespace().nth(2) == Some("2/2")
+                    && l.split_whitespace().nth(3) == Some("Running")
+            })
+        },
+    )
+    .await;
+    let header: Vec<&str> = out.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        header,
+        ["NAMESPACE", "NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+    );
+    for app in [
+        "productpage-v1-",
+        "details-v1-",
+        "ratings-v1-",
+        "reviews-v1-",
+        "reviews-v3-",
+    ] {
+        assert!(
+            out.lines()
+                .any(|l| l.starts_with("default") && l.contains(app)),
+            "{app} missing:\n{out}"
+        );
+    }
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("istio-system") && l.contains("istiod-")),
+        "{out}"
+    );
+
+    let (ok, vs, err) = kubectl(&e, &["get", "virtualservices"]);
+    assert!(ok, "{err}");
+    let row: Vec<&str> = vs.lines().nth(1).unwrap().split_whitespace().collect();
+    assert_eq!(&row[..3], ["bookinfo", "[\"bookinfo-gateway\"]", "[\"*\"]"]);
+    let (ok, svc, _) = kubectl(
+        &e,
+        &["get", "svc", "istio-ingressgateway", "-n", "istio-system"],
+    );
+    assert!(
+        ok && svc.contains("LoadBalancer") && svc.contains("80:"),
+        "{svc}"
+    );
+    let (ok, all, err) = kubectl(&e, &["get", "all", "-A"]);
+    assert!(ok, "{err}");
+    assert!(
+        all.contains("deployment.apps/reviews-v2") && all.contains("service/productpage"),
+        "{all}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn apply_multi_document_yaml_with_a_crd_then_its_custom_resource() {
+    let e = env(None).await;
+    let (ok, out, err) = kubectl(&e, &["apply", "-f", &fixture("shop.yaml")]);
+    assert!(ok, "{out}\n{err}");
+    for line in [
+        "namespace/shop created",
+        "customresourcedefinition.apiextensions.k8s.io/widgets.example.playground.dev created",
+        "serviceaccount/cart created",
+        "service/cart created",
+        "deployment.apps/cart-v1 created",
+    ] {
+        assert!(out.contains(line), "{line} missing:\n{out}");
+    }
+    let (ok, out, err) = kubectl(&e, &["apply", "-f", &fixture("widget.yaml")]);
+    assert!(
+        ok && out.contains("widget.example.playground.dev/sprocket created"),
+        "{out}\n{err}"
+    );
+    let (ok, out, err) = kubectl(
+        &e,
+        &[
+            "apply",
+            "-f",
+            &fixture("shop.yaml"),
+            "-f",
+            &fixture("widget.yaml"),
+        ],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(
+        out.lines().filter(|l| l.ends_with(" unchanged")).count(),
+        6,
+        "{out}"
+    );
+    let (ok, out, _) = kubectl(&e, &["get", "wdg", "-n", "shop"]);
+    assert!(ok);
+    let row: Vec<&str> = out.lines().nth(1).unwrap().split_whitespace().collect();
+    assert_eq!(&row[..2], ["sprocket", "3"]);
+    // A changed value goes through as a patch.
+    let (ok, out, err) = kubectl(&e, &["apply", "-f", &fixture("widget-bigger.yaml")]);
+    assert!(ok && out.contains("sprocket configured"), "{out}\n{err}");
+    let (_, size, _) = kubectl(
+        &e,
+        &[
+            "get",
+            "widget",
+            "sprocket",
+            "-n",
+            "shop",
+            "-o",
+            "jsonpath={.spec.size}",
+        ],
+    );
+    assert_eq!(size, "5");
+    kubectl_until(
+        &e,
+        &["get", "pods", "-n", "shop"],
+        "cart pods 2/2 Running",
+        |out| {
+            out.lines()
+                .filter(|l| l.contains("cart-v1-") && l.contains("2/2") && l.contains("Running"))
+                .count()
+                == 2
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn label_rollout_restart_and_delete() {
+    let e = env(None).await;
+    let (ok, _, err) = kubectl(&e, &["apply", "-f", &fixture("shop.yaml")]);
+    assert!(ok, "{err}");
+    let before = kubectl_until(
+        &e,
+        &["get", "pods", "-n", "shop", "-o", "name"],
+        "two pods",
+        |o| o.lines().count() == 2,
+    )
+    .await;
+
+    let (ok, out, err) = kubectl(
+        &e,
+        &[
+            "label",
+            "deployment",
+            "cart-v1",
+            "-n",
+            "shop",
+            "tier=backend",
+        ],
+    );
+    assert!(
+        ok && out.contains("deployment.apps/cart-v1 labeled"),
+        "{out}{err}"
+    );
+    let (_, labels, _) = kubectl(
+        &e,
+        &[
+            "get",
+            "deployment",
+            "cart-v1",
+            "-n",
+            "shop",
+            "-o",
+            "jsonpath={.metadata.labels.tier}",
+        ],
+    );
+    assert_eq!(labels, "backend");
+    let (ok, _, err) = kubectl(&e, &["label", "namespace", "shop", "istio-injection-"]);
+    assert!(ok, "{err}");
+
+    let (ok, out, err) = kubectl(
+        &e,
+        &["rollout", "restart", "deployment/cart-v1", "-n", "shop"],
+    );
+    assert!(
+        ok && out.contains("deployment.apps/cart-v1 restarted"),
+        "{out}{err}"
+    );
+    let (ok, out, err) = kubectl(
+        &e,
+        &[
+            "rollout",
+            "status",
+            "deployment/cart-v1",
+            "-n",
+            "shop",
+            "--timeout=20s",
+        ],
+    );
+    assert!(ok && out.contains("successfully rolled out"), "{out}{err}");
+    let after = kubectl_until(
+        &e,
+        &["get", "pods", "-n", "shop", "-o", "name"],
+        "two new pods",
+        |o| o.lines().count() == 2 && o.lines().all(|l| !before.contains(l)),
+    )
+    .await;
+    assert_eq!(after.lines().count(), 2);
+    // The namespace lost its injection label before the restart: the new pods have no sidecar.
+    let (_, ready, _) = kubectl(&e, &["get", "pods", "-n", "shop"]);
+    assert!(
+        ready.lines().skip(1).all(|l| l.contains(" 1/1 ")),
+        "{ready}"
+    );
+    let (_, rs, _) = kubectl(&e, &["get", "rs", "-n", "shop", "--no-headers"]);
+    assert_eq!(rs.lines().count(), 2, "old and new ReplicaSet:\n{rs}");
+
+    let (ok, out, err) = kubectl(&e, &["delete", "deployment", "cart-v1", "-n", "shop"]);
+    assert!(
+        ok && out.contains("deployment.apps \"cart-v1\" deleted"),
+        "{out}{err}"
+    );
+    kubectl_until(
+        &e,
+        &["get", "pods,rs", "-n", "shop", "-o", "name"],
+        "no pods or replicasets",
+        |o| o.trim().is_empty(),
+    )
+    .await;
+    let (ok, _, err) = kubectl(&e, &["delete", "deployment", "cart-v1", "-n", "shop"]);
+    assert!(
+        !ok && err.contains("NotFound") || err.contains("not found"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn get_watch_streams_changes() {
+    use std::io::BufRead;
+    let e = env(None).await;
+    let mut child = Command::new("kubectl")
+        .args(["get", "configmaps", "-n", "default", "-w"])
+        .env("KUBECONFIG", &e.kubeconfig)
+        .env("HOME", e.dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let wait_for = |needle: &str| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let mut seen = vec![];
+        while std::time::Instant::now() < deadline {
+            if let Ok(l) = rx.recv_timeout(Duration::from_millis(200)) {
+                if l.contains(needle) {
+                    return l;
+                }
+                seen.push(l);
+            }
+        }
+        panic!("no line with {needle}; saw {seen:?}");
+    };
+    wait_for("kube-root-ca.crt");
+    let (ok, _, err) = kubectl(
+        &e,
+        &["create", "configmap", "watched", "--from-literal=a=1"],
+    );
+    assert!(ok, "{err}");
+    let line = wait_for("watched");
+    assert!(
+        line.split_whitespace().nth(1) == Some("1"),
+        "DATA column: {line}"
+    );
+    let (ok, _, err) = kubectl(&e, &["delete", "configmap", "watched"]);
+    assert!(ok, "{err}");
+    wait_for("watched");
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
 /// `SIM_SERVE_SECS=600 cargo test -p playground-tests --test sim_kubectl serve_for_manual_poking -- --ignored --nocapture`
 #[tokio::test(flavor = "multi_thread")]
 #[ignore]

@@ -15,6 +15,7 @@ pub mod discovery;
 pub mod inject;
 pub mod managed;
 pub mod patch;
+pub mod proto;
 pub mod resources;
 pub mod scenario;
 pub mod selector;
