@@ -29,6 +29,12 @@ pub enum Error {
     /// Logging could not be set up.
     #[error("logging could not start: {0}")]
     Logging(String),
+    /// Applying YAML to the cluster failed.
+    #[error(transparent)]
+    Apply(#[from] crate::kube::apply::ApplyError),
+    /// A setup or teardown step failed.
+    #[error(transparent)]
+    Provision(#[from] crate::provision::Error),
 }
 
 impl Error {
@@ -41,6 +47,8 @@ impl Error {
             Error::InvalidInput(_) => "invalid_input",
             Error::Kube(_) => "kube",
             Error::Logging(_) => "logging",
+            Error::Apply(e) => e.code(),
+            Error::Provision(e) => e.code(),
         }
     }
 
@@ -59,6 +67,8 @@ impl Error {
             Error::InvalidInput(_) => None,
             Error::Kube(_) => Some("Check that the playground cluster is running (Setup screen).".into()),
             Error::Logging(_) => None,
+            Error::Apply(e) => e.hint(),
+            Error::Provision(e) => e.hint(),
         }
     }
 

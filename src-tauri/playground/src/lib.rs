@@ -7,6 +7,7 @@ pub mod logging;
 pub mod mesh;
 pub mod paths;
 pub mod preflight;
+pub mod provision;
 pub mod sim;
 pub mod versions;
 

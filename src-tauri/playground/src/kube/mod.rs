@@ -5,6 +5,8 @@
 //! `--context`. `$KUBECONFIG` and `~/.kube/config` are never read implicitly, so the user's
 //! current context can never be the target by accident.
 
+pub mod apply;
+
 use std::path::{Path, PathBuf};
 
 use ::kube::config::{KubeConfigOptions, Kubeconfig};

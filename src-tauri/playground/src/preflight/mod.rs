@@ -5,7 +5,7 @@
 pub mod docker;
 mod host;
 mod ports;
-mod tools;
+pub mod tools;
 
 use std::ffi::OsString;
 use std::path::PathBuf;

@@ -1,0 +1,432 @@
+//! The kind cluster: its config, finding an existing one through Docker, creating it, and
+//! deleting it.
+
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::path::Path;
+use std::time::Duration;
+
+use bollard::query_parameters::ListContainersOptionsBuilder;
+
+use super::process::ToolCommand;
+use super::{Error, ProvisionConfig, StepCtx};
+use crate::preflight::docker::KIND_CLUSTER_LABEL;
+use crate::versions::ports;
+
+const KIND_CONFIG_TEMPLATE: &str = include_str!("../../../../manifests/kind-config.yaml");
+
+/// The kind config for a cluster named `name`, with the ingress ports mapped on 127.0.0.1.
+pub fn kind_config(name: &str) -> String {
+    KIND_CONFIG_TEMPLATE
+        .replace("${CLUSTER_NAME}", name)
+        .replace(
+            "${INGRESS_HTTP_NODE_PORT}",
+            &ports::INGRESS_HTTP_NODE_PORT.to_string(),
+        )
+        .replace(
+            "${INGRESS_HTTPS_NODE_PORT}",
+            &ports::INGRESS_HTTPS_NODE_PORT.to_string(),
+        )
+        .replace("${INGRESS_HTTPS}", &ports::INGRESS_HTTPS.to_string())
+        .replace("${INGRESS_HTTP}", &ports::INGRESS_HTTP.to_string())
+}
+
+/// A node container of a kind cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeContainer {
+    pub id: String,
+    pub name: String,
+    pub running: bool,
+}
+
+fn docker_client(cfg: &ProvisionConfig) -> Result<bollard::Docker, Error> {
+    cfg.docker
+        .client(Duration::from_secs(10))
+        .map_err(|e| Error::Docker(e.to_string()))
+}
+
+/// The node containers kind made for `cluster` (running or not).
+#[tracing::instrument(skip(cfg))]
+pub async fn node_containers(
+    cfg: &ProvisionConfig,
+    cluster: &str,
+) -> Result<Vec<NodeContainer>, Error> {
+    let docker = docker_client(cfg)?;
+    let filters = HashMap::from([(
+        "label".to_string(),
+        vec![format!("{KIND_CLUSTER_LABEL}={cluster}")],
+    )]);
+    let list = docker
+        .list_containers(Some(
+            ListContainersOptionsBuilder::default()
+                .all(true)
+                .filters(&filters)
+                .build(),
+        ))
+        .await
+        .map_err(|e| Error::Docker(e.to_string()))?;
+    Ok(list
+        .into_iter()
+        .map(|c| NodeContainer {
+            id: c.id.unwrap_or_default(),
+            name: c
+                .names
+                .and_then(|n| n.into_iter().next())
+                .unwrap_or_default()
+                .trim_start_matches('/')
+                .to_string(),
+            running: c
+                .state
+                .is_some_and(|s| s.to_string().eq_ignore_ascii_case("running")),
+        })
+        .collect())
+}
+
+/// Starts stopped node containers (after a reboot, Docker may not restart them).
+#[tracing::instrument(skip_all)]
+async fn start_stopped(
+    cfg: &ProvisionConfig,
+    ctx: &StepCtx,
+    nodes: &[NodeContainer],
+) -> Result<(), Error> {
+    let docker = docker_client(cfg)?;
+    for n in nodes.iter().filter(|n| !n.running) {
+        ctx.log(format!("Starting the stopped node container {}", n.name));
+        docker
+            .start_container(&n.id, None)
+            .await
+            .map_err(|e| Error::Docker(format!("cannot start {}: {e}", n.name)))?;
+    }
+    Ok(())
+}
+
+/// True when `file` is a kubeconfig holding `context`.
+pub fn has_context(file: &Path, context: &str) -> bool {
+    ::kube::config::Kubeconfig::read_from(file)
+        .map(|k| k.contexts.iter().any(|c| c.name == context))
+        .unwrap_or(false)
+}
+
+/// Asks the API server for its version, with a short limit.
+#[tracing::instrument(skip(cfg))]
+pub async fn api_answers(cfg: &ProvisionConfig) -> Result<String, String> {
+    let client = cfg.target.client().await.map_err(|e| e.to_string())?;
+    match tokio::time::timeout(Duration::from_secs(15), client.apiserver_version()).await {
+        Ok(Ok(v)) => Ok(v.git_version),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("the API server did not answer within 15 s".into()),
+    }
+}
+
+fn kind_hint(output: &str, cfg: &ProvisionConfig) -> String {
+    let lower = output.to_lowercase();
+    if lower.contains("port is already allocated") || lower.contains("address already in use") {
+        format!(
+            "Port {} or {} on this computer is used by another program: stop it (the Ports check on this screen names it), then press \"Set up\" again.",
+            ports::INGRESS_HTTP,
+            ports::INGRESS_HTTPS
+        )
+    } else if lower.contains("cannot connect to the docker daemon")
+        || lower.contains("is the docker daemon running")
+    {
+        crate::preflight::docker::start_docker_hint()
+    } else if lower.contains("node(s) already exist")
+        || lower.contains("already exist for a cluster")
+    {
+        format!(
+            "A cluster named {} already exists but could not be reused: press \"Tear down\", then \"Set up\".",
+            cfg.cluster_name
+        )
+    } else if lower.contains("too many open files") || lower.contains("inotify") {
+        "The Linux inotify limits are too low: see the inotify check on this screen for the two sysctl commands, then press \"Set up\" again.".into()
+    } else if lower.contains("pull") || lower.contains("manifest") || lower.contains("timeout") {
+        "kind could not fetch its node image (about 1 GB): check the internet connection, then press \"Set up\" again.".into()
+    } else {
+        "Read the last lines above; then press \"Set up\" again. If it fails the same way, press \"Tear down\" and then \"Set up\".".into()
+    }
+}
+
+fn os(s: impl Into<OsString>) -> OsString {
+    s.into()
+}
+
+/// Makes sure the playground's cluster exists and answers. Returns what it did, or None when
+/// the cluster was already there and reachable.
+pub async fn ensure(
+    cfg: &ProvisionConfig,
+    ctx: &StepCtx,
+    kind: &Path,
+) -> Result<Option<String>, Error> {
+    let kubeconfig = &cfg.target.kubeconfig;
+    let nodes = node_containers(cfg, &cfg.cluster_name).await?;
+    if !nodes.is_empty() {
+        ctx.log(format!(
+            "Found the playground cluster's node containers: {}",
+            nodes
+                .iter()
+                .map(|n| n.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        start_stopped(cfg, ctx, &nodes).await?;
+        if !has_context(kubeconfig, &cfg.target.context) {
+            ctx.log("Writing its access details to the playground's own kubeconfig");
+            ToolCommand {
+                tool: "kind",
+                program: kind,
+                args: vec![
+                    os("export"),
+                    os("kubeconfig"),
+                    os("--name"),
+                    os(&cfg.cluster_name),
+                    os("--kubeconfig"),
+                    os(kubeconfig),
+                ],
+                timeout: cfg.timeouts.short_command,
+            }
+            .run_ok(
+                ctx,
+                |_| {},
+                "kind did not answer; check Docker.",
+                |o| kind_hint(o, cfg),
+            )
+            .await?;
+        }
+        match api_answers(cfg).await {
+            Ok(version) => {
+                ctx.log(format!(
+                    "Kubernetes {version} answers; reusing this cluster"
+                ));
+                merge_if_asked(cfg, ctx, kind).await?;
+                return Ok(None);
+            }
+            Err(why) => {
+                ctx.log(format!(
+                    "The cluster left from an earlier run does not answer ({why}); deleting it to create it again"
+                ));
+                delete(cfg, ctx, kind).await?;
+            }
+        }
+    }
+    ctx.check_cancel()?;
+    if let Some(parent) = kubeconfig.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| Error::Docker(format!("cannot create {}: {e}", parent.display())))?;
+    }
+    let config_file = cfg.dirs.root().join("kind-config.yaml");
+    std::fs::write(&config_file, kind_config(&cfg.cluster_name))
+        .map_err(|e| Error::Precondition(format!("cannot write {}: {e}", config_file.display())))?;
+    ctx.log(format!(
+        "Creating cluster {} (the node image is about 1 GB the first time; ports 127.0.0.1:{} and :{} lead to the ingress gateway)",
+        cfg.cluster_name,
+        ports::INGRESS_HTTP,
+        ports::INGRESS_HTTPS
+    ));
+    // kind prints a fixed list of phases; each finished one moves the bar.
+    let phases = [
+        "Ensuring node image",
+        "Preparing nodes",
+        "Writing configuration",
+        "Starting control-plane",
+        "Installing CNI",
+        "Installing StorageClass",
+        "Waiting",
+    ];
+    let mut seen = 0usize;
+    let cmd = ToolCommand {
+        tool: "kind",
+        program: kind,
+        args: vec![
+            os("create"),
+            os("cluster"),
+            os("--name"),
+            os(&cfg.cluster_name),
+            os("--config"),
+            os(&config_file),
+            os("--kubeconfig"),
+            os(kubeconfig),
+            os("--wait"),
+            os("120s"),
+        ],
+        timeout: cfg.timeouts.kind_create,
+    };
+    cmd.run_ok(
+        ctx,
+        |line| {
+            if let Some(i) = phases.iter().position(|p| line.contains(p))
+                && i + 1 > seen
+            {
+                seen = i + 1;
+                ctx.progress(100.0 * seen as f32 / (phases.len() + 1) as f32, None);
+            }
+        },
+        "kind is usually done in 1 to 3 minutes; a slow disk or network can take longer. Press \"Set up\" again to continue.",
+        |o| kind_hint(o, cfg),
+    )
+    .await?;
+    if !has_context(kubeconfig, &cfg.target.context) {
+        return Err(Error::Precondition(format!(
+            "kind finished but {} has no context {}",
+            kubeconfig.display(),
+            cfg.target.context
+        )));
+    }
+    merge_if_asked(cfg, ctx, kind).await?;
+    Ok(Some(format!(
+        "Cluster {} created; its kubeconfig is {}",
+        cfg.cluster_name,
+        kubeconfig.display()
+    )))
+}
+
+/// Adds the cluster to the user's own kubeconfig, only when they asked for it.
+async fn merge_if_asked(cfg: &ProvisionConfig, ctx: &StepCtx, kind: &Path) -> Result<(), Error> {
+    if !cfg.merge_kubeconfig {
+        return Ok(());
+    }
+    ctx.log("Adding the cluster to your own kubeconfig, as you asked (kind export kubeconfig)");
+    ToolCommand {
+        tool: "kind",
+        program: kind,
+        args: vec![
+            os("export"),
+            os("kubeconfig"),
+            os("--name"),
+            os(&cfg.cluster_name),
+        ],
+        timeout: cfg.timeouts.short_command,
+    }
+    .run_ok(
+        ctx,
+        |_| {},
+        "kind did not answer; check Docker.",
+        |o| kind_hint(o, cfg),
+    )
+    .await?;
+    Ok(())
+}
+
+/// `kind delete cluster` with the playground's own kubeconfig.
+pub async fn delete(cfg: &ProvisionConfig, ctx: &StepCtx, kind: &Path) -> Result<(), Error> {
+    ToolCommand {
+        tool: "kind",
+        program: kind,
+        args: vec![
+            os("delete"),
+            os("cluster"),
+            os("--name"),
+            os(&cfg.cluster_name),
+            os("--kubeconfig"),
+            os(&cfg.target.kubeconfig),
+        ],
+        timeout: cfg.timeouts.kind_delete,
+    }
+    .run_ok(
+        ctx,
+        |_| {},
+        "Deleting usually takes seconds; check that Docker answers (`docker ps`), then press \"Tear down\" again.",
+        |o| kind_hint(o, cfg),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Removes `context` (and its cluster and user entries) from the playground's own
+/// kubeconfig, when kind left it there. The file is the app's own, so this never touches
+/// the user's kubeconfig.
+pub fn forget_context(file: &Path, context: &str) -> Result<bool, Error> {
+    let Ok(mut k) = ::kube::config::Kubeconfig::read_from(file) else {
+        return Ok(false);
+    };
+    let Some(pos) = k.contexts.iter().position(|c| c.name == context) else {
+        return Ok(false);
+    };
+    let named = k.contexts.remove(pos);
+    if let Some(c) = named.context {
+        k.clusters.retain(|x| x.name != c.cluster);
+        if let Some(user) = c.user {
+            k.auth_infos.retain(|x| x.name != user);
+        }
+    }
+    if k.current_context.as_deref() == Some(context) {
+        k.current_context = None;
+    }
+    let yaml = serde_yaml_ng::to_string(&k).map_err(|e| {
+        Error::TeardownIncomplete(format!("cannot rewrite {}: {e}", file.display()))
+    })?;
+    std::fs::write(file, yaml).map_err(|e| {
+        Error::TeardownIncomplete(format!("cannot rewrite {}: {e}", file.display()))
+    })?;
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_kind_config_maps_localhost_ports_to_the_gateway_node_ports() {
+        let text = kind_config("lab");
+        assert!(!text.contains("${"), "{text}");
+        let doc: serde_json::Value = serde_yaml_ng::from_str(&text).unwrap();
+        assert_eq!(doc["kind"], "Cluster");
+        assert_eq!(doc["apiVersion"], "kind.x-k8s.io/v1alpha4");
+        assert_eq!(doc["name"], "lab");
+        let maps = doc["nodes"][0]["extraPortMappings"].as_array().unwrap();
+        let pairs: Vec<(u64, u64, &str)> = maps
+            .iter()
+            .map(|m| {
+                (
+                    m["hostPort"].as_u64().unwrap(),
+                    m["containerPort"].as_u64().unwrap(),
+                    m["listenAddress"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            pairs,
+            [(9080, 30080, "127.0.0.1"), (9443, 30443, "127.0.0.1")]
+        );
+    }
+
+    #[test]
+    fn kind_failures_get_a_hint_about_their_cause() {
+        let cfg = ProvisionConfig::from_env(
+            crate::paths::AppDirs::at("/tmp/x"),
+            crate::kube::ClusterTarget::resolve(&crate::paths::AppDirs::at("/tmp/x"), None, None),
+        );
+        assert!(
+            kind_hint(
+                "Bind for 127.0.0.1:9080 failed: port is already allocated",
+                &cfg
+            )
+            .contains("9080")
+        );
+        assert!(
+            kind_hint(
+                "Cannot connect to the Docker daemon at unix:///var/run/docker.sock",
+                &cfg
+            )
+            .contains("Docker")
+        );
+        assert!(
+            kind_hint(
+                "node(s) already exist for a cluster with the name \"istio-playground\"",
+                &cfg
+            )
+            .contains("Tear down")
+        );
+    }
+
+    #[test]
+    fn forgetting_a_context_keeps_the_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("kubeconfig");
+        std::fs::write(&file, "apiVersion: v1\nkind: Config\nclusters:\n- name: kind-a\n  cluster: {server: 'https://127.0.0.1:1'}\n- name: b\n  cluster: {server: 'https://127.0.0.1:2'}\ncontexts:\n- name: kind-a\n  context: {cluster: kind-a, user: kind-a}\n- name: b\n  context: {cluster: b, user: b}\nusers:\n- name: kind-a\n  user: {}\n- name: b\n  user: {}\ncurrent-context: kind-a\n").unwrap();
+        assert!(forget_context(&file, "kind-a").unwrap());
+        assert!(!has_context(&file, "kind-a"));
+        assert!(has_context(&file, "b"));
+        assert!(!forget_context(&file, "kind-a").unwrap());
+        assert!(!forget_context(&dir.path().join("missing"), "kind-a").unwrap());
+    }
+}

@@ -1,0 +1,329 @@
+//! The setup plan: tools, cluster, MetalLB, Istio, addons, Bookinfo, verification, and the
+//! teardown.
+//!
+//! Every step checks first and acts only on what is missing, so running the plan again after
+//! a failure (or a cancel) quickly passes the finished steps ("skipped: already done") and
+//! goes on from the first unfinished one. Steps report progress as [`ProvisionEvent`]s and
+//! stop when the [`CancellationToken`] fires; child processes and downloads are dropped with
+//! them.
+
+mod cluster;
+pub mod download;
+mod engine;
+mod error;
+mod istio;
+pub mod metallb;
+mod process;
+mod steps;
+pub mod tools;
+mod verify;
+pub mod workloads;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+pub use cluster::{kind_config, node_containers};
+pub use engine::{Outcome, Step, StepCtx, run_steps};
+pub use error::{Error, human};
+pub use metallb::{Ipv4Subnet, MetallbPool, kind_network_subnet};
+pub use steps::{SetupRun, plan, setup, teardown};
+pub use tokio_util::sync::CancellationToken;
+pub use tools::Platform;
+
+use crate::kube::ClusterTarget;
+use crate::paths::AppDirs;
+use crate::preflight::DockerEndpoint;
+use crate::versions;
+
+/// The steps, in the order they run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[serde(rename_all = "kebab-case")]
+#[ts(export)]
+pub enum StepId {
+    Tools,
+    Cluster,
+    Metallb,
+    Istio,
+    Addons,
+    Bookinfo,
+    Verify,
+    Teardown,
+}
+
+impl StepId {
+    /// The setup steps in order (teardown is its own plan).
+    pub const SETUP: [StepId; 7] = [
+        StepId::Tools,
+        StepId::Cluster,
+        StepId::Metallb,
+        StepId::Istio,
+        StepId::Addons,
+        StepId::Bookinfo,
+        StepId::Verify,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            StepId::Tools => "Get kind and istioctl",
+            StepId::Cluster => "Create the Kubernetes cluster",
+            StepId::Metallb => "Install MetalLB (load balancer)",
+            StepId::Istio => "Install Istio",
+            StepId::Addons => "Install Kiali, Prometheus, Grafana, Jaeger, Loki",
+            StepId::Bookinfo => "Deploy the Bookinfo shop",
+            StepId::Verify => "Open the product page",
+            StepId::Teardown => "Delete the cluster",
+        }
+    }
+
+    /// One sentence for a newcomer: what this step is for.
+    pub fn explanation(self) -> &'static str {
+        match self {
+            StepId::Tools => {
+                "kind builds Kubernetes inside Docker; istioctl installs Istio. Both are checked against their published SHA-256."
+            }
+            StepId::Cluster => {
+                "A one-node Kubernetes cluster runs in a Docker container; its ingress ports answer on localhost."
+            }
+            StepId::Metallb => {
+                "Gives LoadBalancer services (like Istio's ingress gateway) an address, as a cloud would."
+            }
+            StepId::Istio => {
+                "The control plane (istiod) and the ingress and egress gateways, from Istio's demo profile."
+            }
+            StepId::Addons => {
+                "The dashboards: Kiali draws the mesh, Prometheus and Grafana show metrics, Jaeger traces, Loki logs."
+            }
+            StepId::Bookinfo => {
+                "Four small services that make a book shop; each pod gets an Envoy sidecar proxy."
+            }
+            StepId::Verify => {
+                "Asks the shop's product page through the ingress gateway, as your browser will."
+            }
+            StepId::Teardown => {
+                "Deletes the cluster and its containers; your other Docker containers and kubeconfig stay untouched."
+            }
+        }
+    }
+}
+
+/// Where a step is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "lowercase")]
+#[ts(export)]
+pub enum StepState {
+    Pending,
+    Running,
+    Done,
+    Failed,
+    /// Already done before this run (found in place), or not needed on this machine.
+    Skipped,
+}
+
+/// Why a step failed, with what to do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct StepFailure {
+    pub code: String,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl From<&crate::Error> for StepFailure {
+    fn from(e: &crate::Error) -> Self {
+        StepFailure {
+            code: e.code().into(),
+            message: e.to_string(),
+            hint: e.hint(),
+        }
+    }
+}
+
+/// One progress report of one step. The stream for a run starts with every step `pending`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct ProvisionEvent {
+    pub step: StepId,
+    pub state: StepState,
+    /// 0 to 100 when the step knows how far it is (downloads, waits).
+    pub percent: Option<f32>,
+    /// A line for the step's log.
+    pub message: Option<String>,
+    /// Time since the step started.
+    pub elapsed_ms: u32,
+    /// Time since the run started.
+    pub total_elapsed_ms: u32,
+    /// Set with `state: failed`.
+    pub failure: Option<StepFailure>,
+}
+
+/// What one step would do on this machine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct PlannedStep {
+    pub id: StepId,
+    pub title: String,
+    pub explanation: String,
+    /// The concrete actions, e.g. the command line, the URL, the MetalLB range.
+    pub actions: Vec<String>,
+}
+
+/// A file the tools step would download.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct PlannedDownload {
+    pub what: String,
+    pub url: String,
+    pub checksum_url: String,
+    #[ts(type = "string")]
+    pub destination: PathBuf,
+}
+
+/// `up --plan`: what setup would do here, without doing it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct SetupPlan {
+    pub cluster_name: String,
+    #[ts(type = "string")]
+    pub kubeconfig: PathBuf,
+    pub context: String,
+    pub steps: Vec<PlannedStep>,
+    pub downloads: Vec<PlannedDownload>,
+    /// The MetalLB range from the current `kind` network, when that network exists.
+    pub metallb_pool: Option<String>,
+    /// Docker Desktop: the MetalLB addresses are not reachable from this computer.
+    pub docker_desktop: bool,
+    /// Where the shop will answer.
+    pub product_page_url: String,
+}
+
+/// Where downloads come from (tests point these at a local server).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sources {
+    /// `https://kind.sigs.k8s.io/dl`; the file is `<base>/v0.32.0/kind-<os>-<arch>`.
+    pub kind_base: String,
+    /// `https://github.com/istio/istio/releases/download`; `<base>/1.30.3/istio-1.30.3-<arch>.tar.gz`.
+    pub istio_base: String,
+    /// MetalLB's native manifest.
+    pub metallb_manifest: String,
+}
+
+impl Default for Sources {
+    fn default() -> Self {
+        Sources {
+            kind_base: "https://kind.sigs.k8s.io/dl".into(),
+            istio_base: "https://github.com/istio/istio/releases/download".into(),
+            metallb_manifest: format!(
+                "https://raw.githubusercontent.com/metallb/metallb/{}/config/manifests/metallb-native.yaml",
+                versions::METALLB
+            ),
+        }
+    }
+}
+
+/// How long each kind of wait may take before the step fails with a hint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Timeouts {
+    pub kind_create: Duration,
+    pub kind_delete: Duration,
+    pub istio_install: Duration,
+    /// Pods of one step becoming ready (image pulls dominate).
+    pub workloads: Duration,
+    /// The product page answering through the gateway.
+    pub verify: Duration,
+    /// Anything quick: `kind export kubeconfig`, `kind get clusters`.
+    pub short_command: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            kind_create: Duration::from_secs(10 * 60),
+            kind_delete: Duration::from_secs(3 * 60),
+            // istioctl waits up to 300 s for readiness itself; allow for the image pulls.
+            istio_install: Duration::from_secs(15 * 60),
+            workloads: Duration::from_secs(15 * 60),
+            verify: Duration::from_secs(3 * 60),
+            short_command: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Everything the plan acts on, passed in so tests can point it anywhere.
+#[derive(Debug, Clone)]
+pub struct ProvisionConfig {
+    pub dirs: AppDirs,
+    /// The kubeconfig file and context every cluster call goes to.
+    pub target: ClusterTarget,
+    /// kind cluster name (tests use their own).
+    pub cluster_name: String,
+    /// Docker network kind attaches its nodes to.
+    pub kind_network: String,
+    pub docker: DockerEndpoint,
+    /// The `PATH` to look for kind and istioctl in.
+    pub path: Option<OsString>,
+    pub platform: Platform,
+    pub sources: Sources,
+    /// `http://localhost:9080/productpage`.
+    pub product_page_url: String,
+    /// Also add the cluster to the user's own kubeconfig (only when they ask).
+    pub merge_kubeconfig: bool,
+    pub timeouts: Timeouts,
+    /// How often waits look again.
+    pub poll_interval: Duration,
+}
+
+impl ProvisionConfig {
+    /// The real machine: Docker from the environment, the user's PATH, the release sites.
+    pub fn from_env(dirs: AppDirs, target: ClusterTarget) -> Self {
+        Self {
+            dirs,
+            target,
+            cluster_name: crate::CLUSTER_NAME.into(),
+            kind_network: "kind".into(),
+            docker: DockerEndpoint::from_env(),
+            path: std::env::var_os("PATH"),
+            platform: Platform::current(),
+            sources: Sources::default(),
+            product_page_url: format!(
+                "http://localhost:{}/productpage",
+                versions::ports::INGRESS_HTTP
+            ),
+            merge_kubeconfig: false,
+            timeouts: Timeouts::default(),
+            poll_interval: Duration::from_secs(2),
+        }
+    }
+
+    /// The Istio release unpacked: `<data>/istio-1.30.3/`.
+    pub fn istio_dir(&self) -> PathBuf {
+        self.dirs.root().join(format!("istio-{}", versions::ISTIO))
+    }
+
+    /// Downloads in progress and archives: `<data>/downloads/`.
+    pub fn downloads_dir(&self) -> PathBuf {
+        self.dirs.root().join("downloads")
+    }
+
+    /// kind's context name for the cluster.
+    pub fn kind_context(&self) -> String {
+        format!("kind-{}", self.cluster_name)
+    }
+
+    /// True when the plan may create and delete the cluster itself (its own target).
+    pub fn owns_cluster(&self) -> bool {
+        !self.target.explicit
+    }
+}
+
+/// Receives every event of a run (a Tauri channel, the CLI printer, a test's Vec).
+pub type EventSink = Arc<dyn Fn(ProvisionEvent) + Send + Sync>;
