@@ -16,6 +16,8 @@ export default defineConfig(({ mode }) => ({
     outDir: "dist",
     emptyOutDir: true,
     target: "es2022",
+    // The app loads its files from disk, not over a network; Cytoscape alone is ~400 kB.
+    chunkSizeWarningLimit: 1024,
   },
   // Component tests must get Svelte's browser build, not its server build.
   resolve: mode === "test" ? { conditions: ["browser"] } : undefined,

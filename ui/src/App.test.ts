@@ -24,7 +24,7 @@ describe("App", () => {
 
     await fireEvent.click(screen.getByTestId("nav-mesh"));
     expect(screen.getByRole("heading", { level: 1 }).textContent).toBe("Mesh");
-    expect(document.body.textContent).toContain("it is not built yet");
+    expect(document.body.textContent).toContain("A request travels from left to right");
     expect(screen.getByTestId("nav-mesh").getAttribute("aria-current")).toBe("page");
     expect(screen.getByTestId("nav-setup").getAttribute("aria-current")).toBeNull();
     expect(screen.queryByTestId("preflight-summary")).toBeNull();

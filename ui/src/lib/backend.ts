@@ -8,6 +8,8 @@ import type { IpcError } from "./generated/IpcError";
 import type { LogInfo } from "./generated/LogInfo";
 import type { LogLine } from "./generated/LogLine";
 import type { PreflightReport } from "./generated/PreflightReport";
+import type { MeshEvent } from "./generated/MeshEvent";
+import type { ObjectRef } from "./generated/ObjectRef";
 
 export interface Backend {
   runPreflight(): Promise<PreflightReport>;
@@ -15,6 +17,14 @@ export interface Backend {
   /** Resolves once subscribed; afterwards `handler` gets every new log line. */
   onLogLine(handler: (line: LogLine) => void): Promise<void>;
   appInfo(): Promise<AppInfo>;
+  /**
+   * Starts watching the mesh: `onEvent` gets a snapshot first (and again after every
+   * reconnect), then diffs and connection status. Rejects with an `IpcError` when no
+   * cluster is reachable.
+   */
+  watchMesh(onEvent: (event: MeshEvent) => void): Promise<void>;
+  /** The YAML of one object the mesh graph shows, fetched when the side panel opens. */
+  objectYaml(object: ObjectRef): Promise<string>;
 }
 
 export const tauriBackend: Backend = {
@@ -25,6 +35,11 @@ export const tauriBackend: Backend = {
     await call<null>("subscribe_logs", { onLine });
   },
   appInfo: () => call<AppInfo>("app_info"),
+  async watchMesh(handler) {
+    const onEvent = new Channel<MeshEvent>(handler);
+    await call<null>("watch_mesh", { onEvent });
+  },
+  objectYaml: (object) => call<string>("object_yaml", { object }),
 };
 
 async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {

@@ -5,6 +5,10 @@ import type { Backend } from "./backend";
 import type { CheckResult } from "./generated/CheckResult";
 import type { LogLine } from "./generated/LogLine";
 import type { PreflightReport } from "./generated/PreflightReport";
+import type { GraphEdge } from "./generated/GraphEdge";
+import type { GraphNode } from "./generated/GraphNode";
+import type { MeshEvent } from "./generated/MeshEvent";
+import { bookinfoSnapshot, syntheticSnapshot } from "./mesh/sample";
 
 const CHECKS: CheckResult[] = [
   {
@@ -80,7 +84,11 @@ function worst(checks: CheckResult[]): PreflightReport["overall"] {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** `sample`: null for the mixed report, "pass" for all passing, "error" for a failing call. */
+/**
+ * `sample`: null for the mixed report, "pass" for all passing, "error" for a failing call;
+ * for the Mesh screen "nocluster" (no cluster reachable), "reconnecting" (watch drops and
+ * comes back) and "big" (a made-up mesh of 500 nodes).
+ */
 export function previewBackend(sample: string | null): Backend {
   const handlers: ((l: LogLine) => void)[] = [];
   const recent: LogLine[] = [];
@@ -122,5 +130,79 @@ export function previewBackend(sample: string | null): Backend {
         dataDir: "/home/you/.local/share/istio-playground",
       };
     },
+    async watchMesh(onEvent) {
+      await sleep(400);
+      if (sample === "nocluster") {
+        log("WARN", "playground::mesh", "no cluster to watch");
+        throw {
+          code: "cluster_target",
+          message: "There is no playground cluster to watch yet.",
+          hint: "Open Setup and create the playground (or start the simulated one), then press Try again.",
+        };
+      }
+      const snapshot = sample === "big" ? syntheticSnapshot(500) : bookinfoSnapshot();
+      log("INFO", "playground::mesh", `watching: ${snapshot.nodes.length} nodes, ${snapshot.edges.length} edges`);
+      onEvent({ type: "snapshot", snapshot });
+      if (sample !== "big") simulateChanges(onEvent, sample === "reconnecting", log);
+    },
+    async objectYaml(object) {
+      await sleep(250);
+      return sampleYaml(object.apiVersion, object.kind, object.namespace, object.name);
+    },
   };
+}
+
+/** Every few seconds something changes, as it would while a teacher uses kubectl. */
+function simulateChanges(
+  onEvent: (e: MeshEvent) => void,
+  reconnects: boolean,
+  log: (level: string, target: string, message: string) => void,
+): void {
+  const weights = [
+    [60, 30, 10],
+    [20, 30, 50],
+  ];
+  let step = 0;
+  let podSuffix = 0;
+  let current = bookinfoSnapshot();
+  setInterval(() => {
+    step++;
+    if (reconnects && step % 3 === 0) {
+      onEvent({ type: "status", status: { connected: false, message: "Reconnecting to the cluster…" } });
+      setTimeout(() => {
+        onEvent({ type: "status", status: { connected: true, message: "" } });
+        onEvent({ type: "snapshot", snapshot: current });
+      }, 2500);
+      return;
+    }
+    if (step % 2 === 1) {
+      const w = weights[(step >> 1) % 2];
+      const changed: GraphEdge[] = current.edges
+        .filter((e) => e.kind === "route" && e.source === "vs/default/reviews")
+        .map((e, i) => ({ ...e, weight: w[i], label: `${w[i]}%` }));
+      current = { ...current, edges: current.edges.map((e) => changed.find((c) => c.id === e.id) ?? e) };
+      log("INFO", "playground::mesh", `reviews weights now ${w.join("/")}`);
+      onEvent({ type: "diff", diff: { addedNodes: [], changedNodes: [], removedNodes: [], addedEdges: [], changedEdges: changed, removedEdges: [] } });
+    } else {
+      // The details pod is replaced, as after `kubectl delete pod`.
+      const old = current.nodes.find((n) => n.kind === "pod" && n.parent === "wl/default/details-v1")!;
+      const suffix = ["r8t2k", "z6w1d", "p3m9c"][podSuffix++ % 3];
+      const name = `details-v1-79f774bdb9-${suffix}`;
+      const fresh: GraphNode = { ...old, id: `pod/default/${name}`, name, label: suffix, object: old.object && { ...old.object, name } };
+      current = { ...current, nodes: current.nodes.filter((n) => n.id !== old.id).concat(fresh) };
+      log("INFO", "playground::mesh", `pod ${old.name} replaced by ${name}`);
+      onEvent({ type: "diff", diff: { addedNodes: [fresh], changedNodes: [], removedNodes: [old.id], addedEdges: [], changedEdges: [], removedEdges: [] } });
+    }
+  }, 6000);
+}
+
+function sampleYaml(apiVersion: string, kind: string, namespace: string | null, name: string): string {
+  const meta = `apiVersion: ${apiVersion}\nkind: ${kind}\nmetadata:\n  name: ${name}\n${namespace ? `  namespace: ${namespace}\n` : ""}`;
+  if (kind === "VirtualService" && name === "reviews") {
+    return `${meta}spec:\n  hosts:\n  - reviews\n  http:\n  - route:\n    - destination:\n        host: reviews\n        subset: v1\n      weight: 60\n    - destination:\n        host: reviews\n        subset: v2\n      weight: 30\n    - destination:\n        host: reviews\n        subset: v3\n      weight: 10\n`;
+  }
+  if (kind === "DestinationRule") {
+    return `${meta}spec:\n  host: reviews\n  subsets:\n  - name: v1\n    labels:\n      version: v1\n  - name: v2\n    labels:\n      version: v2\n  - name: v3\n    labels:\n      version: v3\n`;
+  }
+  return `${meta}spec: {}  # sample data: the app shows the object as the cluster has it\n`;
 }

@@ -7,6 +7,8 @@ import type { CheckResult } from "../lib/generated/CheckResult";
 import type { LogInfo } from "../lib/generated/LogInfo";
 import type { LogLine } from "../lib/generated/LogLine";
 import type { PreflightReport } from "../lib/generated/PreflightReport";
+import type { MeshEvent } from "../lib/generated/MeshEvent";
+import type { ObjectRef } from "../lib/generated/ObjectRef";
 
 export function check(over: Partial<CheckResult> & Pick<CheckResult, "id" | "status">): CheckResult {
   return {
@@ -38,14 +40,22 @@ export interface FakeBackend extends Backend {
   runPreflight: ReturnType<typeof vi.fn<Backend["runPreflight"]>>;
   /** Sends a log line to every subscribed handler. */
   emit(line: LogLine): void;
+  watchMesh: ReturnType<typeof vi.fn<Backend["watchMesh"]>>;
+  objectYaml: ReturnType<typeof vi.fn<Backend["objectYaml"]>>;
+  /** Sends a mesh event to every `watchMesh` subscriber. */
+  emitMesh(event: MeshEvent): void;
 }
 
 export function fakeBackend(opts: {
   preflight?: () => Promise<PreflightReport>;
   logInfo?: LogInfo;
   appInfo?: () => Promise<AppInfo>;
+  /** Runs after the handler is registered; reject to simulate an unreachable cluster. */
+  watchMesh?: () => Promise<void>;
+  objectYaml?: (object: ObjectRef) => Promise<string>;
 } = {}): FakeBackend {
   const handlers: ((l: LogLine) => void)[] = [];
+  const meshHandlers: ((e: MeshEvent) => void)[] = [];
   const defaultReport = report([check({ id: "docker", status: "pass" })]);
   return {
     runPreflight: vi.fn<Backend["runPreflight"]>(opts.preflight ?? (() => Promise.resolve(defaultReport))),
@@ -57,6 +67,14 @@ export function fakeBackend(opts: {
     },
     appInfo: opts.appInfo ?? (() => Promise.resolve(APP_INFO)),
     emit: (line) => handlers.forEach((h) => h(line)),
+    watchMesh: vi.fn<Backend["watchMesh"]>((h) => {
+      meshHandlers.push(h);
+      return opts.watchMesh ? opts.watchMesh() : Promise.resolve();
+    }),
+    objectYaml: vi.fn<Backend["objectYaml"]>(
+      opts.objectYaml ?? ((o) => Promise.resolve(`apiVersion: ${o.apiVersion}\nkind: ${o.kind}\nmetadata:\n  name: ${o.name}\n`)),
+    ),
+    emitMesh: (event) => meshHandlers.forEach((h) => h(event)),
   };
 }
 

@@ -1,0 +1,181 @@
+import { describe, expect, it } from "vitest";
+
+import type { GraphDiff } from "../generated/GraphDiff";
+import { MeshGraph } from "./graphState";
+import { bookinfoSnapshot, edge, node, syntheticSnapshot } from "./sample";
+
+const emptyDiff = (over: Partial<GraphDiff>): GraphDiff => ({
+  addedNodes: [],
+  changedNodes: [],
+  removedNodes: [],
+  addedEdges: [],
+  changedEdges: [],
+  removedEdges: [],
+  ...over,
+});
+
+function loaded() {
+  const g = new MeshGraph();
+  const patch = g.applySnapshot(bookinfoSnapshot());
+  return { g, patch };
+}
+
+describe("MeshGraph", () => {
+  it("lays out the first snapshot once, giving every leaf a place and groups none", () => {
+    const { g, patch } = loaded();
+    expect(patch.reset).toBe(true);
+    expect(patch.addedNodes).toHaveLength(bookinfoSnapshot().nodes.length);
+    expect(patch.addedEdges).toHaveLength(bookinfoSnapshot().edges.length);
+    for (const n of g.nodes.values()) {
+      if (g.isLeaf(n.id)) expect(patch.positions.has(n.id), n.id).toBe(true);
+      else expect(g.positions.has(n.id), n.id).toBe(false);
+    }
+    // Groups: pods in their workload, workloads in their namespace.
+    expect(g.parentOf("pod/default/reviews-v2-7bf8c9648f-t9dfs")).toBe("wl/default/reviews-v2");
+    expect(g.parentOf("wl/default/reviews-v2")).toBe("ns/default");
+  });
+
+  it("adds members after their groups so the drawing never meets an unknown parent", () => {
+    const { patch } = loaded();
+    const order = patch.addedNodes.map((n) => n.id);
+    for (const n of patch.addedNodes) {
+      if (n.parent) expect(order.indexOf(n.parent), n.id).toBeLessThan(order.indexOf(n.id));
+    }
+  });
+
+  it("draws left to right in the request's direction", () => {
+    const { g } = loaded();
+    const x = (id: string) => g.positions.get(id)!.x;
+    const ingressPod = "pod/istio-system/istio-ingressgateway-5c9f8d7b6-q2x8m";
+    expect(x(ingressPod)).toBeLessThan(x("gw/default/bookinfo-gateway"));
+    expect(x("gw/default/bookinfo-gateway")).toBeLessThan(x("vs/default/bookinfo"));
+    expect(x("vs/default/bookinfo")).toBeLessThan(x("svc/default/productpage"));
+    expect(x("vs/default/reviews")).toBeLessThan(x("subset/default/reviews/v1"));
+    expect(x("subset/default/reviews/v1")).toBeLessThan(x("pod/default/reviews-v1-545db77b95-b2lxm"));
+    // Services and subsets share a column.
+    expect(x("svc/default/reviews")).toBe(x("subset/default/reviews/v2"));
+  });
+
+  it("changes a weight without moving anything", () => {
+    const { g } = loaded();
+    const before = new Map(g.positions);
+    const route = g.edges.get("route:vs/default/reviews->subset/default/reviews/v1#0")!;
+    const patch = g.applyDiff(emptyDiff({ changedEdges: [{ ...route, weight: 20, label: "20%" }] }));
+    expect(patch.changedEdges.map((e) => e.label)).toEqual(["20%"]);
+    expect(patch.positions.size).toBe(0);
+    expect(g.positions).toEqual(before);
+  });
+
+  it("puts a replacement pod exactly where the pod it replaces was", () => {
+    const { g } = loaded();
+    const before = new Map(g.positions);
+    const old = g.nodes.get("pod/default/details-v1-79f774bdb9-w5n2p")!;
+    const fresh = { ...old, id: "pod/default/details-v1-79f774bdb9-zz9zz", name: "details-v1-79f774bdb9-zz9zz", label: "zz9zz" };
+    const patch = g.applyDiff(emptyDiff({ removedNodes: [old.id], addedNodes: [fresh] }));
+    expect(patch.removedNodes).toEqual([old.id]);
+    expect(patch.addedNodes.map((n) => n.id)).toEqual([fresh.id]);
+    expect(patch.positions.get(fresh.id)).toEqual(before.get(old.id));
+    for (const [id, p] of before) if (id !== old.id) expect(g.positions.get(id), id).toEqual(p);
+  });
+
+  it("places a scaled-up pod beside its siblings, clear of other nodes, moving nothing", () => {
+    const { g } = loaded();
+    const before = new Map(g.positions);
+    const sibling = g.nodes.get("pod/default/reviews-v2-7bf8c9648f-t9dfs")!;
+    const extra = { ...sibling, id: "pod/default/reviews-v2-7bf8c9648f-new01", name: "reviews-v2-7bf8c9648f-new01", label: "new01" };
+    const patch = g.applyDiff(emptyDiff({ addedNodes: [extra] }));
+    const p = patch.positions.get(extra.id)!;
+    const s = before.get(sibling.id)!;
+    expect(Math.hypot(p.x - s.x, p.y - s.y)).toBeLessThan(320);
+    for (const [id, q] of before) {
+      expect(g.positions.get(id), id).toEqual(q);
+      expect(Math.abs(q.x - p.x) > 60 || Math.abs(q.y - p.y) > 30, `${id} overlaps`).toBe(true);
+    }
+  });
+
+  it("places a new service in the services' column, level with what it connects to", () => {
+    const { g } = loaded();
+    const svc = node({ id: "svc/default/mongodb", kind: "service", namespace: "default", name: "mongodb" });
+    const patch = g.applyDiff(
+      emptyDiff({ addedNodes: [svc], addedEdges: [edge("selects", svc.id, "wl/default/ratings-v1")] }),
+    );
+    expect(patch.positions.get(svc.id)!.x).toBe(g.positions.get("svc/default/details")!.x);
+    expect(patch.addedEdges).toHaveLength(1);
+  });
+
+  it("removes the edges of a removed node even when the diff forgets them", () => {
+    const { g } = loaded();
+    const patch = g.applyDiff(emptyDiff({ removedNodes: ["subset/default/reviews/v3"] }));
+    expect(patch.removedEdges.sort()).toEqual([
+      "route:vs/default/reviews->subset/default/reviews/v3#0",
+      "selects:subset/default/reviews/v3->wl/default/reviews-v3",
+    ]);
+    expect([...g.edges.values()].some((e) => e.target === "subset/default/reviews/v3")).toBe(false);
+  });
+
+  it("ignores edges to unknown nodes instead of breaking the drawing", () => {
+    const { g } = loaded();
+    const patch = g.applyDiff(emptyDiff({ addedEdges: [edge("selects", "svc/default/details", "wl/default/nowhere")] }));
+    expect(patch.addedEdges).toHaveLength(0);
+  });
+
+  it("turns a workload that lost its only pod into a box where the pod was", () => {
+    const { g } = loaded();
+    const pod = "pod/default/ratings-v1-5d9ddb6f4c-h7r4c";
+    const at = g.positions.get(pod)!;
+    const patch = g.applyDiff(emptyDiff({ removedNodes: [pod] }));
+    expect(g.isLeaf("wl/default/ratings-v1")).toBe(true);
+    expect(patch.positions.get("wl/default/ratings-v1")).toEqual(at);
+  });
+
+  it("treats a snapshot after a reconnect as a diff: same mesh, nothing moves", () => {
+    const { g } = loaded();
+    const before = new Map(g.positions);
+    const again = bookinfoSnapshot();
+    again.nodes = again.nodes.map((n) => (n.id === "svc/default/details" ? { ...n, health: "error" as const } : n));
+    const patch = g.applySnapshot(again);
+    expect(patch.reset).toBe(false);
+    expect(patch.changedNodes.map((n) => n.id)).toEqual(["svc/default/details"]);
+    expect(patch.addedNodes).toHaveLength(0);
+    expect(patch.removedNodes).toHaveLength(0);
+    expect(g.positions).toEqual(before);
+  });
+
+  it("lays out afresh when a snapshot is mostly new (another cluster)", () => {
+    const { g } = loaded();
+    const patch = g.applySnapshot(syntheticSnapshot(60));
+    expect(patch.reset).toBe(true);
+    expect(g.nodes.has("svc/default/details")).toBe(false);
+  });
+
+  it("moves a member into a group that arrives after it", () => {
+    const g = new MeshGraph();
+    g.applySnapshot({
+      nodes: [
+        node({ id: "ns/shop", kind: "namespace", namespace: "shop", name: "shop" }),
+        node({ id: "pod/shop/web-1", kind: "pod", namespace: "shop", name: "web-1", parent: "wl/shop/web" }),
+      ],
+      edges: [],
+    });
+    expect(g.parentOf("pod/shop/web-1")).toBeNull();
+    const patch = g.applyDiff(emptyDiff({ addedNodes: [node({ id: "wl/shop/web", kind: "workload", namespace: "shop", name: "web" })] }));
+    expect(patch.moves).toEqual([{ id: "pod/shop/web-1", parent: "wl/shop/web" }]);
+    expect(g.parentOf("pod/shop/web-1")).toBe("wl/shop/web");
+  });
+
+  it("keeps a position the user dragged to", () => {
+    const { g } = loaded();
+    g.setPosition("svc/default/details", { x: 1, y: 2 });
+    g.applyDiff(emptyDiff({ changedNodes: [{ ...g.nodes.get("svc/default/details")!, health: "warning" }] }));
+    expect(g.positions.get("svc/default/details")).toEqual({ x: 1, y: 2 });
+  });
+
+  it("lays out 500 nodes quickly", () => {
+    const g = new MeshGraph();
+    const t0 = performance.now();
+    const patch = g.applySnapshot(syntheticSnapshot(500));
+    const ms = performance.now() - t0;
+    expect(patch.positions.size).toBeGreaterThan(300);
+    expect(ms).toBeLessThan(5000);
+  });
+});

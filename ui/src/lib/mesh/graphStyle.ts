@@ -1,0 +1,220 @@
+// How the graph looks. Shape tells the kind, fill and a text mark tell health, border style
+// tells the sidecar, so a projector with washed-out colours (or a colour-blind reader) still
+// gets it all. Sizes are in graph units; at Bookinfo's fit they stay large on screen.
+import type { StylesheetJson } from "cytoscape";
+
+import { NODE_FONT } from "./layout";
+
+export interface Palette {
+  text: string;
+  textOnDark: string;
+  bg: string;
+  edge: string;
+  edgeSoft: string;
+  labelBg: string;
+  nsBorder: string;
+  nsBg: string;
+  wlBorder: string;
+  wlBg: string;
+  ok: string;
+  okBorder: string;
+  pendingBg: string;
+  pending: string;
+  warnBg: string;
+  warn: string;
+  errorBg: string;
+  error: string;
+  focus: string;
+  match: string;
+  kind: Record<"ingress" | "gateway" | "vs" | "service" | "subset" | "pod", string>;
+}
+
+export const LIGHT: Palette = {
+  text: "#141a24",
+  textOnDark: "#ffffff",
+  bg: "#ffffff",
+  edge: "#3d4a5c",
+  edgeSoft: "#7b8798",
+  labelBg: "#ffffff",
+  nsBorder: "#6b7789",
+  nsBg: "#f4f6f9",
+  wlBorder: "#8793a5",
+  wlBg: "#ffffff",
+  ok: "#17693a",
+  okBorder: "#2b3546",
+  pendingBg: "#e8ecf2",
+  pending: "#1a56b8",
+  warnBg: "#ffe8a8",
+  warn: "#8a5300",
+  errorBg: "#fdd9d5",
+  error: "#a51d16",
+  focus: "#0b57d0",
+  match: "#ffd43b",
+  kind: {
+    ingress: "#d3e3fd",
+    gateway: "#d6ecf0",
+    vs: "#e6dcf7",
+    service: "#dcefe0",
+    subset: "#eef3d2",
+    pod: "#ffffff",
+  },
+};
+
+export const DARK: Palette = {
+  text: "#eef2f7",
+  textOnDark: "#0d1a2e",
+  bg: "#1b2028",
+  edge: "#c8d0db",
+  edgeSoft: "#8a95a5",
+  labelBg: "#1b2028",
+  nsBorder: "#8a95a5",
+  nsBg: "#20262f",
+  wlBorder: "#6d7888",
+  wlBg: "#1b2028",
+  ok: "#86d59f",
+  okBorder: "#c8d0db",
+  pendingBg: "#2b3340",
+  pending: "#8ab4f8",
+  warnBg: "#4a3a12",
+  warn: "#f5c862",
+  errorBg: "#4c2220",
+  error: "#ff9c92",
+  focus: "#a8c7fa",
+  match: "#b58b00",
+  kind: {
+    ingress: "#1f3150",
+    gateway: "#173a40",
+    vs: "#33284a",
+    service: "#1c3a26",
+    subset: "#333a1a",
+    pod: "#252c36",
+  },
+};
+
+export function graphStyle(c: Palette): StylesheetJson {
+  return [
+    {
+      selector: "node",
+      style: {
+        label: "data(text)",
+        "font-family": "system-ui, -apple-system, 'Segoe UI', Roboto, Ubuntu, 'Noto Sans', Arial, sans-serif",
+        "font-size": NODE_FONT,
+        "font-weight": 600,
+        color: c.text,
+        "text-wrap": "wrap",
+        "text-valign": "center",
+        "text-halign": "center",
+        "line-height": 1.25,
+        width: "data(w)",
+        height: "data(h)",
+        "background-color": c.kind.pod,
+        "border-width": 3,
+        "border-color": c.okBorder,
+        "min-zoomed-font-size": 7,
+      },
+    },
+    { selector: 'node[kind = "ingress-gateway"]', style: { shape: "round-hexagon", "background-color": c.kind.ingress } },
+    { selector: 'node[kind = "gateway"]', style: { shape: "cut-rectangle", "background-color": c.kind.gateway } },
+    { selector: 'node[kind = "virtual-service"]', style: { shape: "rhomboid" } },
+    { selector: 'node[kind = "service"]', style: { shape: "round-rectangle", "background-color": c.kind.service } },
+    { selector: 'node[kind = "subset"]', style: { shape: "barrel", "background-color": c.kind.subset } },
+    { selector: 'node[kind = "pod"]', style: { shape: "ellipse", "background-color": c.kind.pod, "font-size": NODE_FONT - 2 } },
+    // Sidecar: a double ring when running, dashed when starting, dotted when missing.
+    { selector: 'node[sidecar = "ready"]', style: { "border-style": "double", "border-width": 7 } },
+    { selector: 'node[sidecar = "starting"]', style: { "border-style": "dashed", "border-width": 4 } },
+    { selector: 'node[sidecar = "missing"], node[sidecar = "opted-out"], node[sidecar = "not-injected"]', style: { "border-style": "dotted", "border-width": 4 } },
+
+    // Groups: namespaces (dashed, label on top) and workloads holding their pods.
+    {
+      selector: ":parent",
+      style: {
+        "text-valign": "top",
+        "text-halign": "center",
+        "text-margin-y": -6,
+        "padding": "18px",
+        "compound-sizing-wrt-labels": "include",
+        "background-opacity": 1,
+      },
+    },
+    {
+      selector: 'node[kind = "namespace"]',
+      style: {
+        shape: "round-rectangle",
+        "background-color": c.nsBg,
+        "border-style": "dashed",
+        "border-width": 3,
+        "border-color": c.nsBorder,
+        "font-size": NODE_FONT + 4,
+        "font-weight": 700,
+        "text-valign": "top",
+        "text-halign": "center",
+        "text-margin-y": -8,
+        padding: "30px",
+      },
+    },
+    {
+      selector: 'node[kind = "workload"]:parent, node[kind = "ingress-gateway"]:parent',
+      style: {
+        shape: "round-rectangle",
+        "background-color": c.wlBg,
+        "border-color": c.wlBorder,
+        "border-width": 3,
+        "font-size": NODE_FONT - 1,
+        "text-valign": "top",
+        "text-margin-y": -4,
+        padding: "14px",
+      },
+    },
+    { selector: 'node[kind = "ingress-gateway"]:parent', style: { "background-color": c.kind.ingress } },
+
+    // Health: fill, border colour and a text mark (set in the label) together.
+    { selector: 'node[health = "pending"]', style: { "background-color": c.pendingBg, "border-color": c.pending } },
+    { selector: 'node[health = "warning"]', style: { "background-color": c.warnBg, "border-color": c.warn, "border-width": 5 } },
+    { selector: 'node[health = "error"]', style: { "background-color": c.errorBg, "border-color": c.error, "border-width": 6 } },
+    { selector: 'node[kind = "namespace"][health = "warning"], node[kind = "namespace"][health = "error"]', style: { "background-color": c.nsBg } },
+
+    {
+      selector: "edge",
+      style: {
+        width: 4,
+        "line-color": c.edge,
+        "target-arrow-color": c.edge,
+        "target-arrow-shape": "triangle",
+        "arrow-scale": 1.5,
+        "curve-style": "bezier",
+        label: "data(text)",
+        "font-size": NODE_FONT + 2,
+        "font-weight": 700,
+        color: c.text,
+        "text-background-color": c.labelBg,
+        "text-background-opacity": 1,
+        "text-background-padding": "4px",
+        "text-background-shape": "roundrectangle",
+        "text-border-color": c.edge,
+        "text-border-width": 2,
+        "text-border-opacity": 1,
+        "min-zoomed-font-size": 7,
+      },
+    },
+    { selector: 'edge[text = ""]', style: { "text-border-width": 0, "text-background-opacity": 0 } },
+    { selector: 'edge[kind = "routed-by"]', style: { "line-style": "dashed", "line-dash-pattern": [12, 8], width: 3, "line-color": c.edgeSoft, "target-arrow-color": c.edgeSoft } },
+    { selector: 'edge[kind = "selects"]', style: { "line-style": "dotted", width: 3.5, "line-color": c.edgeSoft, "target-arrow-color": c.edgeSoft, "target-arrow-shape": "vee" } },
+    { selector: 'edge[kind = "route"]', style: { width: 5 } },
+
+    // Search and selection.
+    { selector: ".faded", style: { opacity: 0.28 } },
+    {
+      selector: "node.match",
+      style: { "underlay-color": c.match, "underlay-opacity": 0.9, "underlay-padding": 10, "underlay-shape": "round-rectangle" },
+    },
+    {
+      selector: "node.cursor, edge.cursor",
+      style: { "overlay-color": c.focus, "overlay-opacity": 0.14, "overlay-padding": 8 },
+    },
+    {
+      selector: "node.selected",
+      style: { "underlay-color": c.focus, "underlay-opacity": 0.55, "underlay-padding": 10, "underlay-shape": "round-rectangle" },
+    },
+    { selector: "edge.selected", style: { "line-color": c.focus, "target-arrow-color": c.focus, width: 7, "underlay-color": c.focus, "underlay-opacity": 0.25, "underlay-padding": 6 } },
+  ];
+}

@@ -1,0 +1,68 @@
+// The live mesh for the whole app: one watch on the backend, kept while the user switches
+// screens, so coming back to Mesh redraws instantly and at the same places.
+import { toIpcError, type Backend } from "../backend";
+import type { GraphNode } from "../generated/GraphNode";
+import type { IpcError } from "../generated/IpcError";
+import type { MeshEvent } from "../generated/MeshEvent";
+import type { WatchStatus } from "../generated/WatchStatus";
+import { MeshGraph, type MeshPatch } from "./graphState";
+
+export type MeshPhase = "idle" | "connecting" | "live" | "error";
+
+export class MeshWatch {
+  phase: MeshPhase = $state("idle");
+  error: IpcError | null = $state.raw(null);
+  /** Latest connection status; `connected: false` while the backend reconnects. */
+  status: WatchStatus | null = $state.raw(null);
+  /** Bumped on every change to `graph`, so views can derive from it. */
+  version = $state(0);
+  readonly graph = new MeshGraph();
+  private readonly listeners = new Set<(patch: MeshPatch) => void>();
+  /** Ignores events from a watch that was replaced by "Try again". */
+  private generation = 0;
+
+  constructor(private readonly backend: Backend) {}
+
+  /** Starts watching unless already watching. */
+  start(): void {
+    if (this.phase === "connecting" || this.phase === "live") return;
+    const gen = ++this.generation;
+    this.phase = "connecting";
+    this.error = null;
+    this.backend
+      .watchMesh((event) => {
+        if (gen === this.generation) this.onEvent(event);
+      })
+      .catch((e: unknown) => {
+        if (gen !== this.generation) return;
+        this.error = toIpcError(e);
+        this.phase = "error";
+      });
+  }
+
+  /** Called by the graph view; returns the function that stops listening. */
+  subscribe(listener: (patch: MeshPatch) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Every node, in a fresh array (read `version` first to react to changes). */
+  nodeList(): GraphNode[] {
+    return [...this.graph.nodes.values()];
+  }
+
+  private onEvent(event: MeshEvent): void {
+    if (event.type === "status") {
+      this.status = event.status;
+      return;
+    }
+    const patch = this.graph.apply(event);
+    if (event.type === "snapshot") {
+      this.phase = "live";
+      // A snapshot comes after every (re)connect, so the stream is healthy again.
+      if (this.status && !this.status.connected) this.status = { connected: true, message: "" };
+    }
+    this.version++;
+    for (const l of this.listeners) l(patch);
+  }
+}

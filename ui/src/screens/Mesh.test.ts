@@ -1,0 +1,116 @@
+import { fireEvent, render, screen, waitFor } from "@testing-library/svelte";
+import { describe, expect, it } from "vitest";
+
+import { backendContext } from "../lib/backend";
+import { MeshWatch } from "../lib/mesh/meshWatch.svelte";
+import { bookinfoSnapshot } from "../lib/mesh/sample";
+import { deferred, fakeBackend } from "../test/fakeBackend";
+import Mesh from "./Mesh.svelte";
+
+function renderMesh(backend = fakeBackend()) {
+  const mesh = new MeshWatch(backend);
+  render(Mesh, { props: { mesh }, context: backendContext(backend) });
+  return { backend, mesh };
+}
+
+async function live() {
+  const view = renderMesh();
+  await waitFor(() => expect(view.backend.watchMesh).toHaveBeenCalled());
+  view.backend.emitMesh({ type: "snapshot", snapshot: bookinfoSnapshot() });
+  await waitFor(() => expect(screen.getByTestId("mesh-graph")).toBeTruthy());
+  return view;
+}
+
+describe("Mesh screen", () => {
+  it("says it is connecting until the first snapshot arrives", async () => {
+    const { backend } = renderMesh();
+    expect(screen.getByTestId("mesh-loading").textContent).toContain("Connecting to the cluster");
+    expect(backend.watchMesh).toHaveBeenCalledTimes(1);
+  });
+
+  it("shows a friendly empty state with the hint when no cluster is reachable, and tries again", async () => {
+    const failure = deferred<void>();
+    let calls = 0;
+    // The first watch fails; the second stays connecting.
+    const backend = fakeBackend({ watchMesh: () => (calls++ === 0 ? failure.promise : new Promise<void>(() => {})) });
+    renderMesh(backend);
+    failure.reject({ code: "cluster_target", message: "There is no playground cluster yet.", hint: "Open Setup and create it." });
+    await waitFor(() => expect(screen.getByTestId("mesh-error")).toBeTruthy());
+    const text = screen.getByTestId("mesh-error").textContent!;
+    expect(text).toContain("There is no playground cluster yet.");
+    expect(text).toContain("Open Setup and create it.");
+
+    await fireEvent.click(screen.getByTestId("mesh-retry"));
+    expect(backend.watchMesh).toHaveBeenCalledTimes(2);
+    expect(screen.getByTestId("mesh-loading")).toBeTruthy();
+  });
+
+  it("lists the validations and opens the node's details from the list", async () => {
+    await live();
+    const problems = screen.getAllByTestId("problem");
+    expect(problems).toHaveLength(1);
+    expect(problems[0].textContent).toContain("Warning");
+    expect(problems[0].textContent).toContain("Pod h7r4c");
+    await fireEvent.click(problems[0]);
+    expect(screen.getByTestId("details-panel").textContent).toContain("has no sidecar");
+  });
+
+  it("closes the details with Escape", async () => {
+    await live();
+    await fireEvent.click(screen.getAllByTestId("problem")[0]);
+    expect(screen.queryByTestId("details-panel")).not.toBeNull();
+    await fireEvent.keyDown(window, { key: "Escape" });
+    expect(screen.queryByTestId("details-panel")).toBeNull();
+  });
+
+  it("searches by name and opens the first match with Enter", async () => {
+    await live();
+    const input = screen.getByTestId("mesh-search") as HTMLInputElement;
+    await fireEvent.input(input, { target: { value: "ratings" } });
+    expect(screen.getByTestId("mesh-search-count").textContent).toContain("matches");
+    const results = screen.getByTestId("mesh-search-results").textContent!;
+    expect(results).toContain("Service ratings (default)");
+    expect(results).not.toContain("details");
+    await fireEvent.keyDown(input, { key: "Enter" });
+    expect(screen.getByRole("heading", { level: 2, name: "Service ratings (default)" })).toBeTruthy();
+  });
+
+  it("says when nothing matches", async () => {
+    await live();
+    await fireEvent.input(screen.getByTestId("mesh-search"), { target: { value: "mongodb" } });
+    expect(screen.getByTestId("mesh-search-count").textContent).toBe("No match");
+  });
+
+  it("shows a banner while the backend reconnects and keeps the graph", async () => {
+    const { backend } = await live();
+    backend.emitMesh({ type: "status", status: { connected: false, message: "Reconnecting to the cluster…" } });
+    await waitFor(() => expect(screen.getByTestId("mesh-reconnecting").textContent).toContain("Reconnecting to the cluster…"));
+    expect(screen.getByTestId("mesh-graph")).toBeTruthy();
+    backend.emitMesh({ type: "status", status: { connected: true, message: "" } });
+    await waitFor(() => expect(screen.queryByTestId("mesh-reconnecting")).toBeNull());
+  });
+
+  it("updates the problem list when a diff fixes the warning", async () => {
+    const { backend } = await live();
+    const pod = bookinfoSnapshot().nodes.find((n) => n.id === "pod/default/ratings-v1-5d9ddb6f4c-h7r4c")!;
+    backend.emitMesh({
+      type: "diff",
+      diff: {
+        addedNodes: [],
+        changedNodes: [{ ...pod, health: "ok", sidecar: "ready", ready: "2/2", validations: [] }],
+        removedNodes: [],
+        addedEdges: [],
+        changedEdges: [],
+        removedEdges: [],
+      },
+    });
+    await waitFor(() => expect(screen.queryAllByTestId("problem")).toHaveLength(0));
+    expect(screen.getByTestId("mesh-problems").textContent).toContain("no warnings");
+  });
+
+  it("offers every node as a keyboard-reachable list", async () => {
+    await live();
+    const list = screen.getByTestId("mesh-node-list");
+    expect(list.querySelectorAll("button").length).toBe(bookinfoSnapshot().nodes.filter((n) => n.kind !== "namespace").length);
+  });
+});
