@@ -124,15 +124,11 @@ pub(crate) fn on_create(
             })?;
             obj["status"] = resources::crd_status(obj, now);
         }
-        ("", "ServiceAccount") | ("", "ConfigMap") | ("", "Secret") => {
-            if def.kind == "Secret" {
-                set_default(
-                    obj.as_object_mut().expect("object"),
-                    "type",
-                    json!("Opaque"),
-                );
-            }
-        }
+        ("", "Secret") => set_default(
+            obj.as_object_mut().expect("object"),
+            "type",
+            json!("Opaque"),
+        ),
         _ => {}
     }
     Ok(())

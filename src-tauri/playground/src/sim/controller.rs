@@ -183,12 +183,7 @@ pub async fn run(store: Arc<Store>, cfg: ControllerConfig) {
                     return;
                 }
                 // Coalesce a burst of events into one pass.
-                loop {
-                    match rx.try_recv() {
-                        Ok(_) | Err(TryRecvError::Lagged(_)) => continue,
-                        Err(_) => break,
-                    }
-                }
+                while let Ok(_) | Err(TryRecvError::Lagged(_)) = rx.try_recv() {}
             }
             _ = tokio::time::sleep(sleep) => {}
         }

@@ -40,7 +40,7 @@ fn excluded(path: &[String]) -> bool {
     }
 }
 
-fn list_key<'a>(field: &str, items: &'a [Value], builtin: bool) -> Option<&'static str> {
+fn list_key(field: &str, items: &[Value], builtin: bool) -> Option<&'static str> {
     if !builtin || items.is_empty() {
         return None;
     }

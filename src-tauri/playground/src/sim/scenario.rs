@@ -8,6 +8,9 @@ use super::ApiError;
 use super::crds;
 use super::store::{Store, WriteOpts};
 
+/// An addon: name, app label, image, service ports.
+type Addon<'a> = (&'a str, &'a str, String, &'a [(&'a str, i64, i64)]);
+
 const MANAGER: &str = "istio-playground-sim";
 pub const ISTIO_VERSION: &str = "1.30.3";
 
@@ -257,7 +260,7 @@ pub fn install_istio(store: &Store) -> Result<(), ApiError> {
         )?;
     }
     // Addons.
-    let addons: &[(&str, &str, String, &[(&str, i64, i64)])] = &[
+    let addons: &[Addon] = &[
         (
             "kiali",
             "kiali",

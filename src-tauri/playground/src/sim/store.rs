@@ -634,6 +634,7 @@ impl Store {
     }
 
     /// PUT (and the tail of PATCH): replaces an object, 409 on a stale resourceVersion.
+    #[allow(clippy::too_many_arguments)]
     pub fn update(
         &self,
         def: &ResourceDef,
