@@ -6,6 +6,7 @@ pub mod build;
 pub mod diff;
 pub mod inputs;
 pub mod model;
+pub mod watch;
 
 pub use build::{MeshGraph, build};
 pub use inputs::MeshInputs;

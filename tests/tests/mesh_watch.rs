@@ -1,0 +1,356 @@
+//! The live mesh model against the simulated cluster: the whole Bookinfo chain, a golden
+//! file of the model, changes made with kubectl showing up as diffs, and recovery after the
+//! API server drops every watch.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use playground::kube::ClusterTarget;
+use playground::mesh::diff;
+use playground::mesh::watch::{self, MeshWatch};
+use playground::mesh::{EdgeKind, MeshEvent, MeshSnapshot, Sidecar};
+use playground::paths::AppDirs;
+use playground::sim::{self, Scenario, SimCluster, SimOptions};
+use tokio::sync::mpsc;
+
+struct Fixture {
+    sim: SimCluster,
+    kubeconfig: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+async fn start_sim() -> Fixture {
+    let sim = sim::start(SimOptions {
+        scenario: Some(Scenario::Bookinfo),
+        ready_delay: Duration::from_millis(100),
+        seed: Some(7),
+        latency: false,
+        ..SimOptions::default()
+    })
+    .await
+    .expect("simulated cluster starts");
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    sim.write_kubeconfig(&kubeconfig, sim::SIM_CONTEXT).unwrap();
+    Fixture {
+        sim,
+        kubeconfig,
+        _dir: dir,
+    }
+}
+
+async fn watch(f: &Fixture) -> (mpsc::Receiver<MeshEvent>, MeshWatch) {
+    let target = ClusterTarget::resolve(
+        &AppDirs::at(f._dir.path()),
+        Some(&f.kubeconfig),
+        Some(sim::SIM_CONTEXT),
+    );
+    watch::spawn(target.client().await.expect("client"))
+}
+
+/// Follows the stream, keeping a current snapshot, until `done` holds for it.
+async fn follow_until(
+    rx: &mut mpsc::Receiver<MeshEvent>,
+    current: &mut MeshSnapshot,
+    what: &str,
+    done: impl Fn(&MeshSnapshot) -> bool,
+) -> Duration {
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(10);
+    while !done(current) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let event = tokio::time::timeout(left, rx.recv())
+            .await
+            .unwrap_or_else(|_| panic!("timed out waiting for: {what}"))
+            .expect("stream ended");
+        match event {
+            MeshEvent::Snapshot { snapshot } => *current = snapshot,
+            MeshEvent::Diff { diff: d } => diff::apply(current, &d),
+            MeshEvent::Status { .. } => {}
+        }
+    }
+    started.elapsed()
+}
+
+fn all_pods_ready(s: &MeshSnapshot) -> bool {
+    let pods: Vec<_> = s
+        .nodes
+        .iter()
+        .filter(|n| n.id.starts_with("pod/default/"))
+        .collect();
+    pods.len() == 6
+        && pods
+            .iter()
+            .all(|p| p.ready.as_deref() == Some("2/2") && p.sidecar == Some(Sidecar::Ready))
+}
+
+/// Every pod and workload ready: nothing is still starting.
+fn settled(s: &MeshSnapshot) -> bool {
+    all_pods_ready(s)
+        && s.nodes.iter().filter_map(|n| n.ready.as_deref()).all(|r| {
+            let (a, b) = r.split_once('/').unwrap();
+            a == b && b != "0"
+        })
+        && s.nodes
+            .iter()
+            .flat_map(|n| n.fields.iter().filter(|f| f.label == "Endpoints"))
+            .all(|f| {
+                let (ready, total) = f.value.split_once(" ready of ").unwrap();
+                ready == total && total != "0"
+            })
+}
+
+fn kubectl(f: &Fixture, args: &[&str], stdin: Option<&str>) -> String {
+    let mut cmd = Command::new("kubectl");
+    cmd.arg("--kubeconfig").arg(&f.kubeconfig).args(args);
+    let out = if let Some(input) = stdin {
+        use std::io::Write;
+        let mut child = cmd
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    } else {
+        cmd.output().unwrap()
+    };
+    assert!(
+        out.status.success(),
+        "kubectl {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+const REVIEWS_SPLIT: &str = r#"
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews, namespace: default}
+spec:
+  host: reviews
+  subsets:
+  - {name: v1, labels: {version: v1}}
+  - {name: v2, labels: {version: v2}}
+  - {name: v3, labels: {version: v3}}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews, namespace: default}
+spec:
+  hosts: [reviews]
+  http:
+  - route:
+    - {destination: {host: reviews, subset: v1}, weight: 60}
+    - {destination: {host: reviews, subset: v2}, weight: 30}
+    - {destination: {host: reviews, subset: v3}, weight: 10}
+"#;
+
+fn route_labels(s: &MeshSnapshot, from: &str) -> Vec<(String, Option<String>)> {
+    let mut v: Vec<_> = s
+        .edges
+        .iter()
+        .filter(|e| e.kind == EdgeKind::Route && e.source == from)
+        .map(|e| (e.target.clone(), e.label.clone()))
+        .collect();
+    v.sort();
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simulated_bookinfo_shows_the_whole_chain_and_matches_the_golden_file() {
+    let f = start_sim().await;
+    let (mut rx, _watch) = watch(&f).await;
+    let mut current = MeshSnapshot::default();
+    follow_until(
+        &mut rx,
+        &mut current,
+        "Bookinfo settled, pods 2/2 with sidecars",
+        settled,
+    )
+    .await;
+
+    let has_edge = |kind: EdgeKind, from: &str, to: &str| {
+        current
+            .edges
+            .iter()
+            .any(|e| e.kind == kind && e.source == from && e.target == to)
+    };
+    assert!(has_edge(
+        EdgeKind::Serves,
+        "ingress/istio-system/istio-ingressgateway",
+        "gw/default/bookinfo-gateway"
+    ));
+    assert!(has_edge(
+        EdgeKind::Binds,
+        "gw/default/bookinfo-gateway",
+        "vs/default/bookinfo"
+    ));
+    assert!(has_edge(
+        EdgeKind::Route,
+        "vs/default/bookinfo",
+        "svc/default/productpage"
+    ));
+    assert!(has_edge(
+        EdgeKind::Selects,
+        "svc/default/reviews",
+        "wl/default/reviews-v3"
+    ));
+    let warnings: Vec<_> = current
+        .nodes
+        .iter()
+        .flat_map(|n| {
+            n.validations
+                .iter()
+                .map(move |v| (n.id.clone(), v.code.clone()))
+        })
+        .collect();
+    assert!(
+        warnings.is_empty(),
+        "a healthy Bookinfo has no findings: {warnings:?}"
+    );
+
+    // Golden file: the whole model, ids, fields and all. UPDATE_GOLDEN=1 rewrites it.
+    let golden = playground_tests::repo_root().join("tests/golden/bookinfo-mesh.json");
+    // Pod IPs and the random last part of pod names depend on the order in which the
+    // controller creates pods concurrently; everything else is deterministic.
+    let mut normalized = current.clone();
+    let mut pod_names = Vec::new();
+    for n in &mut normalized.nodes {
+        n.fields.retain(|f| f.label != "Pod IP");
+        if n.kind == playground::mesh::NodeKind::Pod {
+            let (stem, _) = n.name.rsplit_once('-').unwrap();
+            pod_names.push((n.name.clone(), format!("{stem}-xxxxx")));
+            n.label = "xxxxx".into();
+        }
+    }
+    let mut text = serde_json::to_string_pretty(&normalized).unwrap() + "\n";
+    for (name, stable) in pod_names {
+        text = text.replace(&name, &stable);
+    }
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&golden, &text).unwrap();
+    }
+    let expected =
+        std::fs::read_to_string(&golden).expect("golden file (UPDATE_GOLDEN=1 writes it)");
+    if let Some((i, (got, want))) = text
+        .lines()
+        .zip(expected.lines())
+        .enumerate()
+        .find(|(_, (a, b))| a != b)
+    {
+        panic!(
+            "model differs from {} at line {}: got `{got}`, expected `{want}`",
+            golden.display(),
+            i + 1
+        );
+    }
+    assert_eq!(
+        text.lines().count(),
+        expected.lines().count(),
+        "model length differs from the golden file"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_made_with_kubectl_arrive_as_diffs() {
+    let f = start_sim().await;
+    let (mut rx, _watch) = watch(&f).await;
+    let mut current = MeshSnapshot::default();
+    follow_until(&mut rx, &mut current, "Bookinfo ready", all_pods_ready).await;
+
+    // Weights: a DestinationRule and a 60/30/10 VirtualService applied with kubectl.
+    kubectl(&f, &["apply", "-f", "-"], Some(REVIEWS_SPLIT));
+    follow_until(&mut rx, &mut current, "the 60/30/10 split", |s| {
+        route_labels(s, "vs/default/reviews").len() == 3
+    })
+    .await;
+    assert_eq!(
+        route_labels(&current, "vs/default/reviews"),
+        [
+            ("subset/default/reviews/v1".into(), Some("60%".into())),
+            ("subset/default/reviews/v2".into(), Some("30%".into())),
+            ("subset/default/reviews/v3".into(), Some("10%".into())),
+        ]
+    );
+    kubectl(
+        &f,
+        &[
+            "patch",
+            "virtualservice",
+            "reviews",
+            "--type=json",
+            "-p",
+            r#"[{"op":"replace","path":"/spec/http/0/route/0/weight","value":20},{"op":"replace","path":"/spec/http/0/route/2/weight","value":50}]"#,
+        ],
+        None,
+    );
+    follow_until(&mut rx, &mut current, "the 20/30/50 split", |s| {
+        route_labels(s, "vs/default/reviews")[0].1.as_deref() == Some("20%")
+    })
+    .await;
+
+    // A label: turning injection off shows on the namespace node.
+    kubectl(
+        &f,
+        &["label", "namespace", "default", "istio-injection-"],
+        None,
+    );
+    follow_until(
+        &mut rx,
+        &mut current,
+        "injection off on the namespace",
+        |s| {
+            s.nodes
+                .iter()
+                .any(|n| n.id == "ns/default" && n.fields[0].value.starts_with("off"))
+        },
+    )
+    .await;
+
+    // A deleted pod: it goes away and its replacement (without a sidecar now) comes.
+    let victim = current
+        .nodes
+        .iter()
+        .find(|n| n.id.starts_with("pod/default/ratings-v1-"))
+        .unwrap()
+        .name
+        .clone();
+    kubectl(&f, &["delete", "pod", &victim, "--wait=false"], None);
+    follow_until(&mut rx, &mut current, "the replacement ratings pod", |s| {
+        let ratings: Vec<_> = s
+            .nodes
+            .iter()
+            .filter(|n| n.id.starts_with("pod/default/ratings-v1-"))
+            .collect();
+        ratings.len() == 1
+            && ratings[0].name != victim
+            && ratings[0].sidecar == Some(Sidecar::NotInjected)
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_model_keeps_following_the_cluster_after_all_watches_are_dropped() {
+    let f = start_sim().await;
+    let (mut rx, _watch) = watch(&f).await;
+    let mut current = MeshSnapshot::default();
+    follow_until(&mut rx, &mut current, "Bookinfo ready", all_pods_ready).await;
+
+    f.sim.expire_watches();
+    kubectl(&f, &["apply", "-f", "-"], Some(REVIEWS_SPLIT));
+    follow_until(
+        &mut rx,
+        &mut current,
+        "the split after the watches were dropped",
+        |s| route_labels(s, "vs/default/reviews").len() == 3,
+    )
+    .await;
+}
