@@ -281,6 +281,60 @@ async fn label_rollout_restart_and_delete() {
     let (_, rs, _) = kubectl(&e, &["get", "rs", "-n", "shop", "--no-headers"]);
     assert_eq!(rs.lines().count(), 2, "old and new ReplicaSet:\n{rs}");
 
+    let (ok, out, err) = kubectl(
+        &e,
+        &[
+            "scale",
+            "deployment",
+            "cart-v1",
+            "-n",
+            "shop",
+            "--replicas=3",
+        ],
+    );
+    assert!(
+        ok && out.contains("deployment.apps/cart-v1 scaled"),
+        "{out}{err}"
+    );
+    kubectl_until(
+        &e,
+        &["get", "deployment", "cart-v1", "-n", "shop", "--no-headers"],
+        "3/3 ready",
+        |o| o.split_whitespace().nth(1) == Some("3/3"),
+    )
+    .await;
+    let (ok, out, err) = kubectl(&e, &["create", "namespace", "scratch"]);
+    assert!(
+        ok && out.contains("namespace/scratch created"),
+        "{out}{err}"
+    );
+    let (ok, out, err) = kubectl(
+        &e,
+        &[
+            "create",
+            "secret",
+            "generic",
+            "s",
+            "-n",
+            "scratch",
+            "--from-literal=k=v",
+        ],
+    );
+    assert!(ok && out.contains("secret/s created"), "{out}{err}");
+    let (_, ty, _) = kubectl(
+        &e,
+        &[
+            "get",
+            "secret",
+            "s",
+            "-n",
+            "scratch",
+            "-o",
+            "jsonpath={.type} {.data.k}",
+        ],
+    );
+    assert_eq!(ty, "Opaque dg==");
+
     let (ok, out, err) = kubectl(&e, &["delete", "deployment", "cart-v1", "-n", "shop"]);
     assert!(
         ok && out.contains("deployment.apps \"cart-v1\" deleted"),

@@ -124,11 +124,15 @@ pub(crate) fn on_create(
             })?;
             obj["status"] = resources::crd_status(obj, now);
         }
-        ("", "Secret") => set_default(
-            obj.as_object_mut().expect("object"),
-            "type",
-            json!("Opaque"),
-        ),
+        ("", "Secret") => {
+            if obj
+                .get("type")
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty)
+            {
+                obj["type"] = json!("Opaque");
+            }
+        }
         _ => {}
     }
     Ok(())

@@ -275,6 +275,7 @@ fn parse_target(store: &Store, segs: &[&str]) -> ApiResult<Target> {
     if let Some(s) = &sub {
         let ok = (s == "status" && def.status_subresource)
             || (s == "log" && def.kind == "Pod")
+            || (s == "scale" && discovery::has_scale(&def))
             || (s == "finalize" && def.kind == "Namespace");
         if !ok {
             return Err(ApiError::no_such_path());
@@ -521,6 +522,9 @@ async fn resource_request(
             );
             Ok((StatusCode::OK, [(header::CONTENT_TYPE, "text/plain")], text).into_response())
         }
+        (m @ (Method::GET | Method::PUT | Method::PATCH), Some(name), Some("scale")) => {
+            scale(store, def, &ns, name, &m, q, headers, &body)
+        }
         (Method::GET, Some(name), sub) => {
             let obj = present(def, &t.version, store.get(def, &ns, name)?);
             let _ = sub;
@@ -615,6 +619,100 @@ async fn resource_request(
             "the server does not allow this method on the requested resource ({m})"
         ))),
     }
+}
+
+fn scale_of(obj: &Value) -> Value {
+    let md = &obj["metadata"];
+    let selector: Vec<String> = obj
+        .pointer("/spec/selector/matchLabels")
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+                .collect()
+        })
+        .unwrap_or_default();
+    json!({
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": {
+            "name": md["name"], "namespace": md["namespace"], "uid": md["uid"],
+            "resourceVersion": md["resourceVersion"], "creationTimestamp": md["creationTimestamp"]
+        },
+        "spec": {"replicas": obj.pointer("/spec/replicas").cloned().unwrap_or(json!(1))},
+        "status": {"replicas": obj.pointer("/status/replicas").cloned().unwrap_or(json!(0)), "selector": selector.join(",")}
+    })
+}
+
+/// The `/scale` subresource: reads and writes `spec.replicas` through an autoscaling/v1 Scale.
+#[allow(clippy::too_many_arguments)]
+fn scale(
+    store: &Store,
+    def: &ResourceDef,
+    ns: &str,
+    name: &str,
+    method: &Method,
+    q: &Query,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> ApiResult<Response> {
+    let current = store.get(def, ns, name)?;
+    let mut sc = scale_of(&current);
+    if *method == Method::GET {
+        return Ok(json_response(StatusCode::OK, &sc));
+    }
+    let wanted = if *method == Method::PUT {
+        decode_body(headers, body)?
+    } else {
+        let ct = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let doc: Value = serde_json::from_slice(body)
+            .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
+        match ct.split(';').next().unwrap_or("").trim() {
+            "application/json-patch+json" => {
+                super::patch::json_patch(&mut sc, &doc).map_err(|m| {
+                    ApiError::new(
+                        422,
+                        "Invalid",
+                        format!(
+                            "the server rejected our request due to an error in our request: {m}"
+                        ),
+                    )
+                })?
+            }
+            "application/merge-patch+json" | "application/strategic-merge-patch+json" => {
+                super::patch::merge_patch(&mut sc, &doc)
+            }
+            other => {
+                return Err(ApiError::unsupported_media(format!(
+                    "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json ({other})"
+                )));
+            }
+        }
+        sc
+    };
+    if let Some(rv) = wanted
+        .pointer("/metadata/resourceVersion")
+        .and_then(Value::as_str)
+        && !rv.is_empty()
+        && Some(rv)
+            != current
+                .pointer("/metadata/resourceVersion")
+                .and_then(Value::as_str)
+    {
+        return Err(ApiError::modified(def, name));
+    }
+    let replicas = wanted.pointer("/spec/replicas").and_then(Value::as_i64).filter(|r| *r >= 0).ok_or_else(|| {
+        ApiError::new(422, "Invalid", format!("Scale.autoscaling \"{name}\" is invalid: spec.replicas: Invalid value: must be greater than or equal to 0"))
+    })?;
+    let manager = field_manager(q, headers);
+    let updated = store.modify(def, ns, name, false, &manager, |o| {
+        o["spec"]["replicas"] = json!(replicas);
+        true
+    })?;
+    Ok(json_response(StatusCode::OK, &scale_of(&updated)))
 }
 
 fn delete_opts(q: &Query, headers: &HeaderMap, body: &[u8]) -> ApiResult<DeleteOpts> {

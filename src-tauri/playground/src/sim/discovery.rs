@@ -54,6 +54,11 @@ pub fn groups(defs: &[ResourceDef]) -> Vec<(String, Vec<String>)> {
     out
 }
 
+/// Kinds with a `/scale` subresource (what `kubectl scale` uses).
+pub fn has_scale(d: &ResourceDef) -> bool {
+    d.group == "apps" && matches!(d.kind.as_str(), "Deployment" | "ReplicaSet" | "StatefulSet")
+}
+
 pub fn api_versions(server: &str) -> Value {
     json!({
         "kind": "APIVersions",
@@ -141,6 +146,9 @@ pub fn resource_list(defs: &[ResourceDef], group: &str, version: &str) -> Option
         if d.kind == "Pod" && d.group.is_empty() {
             resources.push(json!({"name": "pods/log", "singularName": "", "namespaced": true, "kind": "Pod", "verbs": ["get"]}));
         }
+        if has_scale(d) {
+            resources.push(json!({"name": format!("{}/scale", d.plural), "singularName": "", "namespaced": true, "group": "autoscaling", "version": "v1", "kind": "Scale", "verbs": ["get", "patch", "update"]}));
+        }
     }
     let gv = if group.is_empty() {
         version.to_string()
@@ -184,6 +192,9 @@ pub fn aggregated(defs: &[ResourceDef], core: bool, api_version: &str) -> Value 
                             }
                             if d.kind == "Pod" && d.group.is_empty() {
                                 subs.push(json!({"subresource": "log", "responseKind": {"group": "", "version": "", "kind": "Pod"}, "verbs": ["get"]}));
+                            }
+                            if has_scale(d) {
+                                subs.push(json!({"subresource": "scale", "responseKind": {"group": "autoscaling", "version": "v1", "kind": "Scale"}, "verbs": ["get", "patch", "update"]}));
                             }
                             if !subs.is_empty() {
                                 r["subresources"] = Value::Array(subs);
