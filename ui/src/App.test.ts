@@ -24,7 +24,7 @@ describe("App", () => {
 
     await fireEvent.click(screen.getByTestId("nav-mesh"));
     expect(screen.getByRole("heading", { level: 1 }).textContent).toBe("Mesh");
-    expect(document.body.textContent).toContain("A request travels from left to right");
+    expect(document.body.textContent).toContain("Connecting to the cluster");
     expect(screen.getByTestId("nav-mesh").getAttribute("aria-current")).toBe("page");
     expect(screen.getByTestId("nav-setup").getAttribute("aria-current")).toBeNull();
     expect(screen.queryByTestId("preflight-summary")).toBeNull();

@@ -148,22 +148,22 @@ export const SIDECAR_EXPLANATION: Record<Sidecar, string> = {
     "Its namespace is not labelled for sidecar injection, so this pod runs without Envoy and is outside the mesh.",
 };
 
-/** The short text drawn on the pod under its name: "2/2 · sidecar". */
+/** The short text drawn on the pod after its name: "2/2 ⬢" (⬢: sidecar running). */
 export function podBadge(node: Pick<GraphNode, "ready" | "sidecar">): string {
   const parts: string[] = [];
   if (node.ready) parts.push(node.ready);
   if (node.sidecar) {
     parts.push(
       node.sidecar === "ready"
-        ? "⬢ sidecar"
+        ? "⬢"
         : node.sidecar === "starting"
-          ? "⬡ sidecar starting"
+          ? "⬡ starting"
           : node.sidecar === "missing"
             ? "no sidecar!"
             : "no sidecar",
     );
   }
-  return parts.join(" · ");
+  return parts.join(" ");
 }
 
 /** What the graph writes on a node: health mark, name, then kind-specific detail lines. */
@@ -171,13 +171,15 @@ export function nodeText(node: GraphNode): string {
   const mark = HEALTH_MARK[node.health];
   if (node.kind === "namespace") return `${mark}${NODE_KIND_WORD.namespace} ${node.label}`;
   if (node.kind === "workload") {
-    return `${mark}${node.label}${node.ready ? ` (${node.ready} ready)` : ""}`;
+    return `${mark}${node.label}${node.ready ? ` · ${node.ready}` : ""}`;
+  }
+  if (node.kind === "pod") {
+    // One line, so a box of pods stays small: "k8xqz · 2/2 ⬢".
+    const badge = podBadge(node);
+    return `${mark}${node.label}${badge ? ` · ${badge}` : ""}`;
   }
   const lines = [`${mark}${node.label}`];
-  if (node.kind === "pod") {
-    const badge = podBadge(node);
-    if (badge) lines.push(badge);
-  } else {
+  {
     lines.push(NODE_KIND_WORD[node.kind]);
   }
   return lines.join("\n");

@@ -43,7 +43,7 @@ const GAP = 28;
 const SHAPE_WIDEN: Partial<Record<NodeKind, number>> = {
   "ingress-gateway": 1.25,
   gateway: 1.1,
-  "virtual-service": 1.18,
+  "virtual-service": 1.3,
   pod: 1.0,
 };
 
@@ -58,12 +58,12 @@ export function nodeSize(node: GraphNode): Size {
 }
 
 /** Space above a group's box for its label, and inside it around its members. */
-const GROUP_LABEL = 34;
-const GROUP_PAD = 16;
+const GROUP_LABEL = 30;
+const GROUP_PAD = 12;
 const NS_LABEL = 40;
-const NS_PAD = 32;
-const COLUMN_GAP = 96;
-const ROW_GAP = 30;
+const NS_PAD = 26;
+const COLUMN_GAP = 72;
+const ROW_GAP = 20;
 /** Pods per row inside a workload's box. */
 const PODS_PER_ROW = 4;
 
