@@ -182,7 +182,8 @@ pub async fn run(store: Arc<Store>, cfg: ControllerConfig) {
                 if let Err(tokio::sync::broadcast::error::RecvError::Closed) = r {
                     return;
                 }
-                // Coalesce a burst of events into one pass.
+                // Coalesce a burst of events (a kubectl apply, a rollout) into one pass.
+                tokio::time::sleep(Duration::from_millis(10)).await;
                 while let Ok(_) | Err(TryRecvError::Lagged(_)) = rx.try_recv() {}
             }
             _ = tokio::time::sleep(sleep) => {}

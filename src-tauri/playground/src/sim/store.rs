@@ -843,7 +843,7 @@ impl Store {
                 namespace: ns.to_string(),
                 kind: EventType::Modified,
                 object: new.clone(),
-                old: Some(old),
+                old: Some(selector_view(&old)),
             },
         );
         Ok(new)
@@ -1298,6 +1298,53 @@ impl State {
             .entry((def.group.clone(), def.plural.clone()))
             .or_default()
     }
+}
+
+/// The parts of an object label and field selectors can look at; watch history keeps only
+/// this much of the previous version, to tell "entered" from "left" for filtered watches.
+pub fn selector_view(obj: &Value) -> Value {
+    let mut v = json!({"metadata": {}});
+    for k in ["name", "namespace", "labels"] {
+        if let Some(x) = obj.pointer(&format!("/metadata/{k}")) {
+            v["metadata"][k] = x.clone();
+        }
+    }
+    for (section, keys) in [
+        (
+            "spec",
+            &[
+                "nodeName",
+                "serviceAccountName",
+                "restartPolicy",
+                "schedulerName",
+                "unschedulable",
+                "clusterIP",
+                "type",
+            ][..],
+        ),
+        (
+            "status",
+            &["phase", "podIP", "nominatedNodeName", "replicas"][..],
+        ),
+    ] {
+        for k in keys {
+            if let Some(x) = obj.get(section).and_then(|s| s.get(*k)) {
+                v[section][*k] = x.clone();
+            }
+        }
+    }
+    for k in [
+        "type",
+        "reason",
+        "source",
+        "reportingComponent",
+        "involvedObject",
+    ] {
+        if let Some(x) = obj.get(k) {
+            v[k] = x.clone();
+        }
+    }
+    v
 }
 
 fn obj_rv(obj: &Value) -> u64 {
