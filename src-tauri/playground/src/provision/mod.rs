@@ -27,11 +27,11 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-pub use cluster::{kind_config, node_containers};
+pub use cluster::{NodeContainer, kind_config, node_containers};
 pub use engine::{Outcome, Step, StepCtx, run_steps};
 pub use error::{Error, human};
 pub use metallb::{Ipv4Subnet, MetallbPool, kind_network_subnet};
-pub use steps::{SetupRun, plan, setup, teardown};
+pub use steps::{SetupRun, plan, setup, setup_steps, teardown};
 pub use tokio_util::sync::CancellationToken;
 pub use tools::Platform;
 

@@ -65,8 +65,20 @@ pub async fn setup(
     sink: EventSink,
     cancel: CancellationToken,
 ) -> crate::Result<()> {
+    setup_steps(cfg, &StepId::SETUP, sink, cancel).await
+}
+
+/// Runs the given setup steps in order (a prefix of [`StepId::SETUP`] stops early, e.g.
+/// after the cluster exists). Later steps use what earlier ones found, so the list should
+/// start at `Tools`.
+pub async fn setup_steps(
+    cfg: ProvisionConfig,
+    ids: &[StepId],
+    sink: EventSink,
+    cancel: CancellationToken,
+) -> crate::Result<()> {
     let run = Arc::new(SetupRun::new(cfg));
-    let steps: Vec<Box<dyn Step>> = StepId::SETUP
+    let steps: Vec<Box<dyn Step>> = ids
         .iter()
         .map(|id| {
             Box::new(RealStep {
@@ -139,6 +151,7 @@ impl SetupRun {
         workloads::slow_hint(
             facts.as_ref().map(|f| f.memory_bytes),
             facts.as_ref().is_some_and(|f| f.docker_desktop),
+            self.cfg.timeouts.workloads,
         )
     }
 

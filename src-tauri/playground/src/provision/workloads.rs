@@ -240,7 +240,7 @@ pub async fn wait_ready(
 }
 
 /// The hint for a wait that ran out: image pulls on a slow network, or too little memory.
-pub fn slow_hint(docker_memory: Option<i64>, docker_desktop: bool) -> String {
+pub fn slow_hint(docker_memory: Option<i64>, docker_desktop: bool, limit: Duration) -> String {
     let gib = docker_memory.map(|m| m as f64 / f64::from(1u32 << 30));
     match gib {
         Some(g) if g < 7.5 => {
@@ -255,7 +255,7 @@ pub fn slow_hint(docker_memory: Option<i64>, docker_desktop: bool) -> String {
         }
         _ => format!(
             "Pulling the images can take several minutes on a slow connection. Press \"Set up\" again to keep waiting (each wait is limited to {}).",
-            human(Duration::from_secs(15 * 60))
+            human(limit)
         ),
     }
 }
@@ -323,10 +323,12 @@ mod tests {
 
     #[test]
     fn the_memory_hint_names_docker_desktops_settings() {
-        let h = slow_hint(Some(2 << 30), true);
+        let h = slow_hint(Some(2 << 30), true, Duration::from_secs(60));
         assert!(h.contains("Docker has 2 GiB"), "{h}");
         assert!(h.contains("Docker Desktop > Settings > Resources"), "{h}");
-        assert!(slow_hint(Some(16 << 30), false).contains("slow connection"));
+        assert!(
+            slow_hint(Some(16 << 30), false, Duration::from_secs(60)).contains("limited to 60 s")
+        );
     }
 
     #[test]
