@@ -1,7 +1,12 @@
 //! Tauri commands: convert, call `playground`, convert back. Nothing else lives here.
 
+use std::time::Duration;
+
 use playground::logging::{LogInfo, LogLine};
+use playground::mesh::{self, MeshEvent, ObjectRef};
 use playground::preflight::{self, PreflightInput, PreflightReport};
+use playground::sim::{Scenario, SimOptions};
+use playground::simulated::{SimulatedInfo, SimulatedPlayground};
 use tauri::State;
 use tauri::ipc::Channel;
 
@@ -40,10 +45,63 @@ pub fn subscribe_logs(state: State<'_, AppState>, on_line: Channel<LogLine>) {
 }
 
 #[tauri::command]
-pub fn app_info(state: State<'_, AppState>) -> AppInfo {
-    AppInfo {
+pub async fn app_info(state: State<'_, AppState>) -> Result<AppInfo, IpcError> {
+    let simulated = state.simulated.lock().await.as_ref().map(|s| s.info());
+    Ok(AppInfo {
         version: env!("CARGO_PKG_VERSION").into(),
-        target: state.target.clone(),
+        target: state.target(),
         data_dir: state.dirs.root().display().to_string(),
+        simulated,
+    })
+}
+
+/// Streams the mesh of the current cluster: a snapshot, then diffs and status changes.
+/// Calling it again (the Mesh screen reopened) replaces the previous stream.
+#[tauri::command]
+pub async fn watch_mesh(
+    state: State<'_, AppState>,
+    on_event: Channel<MeshEvent>,
+) -> Result<(), IpcError> {
+    let client = state.target().client().await?;
+    let (mut events, watch) = mesh::watch::spawn(client);
+    // Dropping the old watch stops it, and its forwarding task ends with it.
+    *state.mesh_watch.lock().unwrap_or_else(|p| p.into_inner()) = Some(watch);
+    tauri::async_runtime::spawn(async move {
+        while let Some(event) = events.recv().await {
+            if on_event.send(event).is_err() {
+                break;
+            }
+        }
+    });
+    Ok(())
+}
+
+/// The YAML of one object of the mesh, for the side panel.
+#[tauri::command]
+pub async fn object_yaml(
+    state: State<'_, AppState>,
+    object: ObjectRef,
+) -> Result<String, IpcError> {
+    let client = state.target().client().await?;
+    Ok(mesh::watch::object_yaml(client, &object).await?)
+}
+
+/// Starts the simulated playground (Bookinfo in a simulated cluster, no Docker) and makes
+/// it the app's cluster. Starting it again returns the running one.
+#[tauri::command]
+pub async fn start_simulated(state: State<'_, AppState>) -> Result<SimulatedInfo, IpcError> {
+    let mut running = state.simulated.lock().await;
+    if let Some(sim) = running.as_ref() {
+        return Ok(sim.info());
     }
+    let opts = SimOptions {
+        scenario: Some(Scenario::Bookinfo),
+        ready_delay: Duration::from_millis(1500),
+        ..SimOptions::default()
+    };
+    let sim = SimulatedPlayground::start(&state.dirs, opts, None).await?;
+    let info = sim.info();
+    *state.target.lock().unwrap_or_else(|p| p.into_inner()) = sim.target.clone();
+    *running = Some(sim);
+    Ok(info)
 }

@@ -2,6 +2,7 @@
 //! into `ui/src/lib/generated/` when the tests run.
 
 use playground::kube::ClusterTarget;
+use playground::simulated::SimulatedInfo;
 use serde::Serialize;
 use ts_rs::TS;
 
@@ -37,6 +38,8 @@ pub struct AppInfo {
     pub target: ClusterTarget,
     /// Where the app keeps its files (tools, kubeconfig, logs).
     pub data_dir: String,
+    /// Set while the app runs a simulated playground instead of a real cluster.
+    pub simulated: Option<SimulatedInfo>,
 }
 
 #[cfg(test)]

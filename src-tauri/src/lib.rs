@@ -6,17 +6,34 @@ mod commands;
 mod ipc;
 
 use std::process::ExitCode;
+use std::sync::Mutex;
 
 use clap::Parser;
 use playground::kube::ClusterTarget;
 use playground::logging::Logging;
+use playground::mesh::watch::MeshWatch;
 use playground::paths::AppDirs;
+use playground::simulated::SimulatedPlayground;
 
 /// What every command can reach.
 pub struct AppState {
     pub dirs: AppDirs,
-    pub target: ClusterTarget,
+    /// The only cluster the app talks to; it changes when a simulated playground starts.
+    pub target: Mutex<ClusterTarget>,
     pub logging: Logging,
+    /// The running simulated playground, if the user started one.
+    pub simulated: tokio::sync::Mutex<Option<SimulatedPlayground>>,
+    /// The mesh watch feeding the Mesh screen; replacing it stops the previous one.
+    pub mesh_watch: Mutex<Option<MeshWatch>>,
+}
+
+impl AppState {
+    pub fn target(&self) -> ClusterTarget {
+        self.target
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
 }
 
 /// Entry point shared by the binary: CLI when a subcommand is given, the window otherwise.
@@ -38,8 +55,10 @@ pub fn main_entry() -> ExitCode {
         None => {
             run_window(AppState {
                 dirs,
-                target,
+                target: Mutex::new(target),
                 logging,
+                simulated: tokio::sync::Mutex::new(None),
+                mesh_watch: Mutex::new(None),
             });
             ExitCode::SUCCESS
         }
@@ -49,7 +68,7 @@ pub fn main_entry() -> ExitCode {
 fn run_window(state: AppState) {
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
-        target = %state.target.context,
+        target = %state.target().context,
         "opening the window"
     );
     tauri::Builder::default()
@@ -59,6 +78,9 @@ fn run_window(state: AppState) {
             commands::log_info,
             commands::subscribe_logs,
             commands::app_info,
+            commands::watch_mesh,
+            commands::object_yaml,
+            commands::start_simulated,
         ])
         .run(tauri::generate_context!())
         .expect("the Tauri runtime failed to start");

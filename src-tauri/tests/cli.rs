@@ -91,3 +91,136 @@ fn preflight_text_explains_failures_and_names_the_cluster_target() {
     assert!(text.contains("Not ready"), "{text}");
     assert!(text.contains("context lab in /tmp/lab-config"), "{text}");
 }
+
+/// Starts `sim serve` and returns the child and what it printed on its first lines.
+fn sim_serve(
+    home: &std::path::Path,
+) -> (
+    std::process::Child,
+    std::collections::HashMap<String, String>,
+) {
+    use std::io::BufRead;
+    let mut child = app()
+        .args(["sim", "serve", "--scenario", "bookinfo"])
+        .env("ISTIO_PLAYGROUND_HOME", home)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut printed = std::collections::HashMap::new();
+    for _ in 0..4 {
+        let line = lines.next().unwrap().unwrap();
+        let (k, v) = line.split_once(": ").unwrap();
+        printed.insert(k.to_string(), v.to_string());
+    }
+    (child, printed)
+}
+
+struct Killed(std::process::Child);
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn sim_serve_prints_its_addresses_and_graph_reads_it_with_an_explicit_target() {
+    let home = tempfile::tempdir().unwrap();
+    let (child, printed) = sim_serve(home.path());
+    let _guard = Killed(child);
+    assert!(
+        printed["api"].starts_with("http://127.0.0.1:"),
+        "{printed:?}"
+    );
+    assert!(
+        printed["ingress"].starts_with("http://127.0.0.1:"),
+        "{printed:?}"
+    );
+    assert_eq!(printed["context"], "sim-istio-playground");
+    let kubeconfig = &printed["kubeconfig"];
+    assert!(kubeconfig.starts_with(&home.path().display().to_string()));
+
+    // Pods become ready after the simulated delay; the graph shows them once it is there.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let snapshot = loop {
+        let out = app()
+            .args([
+                "graph",
+                "--json",
+                "--kubeconfig",
+                kubeconfig,
+                "--context",
+                "sim-istio-playground",
+            ])
+            .env("ISTIO_PLAYGROUND_HOME", home.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let ready_pods = v["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|n| n["kind"] == "pod" && n["ready"] == "2/2")
+            .count();
+        if ready_pods == 6 {
+            break v;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "pods never became ready: {v}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    };
+    let ids: Vec<&str> = snapshot["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["id"].as_str().unwrap())
+        .collect();
+    for id in [
+        "ingress/istio-system/istio-ingressgateway",
+        "gw/default/bookinfo-gateway",
+        "vs/default/bookinfo",
+        "svc/default/reviews",
+        "wl/default/reviews-v3",
+    ] {
+        assert!(ids.contains(&id), "{id} missing from {ids:?}");
+    }
+
+    let text = app()
+        .args([
+            "graph",
+            "--kubeconfig",
+            kubeconfig,
+            "--context",
+            "sim-istio-playground",
+        ])
+        .env("ISTIO_PLAYGROUND_HOME", home.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(text.starts_with("namespace istio-system"), "{text}");
+    assert!(text.contains("workload reviews-v2  1/1"), "{text}");
+    assert!(text.contains("sidecar: ready"), "{text}");
+}
+
+#[test]
+fn graph_without_a_playground_says_how_to_get_one() {
+    let home = tempfile::tempdir().unwrap();
+    let out = app()
+        .arg("graph")
+        .env("ISTIO_PLAYGROUND_HOME", home.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("cannot read kubeconfig"), "{err}");
+    assert!(err.contains("Set up the playground first"), "{err}");
+}

@@ -9,6 +9,7 @@ pub mod paths;
 pub mod preflight;
 pub mod provision;
 pub mod sim;
+pub mod simulated;
 pub mod versions;
 
 pub use error::{Error, Result};
