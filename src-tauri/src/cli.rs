@@ -11,6 +11,7 @@ use playground::kube::ClusterTarget;
 use playground::mesh::{self, EdgeKind, GraphDiff, MeshEvent, MeshSnapshot, NodeKind};
 use playground::paths::AppDirs;
 use playground::preflight::{self, CheckStatus, PreflightInput, PreflightReport};
+use playground::provision::{self, ProvisionConfig, ProvisionEvent, SetupPlan, StepState};
 use playground::sim::{Scenario, SimOptions};
 use playground::simulated::SimulatedPlayground;
 
@@ -40,6 +41,21 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Set up the playground: kind cluster, MetalLB, Istio, addons, Bookinfo. Running it
+    /// again resumes after the last finished step. Ctrl-C cancels.
+    Up {
+        /// Only show what each step would do on this machine; change nothing.
+        #[arg(long)]
+        plan: bool,
+        /// With --plan: print the plan as JSON.
+        #[arg(long, requires = "plan")]
+        json: bool,
+        /// Also add the cluster to your own kubeconfig (~/.kube/config or $KUBECONFIG).
+        #[arg(long)]
+        merge_kubeconfig: bool,
+    },
+    /// Delete the playground's cluster and check that it is gone.
+    Down,
     /// Print the mesh graph of the cluster: nodes, routes, readiness and findings.
     Graph {
         /// Print the model as JSON (the same nodes and edges the Mesh screen draws).
@@ -85,6 +101,22 @@ pub fn run(command: Command, dirs: &AppDirs, target: &ClusterTarget) -> ExitCode
     let result = match command {
         Command::Preflight { json } => {
             return runtime.block_on(preflight_command(json, dirs, target));
+        }
+        Command::Up {
+            plan: true, json, ..
+        } => return runtime.block_on(plan_command(json, dirs, target)),
+        Command::Up {
+            merge_kubeconfig, ..
+        } => {
+            let mut cfg = ProvisionConfig::from_env(dirs.clone(), target.clone());
+            cfg.merge_kubeconfig = merge_kubeconfig;
+            return runtime.block_on(provision_command(cfg, false));
+        }
+        Command::Down => {
+            return runtime.block_on(provision_command(
+                ProvisionConfig::from_env(dirs.clone(), target.clone()),
+                true,
+            ));
         }
         Command::Graph { json, watch } => runtime.block_on(graph_command(json, watch, target)),
         Command::Sim {
@@ -343,6 +375,130 @@ async fn preflight_command(json: bool, dirs: &AppDirs, target: &ClusterTarget) -
     }
 }
 
+async fn plan_command(json: bool, dirs: &AppDirs, target: &ClusterTarget) -> ExitCode {
+    let plan = provision::plan(&ProvisionConfig::from_env(dirs.clone(), target.clone())).await;
+    let mut out = std::io::stdout().lock();
+    let written = if json {
+        serde_json::to_writer_pretty(&mut out, &plan)
+            .map_err(std::io::Error::other)
+            .and_then(|()| writeln!(out))
+    } else {
+        out.write_all(render_plan(&plan).as_bytes())
+    };
+    match written {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("istio-playground: cannot write the plan: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn render_plan(plan: &SetupPlan) -> String {
+    let mut text = format!(
+        "Setup plan for cluster {} (kubeconfig {}, context {}):\n",
+        plan.cluster_name,
+        plan.kubeconfig.display(),
+        plan.context
+    );
+    for (i, step) in plan.steps.iter().enumerate() {
+        text.push_str(&format!(
+            "\n{}. {}\n   {}\n",
+            i + 1,
+            step.title,
+            step.explanation
+        ));
+        for action in &step.actions {
+            text.push_str(&format!("   - {action}\n"));
+        }
+    }
+    text.push_str(&format!(
+        "\nWhen it is done: {}\nNothing was changed. Run `istio-playground up` to do it.\n",
+        plan.product_page_url
+    ));
+    text
+}
+
+/// One printed line per event that says something; a summary line per finished step.
+fn render_event(e: &ProvisionEvent) -> Option<String> {
+    let secs = f64::from(e.elapsed_ms) / 1000.0;
+    let title = e.step.title();
+    match e.state {
+        StepState::Pending => None,
+        StepState::Running => e.message.as_ref().map(|m| match e.percent {
+            Some(p) => format!("   [{p:>3.0}%] {m}"),
+            None => format!("   {m}"),
+        }),
+        StepState::Done => Some(format!(
+            "[done] {title} ({secs:.1} s){}",
+            e.message
+                .as_ref()
+                .map(|m| format!(": {m}"))
+                .unwrap_or_default()
+        )),
+        StepState::Skipped => Some(format!(
+            "[skip] {title}{}",
+            e.message
+                .as_ref()
+                .map(|m| format!(": {m}"))
+                .unwrap_or_default()
+        )),
+        StepState::Failed => {
+            let f = e.failure.as_ref();
+            Some(format!(
+                "[FAIL] {title} ({secs:.1} s): {}\n       What to do: {}",
+                f.map(|f| f.message.as_str()).unwrap_or("failed"),
+                f.and_then(|f| f.hint.as_deref()).unwrap_or("see the log")
+            ))
+        }
+    }
+}
+
+async fn provision_command(cfg: ProvisionConfig, down: bool) -> ExitCode {
+    let cancel = provision::CancellationToken::new();
+    let on_ctrl_c = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("\nCancelling… (run the same command again to continue)");
+            on_ctrl_c.cancel();
+        }
+    });
+    let sink: provision::EventSink = std::sync::Arc::new(|e: ProvisionEvent| {
+        if let Some(line) = render_event(&e) {
+            println!("{line}");
+        }
+    });
+    let started = std::time::Instant::now();
+    let result = if down {
+        provision::teardown(cfg.clone(), sink, cancel).await
+    } else {
+        provision::setup(cfg.clone(), sink, cancel).await
+    };
+    let total = started.elapsed().as_secs_f64();
+    match result {
+        Ok(()) if down => {
+            println!("\nThe playground's cluster is gone ({total:.1} s).");
+            ExitCode::SUCCESS
+        }
+        Ok(()) => {
+            println!(
+                "\nThe playground is ready ({total:.1} s): open {}\nkubectl: kubectl --kubeconfig {} --context {} get pods -A",
+                cfg.product_page_url,
+                cfg.target.kubeconfig.display(),
+                cfg.target.context
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!(
+                "\nStopped after {total:.1} s: {e}\n{}",
+                e.hint().unwrap_or_default()
+            );
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn render_report(report: &PreflightReport, target: &ClusterTarget) -> String {
     let mut text = String::new();
     for check in &report.checks {
@@ -417,6 +573,69 @@ mod tests {
             cli.command,
             Some(Command::Preflight { json: true })
         ));
+    }
+
+    #[test]
+    fn up_takes_plan_json_and_merge_and_down_takes_nothing() {
+        let cli = Cli::parse_from(["istio-playground", "up", "--plan", "--json"]);
+        assert!(matches!(
+            cli.command,
+            Some(Command::Up {
+                plan: true,
+                json: true,
+                merge_kubeconfig: false
+            })
+        ));
+        let cli = Cli::parse_from(["istio-playground", "up", "--merge-kubeconfig"]);
+        assert!(matches!(
+            cli.command,
+            Some(Command::Up {
+                plan: false,
+                merge_kubeconfig: true,
+                ..
+            })
+        ));
+        // --json only means something with --plan.
+        assert!(Cli::try_parse_from(["istio-playground", "up", "--json"]).is_err());
+        assert!(matches!(
+            Cli::parse_from(["istio-playground", "down"]).command,
+            Some(Command::Down)
+        ));
+    }
+
+    #[test]
+    fn progress_lines_say_what_failed_and_what_to_do() {
+        use playground::provision::{StepFailure, StepId};
+        let failed = ProvisionEvent {
+            step: StepId::Istio,
+            state: StepState::Failed,
+            percent: None,
+            message: None,
+            elapsed_ms: 2500,
+            total_elapsed_ms: 9000,
+            failure: Some(StepFailure {
+                code: "not_ready".into(),
+                message: "istiod did not become ready".into(),
+                hint: Some("Docker has 2 GiB".into()),
+            }),
+        };
+        assert_eq!(
+            render_event(&failed).unwrap(),
+            "[FAIL] Install Istio (2.5 s): istiod did not become ready\n       What to do: Docker has 2 GiB"
+        );
+        let progress = ProvisionEvent {
+            state: StepState::Running,
+            percent: Some(42.0),
+            message: Some("Downloading".into()),
+            failure: None,
+            ..failed.clone()
+        };
+        assert_eq!(render_event(&progress).unwrap(), "   [ 42%] Downloading");
+        let silent = ProvisionEvent {
+            message: None,
+            ..progress
+        };
+        assert_eq!(render_event(&silent), None);
     }
 
     #[test]

@@ -1,10 +1,12 @@
 //! Tauri commands: convert, call `playground`, convert back. Nothing else lives here.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use playground::logging::{LogInfo, LogLine};
 use playground::mesh::{self, MeshEvent, ObjectRef};
 use playground::preflight::{self, PreflightInput, PreflightReport};
+use playground::provision::{self, ProvisionConfig, ProvisionEvent, SetupPlan};
 use playground::sim::{Scenario, SimOptions};
 use playground::simulated::{SimulatedInfo, SimulatedPlayground};
 use tauri::State;
@@ -104,4 +106,66 @@ pub async fn start_simulated(state: State<'_, AppState>) -> Result<SimulatedInfo
     *state.target.lock().unwrap_or_else(|p| p.into_inner()) = sim.target.clone();
     *running = Some(sim);
     Ok(info)
+}
+
+fn provision_config(state: &AppState) -> ProvisionConfig {
+    // Setup always builds the real cluster, even while a simulated one is shown.
+    ProvisionConfig::from_env(state.dirs.clone(), state.setup_target.clone())
+}
+
+fn channel_sink(channel: Channel<ProvisionEvent>) -> provision::EventSink {
+    // A closed window drops events; the run itself goes on until it ends or is cancelled.
+    Arc::new(move |event| {
+        let _ = channel.send(event);
+    })
+}
+
+/// What setup would do on this machine.
+#[tauri::command]
+pub async fn setup_plan(state: State<'_, AppState>) -> Result<SetupPlan, IpcError> {
+    Ok(provision::plan(&provision_config(&state)).await)
+}
+
+/// Runs (or resumes) the setup; progress goes to `on_progress`; resolves when it ends.
+#[tauri::command]
+pub async fn setup_start(
+    state: State<'_, AppState>,
+    on_progress: Channel<ProvisionEvent>,
+) -> Result<(), IpcError> {
+    let ticket = state
+        .provisioning
+        .begin()
+        .map_err(playground::Error::from)?;
+    provision::setup(
+        provision_config(&state),
+        channel_sink(on_progress),
+        ticket.cancel.clone(),
+    )
+    .await
+    .map_err(IpcError::from)
+}
+
+/// Cancels the running setup or teardown; false when none runs.
+#[tauri::command]
+pub fn setup_cancel(state: State<'_, AppState>) -> bool {
+    state.provisioning.cancel()
+}
+
+/// Deletes the playground's cluster; progress goes to `on_progress`.
+#[tauri::command]
+pub async fn teardown(
+    state: State<'_, AppState>,
+    on_progress: Channel<ProvisionEvent>,
+) -> Result<(), IpcError> {
+    let ticket = state
+        .provisioning
+        .begin()
+        .map_err(playground::Error::from)?;
+    provision::teardown(
+        provision_config(&state),
+        channel_sink(on_progress),
+        ticket.cancel.clone(),
+    )
+    .await
+    .map_err(IpcError::from)
 }

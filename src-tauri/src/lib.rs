@@ -25,6 +25,11 @@ pub struct AppState {
     pub simulated: tokio::sync::Mutex<Option<SimulatedPlayground>>,
     /// The mesh watch feeding the Mesh screen; replacing it stops the previous one.
     pub mesh_watch: Mutex<Option<MeshWatch>>,
+    /// The cluster that Set up builds and Tear down deletes: the playground's own, or the one
+    /// chosen with --kubeconfig/--context. It does not follow a simulated playground.
+    pub setup_target: ClusterTarget,
+    /// The setup or teardown in progress, if any.
+    pub provisioning: playground::provision::RunSlot,
 }
 
 impl AppState {
@@ -55,10 +60,12 @@ pub fn main_entry() -> ExitCode {
         None => {
             run_window(AppState {
                 dirs,
+                setup_target: target.clone(),
                 target: Mutex::new(target),
                 logging,
                 simulated: tokio::sync::Mutex::new(None),
                 mesh_watch: Mutex::new(None),
+                provisioning: Default::default(),
             });
             ExitCode::SUCCESS
         }
@@ -81,6 +88,10 @@ fn run_window(state: AppState) {
             commands::watch_mesh,
             commands::object_yaml,
             commands::start_simulated,
+            commands::setup_plan,
+            commands::setup_start,
+            commands::setup_cancel,
+            commands::teardown,
         ])
         .run(tauri::generate_context!())
         .expect("the Tauri runtime failed to start");

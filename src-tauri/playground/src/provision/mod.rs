@@ -327,3 +327,63 @@ impl ProvisionConfig {
 
 /// Receives every event of a run (a Tauri channel, the CLI printer, a test's Vec).
 pub type EventSink = Arc<dyn Fn(ProvisionEvent) + Send + Sync>;
+
+/// At most one setup or teardown at a time per app, and the Cancel button's handle on it.
+#[derive(Debug, Default)]
+pub struct RunSlot(std::sync::Mutex<Option<CancellationToken>>);
+
+/// Holds the slot while a run lasts; frees it when dropped.
+#[derive(Debug)]
+pub struct RunTicket<'a> {
+    slot: &'a RunSlot,
+    pub cancel: CancellationToken,
+}
+
+impl RunSlot {
+    /// Takes the slot, or refuses while another run holds it.
+    pub fn begin(&self) -> Result<RunTicket<'_>, Error> {
+        let mut held = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if held.is_some() {
+            return Err(Error::AlreadyRunning);
+        }
+        let cancel = CancellationToken::new();
+        *held = Some(cancel.clone());
+        Ok(RunTicket { slot: self, cancel })
+    }
+
+    /// Cancels the running setup or teardown; false when none runs.
+    pub fn cancel(&self) -> bool {
+        let held = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        match held.as_ref() {
+            Some(c) => {
+                c.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+impl Drop for RunTicket<'_> {
+    fn drop(&mut self) {
+        *self.slot.0.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_run_at_a_time_and_cancel_reaches_it() {
+        let slot = RunSlot::default();
+        assert!(!slot.cancel(), "nothing to cancel");
+        let ticket = slot.begin().unwrap();
+        assert_eq!(slot.begin().unwrap_err().code(), "already_running");
+        assert!(slot.cancel());
+        assert!(ticket.cancel.is_cancelled());
+        drop(ticket);
+        let again = slot.begin().unwrap();
+        assert!(!again.cancel.is_cancelled(), "a new run starts uncancelled");
+    }
+}

@@ -708,7 +708,8 @@ pub async fn plan(cfg: &ProvisionConfig) -> SetupPlan {
                 tool.pinned,
                 path.display()
             ),
-            ToolSource::Missing(why) => format!("{why}: download {} {}", tool.name, tool.pinned),
+            // Listed with its URL and checksum below.
+            ToolSource::Missing(_) => continue,
         });
     }
     for d in &downloads {
