@@ -10,6 +10,8 @@ import type { LogLine } from "./generated/LogLine";
 import type { PreflightReport } from "./generated/PreflightReport";
 import type { MeshEvent } from "./generated/MeshEvent";
 import type { ObjectRef } from "./generated/ObjectRef";
+import type { ProvisionEvent } from "./generated/ProvisionEvent";
+import type { SetupPlan } from "./generated/SetupPlan";
 
 export interface Backend {
   runPreflight(): Promise<PreflightReport>;
@@ -25,6 +27,17 @@ export interface Backend {
   watchMesh(onEvent: (event: MeshEvent) => void): Promise<void>;
   /** The YAML of one object the mesh graph shows, fetched when the side panel opens. */
   objectYaml(object: ObjectRef): Promise<string>;
+  /** What setup would do on this machine (steps, downloads, MetalLB range). */
+  setupPlan(): Promise<SetupPlan>;
+  /**
+   * Runs (or resumes) the setup; `onEvent` gets every step's progress. Resolves when all
+   * steps are done; rejects with the failed step's `IpcError` (code `cancelled` on Cancel).
+   */
+  setupStart(onEvent: (event: ProvisionEvent) => void): Promise<void>;
+  /** Cancels the running setup or teardown; false when none runs. */
+  setupCancel(): Promise<boolean>;
+  /** Deletes the playground's cluster, with progress like `setupStart`. */
+  teardown(onEvent: (event: ProvisionEvent) => void): Promise<void>;
 }
 
 export const tauriBackend: Backend = {
@@ -40,6 +53,14 @@ export const tauriBackend: Backend = {
     await call<null>("watch_mesh", { onEvent });
   },
   objectYaml: (object) => call<string>("object_yaml", { object }),
+  setupPlan: () => call<SetupPlan>("setup_plan"),
+  async setupStart(handler) {
+    await call<null>("setup_start", { onProgress: new Channel<ProvisionEvent>(handler) });
+  },
+  setupCancel: () => call<boolean>("setup_cancel"),
+  async teardown(handler) {
+    await call<null>("teardown", { onProgress: new Channel<ProvisionEvent>(handler) });
+  },
 };
 
 async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {

@@ -8,6 +8,9 @@ import type { PreflightReport } from "./generated/PreflightReport";
 import type { GraphEdge } from "./generated/GraphEdge";
 import type { GraphNode } from "./generated/GraphNode";
 import type { MeshEvent } from "./generated/MeshEvent";
+import type { PlannedStep } from "./generated/PlannedStep";
+import type { ProvisionEvent } from "./generated/ProvisionEvent";
+import type { SetupPlan } from "./generated/SetupPlan";
 import { bookinfoSnapshot, syntheticSnapshot } from "./mesh/sample";
 
 const CHECKS: CheckResult[] = [
@@ -149,7 +152,74 @@ export function previewBackend(sample: string | null): Backend {
       await sleep(250);
       return sampleYaml(object.apiVersion, object.kind, object.namespace, object.name);
     },
+    setupPlan: async () => PREVIEW_PLAN,
+    async setupStart(onEvent) {
+      cancelled = false;
+      await previewRun(onEvent, () => cancelled);
+    },
+    async setupCancel() {
+      cancelled = true;
+      return true;
+    },
+    async teardown(onEvent) {
+      await previewRun(onEvent, () => cancelled, [PREVIEW_PLAN.teardown]);
+    },
   };
+}
+
+let cancelled = false;
+
+const planned = (id: PlannedStep["id"], title: string, explanation: string): PlannedStep => ({
+  id,
+  title,
+  explanation,
+  actions: [],
+});
+
+const PREVIEW_PLAN: SetupPlan = {
+  clusterName: "istio-playground",
+  kubeconfig: "/home/you/.local/share/istio-playground/kubeconfig",
+  context: "kind-istio-playground",
+  steps: [
+    planned("tools", "Get kind and istioctl", "kind builds Kubernetes inside Docker; istioctl installs Istio."),
+    planned("cluster", "Create the Kubernetes cluster", "A one-node Kubernetes cluster runs in a Docker container."),
+    planned("metallb", "Install MetalLB (load balancer)", "Gives LoadBalancer services an address, as a cloud would."),
+    planned("istio", "Install Istio", "The control plane (istiod) and the ingress and egress gateways."),
+    planned("addons", "Install Kiali, Prometheus, Grafana, Jaeger, Loki", "The dashboards."),
+    planned("bookinfo", "Deploy the Bookinfo shop", "Four small services that make a book shop."),
+    planned("verify", "Open the product page", "Asks the shop's product page through the ingress gateway."),
+  ],
+  teardown: planned("teardown", "Delete the cluster", "Deletes the cluster and its containers."),
+  downloads: [],
+  metallbPool: "172.18.255.200-172.18.255.250",
+  dockerDesktop: false,
+  productPageUrl: "http://localhost:9080/productpage",
+};
+
+/** Plays a short made-up run: each step works for a moment with a progress bar. */
+async function previewRun(
+  onEvent: (e: ProvisionEvent) => void,
+  isCancelled: () => boolean,
+  steps: PlannedStep[] = PREVIEW_PLAN.steps,
+): Promise<void> {
+  const started = Date.now();
+  const ev = (step: PlannedStep, state: ProvisionEvent["state"], percent: number | null, message: string | null, t0: number): ProvisionEvent => ({
+    step: step.id, state, percent, message, elapsedMs: Date.now() - t0, totalElapsedMs: Date.now() - started, failure: null,
+  });
+  for (const s of steps) onEvent(ev(s, "pending", null, null, started));
+  for (const s of steps) {
+    const t0 = Date.now();
+    onEvent(ev(s, "running", 0, `${s.title}…`, t0));
+    for (let p = 20; p <= 100; p += 20) {
+      await sleep(300);
+      if (isCancelled()) {
+        onEvent({ ...ev(s, "failed", null, "cancelled", t0), failure: { code: "cancelled", message: "cancelled", hint: "Press \"Set up\" to continue where it stopped." } });
+        throw { code: "cancelled", message: "cancelled", hint: null };
+      }
+      onEvent(ev(s, "running", p, p === 60 ? "(preview) working…" : null, t0));
+    }
+    onEvent(ev(s, "done", 100, "(preview) done", t0));
+  }
 }
 
 /** Every few seconds something changes, as it would while a teacher uses kubectl. */

@@ -2,6 +2,7 @@ import { fireEvent, render, screen, waitFor } from "@testing-library/svelte";
 import { describe, expect, it } from "vitest";
 
 import { PreflightRun } from "../lib/preflightRun.svelte";
+import { SetupRun } from "../lib/setupRun.svelte";
 import { check, deferred, fakeBackend, report } from "../test/fakeBackend";
 import type { PreflightReport } from "../lib/generated/PreflightReport";
 import Setup from "./Setup.svelte";
@@ -17,8 +18,9 @@ const MIXED = report(
 
 function renderSetup(backend = fakeBackend({ preflight: () => Promise.resolve(MIXED) })) {
   const preflight = new PreflightRun(backend);
-  const view = render(Setup, { props: { preflight } });
-  return { backend, preflight, ...view };
+  const setup = new SetupRun(backend);
+  const view = render(Setup, { props: { preflight, setup } });
+  return { backend, preflight, setup, ...view };
 }
 
 const rows = () => screen.queryAllByTestId("preflight-row");
@@ -132,12 +134,32 @@ describe("Setup", () => {
   });
 
   it("does not run again when reopened after a run", async () => {
-    const { backend, preflight, unmount } = renderSetup();
+    const { backend, preflight, setup, unmount } = renderSetup();
     await waitFor(() => expect(rows()).toHaveLength(3));
     unmount();
 
-    render(Setup, { props: { preflight } });
+    render(Setup, { props: { preflight, setup } });
     expect(rows()).toHaveLength(3);
     expect(backend.runPreflight).toHaveBeenCalledTimes(1);
+  });
+});
+
+describe("Setup with the setup steps", () => {
+  it("lists the steps below the checks and blocks setup while a check fails", async () => {
+    renderSetup();
+    await waitFor(() => expect(rows()).toHaveLength(3));
+    await waitFor(() => expect(screen.queryAllByTestId("setup-step")).toHaveLength(7));
+    const button = screen.getByTestId("setup-start") as HTMLButtonElement;
+    expect(button.disabled).toBe(true);
+    expect(screen.getByTestId("setup-blocked").textContent).toContain("Title of inotify");
+  });
+
+  it("lets setup start when nothing fails", async () => {
+    const { backend } = renderSetup(
+      fakeBackend({ preflight: () => Promise.resolve(report([check({ id: "docker", status: "pass" }), check({ id: "disk", status: "warn" })])) }),
+    );
+    await waitFor(() => expect((screen.getByTestId("setup-start") as HTMLButtonElement).disabled).toBe(false));
+    await fireEvent.click(screen.getByTestId("setup-start"));
+    expect(backend.setupStart).toHaveBeenCalledTimes(1);
   });
 });

@@ -7,6 +7,11 @@ import type { CheckResult } from "../lib/generated/CheckResult";
 import type { LogInfo } from "../lib/generated/LogInfo";
 import type { LogLine } from "../lib/generated/LogLine";
 import type { PreflightReport } from "../lib/generated/PreflightReport";
+import type { IpcError } from "../lib/generated/IpcError";
+import type { PlannedStep } from "../lib/generated/PlannedStep";
+import type { ProvisionEvent } from "../lib/generated/ProvisionEvent";
+import type { SetupPlan } from "../lib/generated/SetupPlan";
+import type { StepId } from "../lib/generated/StepId";
 import type { MeshEvent } from "../lib/generated/MeshEvent";
 import type { ObjectRef } from "../lib/generated/ObjectRef";
 
@@ -44,7 +49,47 @@ export interface FakeBackend extends Backend {
   objectYaml: ReturnType<typeof vi.fn<Backend["objectYaml"]>>;
   /** Sends a mesh event to every `watchMesh` subscriber. */
   emitMesh(event: MeshEvent): void;
+  setupStart: ReturnType<typeof vi.fn<Backend["setupStart"]>>;
+  setupCancel: ReturnType<typeof vi.fn<Backend["setupCancel"]>>;
+  teardown: ReturnType<typeof vi.fn<Backend["teardown"]>>;
+  /** Sends a progress event to the running setup or teardown. */
+  emitProvision(event: ProvisionEvent): void;
+  /** Ends the running setup or teardown: resolves it, or rejects it with `error`. */
+  finishProvision(error?: IpcError): void;
 }
+
+const plannedStep = (id: StepId, title: string): PlannedStep => ({
+  id,
+  title,
+  explanation: `Why ${id}`,
+  actions: [],
+});
+
+export const SETUP_PLAN: SetupPlan = {
+  clusterName: "istio-playground",
+  kubeconfig: "/tmp/kubeconfig",
+  context: "kind-istio-playground",
+  steps: [
+    plannedStep("tools", "Get kind and istioctl"),
+    plannedStep("cluster", "Create the Kubernetes cluster"),
+    plannedStep("metallb", "Install MetalLB (load balancer)"),
+    plannedStep("istio", "Install Istio"),
+    plannedStep("addons", "Install Kiali, Prometheus, Grafana, Jaeger, Loki"),
+    plannedStep("bookinfo", "Deploy the Bookinfo shop"),
+    plannedStep("verify", "Open the product page"),
+  ],
+  teardown: plannedStep("teardown", "Delete the cluster"),
+  downloads: [],
+  metallbPool: null,
+  dockerDesktop: false,
+  productPageUrl: "http://localhost:9080/productpage",
+};
+
+/** A progress event with sensible defaults. */
+export function provisionEvent(over: Partial<ProvisionEvent> & Pick<ProvisionEvent, "step" | "state">): ProvisionEvent {
+  return { percent: null, message: null, elapsedMs: 0, totalElapsedMs: 0, failure: null, ...over };
+}
+
 
 export function fakeBackend(opts: {
   preflight?: () => Promise<PreflightReport>;
@@ -53,7 +98,15 @@ export function fakeBackend(opts: {
   /** Runs after the handler is registered; reject to simulate an unreachable cluster. */
   watchMesh?: () => Promise<void>;
   objectYaml?: (object: ObjectRef) => Promise<string>;
+  setupPlan?: () => Promise<SetupPlan>;
 } = {}): FakeBackend {
+  let provisionHandler: ((e: ProvisionEvent) => void) | null = null;
+  let provisionEnd: ReturnType<typeof deferred<void>> | null = null;
+  const provision = (h: (e: ProvisionEvent) => void) => {
+    provisionHandler = h;
+    provisionEnd = deferred<void>();
+    return provisionEnd.promise;
+  };
   const handlers: ((l: LogLine) => void)[] = [];
   const meshHandlers: ((e: MeshEvent) => void)[] = [];
   const defaultReport = report([check({ id: "docker", status: "pass" })]);
@@ -75,6 +128,18 @@ export function fakeBackend(opts: {
       opts.objectYaml ?? ((o) => Promise.resolve(`apiVersion: ${o.apiVersion}\nkind: ${o.kind}\nmetadata:\n  name: ${o.name}\n`)),
     ),
     emitMesh: (event) => meshHandlers.forEach((h) => h(event)),
+    setupPlan: opts.setupPlan ?? (() => Promise.resolve(SETUP_PLAN)),
+    setupStart: vi.fn<Backend["setupStart"]>(provision),
+    setupCancel: vi.fn<Backend["setupCancel"]>(() => Promise.resolve(provisionEnd !== null)),
+    teardown: vi.fn<Backend["teardown"]>(provision),
+    emitProvision: (event) => provisionHandler?.(event),
+    finishProvision: (error) => {
+      const end = provisionEnd;
+      provisionEnd = null;
+      provisionHandler = null;
+      if (error) end?.reject(error);
+      else end?.resolve();
+    },
   };
 }
 

@@ -197,6 +197,8 @@ pub struct SetupPlan {
     pub kubeconfig: PathBuf,
     pub context: String,
     pub steps: Vec<PlannedStep>,
+    /// What "Tear down" does.
+    pub teardown: PlannedStep,
     pub downloads: Vec<PlannedDownload>,
     /// The MetalLB range from the current `kind` network, when that network exists.
     pub metallb_pool: Option<String>,

@@ -857,7 +857,22 @@ pub async fn plan(cfg: &ProvisionConfig) -> SetupPlan {
             )],
         ),
     ];
+    let teardown = step(
+        StepId::Teardown,
+        vec![
+            format!(
+                "Run: kind delete cluster --name {} --kubeconfig {kubeconfig}",
+                cfg.cluster_name
+            ),
+            format!(
+                "Check that no container labelled {}={} is left and that {kubeconfig} no longer names {context}",
+                docker::KIND_CLUSTER_LABEL,
+                cfg.cluster_name
+            ),
+        ],
+    );
     SetupPlan {
+        teardown,
         cluster_name: cfg.cluster_name.clone(),
         kubeconfig: cfg.target.kubeconfig.clone(),
         context,

@@ -5,7 +5,11 @@ import type { PlannedStep } from "./PlannedStep";
 /**
  * `up --plan`: what setup would do here, without doing it.
  */
-export type SetupPlan = { clusterName: string, kubeconfig: string, context: string, steps: Array<PlannedStep>, downloads: Array<PlannedDownload>, 
+export type SetupPlan = { clusterName: string, kubeconfig: string, context: string, steps: Array<PlannedStep>, 
+/**
+ * What "Tear down" does.
+ */
+teardown: PlannedStep, downloads: Array<PlannedDownload>, 
 /**
  * The MetalLB range from the current `kind` network, when that network exists.
  */
