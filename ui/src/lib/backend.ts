@@ -12,6 +12,7 @@ import type { MeshEvent } from "./generated/MeshEvent";
 import type { ObjectRef } from "./generated/ObjectRef";
 import type { ProvisionEvent } from "./generated/ProvisionEvent";
 import type { SetupPlan } from "./generated/SetupPlan";
+import type { SimulatedInfo } from "./generated/SimulatedInfo";
 
 export interface Backend {
   runPreflight(): Promise<PreflightReport>;
@@ -27,6 +28,11 @@ export interface Backend {
   watchMesh(onEvent: (event: MeshEvent) => void): Promise<void>;
   /** The YAML of one object the mesh graph shows, fetched when the side panel opens. */
   objectYaml(object: ObjectRef): Promise<string>;
+  /**
+   * Starts the simulated playground (Bookinfo in a simulated cluster, no Docker) and makes
+   * it the app's cluster; resolves with where it runs. Starting it twice returns the same.
+   */
+  startSimulated(): Promise<SimulatedInfo>;
   /** What setup would do on this machine (steps, downloads, MetalLB range). */
   setupPlan(): Promise<SetupPlan>;
   /**
@@ -53,6 +59,7 @@ export const tauriBackend: Backend = {
     await call<null>("watch_mesh", { onEvent });
   },
   objectYaml: (object) => call<string>("object_yaml", { object }),
+  startSimulated: () => call<SimulatedInfo>("start_simulated"),
   setupPlan: () => call<SetupPlan>("setup_plan"),
   async setupStart(handler) {
     await call<null>("setup_start", { onProgress: new Channel<ProvisionEvent>(handler) });

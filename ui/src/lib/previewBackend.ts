@@ -131,7 +131,11 @@ export function previewBackend(sample: string | null): Backend {
         version: "0.1.0",
         target: { kubeconfig: "/home/you/.kube/config", context: "kind-istio-playground", explicit: false },
         dataDir: "/home/you/.local/share/istio-playground",
+        simulated: null,
       };
+    },
+    async startSimulated() {
+      throw { code: "preview", message: "The preview cannot start a simulated playground.", hint: "Run the app to use it." };
     },
     async watchMesh(onEvent) {
       await sleep(400);

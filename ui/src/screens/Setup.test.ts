@@ -1,6 +1,7 @@
 import { fireEvent, render, screen, waitFor } from "@testing-library/svelte";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 
+import { ClusterState } from "../lib/cluster.svelte";
 import { PreflightRun } from "../lib/preflightRun.svelte";
 import { SetupRun } from "../lib/setupRun.svelte";
 import { check, deferred, fakeBackend, report } from "../test/fakeBackend";
@@ -18,9 +19,11 @@ const MIXED = report(
 
 function renderSetup(backend = fakeBackend({ preflight: () => Promise.resolve(MIXED) })) {
   const preflight = new PreflightRun(backend);
+  const cluster = new ClusterState(backend);
+  const onSimulatedStarted = vi.fn();
   const setup = new SetupRun(backend);
-  const view = render(Setup, { props: { preflight, setup } });
-  return { backend, preflight, setup, ...view };
+  const view = render(Setup, { props: { preflight, setup, cluster, onSimulatedStarted, onOpenMesh: vi.fn() } });
+  return { backend, preflight, setup, cluster, onSimulatedStarted, ...view };
 }
 
 const rows = () => screen.queryAllByTestId("preflight-row");
@@ -138,9 +141,36 @@ describe("Setup", () => {
     await waitFor(() => expect(rows()).toHaveLength(3));
     unmount();
 
-    render(Setup, { props: { preflight, setup } });
+    render(Setup, {
+      props: { preflight, setup, cluster: new ClusterState(backend), onSimulatedStarted: vi.fn(), onOpenMesh: vi.fn() },
+    });
     expect(rows()).toHaveLength(3);
     expect(backend.runPreflight).toHaveBeenCalledTimes(1);
+  });
+
+  it("starts a simulated playground and then says where it runs", async () => {
+    const { backend, cluster, onSimulatedStarted } = renderSetup();
+    await fireEvent.click(screen.getByTestId("start-simulated"));
+    await waitFor(() => expect(screen.getByText("Simulated playground running")).toBeTruthy());
+    expect(backend.startSimulated).toHaveBeenCalledTimes(1);
+    expect(onSimulatedStarted).toHaveBeenCalledTimes(1);
+    expect(cluster.simulated?.context).toBe("sim-istio-playground");
+    expect(screen.getByTestId("simulated-ingress").textContent).toBe("http://127.0.0.1:41001/productpage");
+    expect(screen.getByText(/kubectl --kubeconfig \/tmp\/data\/sim\/kubeconfig get pods -A/)).toBeTruthy();
+  });
+
+  it("shows why a simulated playground could not start and lets the user try again", async () => {
+    const backend = fakeBackend({
+      preflight: () => Promise.resolve(MIXED),
+      startSimulated: () => Promise.reject({ code: "cluster_target", message: "could not listen on 127.0.0.1:0", hint: "Close other apps." }),
+    });
+    const { onSimulatedStarted } = renderSetup(backend);
+    await fireEvent.click(screen.getByTestId("start-simulated"));
+    const alert = await screen.findByTestId("simulated-error");
+    expect(alert.textContent).toContain("could not listen");
+    expect(alert.textContent).toContain("Close other apps.");
+    expect(onSimulatedStarted).not.toHaveBeenCalled();
+    expect((screen.getByTestId("start-simulated") as HTMLButtonElement).disabled).toBe(false);
   });
 });
 

@@ -14,6 +14,7 @@ import type { SetupPlan } from "../lib/generated/SetupPlan";
 import type { StepId } from "../lib/generated/StepId";
 import type { MeshEvent } from "../lib/generated/MeshEvent";
 import type { ObjectRef } from "../lib/generated/ObjectRef";
+import type { SimulatedInfo } from "../lib/generated/SimulatedInfo";
 
 export function check(over: Partial<CheckResult> & Pick<CheckResult, "id" | "status">): CheckResult {
   return {
@@ -39,6 +40,14 @@ export const APP_INFO: AppInfo = {
   version: "9.9.9",
   target: { kubeconfig: "/tmp/kubeconfig", context: "kind-test-context", explicit: true },
   dataDir: "/tmp/data",
+  simulated: null,
+};
+
+export const SIMULATED = {
+  apiUrl: "http://127.0.0.1:41000",
+  ingressUrl: "http://127.0.0.1:41001",
+  kubeconfig: "/tmp/data/sim/kubeconfig",
+  context: "sim-istio-playground",
 };
 
 export interface FakeBackend extends Backend {
@@ -49,6 +58,7 @@ export interface FakeBackend extends Backend {
   objectYaml: ReturnType<typeof vi.fn<Backend["objectYaml"]>>;
   /** Sends a mesh event to every `watchMesh` subscriber. */
   emitMesh(event: MeshEvent): void;
+  startSimulated: ReturnType<typeof vi.fn<Backend["startSimulated"]>>;
   setupStart: ReturnType<typeof vi.fn<Backend["setupStart"]>>;
   setupCancel: ReturnType<typeof vi.fn<Backend["setupCancel"]>>;
   teardown: ReturnType<typeof vi.fn<Backend["teardown"]>>;
@@ -90,7 +100,6 @@ export function provisionEvent(over: Partial<ProvisionEvent> & Pick<ProvisionEve
   return { percent: null, message: null, elapsedMs: 0, totalElapsedMs: 0, failure: null, ...over };
 }
 
-
 export function fakeBackend(opts: {
   preflight?: () => Promise<PreflightReport>;
   logInfo?: LogInfo;
@@ -98,6 +107,7 @@ export function fakeBackend(opts: {
   /** Runs after the handler is registered; reject to simulate an unreachable cluster. */
   watchMesh?: () => Promise<void>;
   objectYaml?: (object: ObjectRef) => Promise<string>;
+  startSimulated?: () => Promise<SimulatedInfo>;
   setupPlan?: () => Promise<SetupPlan>;
 } = {}): FakeBackend {
   let provisionHandler: ((e: ProvisionEvent) => void) | null = null;
@@ -107,6 +117,7 @@ export function fakeBackend(opts: {
     provisionEnd = deferred<void>();
     return provisionEnd.promise;
   };
+  let simulated: SimulatedInfo | null = null;
   const handlers: ((l: LogLine) => void)[] = [];
   const meshHandlers: ((e: MeshEvent) => void)[] = [];
   const defaultReport = report([check({ id: "docker", status: "pass" })]);
@@ -118,7 +129,14 @@ export function fakeBackend(opts: {
       handlers.push(h);
       return Promise.resolve();
     },
-    appInfo: opts.appInfo ?? (() => Promise.resolve(APP_INFO)),
+    appInfo:
+      opts.appInfo ??
+      (() =>
+        Promise.resolve(
+          simulated
+            ? { ...APP_INFO, simulated, target: { kubeconfig: simulated.kubeconfig, context: simulated.context, explicit: true } }
+            : APP_INFO,
+        )),
     emit: (line) => handlers.forEach((h) => h(line)),
     watchMesh: vi.fn<Backend["watchMesh"]>((h) => {
       meshHandlers.push(h);
@@ -128,6 +146,13 @@ export function fakeBackend(opts: {
       opts.objectYaml ?? ((o) => Promise.resolve(`apiVersion: ${o.apiVersion}\nkind: ${o.kind}\nmetadata:\n  name: ${o.name}\n`)),
     ),
     emitMesh: (event) => meshHandlers.forEach((h) => h(event)),
+    startSimulated: vi.fn<Backend["startSimulated"]>(
+      opts.startSimulated ??
+        (() => {
+          simulated = SIMULATED;
+          return Promise.resolve(SIMULATED);
+        }),
+    ),
     setupPlan: opts.setupPlan ?? (() => Promise.resolve(SETUP_PLAN)),
     setupStart: vi.fn<Backend["setupStart"]>(provision),
     setupCancel: vi.fn<Backend["setupCancel"]>(() => Promise.resolve(provisionEnd !== null)),

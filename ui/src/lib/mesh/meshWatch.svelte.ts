@@ -40,6 +40,14 @@ export class MeshWatch {
       });
   }
 
+  /** Drops the current watch and watches again: the app now talks to another cluster. */
+  restart(): void {
+    this.generation++;
+    this.phase = "idle";
+    this.status = null;
+    this.start();
+  }
+
   /** Called by the graph view; returns the function that stops listening. */
   subscribe(listener: (patch: MeshPatch) => void): () => void {
     this.listeners.add(listener);
