@@ -35,6 +35,15 @@ pub enum Error {
     /// A setup or teardown step failed.
     #[error(transparent)]
     Provision(#[from] crate::provision::Error),
+    /// An action (weights, injection) was refused or failed.
+    #[error(transparent)]
+    Action(#[from] crate::actions::ActionError),
+    /// The traffic generator could not run.
+    #[error(transparent)]
+    Traffic(#[from] crate::traffic::TrafficError),
+    /// A dashboard could not be opened.
+    #[error(transparent)]
+    Dashboard(#[from] crate::dashboards::DashboardError),
 }
 
 impl Error {
@@ -49,6 +58,9 @@ impl Error {
             Error::Logging(_) => "logging",
             Error::Apply(e) => e.code(),
             Error::Provision(e) => e.code(),
+            Error::Action(e) => e.code(),
+            Error::Traffic(e) => e.code(),
+            Error::Dashboard(e) => e.code(),
         }
     }
 
@@ -69,6 +81,9 @@ impl Error {
             Error::Logging(_) => None,
             Error::Apply(e) => e.hint(),
             Error::Provision(e) => e.hint(),
+            Error::Action(e) => e.hint(),
+            Error::Traffic(e) => e.hint(),
+            Error::Dashboard(e) => e.hint(),
         }
     }
 

@@ -1,6 +1,8 @@
 //! `playground`: everything Istio Playground does, with no window. The Tauri app and the CLI
 //! are thin shells over this crate, so every behaviour can be tested without a display.
 
+pub mod actions;
+pub mod dashboards;
 pub mod error;
 pub mod kube;
 pub mod logging;
@@ -10,6 +12,7 @@ pub mod preflight;
 pub mod provision;
 pub mod sim;
 pub mod simulated;
+pub mod traffic;
 pub mod versions;
 
 pub use error::{Error, Result};
