@@ -26,7 +26,7 @@ ui:
 app: ui
 	cargo build -p istio-playground --features custom-protocol
 	mkdir -p $(APP_DIR)
-	cp $(CARGO_TARGET_DIR)/debug/istio-playground $(APP)
+	cp $(CARGO_TARGET_DIR)/debug/istio-playground $(APP).new && mv -f $(APP).new $(APP)
 
 lint:
 	cargo fmt --all -- --check

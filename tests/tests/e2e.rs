@@ -177,3 +177,194 @@ async fn with_docker_unreachable_the_docker_row_says_how_to_start_it() {
     screenshot(&client, "setup-docker-down.png").await;
     client.close().await.unwrap();
 }
+
+async fn click(client: &Client, testid: &str) {
+    client
+        .find(Locator::Css(&format!("[data-testid={testid}]")))
+        .await
+        .unwrap_or_else(|e| panic!("{testid} not found: {e}"))
+        .click()
+        .await
+        .unwrap();
+}
+
+/// Polls a script's string result until `done` holds; returns it and how long it took.
+async fn poll_js(
+    client: &Client,
+    script: &str,
+    what: &str,
+    done: impl Fn(&str) -> bool,
+) -> (String, Duration) {
+    let started = Instant::now();
+    loop {
+        let value = client.execute(script, vec![]).await.unwrap();
+        let text = value.as_str().unwrap_or("").to_string();
+        if done(&text) {
+            return (text, started.elapsed());
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "timed out waiting for {what}: {text}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+const NODE_LIST: &str = "const l = document.querySelector('[data-testid=mesh-node-list]'); return l ? l.textContent : '';";
+const DETAILS: &str = "const d = document.querySelector('[data-testid=details-panel]'); return d ? d.textContent : '';";
+
+const REVIEWS_SPLIT: &str = r#"
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews, namespace: default}
+spec:
+  host: reviews
+  subsets:
+  - {name: v1, labels: {version: v1}}
+  - {name: v2, labels: {version: v2}}
+  - {name: v3, labels: {version: v3}}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews, namespace: default}
+spec:
+  hosts: [reviews]
+  http:
+  - route:
+    - {destination: {host: reviews, subset: v1}, weight: 60}
+    - {destination: {host: reviews, subset: v2}, weight: 30}
+    - {destination: {host: reviews, subset: v3}, weight: 10}
+"#;
+
+fn kubectl(kubeconfig: &std::path::Path, args: &[&str], stdin: Option<&str>) {
+    use std::io::Write;
+    let mut child = std::process::Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("kubectl");
+    let mut input = child.stdin.take().unwrap();
+    if let Some(text) = stdin {
+        input.write_all(text.as_bytes()).unwrap();
+    }
+    drop(input);
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "kubectl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the built app, tauri-driver and a display: run with `make e2e`"]
+async fn a_simulated_playground_shows_the_live_mesh_and_follows_kubectl() {
+    let home = tempfile::tempdir().unwrap();
+    let home_str = home.path().display().to_string();
+    let driver = TauriDriver::start(&[("ISTIO_PLAYGROUND_HOME", &home_str)]);
+    let client = open_app(&driver).await;
+    preflight_rows(&client).await;
+
+    let started = Instant::now();
+    click(&client, "start-simulated").await;
+    client
+        .wait()
+        .for_element(Locator::Css("[data-testid=simulated-badge]"))
+        .await
+        .expect("the header says the cluster is simulated");
+    println!("simulated playground started in {:?}", started.elapsed());
+    let ingress = client
+        .find(Locator::Css("[data-testid=simulated-ingress]"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        ingress.starts_with("http://127.0.0.1:") && ingress.ends_with("/productpage"),
+        "{ingress}"
+    );
+    screenshot(&client, "setup-simulated.png").await;
+
+    click(&client, "open-mesh").await;
+    // The whole chain, and every Bookinfo pod ready with its sidecar.
+    let (nodes, _) = poll_js(&client, NODE_LIST, "the Bookinfo mesh", |t| {
+        t.contains("bookinfo-gateway") && t.matches("Pod").count() >= 7
+    })
+    .await;
+    for name in [
+        "istio-ingressgateway",
+        "bookinfo-gateway",
+        "productpage",
+        "reviews-v3",
+    ] {
+        assert!(nodes.contains(name), "{name} missing from {nodes}");
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    screenshot(&client, "mesh-simulated.png").await;
+
+    // A change made with kubectl appears on screen: the reviews split.
+    let kubeconfig = home.path().join("sim").join("kubeconfig");
+    let applied = Instant::now();
+    kubectl(&kubeconfig, &["apply", "-f", "-"], Some(REVIEWS_SPLIT));
+    let (nodes, _) = poll_js(&client, NODE_LIST, "the reviews VirtualService", |t| {
+        t.contains("VirtualService reviews (default)")
+    })
+    .await;
+    println!(
+        "kubectl apply to the new VirtualService on screen: {:?}",
+        applied.elapsed()
+    );
+    // The node list is the keyboard way into the graph: open the VirtualService from it.
+    let opened = client
+        .execute(
+            "const b = [...document.querySelectorAll('[data-testid=mesh-node-list] button')]
+               .find(b => b.textContent.trim() === 'VirtualService reviews (default)');
+             if (b) { b.click(); return true; } return false;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        opened,
+        serde_json::Value::Bool(true),
+        "no reviews VirtualService in the list: {nodes}"
+    );
+    let (details, _) = poll_js(&client, DETAILS, "the split in the details", |t| {
+        t.contains("60%")
+    })
+    .await;
+    assert!(details.contains("reviews v1 60%"), "{details}");
+    assert!(details.contains("reviews v3 10%"), "{details}");
+    screenshot(&client, "mesh-reviews-split.png").await;
+
+    let patched = Instant::now();
+    kubectl(
+        &kubeconfig,
+        &[
+            "patch",
+            "virtualservice",
+            "reviews",
+            "--type=json",
+            "-p",
+            r#"[{"op":"replace","path":"/spec/http/0/route/0/weight","value":20},{"op":"replace","path":"/spec/http/0/route/2/weight","value":50}]"#,
+        ],
+        None,
+    );
+    let (details, seen) = poll_js(&client, DETAILS, "the new weights", |t| {
+        t.contains("reviews v1 20%")
+    })
+    .await;
+    println!(
+        "kubectl patch to new weights on screen: {:?} (poll every 50 ms; kubectl itself took part of it: {:?})",
+        seen,
+        patched.elapsed()
+    );
+    assert!(details.contains("reviews v3 50%"), "{details}");
+    screenshot(&client, "mesh-after-kubectl.png").await;
+    client.close().await.unwrap();
+}
