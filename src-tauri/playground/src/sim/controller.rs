@@ -202,6 +202,7 @@ impl Controller {
         self.namespaces(store);
         self.deployments(store);
         self.replicasets(store);
+        self.statefulsets(store);
         let wake = self.pods(store, cfg, now);
         self.endpoints(store);
         self.replicaset_status(store);
@@ -448,31 +449,9 @@ impl Controller {
                 .collect();
             if mine.len() < want {
                 for _ in mine.len()..want {
-                    let tmpl = rs.pointer("/spec/template").cloned().unwrap_or(json!({}));
-                    let mut md = tmpl.get("metadata").cloned().unwrap_or(json!({}));
-                    if !md.is_object() {
-                        md = json!({});
-                    }
-                    let md = md.as_object_mut().map(std::mem::take).unwrap_or_default();
-                    let mut meta = serde_json::Map::new();
-                    for k in ["labels", "annotations"] {
-                        if let Some(v) = md.get(k) {
-                            meta.insert(k.into(), v.clone());
-                        }
-                    }
-                    meta.insert(
-                        "name".into(),
-                        json!(format!("{name}-{}", store.random_suffix(5))),
-                    );
-                    meta.insert("generateName".into(), json!(format!("{name}-")));
-                    meta.insert(
-                        "ownerReferences".into(),
-                        json!([owner_ref("ReplicaSet", "apps/v1", &rs)]),
-                    );
-                    let mut spec = tmpl.get("spec").cloned().unwrap_or(json!({}));
-                    spec["nodeName"] = json!(NODE_NAME);
-                    let pod =
-                        json!({"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec});
+                    let pod_name = format!("{name}-{}", store.random_suffix(5));
+                    let mut pod = pod_from_template(&rs, "ReplicaSet", &pod_name);
+                    pod["metadata"]["generateName"] = json!(format!("{name}-"));
                     if let Err(e) =
                         store.create(&pod_def, "v1", &ns, pod, &WriteOpts::manager(MANAGER))
                     {
@@ -492,6 +471,105 @@ impl Controller {
                     let pname = s(p, "/metadata/name").to_string();
                     let _ = store.delete(&pod_def, &ns, &pname, &DeleteOpts::default());
                 }
+            }
+        }
+    }
+
+    /// StatefulSets: stable names `<set>-<ordinal>`, created in order once the previous pod is
+    /// ready, and replaced from the highest ordinal down when the template changes.
+    fn statefulsets(&mut self, store: &Store) {
+        let pod_def = def(store, "", "pods");
+        let sts_def = def(store, "apps", "statefulsets");
+        let pods = store.all("", "pods");
+        for set in store.all("apps", "statefulsets") {
+            if is_terminating(&set) {
+                continue;
+            }
+            let ns = s(&set, "/metadata/namespace").to_string();
+            let uid = s(&set, "/metadata/uid").to_string();
+            let name = s(&set, "/metadata/name").to_string();
+            let want = set
+                .pointer("/spec/replicas")
+                .and_then(Value::as_i64)
+                .unwrap_or(1)
+                .max(0);
+            let revision = format!(
+                "{name}-{}",
+                template_hash(&set.pointer("/spec/template").cloned().unwrap_or(json!({})))
+            );
+            let mine: Vec<&Value> = pods.iter().filter(|p| owned_by(p, &uid)).collect();
+            let ordinal = |p: &Value| {
+                s(p, "/metadata/name")
+                    .rsplit('-')
+                    .next()
+                    .and_then(|o| o.parse::<i64>().ok())
+                    .unwrap_or(-1)
+            };
+            let all_ready = mine.iter().all(|p| pod_is_ready(p) && !is_terminating(p));
+            // Scale down from the top.
+            for p in mine.iter().filter(|p| ordinal(p) >= want) {
+                let _ = store.delete(
+                    &pod_def,
+                    &ns,
+                    s(p, "/metadata/name"),
+                    &DeleteOpts::default(),
+                );
+            }
+            // Create the lowest missing ordinal once everything before it is ready.
+            if all_ready
+                && let Some(missing) = (0..want).find(|o| !mine.iter().any(|p| ordinal(p) == *o))
+            {
+                let mut pod = pod_from_template(&set, "StatefulSet", &format!("{name}-{missing}"));
+                let labels = &mut pod["metadata"]["labels"];
+                if !labels.is_object() {
+                    *labels = json!({});
+                }
+                labels["statefulset.kubernetes.io/pod-name"] = json!(format!("{name}-{missing}"));
+                labels["apps.kubernetes.io/pod-index"] = json!(missing.to_string());
+                labels["controller-revision-hash"] = json!(revision);
+                pod["spec"]["hostname"] = json!(format!("{name}-{missing}"));
+                if let Some(svc) = set.pointer("/spec/serviceName").and_then(Value::as_str) {
+                    pod["spec"]["subdomain"] = json!(svc);
+                }
+                let _ = store.create(&pod_def, "v1", &ns, pod, &WriteOpts::manager(MANAGER));
+            } else if all_ready
+                && let Some(stale) = mine
+                    .iter()
+                    .filter(|p| s(p, "/metadata/labels/controller-revision-hash") != revision)
+                    .max_by_key(|p| ordinal(p))
+            {
+                let _ = store.delete(
+                    &pod_def,
+                    &ns,
+                    s(stale, "/metadata/name"),
+                    &DeleteOpts::default(),
+                );
+            }
+            let live: Vec<&&Value> = mine
+                .iter()
+                .filter(|p| !is_terminating(p) && ordinal(p) < want)
+                .collect();
+            let ready = live.iter().filter(|p| pod_is_ready(p)).count();
+            let current = live
+                .iter()
+                .filter(|p| s(p, "/metadata/labels/controller-revision-hash") == revision)
+                .count();
+            let status = strip_zero(json!({
+                "observedGeneration": i(&set, "/metadata/generation"),
+                "replicas": live.len(),
+                "readyReplicas": ready,
+                "availableReplicas": ready,
+                "currentReplicas": current,
+                "updatedReplicas": current,
+                "currentRevision": revision,
+                "updateRevision": revision,
+                "collisionCount": 0,
+            }));
+            if set.get("status") != Some(&status) {
+                let _ = store.modify(&sts_def, &ns, &name, true, MANAGER, |x| {
+                    x["status"] = status.clone();
+                    true
+                });
             }
         }
     }
@@ -826,6 +904,31 @@ impl Controller {
             }
         }
     }
+}
+
+/// A pod from a workload's template, owned by it, bound to the node.
+fn pod_from_template(owner: &Value, kind: &str, name: &str) -> Value {
+    let tmpl = owner
+        .pointer("/spec/template")
+        .cloned()
+        .unwrap_or(json!({}));
+    let mut meta = serde_json::Map::new();
+    for k in ["labels", "annotations"] {
+        if let Some(v) = tmpl
+            .pointer(&format!("/metadata/{k}"))
+            .filter(|v| v.is_object())
+        {
+            meta.insert(k.into(), v.clone());
+        }
+    }
+    meta.insert("name".into(), json!(name));
+    meta.insert(
+        "ownerReferences".into(),
+        json!([owner_ref(kind, "apps/v1", owner)]),
+    );
+    let mut spec = tmpl.get("spec").cloned().unwrap_or(json!({}));
+    spec["nodeName"] = json!(NODE_NAME);
+    json!({"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec})
 }
 
 /// Kubernetes omits zero counts from workload status (`omitempty`).

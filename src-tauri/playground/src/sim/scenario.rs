@@ -8,8 +8,8 @@ use super::ApiError;
 use super::crds;
 use super::store::{Store, WriteOpts};
 
-/// An addon: name, app label, image, service ports.
-type Addon<'a> = (&'a str, &'a str, String, &'a [(&'a str, i64, i64)]);
+/// An addon: name, image, service ports, component label.
+type Addon<'a> = (&'a str, String, &'a [(&'a str, i64, i64)], Option<&'a str>);
 
 const MANAGER: &str = "istio-playground-sim";
 pub const ISTIO_VERSION: &str = "1.30.3";
@@ -260,35 +260,44 @@ pub fn install_istio(store: &Store) -> Result<(), ApiError> {
         )?;
     }
     // Addons.
+    // Addons, labelled and selected the way their Helm charts do (so applying the real
+    // addon manifests over them is an update, not a selector clash).
     let addons: &[Addon] = &[
         (
             "kiali",
-            "kiali",
-            "quay.io/kiali/kiali:v2.17".into(),
+            "quay.io/kiali/kiali:v2.26.0".into(),
             &[("http", 20001, 20001), ("http-metrics", 9090, 9090)],
+            None,
         ),
         (
             "grafana",
-            "grafana",
-            "docker.io/grafana/grafana:12.2.0".into(),
+            "docker.io/grafana/grafana:12.0.1".into(),
             &[("service", 3000, 3000)],
+            None,
         ),
         (
             "prometheus",
-            "prometheus",
-            "prom/prometheus:v3.7.3".into(),
+            "prom/prometheus:v3.10.0".into(),
             &[("http", 9090, 9090)],
+            Some("server"),
         ),
         (
             "loki",
-            "loki",
-            "docker.io/grafana/loki:3.5.7".into(),
+            "docker.io/grafana/loki:3.6.5".into(),
             &[("http-metrics", 3100, 3100), ("grpc", 9095, 9095)],
+            Some("single-binary"),
         ),
     ];
-    for (name, app, image, ports) in addons {
-        let labels =
-            json!({"app": app, "app.kubernetes.io/name": app, "app.kubernetes.io/instance": name});
+    for (name, image, ports, component) in addons {
+        let mut selector =
+            json!({"app.kubernetes.io/name": name, "app.kubernetes.io/instance": name});
+        if let Some(c) = component {
+            selector["app.kubernetes.io/component"] = json!(c);
+        }
+        let mut labels = selector.clone();
+        if *name == "kiali" {
+            labels["app"] = json!("kiali");
+        }
         create(
             store,
             "",
@@ -300,29 +309,30 @@ pub fn install_istio(store: &Store) -> Result<(), ApiError> {
         let cports: Vec<i64> = ports.iter().map(|(_, _, t)| *t).collect();
         let mut pod_labels = labels.clone();
         pod_labels["sidecar.istio.io/inject"] = json!("false");
-        create(
-            store,
-            "apps",
-            "v1",
-            "deployments",
-            ns,
-            deployment(Workload {
-                name,
-                labels: pod_labels,
-                service_account: name,
-                container: name,
-                image: image.clone(),
-                ports: &cports,
-                requests: None,
-            }),
-        )?;
+        let mut d = deployment(Workload {
+            name,
+            labels: pod_labels,
+            service_account: name,
+            container: name,
+            image: image.clone(),
+            ports: &cports,
+            requests: None,
+        });
+        d["spec"]["selector"] = json!({"matchLabels": selector});
+        if *name == "loki" {
+            d["kind"] = json!("StatefulSet");
+            d["spec"]["serviceName"] = json!("loki-headless");
+            create(store, "apps", "v1", "statefulsets", ns, d)?;
+        } else {
+            create(store, "apps", "v1", "deployments", ns, d)?;
+        }
         create(
             store,
             "",
             "v1",
             "services",
             ns,
-            service(name, labels, json!({"app": app}), "ClusterIP", ports),
+            service(name, labels, selector, "ClusterIP", ports),
         )?;
     }
     // Jaeger all-in-one behind three services.

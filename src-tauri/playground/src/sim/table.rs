@@ -444,9 +444,53 @@ fn columns_and_cells(
                 }),
                 json!(a()),
                 json!(s(o, "/status/nodeInfo/kubeletVersion")),
-                json!(join_strs(o.pointer("/status/addresses"), "address")),
+                json!(
+                    o.pointer("/status/addresses")
+                        .and_then(Value::as_array)
+                        .and_then(|a| a.iter().find(|x| x["type"] == "InternalIP"))
+                        .and_then(|x| x["address"].as_str())
+                        .unwrap_or("<none>")
+                ),
             ],
         ),
+        ("", "Endpoints") => {
+            let mut eps = vec![];
+            for subset in o
+                .get("subsets")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let ports: Vec<i64> = subset
+                    .get("ports")
+                    .and_then(Value::as_array)
+                    .map(|ps| ps.iter().map(|p| n(p, "/port")).collect())
+                    .unwrap_or_default();
+                for a in subset
+                    .get("addresses")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    for p in &ports {
+                        eps.push(format!("{}:{p}", s(a, "/ip")));
+                    }
+                }
+            }
+            let shown = if eps.len() > 3 {
+                format!("{} + {} more...", eps[..3].join(","), eps.len() - 3)
+            } else {
+                eps.join(",")
+            };
+            (
+                vec![
+                    nm,
+                    col("Endpoints", "string", 0, "Endpoints of the service"),
+                    ag,
+                ],
+                vec![json!(name), json!(or_none(shown)), json!(a())],
+            )
+        }
         ("", "ConfigMap") => (
             vec![nm, col("Data", "string", 0, "Number of data entries."), ag],
             vec![
