@@ -65,6 +65,54 @@ pub enum Command {
         #[arg(long)]
         watch: bool,
     },
+    /// Split a service's traffic between its versions, e.g. `weights reviews v1=60 v2=30
+    /// v3=10` (creates the DestinationRule subsets when missing, then the VirtualService).
+    Weights {
+        /// The Service, e.g. reviews.
+        service: String,
+        /// VERSION=PERCENT for each version that gets traffic; they must add up to 100.
+        #[arg(value_name = "VERSION=WEIGHT", required = true)]
+        weights: Vec<String>,
+        #[arg(short, long, default_value = "default")]
+        namespace: String,
+        /// Only validate and print the YAML and kubectl command; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Turn Istio sidecar injection on or off for a namespace.
+    Inject {
+        namespace: String,
+        #[arg(value_parser = ["on", "off"])]
+        state: String,
+        /// Also restart the namespace's deployments so existing pods get (or lose) sidecars.
+        #[arg(long)]
+        restart: bool,
+    },
+    /// Send requests to the product page through the playground's ingress and print the
+    /// achieved rate, status codes, latency percentiles and which reviews version answered.
+    Traffic {
+        /// Requests per second (0.5 to 500).
+        #[arg(long, default_value_t = 10.0)]
+        rate: f64,
+        /// Seconds to run (default: until Ctrl-C).
+        #[arg(long)]
+        duration: Option<f64>,
+        /// Requests in flight at most (1 to 256).
+        #[arg(long, default_value_t = 10)]
+        concurrency: u32,
+        /// Base URL of the ingress (default: the real playground's http://localhost:9080).
+        #[arg(long, value_name = "URL")]
+        ingress: Option<String>,
+        /// Print the final figures as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Open a port-forward to an observability dashboard and print its local URL; keeps it
+    /// open until Ctrl-C.
+    Dashboard {
+        #[arg(value_parser = ["kiali", "grafana", "jaeger", "prometheus"])]
+        name: String,
+    },
     /// The simulated cluster: a Kubernetes API, controller and Bookinfo data plane in one
     /// process, with no Docker.
     Sim {
@@ -119,6 +167,27 @@ pub fn run(command: Command, dirs: &AppDirs, target: &ClusterTarget) -> ExitCode
             ));
         }
         Command::Graph { json, watch } => runtime.block_on(graph_command(json, watch, target)),
+        Command::Weights {
+            service,
+            weights,
+            namespace,
+            dry_run,
+        } => runtime.block_on(weights_command(
+            target, &service, &namespace, &weights, dry_run,
+        )),
+        Command::Inject {
+            namespace,
+            state,
+            restart,
+        } => runtime.block_on(inject_command(target, &namespace, state == "on", restart)),
+        Command::Traffic {
+            rate,
+            duration,
+            concurrency,
+            ingress,
+            json,
+        } => runtime.block_on(traffic_command(rate, duration, concurrency, ingress, json)),
+        Command::Dashboard { name } => runtime.block_on(dashboard_command(target, &name)),
         Command::Sim {
             command:
                 SimCommand::Serve {
@@ -138,6 +207,188 @@ pub fn run(command: Command, dirs: &AppDirs, target: &ClusterTarget) -> ExitCode
             ExitCode::FAILURE
         }
     }
+}
+
+async fn weights_command(
+    target: &ClusterTarget,
+    service: &str,
+    namespace: &str,
+    args: &[String],
+    dry_run: bool,
+) -> playground::Result<()> {
+    use playground::actions::weights::{self, WeightPlan};
+    // Parse before connecting: a typo is reported even when no cluster runs.
+    let plan = WeightPlan::from_args(service, namespace, args)?;
+    let client = target.client().await?;
+    let change = if dry_run {
+        weights::preview(&client, &plan).await?
+    } else {
+        weights::apply(&client, &plan).await?.0
+    };
+    if !change.created_subsets.is_empty() {
+        println!(
+            "DestinationRule subsets created: {}",
+            change.created_subsets.join(", ")
+        );
+    }
+    println!(
+        "{} {service}: {}",
+        if dry_run { "Would route" } else { "Routed" },
+        plan.weights
+            .iter()
+            .map(|(v, w)| format!("{v} {w}%"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!("\nThe same with kubectl:\n{}", change.kubectl);
+    Ok(())
+}
+
+async fn inject_command(
+    target: &ClusterTarget,
+    namespace: &str,
+    enabled: bool,
+    restart: bool,
+) -> playground::Result<()> {
+    use playground::actions::injection::{self, InjectionRequest};
+    let client = target.client().await?;
+    let now = injection::rfc3339(std::time::SystemTime::now());
+    let report = injection::set_injection(
+        &client,
+        &InjectionRequest {
+            namespace: namespace.into(),
+            enabled,
+            restart,
+        },
+        &now,
+    )
+    .await?;
+    println!(
+        "Sidecar injection is {} for namespace {namespace}{}.",
+        if enabled { "on" } else { "off" },
+        if report.label_changed {
+            ""
+        } else {
+            " (it already was)"
+        }
+    );
+    if !restart {
+        println!(
+            "Existing pods keep their state until they are recreated: add --restart to restart the deployments."
+        );
+    }
+    for name in &report.restarted {
+        println!("  restarted deployment/{name}");
+    }
+    for s in report.skipped.iter().chain(&report.opted_out) {
+        println!("  {}: {}", s.name, s.reason);
+    }
+    println!("\nThe same with kubectl:");
+    for line in &report.kubectl {
+        println!("  {line}");
+    }
+    Ok(())
+}
+
+async fn traffic_command(
+    rate: f64,
+    duration: Option<f64>,
+    concurrency: u32,
+    ingress: Option<String>,
+    json: bool,
+) -> playground::Result<()> {
+    use playground::traffic::{self, TrafficSettings};
+    let target = ingress.unwrap_or_else(|| traffic::REAL_INGRESS.to_string());
+    let run = traffic::start(
+        &target,
+        TrafficSettings {
+            rate,
+            concurrency,
+            duration_secs: duration,
+        },
+        move |s| {
+            if !json && s.running {
+                eprint!(
+                    "\r{:>6.1} s  {:>6} done  {:>7.1} req/s  p50 {:>6.1} ms   ",
+                    s.elapsed_secs, s.completed, s.current_rate, s.latency.p50_ms
+                );
+            }
+        },
+    )?;
+    tokio::select! {
+        _ = wait_for(&run) => {}
+        _ = tokio::signal::ctrl_c() => run.stop(),
+    }
+    let stats = run.finish().await;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&stats).unwrap_or_default()
+        );
+        return Ok(());
+    }
+    eprintln!();
+    let pct = |m: &std::collections::BTreeMap<String, u64>, total: u64| {
+        m.iter()
+            .map(|(k, v)| format!("{k} {:.0}%", *v as f64 * 100.0 / total.max(1) as f64))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    println!("Target:        {}", stats.target);
+    println!(
+        "Requests:      {} in {:.1} s, {:.1} req/s achieved",
+        stats.completed, stats.elapsed_secs, stats.achieved_rate
+    );
+    println!(
+        "Status codes:  {}",
+        stats
+            .statuses
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!(
+        "Latency:       p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms",
+        stats.latency.p50_ms, stats.latency.p90_ms, stats.latency.p99_ms
+    );
+    println!(
+        "Reviews split: {} (all {}); last {}: {}",
+        pct(&stats.versions_total, stats.completed),
+        stats.completed,
+        stats.recent,
+        pct(&stats.versions_recent, u64::from(stats.recent))
+    );
+    Ok(())
+}
+
+/// Polls until the run has ended (the duration passed).
+async fn wait_for(run: &playground::traffic::TrafficRun) {
+    while !run.is_finished() {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn dashboard_command(target: &ClusterTarget, name: &str) -> playground::Result<()> {
+    use playground::dashboards::{self, Dashboard, DashboardError};
+    let dashboard =
+        Dashboard::parse(name).ok_or_else(|| DashboardError::Unknown(name.to_string()))?;
+    let simulated = target.context == playground::sim::SIM_CONTEXT;
+    let client = target.client().await?;
+    let forward = dashboards::open(client, dashboard, simulated).await?;
+    println!("{}: {}", forward.link.title, forward.link.url);
+    for (label, url) in &forward.link.extra {
+        println!("{label}: {url}");
+    }
+    if !forward.link.usual_port {
+        eprintln!(
+            "(port {} was taken, so another one is used)",
+            dashboard.usual_local_port()
+        );
+    }
+    eprintln!("Forwarding until Ctrl-C.");
+    let _ = tokio::signal::ctrl_c().await;
+    Ok(())
 }
 
 /// How long `graph` waits for the first complete picture of the cluster.

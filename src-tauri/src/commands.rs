@@ -169,3 +169,171 @@ pub async fn teardown(
     .await
     .map_err(IpcError::from)
 }
+
+// ---- The four buttons: weights, injection, traffic, dashboards ----
+
+use playground::actions::injection::{self, InjectionReport, InjectionRequest};
+use playground::actions::weights::{
+    self, Routing, RoutingBackup, UndoReport, WeightChange, WeightPlan,
+};
+use playground::dashboards::{self, Dashboard, DashboardLink, PortForward};
+use playground::traffic::{self, TrafficRun, TrafficSettings, TrafficStats};
+
+/// What the action commands keep between calls.
+#[derive(Default)]
+pub struct ActionsState {
+    /// Routing before each applied weight change, newest last: Undo pops one.
+    weight_undo: tokio::sync::Mutex<Vec<RoutingBackup>>,
+    /// The traffic generator, while one runs.
+    traffic: std::sync::Mutex<Option<TrafficRun>>,
+    /// Open dashboard port-forwards, kept until the app closes.
+    dashboards: tokio::sync::Mutex<std::collections::HashMap<Dashboard, PortForward>>,
+}
+
+/// How a service's requests are routed now, with its versions and presets.
+#[tauri::command]
+pub async fn read_routing(
+    state: State<'_, AppState>,
+    namespace: String,
+    service: String,
+) -> Result<Routing, IpcError> {
+    let client = state.target().client().await?;
+    Ok(weights::read_routing(&client, &namespace, &service)
+        .await
+        .map_err(playground::Error::from)?)
+}
+
+/// Validates a plan and returns the YAML and kubectl command it would apply; writes nothing.
+#[tauri::command]
+pub async fn preview_weights(
+    state: State<'_, AppState>,
+    plan: WeightPlan,
+) -> Result<WeightChange, IpcError> {
+    let client = state.target().client().await?;
+    Ok(weights::preview(&client, &plan)
+        .await
+        .map_err(playground::Error::from)?)
+}
+
+/// Applies a plan (DestinationRule, then VirtualService) and remembers how to undo it.
+#[tauri::command]
+pub async fn apply_weights(
+    state: State<'_, AppState>,
+    plan: WeightPlan,
+) -> Result<WeightChange, IpcError> {
+    let client = state.target().client().await?;
+    let mut undo = state.actions.weight_undo.lock().await;
+    let (change, backup) = weights::apply(&client, &plan)
+        .await
+        .map_err(playground::Error::from)?;
+    undo.push(backup);
+    Ok(change)
+}
+
+/// Restores the routing as it was before the last applied change.
+#[tauri::command]
+pub async fn undo_weights(state: State<'_, AppState>) -> Result<UndoReport, IpcError> {
+    let client = state.target().client().await?;
+    let mut undo = state.actions.weight_undo.lock().await;
+    let backup = undo
+        .last()
+        .ok_or(playground::Error::from(
+            playground::actions::ActionError::NothingToUndo,
+        ))?
+        .clone();
+    let report = weights::undo(&client, &backup)
+        .await
+        .map_err(playground::Error::from)?;
+    undo.pop();
+    Ok(report)
+}
+
+/// Turns sidecar injection on or off for a namespace, restarting its deployments if asked.
+#[tauri::command]
+pub async fn set_injection(
+    state: State<'_, AppState>,
+    request: InjectionRequest,
+) -> Result<InjectionReport, IpcError> {
+    let client = state.target().client().await?;
+    let now = injection::rfc3339(std::time::SystemTime::now());
+    Ok(injection::set_injection(&client, &request, &now)
+        .await
+        .map_err(playground::Error::from)?)
+}
+
+/// Where traffic goes: the simulated ingress, or the real playground's localhost port.
+async fn ingress(state: &AppState) -> String {
+    match state.simulated.lock().await.as_ref() {
+        Some(sim) => sim.info().ingress_url,
+        None => traffic::REAL_INGRESS.to_string(),
+    }
+}
+
+/// Starts traffic to the product page; figures stream to `on_stats` every 500 ms and once
+/// more at the end.
+#[tauri::command]
+pub async fn traffic_start(
+    state: State<'_, AppState>,
+    settings: TrafficSettings,
+    on_stats: Channel<TrafficStats>,
+) -> Result<(), IpcError> {
+    let target = ingress(&state).await;
+    let mut slot = state
+        .actions
+        .traffic
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    if slot.as_ref().is_some_and(|r| !r.is_finished()) {
+        return Err(playground::Error::from(traffic::TrafficError::AlreadyRunning).into());
+    }
+    let run = traffic::start(&target, settings, move |stats| {
+        let _ = on_stats.send(stats);
+    })
+    .map_err(playground::Error::from)?;
+    *slot = Some(run);
+    Ok(())
+}
+
+/// Stops the running traffic; false when none ran.
+#[tauri::command]
+pub fn traffic_stop(state: State<'_, AppState>) -> bool {
+    let slot = state
+        .actions
+        .traffic
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    match slot.as_ref() {
+        Some(run) if !run.is_finished() => {
+            run.stop();
+            true
+        }
+        _ => false,
+    }
+}
+
+/// Opens (or reuses) the port-forward of a dashboard and returns its URL. In simulated mode
+/// it refuses plainly: dashboards need a real cluster.
+#[tauri::command]
+pub async fn open_dashboard(
+    state: State<'_, AppState>,
+    dashboard: Dashboard,
+) -> Result<DashboardLink, IpcError> {
+    let mut open = state.actions.dashboards.lock().await;
+    if let Some(forward) = open.get(&dashboard) {
+        return Ok(forward.link.clone());
+    }
+    let simulated = state.simulated.lock().await.is_some();
+    if simulated {
+        return Err(
+            playground::Error::from(dashboards::DashboardError::Simulated(dashboard.title()))
+                .into(),
+        );
+    }
+    let client = state.target().client().await?;
+    let forward = dashboards::open(client, dashboard, false)
+        .await
+        .map_err(playground::Error::from)?;
+    let link = forward.link.clone();
+    open.insert(dashboard, forward);
+    Ok(link)
+}

@@ -30,6 +30,8 @@ pub struct AppState {
     pub setup_target: ClusterTarget,
     /// The setup or teardown in progress, if any.
     pub provisioning: playground::provision::RunSlot,
+    /// Weights undo history, the traffic generator and dashboard port-forwards.
+    pub actions: commands::ActionsState,
 }
 
 impl AppState {
@@ -66,6 +68,7 @@ pub fn main_entry() -> ExitCode {
                 simulated: tokio::sync::Mutex::new(None),
                 mesh_watch: Mutex::new(None),
                 provisioning: Default::default(),
+                actions: Default::default(),
             });
             ExitCode::SUCCESS
         }
@@ -79,6 +82,7 @@ fn run_window(state: AppState) {
         "opening the window"
     );
     tauri::Builder::default()
+        .plugin(tauri_plugin_opener::init())
         .manage(state)
         .invoke_handler(tauri::generate_handler![
             commands::run_preflight,
@@ -92,6 +96,14 @@ fn run_window(state: AppState) {
             commands::setup_start,
             commands::setup_cancel,
             commands::teardown,
+            commands::read_routing,
+            commands::preview_weights,
+            commands::apply_weights,
+            commands::undo_weights,
+            commands::set_injection,
+            commands::traffic_start,
+            commands::traffic_stop,
+            commands::open_dashboard,
         ])
         .run(tauri::generate_context!())
         .expect("the Tauri runtime failed to start");

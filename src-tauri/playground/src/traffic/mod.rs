@@ -20,6 +20,8 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use ts_rs::TS;
 
+/// The real playground's ingress gateway: kind maps its port to localhost:9080.
+pub const REAL_INGRESS: &str = "http://localhost:9080";
 /// The lowest and highest rates offered (requests per second).
 pub const MIN_RATE: f64 = 0.5;
 pub const MAX_RATE: f64 = 500.0;
