@@ -70,6 +70,16 @@ impl MeshGraph {
         MeshSnapshot { nodes, edges }
     }
 
+    /// Like `snapshot`, but moves the nodes and edges out instead of copying them.
+    pub fn into_snapshot(self) -> MeshSnapshot {
+        let (nodes, edges) = petgraph::Graph::from(self.graph).into_nodes_edges();
+        let mut nodes: Vec<GraphNode> = nodes.into_iter().map(|n| n.weight).collect();
+        nodes.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        let mut edges: Vec<GraphEdge> = edges.into_iter().map(|e| e.weight).collect();
+        edges.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        MeshSnapshot { nodes, edges }
+    }
+
     fn add_node(&mut self, node: GraphNode) {
         if self.index.contains_key(&node.id) {
             return;
@@ -872,6 +882,16 @@ fn validate_gateways_served(g: &mut MeshGraph, inputs: &MeshInputs) {
 }
 
 fn validate_subsets(g: &mut MeshGraph, inputs: &MeshInputs) {
+    // Pods by the box they are drawn in, so each subset's targets are checked directly.
+    let mut pods_in: HashMap<String, Vec<(String, String)>> = HashMap::new();
+    for n in g.graph.node_weights().filter(|n| n.kind == NodeKind::Pod) {
+        if let Some(p) = &n.parent {
+            pods_in
+                .entry(p.clone())
+                .or_default()
+                .push((n.namespace.clone(), n.name.clone()));
+        }
+    }
     let subset_ids: Vec<String> = g
         .graph
         .node_weights()
@@ -907,7 +927,9 @@ fn validate_subsets(g: &mut MeshGraph, inputs: &MeshInputs) {
             );
             continue;
         }
-        let ready = selected.iter().any(|t| target_has_ready_pod(g, inputs, t));
+        let ready = selected
+            .iter()
+            .any(|t| target_has_ready_pod(g, inputs, &pods_in, t));
         if !ready && routed {
             g.validate(
                 &id,
@@ -919,14 +941,17 @@ fn validate_subsets(g: &mut MeshGraph, inputs: &MeshInputs) {
     }
 }
 
-fn target_has_ready_pod(g: &MeshGraph, inputs: &MeshInputs, target: &str) -> bool {
+fn target_has_ready_pod(
+    g: &MeshGraph,
+    inputs: &MeshInputs,
+    pods_in: &HashMap<String, Vec<(String, String)>>,
+    target: &str,
+) -> bool {
     match g.node(target) {
         Some(n) if n.kind == NodeKind::Pod => pod_ready(inputs, &n.namespace, &n.name),
-        Some(_) => g
-            .graph
-            .node_weights()
-            .filter(|p| p.kind == NodeKind::Pod && p.parent.as_deref() == Some(target))
-            .any(|p| pod_ready(inputs, &p.namespace, &p.name)),
+        Some(_) => pods_in
+            .get(target)
+            .is_some_and(|pods| pods.iter().any(|(ns, name)| pod_ready(inputs, ns, name))),
         None => false,
     }
 }

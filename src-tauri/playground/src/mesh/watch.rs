@@ -368,7 +368,7 @@ async fn rebuild_loop(
         if !ready || !connected {
             continue;
         }
-        let snapshot = build(&inputs).snapshot();
+        let snapshot = build(&inputs).into_snapshot();
         let event = match &last {
             Some(prev) if !resync => {
                 let d = diff::diff(prev, &snapshot);

@@ -1,0 +1,191 @@
+//! Mesh model benchmarks: a full build for 2,000 pods, and the work done for one watch
+//! event (update the store, rebuild, diff against the last snapshot) with 2,000 pods and 200
+//! services. Run: `cargo bench -p playground --bench mesh`.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use playground::mesh::inputs::*;
+use playground::mesh::{build, diff};
+
+const NAMESPACES: usize = 10;
+const SERVICES_PER_NS: usize = 20;
+const PODS_PER_SERVICE: usize = 10;
+
+fn labels(pairs: &[(&str, &str)]) -> Labels {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// 10 namespaces x 20 services x 10 pods = 200 services, 2,000 pods, each service with a
+/// DestinationRule (v1, v2) and a 90/10 VirtualService, one Gateway per namespace.
+fn big_mesh() -> MeshInputs {
+    let mut m = MeshInputs::default();
+    let ig = labels(&[("app", "istio-ingressgateway"), ("istio", "ingressgateway")]);
+    m.deployments.insert(
+        ("istio-system".into(), "istio-ingressgateway".into()),
+        DeploymentInfo {
+            namespace: "istio-system".into(),
+            name: "istio-ingressgateway".into(),
+            selector: ig.clone(),
+            template_labels: ig,
+            replicas: 1,
+            ready_replicas: 1,
+            paused: false,
+        },
+    );
+    for n in 0..NAMESPACES {
+        let ns = format!("team-{n}");
+        m.namespaces.insert(
+            ns.clone(),
+            NamespaceInfo {
+                name: ns.clone(),
+                injection: Injection::Enabled,
+            },
+        );
+        let gw = serde_json::json!({"metadata": {"name": "edge", "namespace": ns},
+            "spec": {"selector": {"istio": "ingressgateway"}, "servers": [{"port": {"number": 8080, "protocol": "HTTP"}, "hosts": ["*"]}]}});
+        m.gateways.insert(
+            (ns.clone(), "edge".into()),
+            GatewayInfo::from_json(&gw).unwrap(),
+        );
+        for s in 0..SERVICES_PER_NS {
+            let app = format!("svc-{s}");
+            m.services.insert(
+                (ns.clone(), app.clone()),
+                ServiceInfo {
+                    namespace: ns.clone(),
+                    name: app.clone(),
+                    selector: Some(labels(&[("app", &app)])),
+                    type_: "ClusterIP".into(),
+                    cluster_ip: None,
+                    ports: vec![ServicePort {
+                        name: Some("http".into()),
+                        port: 9080,
+                        protocol: "TCP".into(),
+                    }],
+                },
+            );
+            for version in ["v1", "v2"] {
+                let l = labels(&[("app", &app), ("version", version)]);
+                let name = format!("{app}-{version}");
+                m.deployments.insert(
+                    (ns.clone(), name.clone()),
+                    DeploymentInfo {
+                        namespace: ns.clone(),
+                        name: name.clone(),
+                        selector: l.clone(),
+                        template_labels: l.clone(),
+                        replicas: (PODS_PER_SERVICE / 2) as i32,
+                        ready_replicas: (PODS_PER_SERVICE / 2) as i32,
+                        paused: false,
+                    },
+                );
+                for p in 0..PODS_PER_SERVICE / 2 {
+                    let pod = format!("{name}-7d9f8c-{p:05}");
+                    m.pods
+                        .insert((ns.clone(), pod.clone()), pod_info(&ns, &pod, &l, true));
+                }
+            }
+            let dr = serde_json::json!({"metadata": {"name": app, "namespace": ns},
+                "spec": {"host": app, "subsets": [{"name": "v1", "labels": {"version": "v1"}}, {"name": "v2", "labels": {"version": "v2"}}]}});
+            m.destination_rules.insert(
+                (ns.clone(), app.clone()),
+                DestinationRuleInfo::from_json(&dr).unwrap(),
+            );
+            let vs = serde_json::json!({"metadata": {"name": app, "namespace": ns},
+                "spec": {"hosts": [app], "gateways": if s == 0 { vec!["edge", "mesh"] } else { vec![] },
+                         "http": [{"route": [{"destination": {"host": app, "subset": "v1"}, "weight": 90},
+                                             {"destination": {"host": app, "subset": "v2"}, "weight": 10}]}]}});
+            m.virtual_services.insert(
+                (ns.clone(), app.clone()),
+                VirtualServiceInfo::from_json(&vs).unwrap(),
+            );
+        }
+    }
+    m
+}
+
+fn pod_info(ns: &str, name: &str, labels: &Labels, ready: bool) -> PodInfo {
+    PodInfo {
+        namespace: ns.into(),
+        name: name.into(),
+        labels: labels.clone(),
+        phase: "Running".into(),
+        waiting_reason: None,
+        ready: if ready { 2 } else { 1 },
+        total: 2,
+        has_sidecar: true,
+        sidecar_ready: ready,
+        ip: Some("10.244.1.1".into()),
+        node: None,
+        restarts: 0,
+        deleting: false,
+    }
+}
+
+fn percentiles(mut samples: Vec<Duration>) -> String {
+    samples.sort();
+    let at = |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize];
+    format!(
+        "p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({} runs)",
+        at(0.5).as_secs_f64() * 1e3,
+        at(0.9).as_secs_f64() * 1e3,
+        at(0.99).as_secs_f64() * 1e3,
+        samples.last().unwrap().as_secs_f64() * 1e3,
+        samples.len()
+    )
+}
+
+fn main() {
+    let inputs = big_mesh();
+    let g = build(&inputs);
+    println!(
+        "mesh: {} pods, {} services -> {} nodes, {} edges",
+        inputs.pods.len(),
+        inputs.services.len(),
+        g.node_count(),
+        g.edge_count()
+    );
+
+    // Full model build (graph + decorations + validations + sorted snapshot).
+    let mut builds = Vec::new();
+    for _ in 0..60 {
+        let t = Instant::now();
+        let snap = build(&inputs).into_snapshot();
+        builds.push(t.elapsed());
+        std::hint::black_box(snap);
+    }
+    println!("full model build + snapshot: {}", percentiles(builds));
+
+    // One watch event: a pod turns unready (or ready again), the store changes, the model is
+    // rebuilt and diffed against the previous snapshot, as the rebuild loop does.
+    let mut inputs = inputs;
+    let mut last = build(&inputs).into_snapshot();
+    let keys: Vec<(String, String)> = inputs.pods.keys().cloned().collect();
+    let mut events = Vec::new();
+    let mut diffs = Vec::new();
+    let mut sizes = BTreeMap::new();
+    for i in 0..400 {
+        let key = &keys[(i * 37) % keys.len()];
+        let t = Instant::now();
+        let pod = inputs.pods.get_mut(key).unwrap();
+        let ready = pod.ready != 2;
+        *pod = pod_info(&key.0, &key.1, &pod.labels.clone(), ready);
+        let snap = build(&inputs).into_snapshot();
+        let td = Instant::now();
+        let d = diff::diff(&last, &snap);
+        diffs.push(td.elapsed());
+        last = snap;
+        events.push(t.elapsed());
+        *sizes.entry(d.changed_nodes.len()).or_insert(0) += 1;
+    }
+    println!(
+        "watch event -> diff (store update, rebuild, diff): {}",
+        percentiles(events)
+    );
+    println!("  of which the diff alone: {}", percentiles(diffs));
+    println!("changed nodes per diff (count: events): {sizes:?}");
+}
