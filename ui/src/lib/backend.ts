@@ -1,6 +1,7 @@
 // The only module in the UI that imports `@tauri-apps`: everything else talks to the
 // `Backend` interface, so components can be tested (and previewed) with a fake one.
 import { Channel, invoke } from "@tauri-apps/api/core";
+import { openUrl } from "@tauri-apps/plugin-opener";
 import { getContext, setContext } from "svelte";
 
 import type { AppInfo } from "./generated/AppInfo";
@@ -13,6 +14,16 @@ import type { ObjectRef } from "./generated/ObjectRef";
 import type { ProvisionEvent } from "./generated/ProvisionEvent";
 import type { SetupPlan } from "./generated/SetupPlan";
 import type { SimulatedInfo } from "./generated/SimulatedInfo";
+import type { Dashboard } from "./generated/Dashboard";
+import type { DashboardLink } from "./generated/DashboardLink";
+import type { InjectionReport } from "./generated/InjectionReport";
+import type { InjectionRequest } from "./generated/InjectionRequest";
+import type { Routing } from "./generated/Routing";
+import type { TrafficSettings } from "./generated/TrafficSettings";
+import type { TrafficStats } from "./generated/TrafficStats";
+import type { UndoReport } from "./generated/UndoReport";
+import type { WeightChange } from "./generated/WeightChange";
+import type { WeightPlan } from "./generated/WeightPlan";
 
 export interface Backend {
   runPreflight(): Promise<PreflightReport>;
@@ -44,6 +55,24 @@ export interface Backend {
   setupCancel(): Promise<boolean>;
   /** Deletes the playground's cluster, with progress like `setupStart`. */
   teardown(onEvent: (event: ProvisionEvent) => void): Promise<void>;
+  /** How a service's requests are routed now: its versions, weights and presets. */
+  readRouting(namespace: string, service: string): Promise<Routing>;
+  /** Validates weights and returns the YAML and kubectl command; writes nothing. */
+  previewWeights(plan: WeightPlan): Promise<WeightChange>;
+  /** Applies weights (DestinationRule, then VirtualService); nothing half-applied. */
+  applyWeights(plan: WeightPlan): Promise<WeightChange>;
+  /** Restores the routing as it was before the last applied weights. */
+  undoWeights(): Promise<UndoReport>;
+  /** Turns sidecar injection on or off for a namespace, optionally restarting it. */
+  setInjection(request: InjectionRequest): Promise<InjectionReport>;
+  /** Starts traffic to the product page; `onStats` gets figures every 500 ms and at the end. */
+  startTraffic(settings: TrafficSettings, onStats: (stats: TrafficStats) => void): Promise<void>;
+  /** Stops the running traffic; false when none ran. */
+  stopTraffic(): Promise<boolean>;
+  /** Opens (or reuses) a dashboard's port-forward; rejects plainly in simulated mode. */
+  openDashboard(dashboard: Dashboard): Promise<DashboardLink>;
+  /** Opens a URL in the system browser. */
+  openUrl(url: string): Promise<void>;
 }
 
 export const tauriBackend: Backend = {
@@ -60,6 +89,24 @@ export const tauriBackend: Backend = {
   },
   objectYaml: (object) => call<string>("object_yaml", { object }),
   startSimulated: () => call<SimulatedInfo>("start_simulated"),
+  readRouting: (namespace, service) => call<Routing>("read_routing", { namespace, service }),
+  previewWeights: (plan) => call<WeightChange>("preview_weights", { plan }),
+  applyWeights: (plan) => call<WeightChange>("apply_weights", { plan }),
+  undoWeights: () => call<UndoReport>("undo_weights"),
+  setInjection: (request) => call<InjectionReport>("set_injection", { request }),
+  async startTraffic(settings, handler) {
+    const onStats = new Channel<TrafficStats>(handler);
+    await call<null>("traffic_start", { settings, onStats });
+  },
+  stopTraffic: () => call<boolean>("traffic_stop"),
+  openDashboard: (dashboard) => call<DashboardLink>("open_dashboard", { dashboard }),
+  async openUrl(url) {
+    try {
+      await openUrl(url);
+    } catch (e) {
+      throw toIpcError(e);
+    }
+  },
   setupPlan: () => call<SetupPlan>("setup_plan"),
   async setupStart(handler) {
     await call<null>("setup_start", { onProgress: new Channel<ProvisionEvent>(handler) });

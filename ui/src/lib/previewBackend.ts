@@ -12,6 +12,7 @@ import type { PlannedStep } from "./generated/PlannedStep";
 import type { ProvisionEvent } from "./generated/ProvisionEvent";
 import type { SetupPlan } from "./generated/SetupPlan";
 import { bookinfoSnapshot, syntheticSnapshot } from "./mesh/sample";
+import { sampleActions, sampleStats } from "./actions/sampleActions";
 
 const CHECKS: CheckResult[] = [
   {
@@ -168,10 +169,29 @@ export function previewBackend(sample: string | null): Backend {
     async teardown(onEvent) {
       await previewRun(onEvent, () => cancelled, [PREVIEW_PLAN.teardown]);
     },
+    ...sampleActions(),
+    async startTraffic(settings, onStats) {
+      // Made-up figures that drift towards 60/30/10, twice a second.
+      let n = 0;
+      const started = Date.now();
+      previewTraffic = setInterval(() => {
+        n += Math.round(settings.rate / 2);
+        const t = (Date.now() - started) / 1000;
+        const recent = Math.min(n, 200);
+        const v1 = Math.round(recent * 0.58), v2 = Math.round(recent * 0.31);
+        onStats(sampleStats({ settings, elapsedSecs: t, sent: n, completed: n, achievedRate: n / t, currentRate: settings.rate, statuses: { "200": n },
+          recent, versionsRecent: { v1, v2, v3: recent - v1 - v2 }, versionsTotal: { v1: Math.round(n * 0.6), v2: Math.round(n * 0.3), v3: n - Math.round(n * 0.6) - Math.round(n * 0.3) } }));
+      }, 500);
+    },
+    async stopTraffic() {
+      clearInterval(previewTraffic);
+      return true;
+    },
   };
 }
 
 let cancelled = false;
+let previewTraffic: ReturnType<typeof setInterval> | undefined;
 
 const planned = (id: PlannedStep["id"], title: string, explanation: string): PlannedStep => ({
   id,

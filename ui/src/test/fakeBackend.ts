@@ -15,6 +15,8 @@ import type { StepId } from "../lib/generated/StepId";
 import type { MeshEvent } from "../lib/generated/MeshEvent";
 import type { ObjectRef } from "../lib/generated/ObjectRef";
 import type { SimulatedInfo } from "../lib/generated/SimulatedInfo";
+import type { TrafficStats } from "../lib/generated/TrafficStats";
+import { sampleActions } from "../lib/actions/sampleActions";
 
 export function check(over: Partial<CheckResult> & Pick<CheckResult, "id" | "status">): CheckResult {
   return {
@@ -66,6 +68,17 @@ export interface FakeBackend extends Backend {
   emitProvision(event: ProvisionEvent): void;
   /** Ends the running setup or teardown: resolves it, or rejects it with `error`. */
   finishProvision(error?: IpcError): void;
+  readRouting: ReturnType<typeof vi.fn<Backend["readRouting"]>>;
+  previewWeights: ReturnType<typeof vi.fn<Backend["previewWeights"]>>;
+  applyWeights: ReturnType<typeof vi.fn<Backend["applyWeights"]>>;
+  undoWeights: ReturnType<typeof vi.fn<Backend["undoWeights"]>>;
+  setInjection: ReturnType<typeof vi.fn<Backend["setInjection"]>>;
+  startTraffic: ReturnType<typeof vi.fn<Backend["startTraffic"]>>;
+  stopTraffic: ReturnType<typeof vi.fn<Backend["stopTraffic"]>>;
+  openDashboard: ReturnType<typeof vi.fn<Backend["openDashboard"]>>;
+  openUrl: ReturnType<typeof vi.fn<Backend["openUrl"]>>;
+  /** Sends traffic figures to the running generator's handler. */
+  emitTraffic(stats: TrafficStats): void;
 }
 
 const plannedStep = (id: StepId, title: string): PlannedStep => ({
@@ -121,7 +134,22 @@ export function fakeBackend(opts: {
   const handlers: ((l: LogLine) => void)[] = [];
   const meshHandlers: ((e: MeshEvent) => void)[] = [];
   const defaultReport = report([check({ id: "docker", status: "pass" })]);
+  const actions = sampleActions({ simulated: () => simulated !== null });
+  let trafficHandler: ((s: TrafficStats) => void) | null = null;
   return {
+    readRouting: vi.fn<Backend["readRouting"]>(actions.readRouting),
+    previewWeights: vi.fn<Backend["previewWeights"]>(actions.previewWeights),
+    applyWeights: vi.fn<Backend["applyWeights"]>(actions.applyWeights),
+    undoWeights: vi.fn<Backend["undoWeights"]>(actions.undoWeights),
+    setInjection: vi.fn<Backend["setInjection"]>(actions.setInjection),
+    openDashboard: vi.fn<Backend["openDashboard"]>(actions.openDashboard),
+    openUrl: vi.fn<Backend["openUrl"]>(actions.openUrl),
+    startTraffic: vi.fn<Backend["startTraffic"]>((_settings, h) => {
+      trafficHandler = h;
+      return Promise.resolve();
+    }),
+    stopTraffic: vi.fn<Backend["stopTraffic"]>(() => Promise.resolve(trafficHandler !== null)),
+    emitTraffic: (stats) => trafficHandler?.(stats),
     runPreflight: vi.fn<Backend["runPreflight"]>(opts.preflight ?? (() => Promise.resolve(defaultReport))),
     logInfo: () =>
       Promise.resolve(opts.logInfo ?? { dir: "/logs", file: "/logs/istio-playground.log.2026-01-01", recent: [] }),

@@ -132,7 +132,9 @@ pub struct TrafficStats {
     pub target: String,
     pub settings: Option<TrafficSettings>,
     pub elapsed_secs: f64,
+    #[ts(type = "number")]
     pub sent: u64,
+    #[ts(type = "number")]
     pub completed: u64,
     /// Completed requests per second since the start.
     pub achieved_rate: f64,

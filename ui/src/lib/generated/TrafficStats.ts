@@ -5,7 +5,7 @@ import type { TrafficSettings } from "./TrafficSettings";
 /**
  * Live figures of a run.
  */
-export type TrafficStats = { target: string, settings: TrafficSettings | null, elapsedSecs: number, sent: bigint, completed: bigint, 
+export type TrafficStats = { target: string, settings: TrafficSettings | null, elapsedSecs: number, sent: number, completed: number, 
 /**
  * Completed requests per second since the start.
  */
