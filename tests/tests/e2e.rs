@@ -44,6 +44,40 @@ async fn preflight_rows(client: &Client) -> Vec<(String, String, String)> {
     }
 }
 
+/// The setup step rows as (id, state), once the plan has loaded.
+async fn setup_steps(client: &Client) -> Vec<(String, String)> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let rows = client
+            .find_all(Locator::Css("[data-testid=setup-step]"))
+            .await
+            .unwrap_or_default();
+        if rows.len() == 7 {
+            let mut out = Vec::new();
+            for row in rows {
+                let id = row.attr("data-step-id").await.unwrap().unwrap_or_default();
+                let state = row.attr("data-state").await.unwrap().unwrap_or_default();
+                out.push((id, state));
+            }
+            return out;
+        }
+        assert!(Instant::now() < deadline, "the setup steps never appeared");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn scroll_to(client: &Client, css: &str) {
+    client
+        .execute(
+            "document.querySelector(arguments[0]).scrollIntoView({block: 'center'})",
+            vec![json!(css)],
+        )
+        .await
+        .expect("scroll");
+    // WebKit repaints a scrolled inner container late when nothing else changes.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+}
+
 async fn screenshot(client: &Client, name: &str) -> std::path::PathBuf {
     // WebDriver screenshots lag the page by up to ~200 ms.
     tokio::time::sleep(Duration::from_millis(400)).await;
@@ -107,6 +141,34 @@ async fn setup_screen_shows_real_preflight_rows_and_the_other_screens_say_what_i
         "{summary}"
     );
     screenshot(&client, "setup.png").await;
+
+    // Below the checks: the setup plan's steps, all waiting, with the button to start.
+    let steps = setup_steps(&client).await;
+    let ids: Vec<&str> = steps.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "tools", "cluster", "metallb", "istio", "addons", "bookinfo", "verify"
+        ]
+    );
+    assert!(
+        steps.iter().all(|(_, state)| state == "pending"),
+        "{steps:?}"
+    );
+    let start = client
+        .find(Locator::Css("[data-testid=setup-start]"))
+        .await
+        .unwrap();
+    assert!(
+        start
+            .text()
+            .await
+            .unwrap()
+            .contains("Set up the playground")
+    );
+    scroll_to(&client, "[data-testid=setup-steps]").await;
+    screenshot(&client, "setup-steps.png").await;
+    scroll_to(&client, "h1").await;
 
     // The log panel shows the log file in the app's own folder, with the preflight logged.
     // The full path is in the title; the visible text may shorten the folder to fit.
@@ -366,5 +428,79 @@ async fn a_simulated_playground_shows_the_live_mesh_and_follows_kubectl() {
     );
     assert!(details.contains("reviews v3 50%"), "{details}");
     screenshot(&client, "mesh-after-kubectl.png").await;
+    client.close().await.unwrap();
+}
+
+#[tokio::test]
+#[ignore = "needs the built app, tauri-driver and a display: run with `make e2e`"]
+async fn set_up_without_internet_stops_at_the_download_and_says_what_to_do() {
+    let home = tempfile::tempdir().unwrap();
+    let home_str = home.path().display().to_string();
+    // Every download goes through a proxy that refuses connections: no internet, and no
+    // chance of a real cluster being created by this test.
+    let dead_proxy = format!("http://127.0.0.1:{}", playground_tests::free_port());
+    let driver = TauriDriver::start(&[
+        ("ISTIO_PLAYGROUND_HOME", &home_str),
+        ("HTTPS_PROXY", &dead_proxy),
+        ("HTTP_PROXY", &dead_proxy),
+        ("https_proxy", &dead_proxy),
+        ("http_proxy", &dead_proxy),
+        // The WebDriver plumbing talks to 127.0.0.1 and must not go through it.
+        ("NO_PROXY", "127.0.0.1,localhost"),
+        ("no_proxy", "127.0.0.1,localhost"),
+    ]);
+    let client = open_app(&driver).await;
+    preflight_rows(&client).await;
+    setup_steps(&client).await;
+    let start = client
+        .find(Locator::Css("[data-testid=setup-start]"))
+        .await
+        .unwrap();
+    if start.attr("disabled").await.unwrap().is_some() {
+        let why = client
+            .find(Locator::Css("[data-testid=setup-blocked]"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        panic!("this machine's preflight blocks setup: {why}");
+    }
+    start.click().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let steps = loop {
+        let steps = setup_steps(&client).await;
+        if steps[0].1 == "failed" {
+            break steps;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the tools step never failed: {steps:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(steps[1..].iter().all(|(_, s)| s == "pending"), "{steps:?}");
+    let failure = client
+        .find(Locator::Css("[data-testid=step-failure]"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(failure.contains("downloading https://"), "{failure}");
+    assert!(
+        failure.contains("What to do: Check your internet connection"),
+        "{failure}"
+    );
+    let label = client
+        .find(Locator::Css("[data-testid=setup-start]"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(label, "Continue setup");
+    scroll_to(&client, "[data-testid=step-failure]").await;
+    screenshot(&client, "setup-failed.png").await;
     client.close().await.unwrap();
 }

@@ -577,9 +577,11 @@ async fn the_whole_setup_resumes_after_a_failure_at_each_step_then_tears_down() 
 
     // A complete setup run again only re-verifies.
     let (sink, events) = recorder();
+    let again = Instant::now();
     setup(base.clone(), sink, CancellationToken::new())
         .await
         .unwrap();
+    println!("a finished setup run again took {:?}", again.elapsed());
     assert_eq!(finals(&events.lock().unwrap()), expected);
     assert_eq!(
         read(dir.path().join("kind.calls"))

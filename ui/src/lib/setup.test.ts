@@ -28,6 +28,7 @@ describe("setup steps", () => {
     const failure = { code: "tool_failed", message: "kind failed", hint: "Free port 9080" };
     let s = applyEvent(initial, provisionEvent({ step: "cluster", state: "failed", failure, message: "kind failed" }));
     expect(s[1]).toMatchObject({ state: "failed", failure, percent: null });
+    expect(s[1].log).toEqual([]);
     s = applyEvent(s, provisionEvent({ step: "cluster", state: "pending" }));
     expect(s[1]).toMatchObject({ state: "pending", failure: null, log: [], message: null });
   });

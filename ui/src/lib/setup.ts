@@ -47,7 +47,9 @@ export function applyEvent(steps: StepView[], e: ProvisionEvent): StepView[] {
       // A new run starts: clear what the last run showed.
       return { ...s, state: "pending", percent: null, elapsedMs: 0, log: [], message: null, failure: null };
     }
-    const log = e.message ? [...s.log, e.message].slice(-STEP_LOG_LIMIT) : s.log;
+    // A failure's message is shown in its own box; the log need not repeat it.
+    const repeat = e.state === "failed" && e.failure?.message === e.message;
+    const log = e.message && !repeat ? [...s.log, e.message].slice(-STEP_LOG_LIMIT) : s.log;
     return {
       ...s,
       state: e.state,

@@ -141,7 +141,7 @@ pub async fn fetch_verified(
 async fn get(http: &reqwest::Client, url: &str) -> Result<reqwest::Response, Error> {
     let resp = http.get(url).send().await.map_err(|e| Error::Download {
         url: url.to_string(),
-        reason: chain(&e),
+        reason: reason(&e),
     })?;
     let status = resp.status();
     if !status.is_success() {
@@ -221,6 +221,22 @@ pub fn size(bytes: u64) -> String {
         format!("{:.1} MiB", bytes as f64 / f64::from(1u32 << 20))
     } else {
         format!("{:.0} KiB", (bytes as f64 / 1024.0).ceil())
+    }
+}
+
+/// A request error in a sentence: reqwest's own text repeats the URL and wraps the cause in
+/// several layers, so name the kind of failure and give its innermost cause.
+fn reason(e: &reqwest::Error) -> String {
+    let mut root: &dyn std::error::Error = e;
+    while let Some(s) = root.source() {
+        root = s;
+    }
+    if e.is_connect() {
+        format!("could not connect ({root})")
+    } else if e.is_timeout() {
+        "the server did not answer in time".into()
+    } else {
+        chain(e)
     }
 }
 
