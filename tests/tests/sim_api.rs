@@ -18,6 +18,7 @@ async fn start(scenario: Option<sim::Scenario>) -> (SimCluster, Client) {
     let cluster = sim::start(SimOptions {
         scenario,
         ready_delay: Duration::from_millis(100),
+        termination_delay: Duration::from_millis(200),
         seed: Some(7),
         bookmark_interval: Duration::from_millis(200),
         latency: false,
@@ -376,13 +377,26 @@ async fn deleting_a_deployment_removes_its_replicasets_and_pods() {
             .items
             .is_empty()
     );
+    // Pods terminate gracefully first (Terminating in kubectl), then go.
+    let terminating = pods
+        .list(&ListParams::default().labels("app=cascade"))
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(terminating.len(), 2);
     assert!(
+        terminating
+            .iter()
+            .all(|p| p.metadata.deletion_timestamp.is_some())
+    );
+    eventually("pods gone", || async {
         pods.list(&ListParams::default().labels("app=cascade"))
             .await
             .unwrap()
             .items
             .is_empty()
-    );
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -418,7 +432,20 @@ async fn a_deleted_pod_is_recreated_by_its_replicaset() {
     pods.delete(&victim, &DeleteParams::default())
         .await
         .unwrap();
-    eventually("a replacement pod", || async {
+    // The replacement is created while the victim is still terminating.
+    eventually("a replacement next to the terminating pod", || async {
+        let l = pods
+            .list(&ListParams::default().labels("app=phoenix"))
+            .await
+            .unwrap();
+        l.items.len() == 3
+            && l.items.iter().any(|p| {
+                p.metadata.name.as_deref() == Some(victim.as_str())
+                    && p.metadata.deletion_timestamp.is_some()
+            })
+    })
+    .await;
+    eventually("the victim gone", || async {
         let l = pods
             .list(&ListParams::default().labels("app=phoenix"))
             .await

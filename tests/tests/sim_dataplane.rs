@@ -177,7 +177,7 @@ async fn a_60_30_10_split_holds_over_1000_requests() {
     assert!((share("v2") - 30.0).abs() <= 4.0, "{counts:?}");
     assert!((share("v3") - 10.0).abs() <= 3.0, "{counts:?}");
     assert_eq!(counts.values().sum::<usize>(), 1000);
-    assert!(started.elapsed() < Duration::from_secs(20));
+    assert!(started.elapsed() < Duration::from_secs(60));
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -16,6 +16,7 @@ async fn env(scenario: Option<sim::Scenario>) -> Env {
     let cluster = sim::start(SimOptions {
         scenario,
         ready_delay: Duration::from_millis(200),
+        termination_delay: Duration::from_millis(300),
         seed: Some(42),
         ..Default::default()
     })

@@ -124,14 +124,13 @@ pub(crate) fn on_create(
             })?;
             obj["status"] = resources::crd_status(obj, now);
         }
-        ("", "Secret") => {
+        ("", "Secret")
             if obj
                 .get("type")
                 .and_then(Value::as_str)
-                .is_none_or(str::is_empty)
-            {
-                obj["type"] = json!("Opaque");
-            }
+                .is_none_or(str::is_empty) =>
+        {
+            obj["type"] = json!("Opaque");
         }
         _ => {}
     }

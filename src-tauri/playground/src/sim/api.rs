@@ -762,6 +762,13 @@ fn delete_opts(q: &Query, headers: &HeaderMap, body: &[u8]) -> ApiResult<DeleteO
             .map(String::from)
     });
     opts.dry_run = dry.as_deref() == Some("All");
+    opts.grace_period = match q.get("gracePeriodSeconds") {
+        Some(g) => Some(
+            g.parse()
+                .map_err(|_| ApiError::bad_request(format!("invalid gracePeriodSeconds: {g}")))?,
+        ),
+        None => body_v.get("gracePeriodSeconds").and_then(Value::as_i64),
+    };
     Ok(opts)
 }
 

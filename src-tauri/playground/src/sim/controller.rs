@@ -97,12 +97,15 @@ fn int_or_percent(v: Option<&Value>, total: i64, round_up: bool, default: i64) -
 #[derive(Debug, Clone)]
 pub struct ControllerConfig {
     pub ready_delay: Duration,
+    /// How long a deleted pod shows Terminating before its containers are gone.
+    pub termination_delay: Duration,
 }
 
 /// State the controller keeps between passes: when it first saw each pending pod.
 #[derive(Debug, Default)]
 pub struct Controller {
     first_seen: HashMap<String, Instant>,
+    terminating_since: HashMap<String, Instant>,
 }
 
 /// Creates what a fresh kind cluster has: system namespaces, the node, the kubernetes service.
@@ -586,6 +589,24 @@ impl Controller {
             let seen = *self.first_seen.entry(uid.clone()).or_insert(now);
             live.insert(uid.clone(), ());
             if is_terminating(&p) {
+                if p.pointer("/metadata/finalizers")
+                    .and_then(Value::as_array)
+                    .is_some_and(|f| !f.is_empty())
+                {
+                    continue;
+                }
+                let since = *self.terminating_since.entry(uid.clone()).or_insert(now);
+                let elapsed = now.saturating_duration_since(since);
+                if elapsed >= cfg.termination_delay {
+                    let opts = DeleteOpts {
+                        grace_period: Some(0),
+                        ..Default::default()
+                    };
+                    let _ = store.delete(&pod_def, &ns, &name, &opts);
+                } else {
+                    let left = cfg.termination_delay - elapsed;
+                    wake = Some(wake.map_or(left, |w| w.min(left)));
+                }
                 continue;
             }
             if s(&p, "/spec/nodeName").is_empty() {
@@ -619,6 +640,7 @@ impl Controller {
             }
         }
         self.first_seen.retain(|k, _| live.contains_key(k));
+        self.terminating_since.retain(|k, _| live.contains_key(k));
         wake
     }
 

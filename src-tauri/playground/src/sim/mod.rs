@@ -103,6 +103,8 @@ pub struct SimOptions {
     pub scenario: Option<Scenario>,
     /// How long a new pod stays Pending before it runs and turns Ready.
     pub ready_delay: Duration,
+    /// How long a deleted pod stays Terminating before it is gone.
+    pub termination_delay: Duration,
     /// Seed for names, uids and traffic choices; None seeds from the clock.
     pub seed: Option<u64>,
     /// How often watches that asked for bookmarks get one.
@@ -120,6 +122,7 @@ impl Default for SimOptions {
             ingress_port: 0,
             scenario: None,
             ready_delay: Duration::from_secs(2),
+            termination_delay: Duration::from_secs(1),
             seed: None,
             bookmark_interval: Duration::from_secs(30),
             history_limit: 50_000,
@@ -198,6 +201,7 @@ pub async fn start(opts: SimOptions) -> Result<SimCluster> {
         store.clone(),
         controller::ControllerConfig {
             ready_delay: opts.ready_delay,
+            termination_delay: opts.termination_delay,
         },
     )));
     match opts.scenario {

@@ -88,6 +88,8 @@ pub struct DeleteOpts {
     pub precondition_uid: Option<String>,
     pub precondition_rv: Option<String>,
     pub dry_run: bool,
+    /// `gracePeriodSeconds`; pods on a node terminate gracefully unless this is 0.
+    pub grace_period: Option<i64>,
 }
 
 /// A list query.
@@ -1105,7 +1107,57 @@ impl Store {
             md.insert("deletionGracePeriodSeconds".into(), json!(0));
             return self.replace_locked(&mut st, def, ns, name, obj, new);
         }
+        if opts.grace_period != Some(0)
+            && let Some(terminating) =
+                self.terminate_gracefully(&mut st, def, ns, name, opts.grace_period)
+        {
+            return terminating;
+        }
         self.remove_now(&mut st, def, ns, name, opts.propagation)
+    }
+
+    /// A running pod is not removed at once: it turns Terminating (deletionTimestamp set) and
+    /// the kubelet (the controller) removes it when its containers have stopped.
+    /// Returns None when the object goes at once.
+    fn terminate_gracefully(
+        &self,
+        st: &mut State,
+        def: &ResourceDef,
+        ns: &str,
+        name: &str,
+        grace: Option<i64>,
+    ) -> Option<ApiResult<Value>> {
+        if !(def.group.is_empty() && def.kind == "Pod") {
+            return None;
+        }
+        let obj = st.get(def, ns, name)?.clone();
+        let scheduled = obj
+            .pointer("/spec/nodeName")
+            .and_then(Value::as_str)
+            .is_some_and(|n| !n.is_empty());
+        let phase = obj
+            .pointer("/status/phase")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        if !scheduled || matches!(phase, "Succeeded" | "Failed") {
+            return None;
+        }
+        if obj.pointer("/metadata/deletionTimestamp").is_some() {
+            return Some(Ok(obj));
+        }
+        let grace = grace
+            .or_else(|| {
+                obj.pointer("/spec/terminationGracePeriodSeconds")
+                    .and_then(Value::as_i64)
+            })
+            .unwrap_or(30)
+            .max(1);
+        let mut new = obj.clone();
+        let when = self.clock.now() + std::time::Duration::from_secs(grace as u64);
+        let md = meta_mut(&mut new);
+        md.insert("deletionTimestamp".into(), json!(rfc3339(when)));
+        md.insert("deletionGracePeriodSeconds".into(), json!(grace));
+        Some(self.replace_locked(st, def, ns, name, obj, new))
     }
 
     fn remove_now(
@@ -1172,7 +1224,10 @@ impl Store {
                     }
                     let _ = self.replace_locked(st, &ddef, &dns, &dname, old, new);
                 }
-            } else {
+            } else if self
+                .terminate_gracefully(st, &ddef, &dns, &dname, None)
+                .is_none()
+            {
                 let _ = self.remove_now(st, &ddef, &dns, &dname, propagation);
             }
         }
