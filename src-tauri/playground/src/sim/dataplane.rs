@@ -34,6 +34,8 @@ pub struct DataPlane {
     store: Arc<Store>,
     rng: Mutex<SimRng>,
     cfg: DataPlaneConfig,
+    /// The last snapshot and the resourceVersion it was read at: reused until anything changes.
+    cache: Mutex<Option<(u64, Arc<Snapshot>)>>,
 }
 
 pub fn router(dp: Arc<DataPlane>) -> Router {
@@ -46,7 +48,22 @@ impl DataPlane {
             store,
             rng: Mutex::new(rng),
             cfg,
+            cache: Mutex::new(None),
         }
+    }
+
+    /// The routing view of the cluster, read again only when the store has changed.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        let rv = self.store.resource_version();
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((at, snap)) = cache.as_ref()
+            && *at == rv
+        {
+            return snap.clone();
+        }
+        let snap = Arc::new(Snapshot::read(&self.store));
+        *cache = Some((rv, snap.clone()));
+        snap
     }
 
     fn rand(&self) -> f64 {
@@ -67,7 +84,8 @@ pub struct MeshRequest {
     pub headers: BTreeMap<String, String>,
 }
 
-/// Everything routing needs, read from the store once per request.
+/// Everything routing needs, read from the store.
+#[derive(Debug)]
 pub struct Snapshot {
     services: Vec<Value>,
     pods: Vec<Value>,
@@ -872,7 +890,7 @@ async fn handle(State(dp): State<Arc<DataPlane>>, req: Request) -> Response {
         } else {
             None
         };
-        let snap = Snapshot::read(&dp.store);
+        let snap = dp.snapshot();
         let lat = dp.hop_latency();
         let (status, elapsed, body) = match dp.route_ingress(&snap, &mreq) {
             Hop::Failed { failure, delay } => (failure.status, delay + lat, failure.body),
