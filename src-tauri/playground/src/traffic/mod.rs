@@ -291,6 +291,17 @@ pub fn product_page(ingress_base: &str) -> String {
     format!("{}/productpage", ingress_base.trim_end_matches('/'))
 }
 
+/// Like [`start`] without the rate and concurrency limits offered to users, to measure how
+/// fast the generator itself can go (the benchmark compares it with wrk). Not for the UI.
+#[doc(hidden)]
+pub fn start_unbounded(
+    ingress_base: &str,
+    settings: TrafficSettings,
+    on_stats: impl Fn(TrafficStats) + Send + Sync + 'static,
+) -> Result<TrafficRun, TrafficError> {
+    spawn_run(ingress_base, settings, on_stats)
+}
+
 /// Starts sending requests to `<ingress_base>/productpage`; `on_stats` gets figures every
 /// [`REPORT_EVERY`] and once more at the end (with `running: false`).
 pub fn start(
@@ -299,6 +310,14 @@ pub fn start(
     on_stats: impl Fn(TrafficStats) + Send + Sync + 'static,
 ) -> Result<TrafficRun, TrafficError> {
     settings.validate()?;
+    spawn_run(ingress_base, settings, on_stats)
+}
+
+fn spawn_run(
+    ingress_base: &str,
+    settings: TrafficSettings,
+    on_stats: impl Fn(TrafficStats) + Send + Sync + 'static,
+) -> Result<TrafficRun, TrafficError> {
     let http = reqwest::Client::builder()
         .timeout(REQUEST_TIMEOUT)
         .pool_max_idle_per_host(settings.concurrency as usize)
