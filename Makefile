@@ -8,7 +8,7 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/istio-playground/target
 APP_DIR := $(CARGO_TARGET_DIR)/e2e-app
 APP := $(APP_DIR)/istio-playground
 
-.PHONY: run test deps ui app lint rust-test ui-test types-current e2e sim bench
+.PHONY: run test deps ui app lint rust-test ui-test types-current e2e bench bench-mesh bench-webview
 
 run: deps app
 	$(APP)
@@ -50,3 +50,13 @@ e2e: app
 		cargo test -p playground-tests --test e2e -- --ignored --test-threads=1 --nocapture
 	@echo "e2e screenshots: $(CURDIR)/target/e2e/"
 	@ls -1 $(CURDIR)/target/e2e/*.png
+
+# Benchmarks (figures in the README). Not part of `make test`.
+bench: bench-mesh bench-webview
+
+bench-mesh:
+	cargo bench -p playground --bench mesh
+
+bench-webview: app
+	ISTIO_PLAYGROUND_APP=$(APP) xvfb-run -a -s "-screen 0 1920x1080x24" \
+		cargo bench -p playground-tests --bench webview_graph

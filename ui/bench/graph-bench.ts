@@ -15,6 +15,8 @@ const NODES = Number(params.get("nodes") ?? 500);
 const FRAMES = Number(params.get("frames") ?? 240);
 /** `?texture=1` tries Cytoscape's textureOnViewport (a bitmap while panning). */
 const TEXTURE = params.get("texture") === "1";
+/** `?hide=1` hides edges and labels while the view moves (Cytoscape's viewport options). */
+const HIDE = params.get("hide") === "1";
 
 const nextFrame = () => new Promise<number>((r) => requestAnimationFrame(r));
 
@@ -64,6 +66,8 @@ async function run() {
     boxSelectionEnabled: false,
     autounselectify: true,
     textureOnViewport: TEXTURE,
+    hideEdgesOnViewport: HIDE,
+    hideLabelsOnViewport: HIDE,
     layout: { name: "preset" },
   });
   cy.add(
@@ -100,6 +104,7 @@ async function run() {
   const result = {
     nodes: snapshot.nodes.length,
     textureOnViewport: TEXTURE,
+    hideOnViewport: HIDE,
     edges: snapshot.edges.length,
     viewport: `${cy.width()}x${cy.height()}`,
     devicePixelRatio: devicePixelRatio,
