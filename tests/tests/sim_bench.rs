@@ -37,6 +37,10 @@ async fn list_and_watch_throughput_with_2000_pods() {
     let cluster = sim::start(SimOptions {
         ready_delay: Duration::from_secs(3600),
         seed: Some(1),
+        history_limit: std::env::var("SIM_BENCH_HISTORY")
+            .ok()
+            .and_then(|h| h.parse().ok())
+            .unwrap_or(50_000),
         ..Default::default()
     })
     .await
