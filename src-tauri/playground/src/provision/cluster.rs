@@ -156,7 +156,7 @@ pub async fn ensure(
     cfg: &ProvisionConfig,
     ctx: &StepCtx,
     kind: &Path,
-) -> Result<Option<String>, Error> {
+) -> crate::Result<Option<String>> {
     let kubeconfig = &cfg.target.kubeconfig;
     let nodes = node_containers(cfg, &cfg.cluster_name).await?;
     if !nodes.is_empty() {
@@ -210,12 +210,11 @@ pub async fn ensure(
     }
     ctx.check_cancel()?;
     if let Some(parent) = kubeconfig.parent() {
-        std::fs::create_dir_all(parent)
-            .map_err(|e| Error::Docker(format!("cannot create {}: {e}", parent.display())))?;
+        std::fs::create_dir_all(parent).map_err(|e| crate::Error::io(parent, e))?;
     }
     let config_file = cfg.dirs.root().join("kind-config.yaml");
     std::fs::write(&config_file, kind_config(&cfg.cluster_name))
-        .map_err(|e| Error::Precondition(format!("cannot write {}: {e}", config_file.display())))?;
+        .map_err(|e| crate::Error::io(&config_file, e))?;
     ctx.log(format!(
         "Creating cluster {} (the node image is about 1 GB the first time; ports 127.0.0.1:{} and :{} lead to the ingress gateway)",
         cfg.cluster_name,
@@ -269,7 +268,8 @@ pub async fn ensure(
             "kind finished but {} has no context {}",
             kubeconfig.display(),
             cfg.target.context
-        )));
+        ))
+        .into());
     }
     merge_if_asked(cfg, ctx, kind).await?;
     Ok(Some(format!(

@@ -110,12 +110,6 @@ pub fn has_sidecar(pod: &Value) -> bool {
         })
 }
 
-/// True when the pod is Running with its Ready condition true.
-pub fn pod_ready(pod: &Value) -> bool {
-    pod.pointer("/status/phase").and_then(Value::as_str) == Some("Running")
-        && crate::kube::apply::condition_true(pod, "Ready")
-}
-
 fn apps(kind: &str) -> ApiResource {
     let plural = format!("{}s", kind.to_lowercase());
     ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("apps", "v1", kind), &plural)
@@ -316,9 +310,6 @@ mod tests {
         assert!(has_sidecar(&classic));
         assert!(has_sidecar(&native));
         assert!(!has_sidecar(&none));
-        let ready = json!({"status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}});
-        assert!(pod_ready(&ready));
-        assert!(!pod_ready(&json!({"status": {"phase": "Pending"}})));
     }
 
     #[test]
