@@ -103,7 +103,8 @@ pub struct SimOptions {
     pub scenario: Option<Scenario>,
     /// How long a new pod stays Pending before it runs and turns Ready.
     pub ready_delay: Duration,
-    /// How long a deleted pod stays Terminating before it is gone.
+    /// How long a deleted pod stays Terminating before it is gone; zero (the default) removes
+    /// deleted pods at once. A second or two shows rollouts the way a real cluster does.
     pub termination_delay: Duration,
     /// Seed for names, uids and traffic choices; None seeds from the clock.
     pub seed: Option<u64>,
@@ -122,7 +123,7 @@ impl Default for SimOptions {
             ingress_port: 0,
             scenario: None,
             ready_delay: Duration::from_secs(2),
-            termination_delay: Duration::from_secs(1),
+            termination_delay: Duration::ZERO,
             seed: None,
             bookmark_interval: Duration::from_secs(30),
             history_limit: 50_000,
@@ -148,6 +149,7 @@ pub async fn start(opts: SimOptions) -> Result<SimCluster> {
         None => SimRng::from_entropy(),
     };
     let store = Arc::new(Store::new(clock, rng, opts.history_limit));
+    store.set_graceful_pod_deletion(!opts.termination_delay.is_zero());
     let api_listener = TcpListener::bind(("127.0.0.1", opts.api_port))
         .await
         .map_err(|source| Error::Bind {

@@ -143,6 +143,8 @@ pub(crate) struct State {
 /// The store. Cheap to share; all methods take `&self`.
 pub struct Store {
     state: Mutex<State>,
+    /// Whether deleted pods turn Terminating first (see `terminate_gracefully`).
+    graceful_pods: std::sync::atomic::AtomicBool,
     tx: broadcast::Sender<Arc<Event>>,
     epoch: watch::Sender<u64>,
     pub clock: SharedClock,
@@ -215,6 +217,7 @@ impl Store {
         let (tx, _) = broadcast::channel(16_384);
         let (epoch, _) = watch::channel(0);
         Store {
+            graceful_pods: std::sync::atomic::AtomicBool::new(false),
             state: Mutex::new(State {
                 defs: resources::builtins(),
                 objects: HashMap::new(),
@@ -229,6 +232,13 @@ impl Store {
             epoch,
             clock,
         }
+    }
+
+    /// Deleted pods on a node turn Terminating and wait for the kubelet (the controller) to
+    /// remove them, as on a real cluster. Off by default: deleted pods go at once.
+    pub fn set_graceful_pod_deletion(&self, on: bool) {
+        self.graceful_pods
+            .store(on, std::sync::atomic::Ordering::Relaxed);
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
@@ -1127,7 +1137,11 @@ impl Store {
         name: &str,
         grace: Option<i64>,
     ) -> Option<ApiResult<Value>> {
-        if !(def.group.is_empty() && def.kind == "Pod") {
+        if !(def.group.is_empty() && def.kind == "Pod")
+            || !self
+                .graceful_pods
+                .load(std::sync::atomic::Ordering::Relaxed)
+        {
             return None;
         }
         let obj = st.get(def, ns, name)?.clone();
