@@ -1,6 +1,7 @@
 //! The HTTP face of the simulated API server: path routing, content negotiation (JSON,
 //! aggregated discovery, server-side Tables), request decoding and watch streaming.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -373,6 +374,34 @@ fn decode_body(headers: &HeaderMap, body: &[u8]) -> ApiResult<Value> {
     Ok(v)
 }
 
+#[derive(serde::Serialize)]
+struct ListBody<'a> {
+    kind: String,
+    #[serde(rename = "apiVersion")]
+    api_version: String,
+    metadata: Value,
+    items: Vec<Cow<'a, Value>>,
+}
+
+#[derive(serde::Serialize)]
+struct WatchLine<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    object: &'a Value,
+}
+
+/// `present` without a copy when the stored form is already what the client asked for.
+fn presented<'a>(def: &ResourceDef, version: &str, obj: &'a Value) -> Cow<'a, Value> {
+    let want = def.api_version(version);
+    if obj.get("apiVersion").and_then(Value::as_str) == Some(want.as_str())
+        && obj.get("kind").and_then(Value::as_str) == Some(def.kind.as_str())
+    {
+        Cow::Borrowed(obj)
+    } else {
+        Cow::Owned(present(def, version, obj.clone()))
+    }
+}
+
 fn present(def: &ResourceDef, version: &str, mut obj: Value) -> Value {
     if obj.is_object() {
         obj["apiVersion"] = json!(def.api_version(version));
@@ -437,10 +466,12 @@ async fn resource_request(
                 meta["continue"] = json!(c);
                 meta["remainingItemCount"] = json!(res.remaining.unwrap_or(0));
             }
-            let items: Vec<Value> = res
+            // Stored objects already carry the preferred apiVersion and kind: serialize them
+            // as they are, copying only when another served version was asked for.
+            let items: Vec<Cow<'_, Value>> = res
                 .items
-                .into_iter()
-                .map(|o| present(def, &t.version, o))
+                .iter()
+                .map(|o| presented(def, &t.version, o))
                 .collect();
             if table {
                 return Ok(json_response(
@@ -448,10 +479,22 @@ async fn resource_request(
                     &table::table(def, &items, meta, now, include_object(q)),
                 ));
             }
-            Ok(json_response(
+            let list = ListBody {
+                kind: def.list_kind(),
+                api_version: def.api_version(&t.version),
+                metadata: meta,
+                items,
+            };
+            let body = serde_json::to_vec(&list).unwrap_or_default();
+            Ok((
                 StatusCode::OK,
-                &json!({"kind": def.list_kind(), "apiVersion": def.api_version(&t.version), "metadata": meta, "items": items}),
-            ))
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                )],
+                body,
+            )
+                .into_response())
         }
         (Method::POST, None, None) => {
             let obj = decode_body(headers, &body)?;
@@ -481,7 +524,7 @@ async fn resource_request(
                 },
             )?;
             let mut deleted = vec![];
-            for o in res.items {
+            for o in res.items.iter().map(|o| o.as_ref()) {
                 let n = o
                     .pointer("/metadata/name")
                     .and_then(Value::as_str)
@@ -784,7 +827,7 @@ fn filter_event(
     ns: Option<&str>,
     labels: &LabelSelector,
     fields: &FieldSelector,
-) -> Option<(EventType, Value)> {
+) -> Option<(EventType, Arc<Value>)> {
     if ev.group != def.group || ev.plural != def.plural || ns.is_some_and(|n| n != ev.namespace) {
         return None;
     }
@@ -861,15 +904,18 @@ async fn watch(
         Err(e) => return Err(e),
     };
     let bookmark_interval = app.bookmark_interval;
-    let render = move |kind: &str, obj: Value| -> Bytes {
-        let obj = present(&def, &version, obj);
-        let obj = if table {
+    let render = move |kind: &str, obj: Arc<Value>| -> Bytes {
+        let obj = presented(&def, &version, &obj);
+        let mut line = if table {
             let meta = json!({"resourceVersion": obj.pointer("/metadata/resourceVersion").cloned().unwrap_or(json!(""))});
-            table::table(&def, &[obj], meta, store.clock.now(), include)
+            let t = table::table(&def, &[obj], meta, store.clock.now(), include);
+            serde_json::to_vec(&WatchLine { kind, object: &t })
         } else {
-            obj
-        };
-        Bytes::from(json!({"type": kind, "object": obj}).to_string() + "\n")
+            serde_json::to_vec(&WatchLine { kind, object: &obj })
+        }
+        .unwrap_or_default();
+        line.push(b'\n');
+        Bytes::from(line)
     };
     let def2 = t.def.clone();
     let version2 = t.version.clone();

@@ -216,7 +216,7 @@ impl Controller {
     fn namespaces(&mut self, store: &Store) {
         let sa = def(store, "", "serviceaccounts");
         let cm = def(store, "", "configmaps");
-        for ns in store.all("", "namespaces") {
+        for ns in store.all_shared("", "namespaces") {
             if is_terminating(&ns) {
                 continue;
             }
@@ -239,8 +239,8 @@ impl Controller {
 
     fn deployments(&mut self, store: &Store) {
         let rs_def = def(store, "apps", "replicasets");
-        let all_rs = store.all("apps", "replicasets");
-        for d in store.all("apps", "deployments") {
+        let all_rs = store.all_shared("apps", "replicasets");
+        for d in store.all_shared("apps", "deployments") {
             if is_terminating(&d) {
                 continue;
             }
@@ -253,7 +253,11 @@ impl Controller {
                 .unwrap_or(1);
             let template = d.pointer("/spec/template").cloned().unwrap_or(json!({}));
             let hash = template_hash(&template);
-            let owned: Vec<&Value> = all_rs.iter().filter(|r| owned_by(r, &uid)).collect();
+            let owned: Vec<&Value> = all_rs
+                .iter()
+                .map(Arc::as_ref)
+                .filter(|r| owned_by(r, &uid))
+                .collect();
             let max_rev = owned
                 .iter()
                 .map(|r| {
@@ -433,8 +437,8 @@ impl Controller {
 
     fn replicasets(&mut self, store: &Store) {
         let pod_def = def(store, "", "pods");
-        let pods = store.all("", "pods");
-        for rs in store.all("apps", "replicasets") {
+        let pods = store.all_shared("", "pods");
+        for rs in store.all_shared("apps", "replicasets") {
             if is_terminating(&rs) {
                 continue;
             }
@@ -448,6 +452,7 @@ impl Controller {
                 .max(0) as usize;
             let mut mine: Vec<&Value> = pods
                 .iter()
+                .map(Arc::as_ref)
                 .filter(|p| owned_by(p, &uid) && !is_terminating(p))
                 .collect();
             if mine.len() < want {
@@ -483,8 +488,8 @@ impl Controller {
     fn statefulsets(&mut self, store: &Store) {
         let pod_def = def(store, "", "pods");
         let sts_def = def(store, "apps", "statefulsets");
-        let pods = store.all("", "pods");
-        for set in store.all("apps", "statefulsets") {
+        let pods = store.all_shared("", "pods");
+        for set in store.all_shared("apps", "statefulsets") {
             if is_terminating(&set) {
                 continue;
             }
@@ -500,7 +505,11 @@ impl Controller {
                 "{name}-{}",
                 template_hash(&set.pointer("/spec/template").cloned().unwrap_or(json!({})))
             );
-            let mine: Vec<&Value> = pods.iter().filter(|p| owned_by(p, &uid)).collect();
+            let mine: Vec<&Value> = pods
+                .iter()
+                .map(Arc::as_ref)
+                .filter(|p| owned_by(p, &uid))
+                .collect();
             let ordinal = |p: &Value| {
                 s(p, "/metadata/name")
                     .rsplit('-')
@@ -582,7 +591,7 @@ impl Controller {
         let mut wake: Option<Duration> = None;
         let mut live = HashMap::new();
         let ts = rfc3339(store.clock.now());
-        for p in store.all("", "pods") {
+        for p in store.all_shared("", "pods") {
             let uid = s(&p, "/metadata/uid").to_string();
             let ns = s(&p, "/metadata/namespace").to_string();
             let name = s(&p, "/metadata/name").to_string();
@@ -649,9 +658,9 @@ impl Controller {
             .resolve("discovery.k8s.io", "v1", "endpointslices")
             .expect("registered");
         let ep_def = def(store, "", "endpoints");
-        let pods = store.all("", "pods");
-        let slices = store.all("discovery.k8s.io", "endpointslices");
-        for svc in store.all("", "services") {
+        let pods = store.all_shared("", "pods");
+        let slices = store.all_shared("discovery.k8s.io", "endpointslices");
+        for svc in store.all_shared("", "services") {
             let Some(sel) = svc
                 .pointer("/spec/selector")
                 .and_then(Value::as_object)
@@ -664,6 +673,7 @@ impl Controller {
             let name = s(&svc, "/metadata/name").to_string();
             let mut chosen: Vec<&Value> = pods
                 .iter()
+                .map(Arc::as_ref)
                 .filter(|p| {
                     s(p, "/metadata/namespace") == ns
                         && !is_terminating(p)
@@ -799,11 +809,12 @@ impl Controller {
 
     fn replicaset_status(&mut self, store: &Store) {
         let rs_def = def(store, "apps", "replicasets");
-        let pods = store.all("", "pods");
-        for rs in store.all("apps", "replicasets") {
+        let pods = store.all_shared("", "pods");
+        for rs in store.all_shared("apps", "replicasets") {
             let uid = s(&rs, "/metadata/uid");
             let mine: Vec<&Value> = pods
                 .iter()
+                .map(Arc::as_ref)
                 .filter(|p| owned_by(p, uid) && !is_terminating(p))
                 .collect();
             let ready = mine.iter().filter(|p| pod_is_ready(p)).count() as i64;
@@ -828,12 +839,16 @@ impl Controller {
 
     fn deployment_status(&mut self, store: &Store) {
         let d_def = def(store, "apps", "deployments");
-        let all_rs = store.all("apps", "replicasets");
+        let all_rs = store.all_shared("apps", "replicasets");
         let ts = rfc3339(store.clock.now());
-        for d in store.all("apps", "deployments") {
+        for d in store.all_shared("apps", "deployments") {
             let uid = s(&d, "/metadata/uid");
             let hash = template_hash(&d.pointer("/spec/template").cloned().unwrap_or(json!({})));
-            let owned: Vec<&Value> = all_rs.iter().filter(|r| owned_by(r, uid)).collect();
+            let owned: Vec<&Value> = all_rs
+                .iter()
+                .map(Arc::as_ref)
+                .filter(|r| owned_by(r, uid))
+                .collect();
             let replicas: i64 = owned.iter().map(|r| i(r, "/status/replicas")).sum();
             let ready: i64 = owned.iter().map(|r| i(r, "/status/readyReplicas")).sum();
             let new_rs = owned

@@ -126,7 +126,7 @@ impl Default for SimOptions {
             termination_delay: Duration::ZERO,
             seed: None,
             bookmark_interval: Duration::from_secs(30),
-            history_limit: 50_000,
+            history_limit: 10_000,
             latency: true,
         }
     }

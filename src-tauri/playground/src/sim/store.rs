@@ -43,9 +43,9 @@ pub struct Event {
     pub plural: String,
     pub namespace: String,
     pub kind: EventType,
-    pub object: Value,
+    pub object: Arc<Value>,
     /// The object before a modification, so label-filtered watches can tell enter and leave.
-    pub old: Option<Value>,
+    pub old: Option<Arc<Value>>,
 }
 
 /// How a patch body is to be read (from its Content-Type).
@@ -104,7 +104,7 @@ pub struct ListQuery {
 
 #[derive(Debug, Clone)]
 pub struct ListResult {
-    pub items: Vec<Value>,
+    pub items: Vec<Arc<Value>>,
     pub resource_version: u64,
     pub continue_token: Option<String>,
     pub remaining: Option<usize>,
@@ -126,7 +126,7 @@ enum Ownership {
     RecordUpdate,
     AsGiven,
 }
-type Table = BTreeMap<ObjKey, Value>;
+type Table = BTreeMap<ObjKey, Arc<Value>>;
 
 pub(crate) struct State {
     pub defs: Vec<ResourceDef>,
@@ -214,7 +214,7 @@ fn name_problem(def: &ResourceDef, name: &str) -> Option<String> {
 
 impl Store {
     pub fn new(clock: SharedClock, rng: SimRng, history_cap: usize) -> Self {
-        let (tx, _) = broadcast::channel(16_384);
+        let (tx, _) = broadcast::channel(4_096);
         let (epoch, _) = watch::channel(0);
         Store {
             graceful_pods: std::sync::atomic::AtomicBool::new(false),
@@ -329,7 +329,7 @@ impl Store {
                 && items.len() >= limit
             {
                 if token.is_none() {
-                    let last: &Value = items.last().expect("limit > 0");
+                    let last: &Value = items.last().map(Arc::as_ref).expect("limit > 0");
                     token = Some(encode_continue(
                         meta_str(last, "namespace").unwrap_or(""),
                         name_of(last),
@@ -628,8 +628,9 @@ impl Store {
         let rv = st.rv;
         meta_mut(&mut obj).insert("resourceVersion".into(), json!(rv.to_string()));
         let name = name_of(&obj).to_string();
+        let shared = Arc::new(obj);
         st.table_mut(def)
-            .insert((ns.to_string(), name), obj.clone());
+            .insert((ns.to_string(), name), shared.clone());
         self.emit(
             st,
             Event {
@@ -638,11 +639,11 @@ impl Store {
                 plural: def.plural.clone(),
                 namespace: ns.to_string(),
                 kind: EventType::Added,
-                object: obj.clone(),
+                object: shared.clone(),
                 old: None,
             },
         );
-        Ok(obj)
+        Ok(Arc::unwrap_or_clone(shared))
     }
 
     /// PUT (and the tail of PATCH): replaces an object, 409 on a stale resourceVersion.
@@ -818,7 +819,7 @@ impl Store {
             .is_none_or(|a| a.is_empty());
         if terminating && no_finalizers {
             st.table_mut(def)
-                .insert((ns.to_string(), name.to_string()), new);
+                .insert((ns.to_string(), name.to_string()), Arc::new(new));
             return self.remove_now(st, def, ns, name, Propagation::Background);
         }
         self.replace_locked(st, def, ns, name, old, new)
@@ -836,16 +837,19 @@ impl Store {
         st.rv += 1;
         let rv = st.rv;
         meta_mut(&mut new).insert("resourceVersion".into(), json!(rv.to_string()));
+        let shared = Arc::new(new);
         st.table_mut(def)
-            .insert((ns.to_string(), name.to_string()), new.clone());
+            .insert((ns.to_string(), name.to_string()), shared.clone());
+        let new = shared.as_ref();
         if def.group == "apiextensions.k8s.io"
             && def.plural == "customresourcedefinitions"
-            && let Ok(rd) = resources::from_crd(&new)
+            && let Ok(rd) = resources::from_crd(new)
         {
             st.defs
                 .retain(|d| !(d.group == rd.group && d.plural == rd.plural));
             st.defs.push(rd);
         }
+        let old = Arc::new(selector_view(&old));
         self.emit(
             st,
             Event {
@@ -854,11 +858,11 @@ impl Store {
                 plural: def.plural.clone(),
                 namespace: ns.to_string(),
                 kind: EventType::Modified,
-                object: new.clone(),
-                old: Some(selector_view(&old)),
+                object: shared.clone(),
+                old: Some(old),
             },
         );
-        Ok(new)
+        Ok(Arc::unwrap_or_clone(shared))
     }
 
     /// PATCH in any of the four flavours; apply creates the object when it is missing.
@@ -1137,7 +1141,8 @@ impl Store {
         name: &str,
         grace: Option<i64>,
     ) -> Option<ApiResult<Value>> {
-        if !(def.group.is_empty() && def.kind == "Pod")
+        let is_pod = def.group.is_empty() && def.kind == "Pod";
+        if !is_pod
             || !self
                 .graceful_pods
                 .load(std::sync::atomic::Ordering::Relaxed)
@@ -1182,12 +1187,13 @@ impl Store {
         name: &str,
         propagation: Propagation,
     ) -> ApiResult<Value> {
-        let Some(mut obj) = st
+        let Some(obj) = st
             .table_mut(def)
             .remove(&(ns.to_string(), name.to_string()))
         else {
             return Err(ApiError::not_found(def, name));
         };
+        let mut obj = Arc::unwrap_or_clone(obj);
         st.rv += 1;
         let rv = st.rv;
         meta_mut(&mut obj).insert("resourceVersion".into(), json!(rv.to_string()));
@@ -1199,7 +1205,7 @@ impl Store {
                 plural: def.plural.clone(),
                 namespace: ns.to_string(),
                 kind: EventType::Deleted,
-                object: obj.clone(),
+                object: Arc::new(obj.clone()),
                 old: None,
             },
         );
@@ -1318,6 +1324,14 @@ impl Store {
 
     /// Every object of a kind, across namespaces (for controllers and the data plane).
     pub fn all(&self, group: &str, plural: &str) -> Vec<Value> {
+        self.all_shared(group, plural)
+            .into_iter()
+            .map(Arc::unwrap_or_clone)
+            .collect()
+    }
+
+    /// Every object of a kind, shared with the store (no deep copies).
+    pub fn all_shared(&self, group: &str, plural: &str) -> Vec<Arc<Value>> {
         self.lock()
             .objects
             .get(&(group.to_string(), plural.to_string()))
@@ -1360,6 +1374,7 @@ impl State {
         self.objects
             .get(&(def.group.clone(), def.plural.clone()))?
             .get(&(ns.to_string(), name.to_string()))
+            .map(Arc::as_ref)
     }
 
     fn table_mut(&mut self, def: &ResourceDef) -> &mut Table {

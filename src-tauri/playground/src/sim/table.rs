@@ -616,9 +616,9 @@ fn row_object(obj: &Value, include: IncludeObject) -> Option<Value> {
 }
 
 /// A Table of the given objects. `list_meta` is the list's metadata (resourceVersion, continue).
-pub fn table(
+pub fn table<V: std::borrow::Borrow<Value>>(
     def: &ResourceDef,
-    objs: &[Value],
+    objs: &[V],
     list_meta: Value,
     now: SystemTime,
     include: IncludeObject,
@@ -627,6 +627,7 @@ pub fn table(
     let rows: Vec<Value> = objs
         .iter()
         .map(|o| {
+            let o = o.borrow();
             let (_, cells) = columns_and_cells(def, Some(o), now);
             let mut row = json!({"cells": cells});
             if let Some(obj) = row_object(o, include) {
