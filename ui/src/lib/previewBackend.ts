@@ -11,7 +11,7 @@ import type { MeshEvent } from "./generated/MeshEvent";
 import type { PlannedStep } from "./generated/PlannedStep";
 import type { ProvisionEvent } from "./generated/ProvisionEvent";
 import type { SetupPlan } from "./generated/SetupPlan";
-import { bookinfoSnapshot, syntheticSnapshot } from "./mesh/sample";
+import { bookinfoBaseSnapshot, bookinfoSnapshot, reviewsSplitDiff, syntheticSnapshot } from "./mesh/sample";
 import { sampleActions, sampleStats } from "./actions/sampleActions";
 
 const CHECKS: CheckResult[] = [
@@ -91,7 +91,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /**
  * `sample`: null for the mixed report, "pass" for all passing, "error" for a failing call;
  * for the Mesh screen "nocluster" (no cluster reachable), "reconnecting" (watch drops and
- * comes back) and "big" (a made-up mesh of 500 nodes).
+ * comes back), "big" (a made-up mesh of 500 nodes) and "split" (Bookinfo without the reviews
+ * split, which arrives 3 s later).
  */
 export function previewBackend(sample: string | null): Backend {
   const handlers: ((l: LogLine) => void)[] = [];
@@ -148,10 +149,16 @@ export function previewBackend(sample: string | null): Backend {
           hint: "Open Setup and create the playground (or start the simulated one), then press Try again.",
         };
       }
-      const snapshot = sample === "big" ? syntheticSnapshot(500) : bookinfoSnapshot();
+      const snapshot = sample === "big" ? syntheticSnapshot(500) : sample === "split" ? bookinfoBaseSnapshot() : bookinfoSnapshot();
       log("INFO", "playground::mesh", `watching: ${snapshot.nodes.length} nodes, ${snapshot.edges.length} edges`);
       onEvent({ type: "snapshot", snapshot });
-      if (sample !== "big") simulateChanges(onEvent, sample === "reconnecting", log);
+      if (sample === "split") {
+        // As after `kubectl apply` of the reviews DestinationRule and VirtualService.
+        setTimeout(() => {
+          log("INFO", "playground::mesh", "reviews split 60/30/10 applied");
+          onEvent({ type: "diff", diff: reviewsSplitDiff() });
+        }, 3000);
+      } else if (sample !== "big") simulateChanges(onEvent, sample === "reconnecting", log);
     },
     async objectYaml(object) {
       await sleep(250);

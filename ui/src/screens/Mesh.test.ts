@@ -108,6 +108,31 @@ describe("Mesh screen", () => {
     expect(screen.getByTestId("mesh-problems").textContent).toContain("no warnings");
   });
 
+  it("keeps the side panel closed over the graph until asked, with the legend folded", async () => {
+    await live();
+    const side = screen.getByTestId("mesh-side");
+    const toggle = screen.getByTestId("mesh-panel-toggle");
+    expect(side.hidden).toBe(true);
+    expect(toggle.getAttribute("aria-expanded")).toBe("false");
+    expect(screen.getByTestId("mesh-problem-count").textContent).toBe("1");
+    await fireEvent.click(toggle);
+    expect(side.hidden).toBe(false);
+    expect(toggle.getAttribute("aria-expanded")).toBe("true");
+    expect((screen.getByTestId("mesh-legend-fold") as HTMLDetailsElement).open).toBe(false);
+    await fireEvent.keyDown(window, { key: "Escape" });
+    expect(side.hidden).toBe(true);
+  });
+
+  it("opens the panel for the details of what is picked, and closes it again", async () => {
+    await live();
+    const side = screen.getByTestId("mesh-side");
+    await fireEvent.click(screen.getAllByTestId("problem")[0]);
+    expect(side.hidden).toBe(false);
+    expect(screen.getByTestId("details-panel")).toBeTruthy();
+    await fireEvent.keyDown(window, { key: "Escape" });
+    expect(side.hidden).toBe(true);
+  });
+
   it("offers every node as a keyboard-reachable list", async () => {
     await live();
     const list = screen.getByTestId("mesh-node-list");

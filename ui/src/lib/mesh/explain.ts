@@ -166,23 +166,43 @@ export function podBadge(node: Pick<GraphNode, "ready" | "sidecar">): string {
   return parts.join(" ");
 }
 
-/** What the graph writes on a node: health mark, name, then kind-specific detail lines. */
+/** Longest line a long hyphenated name keeps before it wraps after a hyphen. */
+const WRAP_AT = 15;
+
+/** "istio-ingressgateway" → "istio-\ningressgateway": narrow columns, larger text at fit. */
+export function wrapName(name: string, max = WRAP_AT): string {
+  if ([...name].length <= max || !name.includes("-")) return name;
+  const parts = name.split(/(?<=-)/);
+  const lines: string[] = [];
+  for (const p of parts) {
+    const last = lines.length ? lines[lines.length - 1] : null;
+    if (last !== null && [...last].length + [...p].length <= max) lines[lines.length - 1] = last + p;
+    else lines.push(p);
+  }
+  return lines.join("\n");
+}
+
+/**
+ * What the graph writes on a node: health mark and name (the column title above says the
+ * kind); pods add their ready count and sidecar mark.
+ */
 export function nodeText(node: GraphNode): string {
   const mark = HEALTH_MARK[node.health];
-  if (node.kind === "namespace") return `${mark}${NODE_KIND_WORD.namespace} ${node.label}`;
-  if (node.kind === "workload") {
-    return `${mark}${node.label}${node.ready ? ` · ${node.ready}` : ""}`;
+  if (node.kind === "namespace") {
+    // A long name goes on its own line, so a namespace holding one column stays narrow.
+    return `${mark}${NODE_KIND_WORD.namespace}${[...node.label].length > 10 ? "\n" : " "}${node.label}`;
   }
   if (node.kind === "pod") {
-    // One line, so a box of pods stays small: "k8xqz · 2/2 ⬢".
+    // One line, so a box of pods stays small: "k8xqz · 2/2 ⬢"; a sidecar problem gets
+    // its own line ("no sidecar!"), so the box does not widen the whole column.
+    const ready = node.ready ? ` · ${node.ready}` : "";
+    if (node.sidecar && node.sidecar !== "ready") {
+      return `${mark}${node.label}${ready}\n${podBadge({ ready: null, sidecar: node.sidecar })}`;
+    }
     const badge = podBadge(node);
     return `${mark}${node.label}${badge ? ` · ${badge}` : ""}`;
   }
-  const lines = [`${mark}${node.label}`];
-  {
-    lines.push(NODE_KIND_WORD[node.kind]);
-  }
-  return lines.join("\n");
+  return `${mark}${wrapName(node.label)}`;
 }
 
 /** What the graph writes on an edge: its label (weights), else nothing. */

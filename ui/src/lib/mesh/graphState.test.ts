@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 
 import type { GraphDiff } from "../generated/GraphDiff";
 import { MeshGraph } from "./graphState";
-import { bookinfoSnapshot, edge, node, syntheticSnapshot } from "./sample";
+import { bookinfoBaseSnapshot, bookinfoSnapshot, edge, node, reviewsSplitDiff, syntheticSnapshot } from "./sample";
 
 const emptyDiff = (over: Partial<GraphDiff>): GraphDiff => ({
   addedNodes: [],
@@ -43,17 +43,92 @@ describe("MeshGraph", () => {
     }
   });
 
-  it("draws left to right in the request's direction", () => {
+  it("draws left to right in the request's direction, one column per step", () => {
     const { g } = loaded();
     const x = (id: string) => g.positions.get(id)!.x;
     const ingressPod = "pod/istio-system/istio-ingressgateway-5c9f8d7b6-q2x8m";
-    expect(x(ingressPod)).toBeLessThan(x("gw/default/bookinfo-gateway"));
-    expect(x("gw/default/bookinfo-gateway")).toBeLessThan(x("vs/default/bookinfo"));
+    // ingress gateway → Gateway → VirtualService (gateway) → Service → VirtualService (mesh) → Subset → Workload
+    const chain = [
+      ingressPod,
+      "gw/default/bookinfo-gateway",
+      "vs/default/bookinfo",
+      "svc/default/reviews",
+      "vs/default/reviews",
+      "subset/default/reviews/v1",
+      "pod/default/reviews-v1-545db77b95-b2lxm",
+    ];
+    for (let k = 1; k < chain.length; k++) expect(x(chain[k - 1]), `${chain[k - 1]} left of ${chain[k]}`).toBeLessThan(x(chain[k]));
+    // Same kind, same column.
+    expect(x("svc/default/productpage")).toBe(x("svc/default/reviews"));
+    expect(x("subset/default/reviews/v1")).toBe(x("subset/default/reviews/v3"));
+    expect(g.headers.map((h) => h.text.replace("\u200b", ""))).toEqual([
+      "Ingress gateway",
+      "Gateway",
+      "VirtualService",
+      "Service",
+      "VirtualService",
+      "Subset",
+      "Workload · pods",
+    ]);
+  });
+
+  it("keeps related things on one row: a subset level with its workload, a service with its pods", () => {
+    const { g } = loaded();
+    const y = (id: string) => g.positions.get(id)!.y;
+    for (const v of ["v1", "v2", "v3"]) {
+      const pod = [...g.nodes.values()].find((n) => n.kind === "pod" && n.parent === `wl/default/reviews-${v}`)!;
+      expect(Math.abs(y(`subset/default/reviews/${v}`) - y(pod.id)), v).toBeLessThan(20);
+    }
+    expect(Math.abs(y("svc/default/details") - y("pod/default/details-v1-79f774bdb9-w5n2p"))).toBeLessThan(20);
+    // The reviews VirtualService sits in the middle of the subsets it splits over.
+    expect(y("vs/default/reviews")).toBeGreaterThan(y("subset/default/reviews/v1"));
+    expect(y("vs/default/reviews")).toBeLessThan(y("subset/default/reviews/v3"));
+    // Workloads of one Service stay together, in name order.
+    expect(y("pod/default/reviews-v1-545db77b95-b2lxm")).toBeLessThan(y("pod/default/reviews-v2-7bf8c9648f-t9dfs"));
+    expect(y("pod/default/reviews-v2-7bf8c9648f-t9dfs")).toBeLessThan(y("pod/default/reviews-v3-84779c7bbc-m4vqj"));
+    // The way in sits at the top, on the row of the page it serves.
+    expect(Math.abs(y("gw/default/bookinfo-gateway") - y("vs/default/bookinfo"))).toBeLessThan(1);
+  });
+
+  it("draws the ingress gateway's Gateway and VirtualService left of the Services, and a mesh VirtualService right of them", () => {
+    const { g } = loaded();
+    const x = (id: string) => g.positions.get(id)!.x;
     expect(x("vs/default/bookinfo")).toBeLessThan(x("svc/default/productpage"));
-    expect(x("vs/default/reviews")).toBeLessThan(x("subset/default/reviews/v1"));
-    expect(x("subset/default/reviews/v1")).toBeLessThan(x("pod/default/reviews-v1-545db77b95-b2lxm"));
-    // Services and subsets share a column.
-    expect(x("svc/default/reviews")).toBe(x("subset/default/reviews/v2"));
+    expect(x("vs/default/reviews")).toBeGreaterThan(x("svc/default/productpage"));
+  });
+
+  it("lays everything out again, and says so, when the structure changes (the reviews split)", () => {
+    const g = new MeshGraph();
+    g.applySnapshot(bookinfoBaseSnapshot());
+    expect(g.headers).toHaveLength(5);
+    const before = new Map(g.positions);
+    const patch = g.applyDiff(reviewsSplitDiff());
+    expect(patch.relayout).toBe(true);
+    expect(patch.reset).toBe(false);
+    expect(patch.headers).toHaveLength(7);
+    // Every leaf has its (new) place in the patch, the new ones included.
+    for (const id of before.keys()) expect(patch.positions.has(id), id).toBe(true);
+    expect(patch.positions.has("vs/default/reviews")).toBe(true);
+    // Same place as a fresh layout of the whole mesh would give.
+    const fresh = new MeshGraph();
+    fresh.applySnapshot(bookinfoSnapshot());
+    for (const [id, p] of fresh.positions) expect(g.positions.get(id), id).toEqual(p);
+    // Existing nodes did move (the workloads make room for the new columns).
+    expect(g.positions.get("pod/default/details-v1-79f774bdb9-w5n2p")).not.toEqual(before.get("pod/default/details-v1-79f774bdb9-w5n2p"));
+  });
+
+  it("does not lay out again for a pod replacement or a weight change", () => {
+    const { g } = loaded();
+    const old = g.nodes.get("pod/default/details-v1-79f774bdb9-w5n2p")!;
+    const fresh = { ...old, id: "pod/default/details-v1-79f774bdb9-zz9zz", name: "details-v1-79f774bdb9-zz9zz", label: "zz9zz" };
+    const p1 = g.applyDiff(emptyDiff({ removedNodes: [old.id], addedNodes: [fresh] }));
+    expect(p1.relayout).toBe(false);
+    expect(p1.headers).toBeNull();
+    expect([...p1.positions.keys()]).toEqual([fresh.id]);
+    const route = g.edges.get("route:vs/default/reviews->subset/default/reviews/v1#0")!;
+    const p2 = g.applyDiff(emptyDiff({ changedEdges: [{ ...route, weight: 20, label: "20%" }] }));
+    expect(p2.relayout).toBe(false);
+    expect(p2.positions.size).toBe(0);
   });
 
   it("changes a weight without moving anything", () => {
@@ -99,7 +174,10 @@ describe("MeshGraph", () => {
     const patch = g.applyDiff(
       emptyDiff({ addedNodes: [svc], addedEdges: [edge("selects", svc.id, "wl/default/ratings-v1")] }),
     );
+    expect(patch.relayout).toBe(true);
     expect(patch.positions.get(svc.id)!.x).toBe(g.positions.get("svc/default/details")!.x);
+    const ratingsPod = g.positions.get("pod/default/ratings-v1-5d9ddb6f4c-h7r4c")!;
+    expect(Math.abs(patch.positions.get(svc.id)!.y - ratingsPod.y)).toBeLessThan(60);
     expect(patch.addedEdges).toHaveLength(1);
   });
 

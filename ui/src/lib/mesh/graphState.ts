@@ -4,7 +4,7 @@ import type { GraphDiff } from "../generated/GraphDiff";
 import type { GraphEdge } from "../generated/GraphEdge";
 import type { GraphNode } from "../generated/GraphNode";
 import type { MeshSnapshot } from "../generated/MeshSnapshot";
-import { layoutAll, placeNew, type FreedSlot, type Point } from "./layout";
+import { layoutGraph, placeNew, type ColumnHeader, type FreedSlot, type Point } from "./layout";
 
 /** What the drawing must do, in this order, to match the model after one event. */
 export interface MeshPatch {
@@ -20,8 +20,18 @@ export interface MeshPatch {
   moves: { id: string; parent: string | null }[];
   addedEdges: GraphEdge[];
   changedEdges: GraphEdge[];
-  /** Positions of leaves that are new (all leaves on reset). Nothing else moves. */
+  /**
+   * The structure changed (a node other than a pod came or went, or an edge did) and every
+   * leaf has a new place in `positions`: the drawing moves what it has there, animated.
+   */
+  relayout: boolean;
+  /**
+   * Positions of leaves that are new (all leaves on reset or relayout). Otherwise nothing
+   * else moves: a replaced pod takes its predecessor's place, a weight change moves nothing.
+   */
   positions: Map<string, Point>;
+  /** Column titles, when they changed (reset or relayout); null when they did not. */
+  headers: ColumnHeader[] | null;
 }
 
 /** When a snapshot after a reconnect is mostly new, lay it out again instead of patching. */
@@ -37,7 +47,9 @@ function emptyPatch(reset: boolean): MeshPatch {
     moves: [],
     addedEdges: [],
     changedEdges: [],
+    relayout: false,
     positions: new Map(),
+    headers: null,
   };
 }
 
@@ -50,6 +62,8 @@ export class MeshGraph {
   readonly edges = new Map<string, GraphEdge>();
   /** Positions of leaf nodes only; groups are sized around their members. */
   readonly positions = new Map<string, Point>();
+  /** Titles of the columns in use, from the last full layout. */
+  headers: ColumnHeader[] = [];
   /** Drawn parent of each node: its model parent, or null while that parent is missing. */
   private readonly drawnParent = new Map<string, string | null>();
   private readonly kids = new Map<string, Set<string>>();
@@ -109,12 +123,20 @@ export class MeshGraph {
     const patch = emptyPatch(true);
     patch.addedNodes = this.parentsFirst([...this.nodes.values()]);
     patch.addedEdges = [...this.edges.values()];
-    const laid = layoutAll([...this.nodes.values()], [...this.edges.values()]);
-    for (const [id, p] of laid) if (this.isLeaf(id)) this.positions.set(id, p);
+    this.layoutEverything();
     // Anything dagre left out (should not happen) still gets a place.
     for (const n of patch.addedNodes) if (this.isLeaf(n.id) && !this.positions.has(n.id)) this.positions.set(n.id, this.place(n, [], new Map()));
     patch.positions = new Map(this.positions);
+    patch.headers = this.headers;
     return patch;
+  }
+
+  /** Fresh places for every leaf, and the column titles. */
+  private layoutEverything(): void {
+    const laid = layoutGraph([...this.nodes.values()], [...this.edges.values()]);
+    this.positions.clear();
+    for (const [id, p] of laid.positions) if (this.isLeaf(id)) this.positions.set(id, p);
+    this.headers = laid.headers;
   }
 
   applyDiff(diff: GraphDiff): MeshPatch {
@@ -134,6 +156,7 @@ export class MeshGraph {
     }
     patch.removedEdges = [...gone];
 
+    const removedKind = new Map([...removedNodeIds].map((id) => [id, this.nodes.get(id)!.kind]));
     for (const id of removedNodeIds) {
       const n = this.nodes.get(id)!;
       const at = this.positions.get(id);
@@ -197,6 +220,24 @@ export class MeshGraph {
       else if (!same(had, e)) patch.changedEdges.push(e);
     }
 
+    // The structure changed: lay everything out again; the drawing animates to it.
+    const removedKinds = [...removedNodeIds].map((id) => removedKind.get(id));
+    const structural =
+      added.some((n) => n.kind !== "pod") ||
+      removedKinds.some((k) => k !== "pod") ||
+      patch.addedEdges.length > 0 ||
+      diff.removedEdges.some((id) => gone.has(id));
+    if (structural) {
+      this.layoutEverything();
+      for (const n of this.nodes.values()) {
+        if (this.isLeaf(n.id) && !this.positions.has(n.id)) this.positions.set(n.id, this.place(n, [], new Map()));
+      }
+      patch.relayout = true;
+      patch.positions = new Map(this.positions);
+      patch.headers = this.headers;
+      return patch;
+    }
+
     // Positions: groups keep none; leaves that are new get one next to their neighbours.
     for (const id of formerLeaf.keys()) if (!this.isLeaf(id)) this.positions.delete(id);
     const needPlace: GraphNode[] = [];
@@ -222,6 +263,7 @@ export class MeshGraph {
     patch.addedNodes = this.parentsFirst([...this.nodes.values()]);
     patch.addedEdges = [...this.edges.values()];
     patch.positions = new Map(this.positions);
+    patch.headers = this.headers;
     return patch;
   }
 

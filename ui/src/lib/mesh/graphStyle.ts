@@ -3,7 +3,7 @@
 // gets it all. Sizes are in graph units; at Bookinfo's fit they stay large on screen.
 import type { StylesheetJson } from "cytoscape";
 
-import { NODE_FONT } from "./layout";
+import { EDGE_FONT, FONT_FAMILY, FONT_WEIGHT, GROUP_PAD, NODE_FONT, NS_FONT, NS_PAD, POD_FONT } from "./layout";
 
 export interface Palette {
   text: string;
@@ -97,14 +97,14 @@ export function graphStyle(c: Palette): StylesheetJson {
       selector: "node",
       style: {
         label: "data(text)",
-        "font-family": "system-ui, -apple-system, Segoe UI, Roboto, Ubuntu, Noto Sans, Arial, sans-serif",
+        "font-family": FONT_FAMILY,
         "font-size": NODE_FONT,
-        "font-weight": 600,
+        "font-weight": FONT_WEIGHT,
         color: c.text,
         "text-wrap": "wrap",
         "text-valign": "center",
         "text-halign": "center",
-        "line-height": 1.25,
+        "line-height": 1.2,
         width: "data(w)",
         height: "data(h)",
         "background-color": c.kind.pod,
@@ -118,9 +118,9 @@ export function graphStyle(c: Palette): StylesheetJson {
     { selector: 'node[kind = "virtual-service"]', style: { shape: "rhomboid" } },
     { selector: 'node[kind = "service"]', style: { shape: "round-rectangle", "background-color": c.kind.service } },
     { selector: 'node[kind = "subset"]', style: { shape: "barrel", "background-color": c.kind.subset } },
-    { selector: 'node[kind = "pod"]', style: { shape: "ellipse", "background-color": c.kind.pod, "font-size": NODE_FONT - 2 } },
+    { selector: 'node[kind = "pod"]', style: { shape: "ellipse", "background-color": c.kind.pod, "font-size": POD_FONT } },
     // Sidecar: a double ring when running, dashed when starting, dotted when missing.
-    { selector: 'node[sidecar = "ready"]', style: { "border-style": "double", "border-width": 7 } },
+    { selector: 'node[sidecar = "ready"]', style: { "border-style": "double", "border-width": 6 } },
     { selector: 'node[sidecar = "starting"]', style: { "border-style": "dashed", "border-width": 4 } },
     { selector: 'node[sidecar = "missing"], node[sidecar = "opted-out"], node[sidecar = "not-injected"]', style: { "border-style": "dotted", "border-width": 4 } },
 
@@ -130,8 +130,8 @@ export function graphStyle(c: Palette): StylesheetJson {
       style: {
         "text-valign": "top",
         "text-halign": "center",
-        "text-margin-y": -6,
-        "padding": "18px",
+        "text-margin-y": -4,
+        padding: `${GROUP_PAD}px`,
         "compound-sizing-wrt-labels": "include",
         "background-opacity": 1,
       },
@@ -144,12 +144,12 @@ export function graphStyle(c: Palette): StylesheetJson {
         "border-style": "dashed",
         "border-width": 3,
         "border-color": c.nsBorder,
-        "font-size": NODE_FONT + 4,
-        "font-weight": 700,
+        "font-size": NS_FONT,
+        color: c.nsBorder,
         "text-valign": "top",
         "text-halign": "center",
-        "text-margin-y": -8,
-        padding: "26px",
+        "text-margin-y": -6,
+        padding: `${NS_PAD}px`,
       },
     },
     {
@@ -159,10 +159,10 @@ export function graphStyle(c: Palette): StylesheetJson {
         "background-color": c.wlBg,
         "border-color": c.wlBorder,
         "border-width": 3,
-        "font-size": NODE_FONT - 1,
+        "font-size": NODE_FONT,
         "text-valign": "top",
         "text-margin-y": -4,
-        padding: "12px",
+        padding: `${GROUP_PAD}px`,
       },
     },
     { selector: 'node[kind = "ingress-gateway"]:parent', style: { "background-color": c.kind.ingress } },
@@ -176,30 +176,34 @@ export function graphStyle(c: Palette): StylesheetJson {
     {
       selector: "edge",
       style: {
-        width: 4,
+        width: 5,
         "line-color": c.edge,
         "target-arrow-color": c.edge,
         "target-arrow-shape": "triangle",
-        "arrow-scale": 1.5,
+        "arrow-scale": 1.4,
         "curve-style": "bezier",
-        label: "data(text)",
-        "font-size": NODE_FONT + 6,
+        // Near the arrow head, so the weights of a split never pile up at the VirtualService.
+        "target-label": "data(text)",
+        "target-text-offset": 46,
+        "font-family": FONT_FAMILY,
+        "font-size": EDGE_FONT,
         "font-weight": 800,
-        color: c.text,
-        "text-background-color": c.labelBg,
+        // Weights are what a teacher points at: light text on the line's dark colour.
+        color: c.textOnDark,
+        "text-background-color": c.edge,
         "text-background-opacity": 1,
-        "text-background-padding": "4px",
+        "text-background-padding": "5px",
         "text-background-shape": "roundrectangle",
-        "text-border-color": c.edge,
-        "text-border-width": 2,
-        "text-border-opacity": 1,
+        "text-border-width": 0,
         "min-zoomed-font-size": 7,
       },
     },
     { selector: 'edge[text = ""]', style: { "text-border-width": 0, "text-background-opacity": 0 } },
-    { selector: 'edge[kind = "routed-by"]', style: { "line-style": "dashed", "line-dash-pattern": [12, 8], width: 3, "line-color": c.edgeSoft, "target-arrow-color": c.edgeSoft } },
-    { selector: 'edge[kind = "selects"]', style: { "line-style": "dotted", width: 3.5, "line-color": c.edgeSoft, "target-arrow-color": c.edgeSoft, "target-arrow-shape": "vee" } },
-    { selector: 'edge[kind = "route"]', style: { width: 5 } },
+    { selector: 'edge[kind = "routed-by"]', style: { "line-style": "dashed", "line-dash-pattern": [14, 8], width: 4.5, "line-color": c.edgeSoft, "target-arrow-color": c.edgeSoft } },
+    { selector: 'edge[kind = "selects"]', style: { "line-style": "dotted", width: 4.5, "line-color": c.edgeSoft, "target-arrow-color": c.edgeSoft, "target-arrow-shape": "vee" } },
+    { selector: 'edge[kind = "route"]', style: { width: 7 } },
+    // A Service's own lines to its pods, while a VirtualService has taken it over.
+    { selector: "edge.bypassed", style: { opacity: 0.3, width: 3, "z-index": 0 } },
 
     // Search and selection.
     { selector: ".faded", style: { opacity: 0.28 } },

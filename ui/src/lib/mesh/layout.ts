@@ -1,6 +1,8 @@
-// Where nodes go. The first snapshot is laid out once, in layers left to right in the
-// direction a request travels (one column per kind); after that only new nodes get a place, next to what
-// they belong to, so nothing already on screen moves while the teacher is pointing at it.
+// Where nodes go. Columns left to right in the direction a request travels, one band per
+// namespace. A change to the structure (a Gateway, VirtualService, Service, Subset or
+// Workload added or removed) lays everything out again and the drawing animates to it;
+// smaller changes only place what is new (a replaced pod takes its predecessor's place),
+// so nothing moves while the teacher is pointing at it.
 import type { GraphEdge } from "../generated/GraphEdge";
 import type { GraphNode } from "../generated/GraphNode";
 import type { NodeKind } from "../generated/NodeKind";
@@ -16,56 +18,133 @@ export interface Size {
   h: number;
 }
 
-/** Column of each kind in the request's direction; equal columns share a rank. */
+/**
+ * Column of each kind in the request's direction. A VirtualService that only takes over a
+ * Service inside the mesh (the target of a routed-by edge, bound to no Gateway) goes to
+ * MESH_VS_COLUMN instead, between its Service and the subsets it routes to.
+ */
 export const KIND_COLUMN: Record<NodeKind, number> = {
   namespace: -1,
   "ingress-gateway": 0,
   gateway: 1,
   "virtual-service": 2,
   service: 3,
-  subset: 3,
-  workload: 4,
-  pod: 4,
+  subset: 5,
+  workload: 6,
+  pod: 6,
 };
+export const MESH_VS_COLUMN = 4;
 
-/** Font size of node labels in graph units; the style uses the same numbers. */
+/** What each column holds, written above it, so nodes only need their names. */
+export const COLUMN_TITLE: readonly string[] = [
+  "Ingress gateway",
+  "Gateway",
+  "Virtual\u200bService",
+  "Service",
+  "Virtual\u200bService",
+  "Subset",
+  "Workload · pods",
+];
+
+/** Label font sizes in graph units; the style uses the same numbers. */
 export const NODE_FONT = 20;
-const LINE_HEIGHT = 1.25;
-/** Average advance of one character at NODE_FONT, generous so labels never spill. */
-const CHAR_WIDTH = 11.2;
-const PAD_X = 30;
-const PAD_Y = 22;
-/** Horizontal distance between two columns, used where nothing shows it yet. */
-export const COLUMN_STEP = 300;
-const GAP = 28;
+export const POD_FONT = 17;
+export const NS_FONT = 19;
+export const EDGE_FONT = 24;
+export const FONT_FAMILY = 'system-ui, -apple-system, "Segoe UI", Roboto, Ubuntu, Cantarell, "Noto Sans", Arial, sans-serif';
+export const FONT_WEIGHT = 700;
+const LINE_HEIGHT = 1.2;
+const PAD_X = 22;
+const PAD_Y = 12;
+const GAP = 20;
 
 /** Extra width some shapes need so their text stays inside the drawn outline. */
 const SHAPE_WIDEN: Partial<Record<NodeKind, number>> = {
-  "ingress-gateway": 1.25,
-  gateway: 1.1,
+  "ingress-gateway": 1.22,
+  gateway: 1.08,
   "virtual-service": 1.3,
-  pod: 1.0,
+  subset: 1.06,
+  pod: 1.18,
 };
+
+let measureCtx: CanvasRenderingContext2D | null | undefined;
+const measured = new Map<string, number>();
+
+/**
+ * Width of one line of label text in graph units. In a browser it is measured with the
+ * font the graph draws with; in tests (jsdom has no canvas) a generous estimate.
+ */
+export function textWidth(text: string, font: number): number {
+  const key = `${font}|${text}`;
+  const hit = measured.get(key);
+  if (hit !== undefined) return hit;
+  if (measureCtx === undefined) {
+    measureCtx = null;
+    if (import.meta.env.MODE !== "test" && typeof document !== "undefined") {
+      measureCtx = document.createElement("canvas").getContext("2d");
+    }
+  }
+  let w: number;
+  if (measureCtx) {
+    measureCtx.font = `${FONT_WEIGHT} ${font}px ${FONT_FAMILY}`;
+    w = measureCtx.measureText(text).width * 1.04;
+  } else {
+    w = [...text].length * font * 0.62;
+  }
+  measured.set(key, w);
+  return w;
+}
+
+function linesWidth(text: string, font: number): number {
+  return Math.max(...text.split("\n").map((l) => textWidth(l, font)));
+}
+
+export function fontOf(kind: NodeKind): number {
+  return kind === "pod" ? POD_FONT : kind === "namespace" ? NS_FONT : NODE_FONT;
+}
 
 /** Size of a leaf node, from the text it shows. Pure, so tests and the style agree. */
 export function nodeSize(node: GraphNode): Size {
-  const lines = nodeText(node).split("\n");
-  const longest = Math.max(...lines.map((l) => [...l].length));
+  const text = nodeText(node);
+  const font = fontOf(node.kind);
+  const lines = text.split("\n").length;
   const widen = SHAPE_WIDEN[node.kind] ?? 1;
-  const w = Math.max(120, Math.round((longest * CHAR_WIDTH + PAD_X) * widen));
-  const h = Math.round(lines.length * NODE_FONT * LINE_HEIGHT + PAD_Y);
+  const w = Math.max(node.kind === "pod" ? 90 : 100, Math.round((linesWidth(text, font) + PAD_X) * widen));
+  const h = Math.round(lines * font * LINE_HEIGHT + PAD_Y * (node.kind === "pod" ? 1.2 : 2));
   return { w, h };
 }
 
-/** Space above a group's box for its label, and inside it around its members. */
-const GROUP_LABEL = 30;
-const GROUP_PAD = 12;
-const NS_LABEL = 40;
-const NS_PAD = 26;
-const COLUMN_GAP = 72;
-const ROW_GAP = 20;
+/** Inside a group (workload, ingress gateway): padding, and room for its label on top. */
+export const GROUP_PAD = 6;
+const GROUP_LABEL_GAP = 6;
+export const NS_PAD = 14;
+const NS_LABEL_GAP = 8;
+const ROW_GAP = 12;
+/** Where no column is drawn yet, how far apart columns are. */
+const COLUMN_STEP = 260;
+/** Between columns; wider after a column whose outgoing edges carry weights ("60%"). */
+const COLUMN_GAP = 46;
+const LABEL_GAP = 84;
+/** Between namespace boxes, side by side or stacked. */
+const NS_GAP = 26;
 /** Pods per row inside a workload's box. */
 const PODS_PER_ROW = 4;
+
+/** Column of one node; VirtualServices depend on their edges. */
+export function columnOf(node: GraphNode, incoming: ReadonlyMap<string, ReadonlySet<string>>): number {
+  if (node.kind === "virtual-service") {
+    const kinds = incoming.get(node.id);
+    if (kinds?.has("routed-by") && !kinds.has("binds")) return MESH_VS_COLUMN;
+  }
+  return KIND_COLUMN[node.kind];
+}
+
+/** Edge kinds arriving at each node, for `columnOf`. */
+export function incomingKinds(edges: Iterable<GraphEdge>): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>();
+  for (const e of edges) (out.get(e.target) ?? out.set(e.target, new Set()).get(e.target)!).add(e.kind);
+  return out;
+}
 
 /** What one column slot holds: a leaf, or a group (workload) with its members in rows. */
 interface Item {
@@ -77,16 +156,37 @@ interface Item {
   members: { id: string; dx: number; dy: number }[];
   y: number;
   placed: boolean;
+  /** Order of first visit walking the graph from the ingress side: ties and rows. */
+  order: number;
+}
+
+/** A column's title, drawn above the graph at the column's centre. */
+export interface ColumnHeader {
+  col: number;
+  x: number;
+  /** Width of the column's widest item. */
+  w: number;
+  text: string;
+}
+
+export interface Layout {
+  /** Centre of every leaf. */
+  positions: Map<string, Point>;
+  /** One title per column in use, in column order. */
+  headers: ColumnHeader[];
 }
 
 /**
  * Lays out every leaf in columns by kind, in the request's direction, one band per
  * namespace. Bands whose columns do not overlap (istio-system holding only the ingress
- * gateway) sit side by side; the others stack. Within a column, items sit level with what
- * they connect to where there is room, so lines run mostly straight.
+ * gateway) sit side by side; the others stack. Rows come from the rightmost column (the
+ * workloads, in the order a request reaches them); every other column is placed right to
+ * left, each item level with the middle of what it leads to, so a Service sits on the row
+ * of its workloads and a subset level with the workload it selects.
  */
-export function layoutAll(nodes: readonly GraphNode[], edges: readonly GraphEdge[]): Map<string, Point> {
+export function layoutGraph(nodes: readonly GraphNode[], edges: readonly GraphEdge[]): Layout {
   const byId = new Map(nodes.map((n) => [n.id, n]));
+  const incoming = incomingKinds(edges);
   const kids = new Map<string, GraphNode[]>();
   for (const n of nodes) {
     if (n.parent && byId.has(n.parent) && n.parent !== n.id) {
@@ -101,28 +201,35 @@ export function layoutAll(nodes: readonly GraphNode[], edges: readonly GraphEdge
   const items = new Map<string, Item>();
   const itemOf = new Map<string, string>();
   const namespaces = new Map<string, Item[]>();
+  const nsLabelW = new Map<string, number>();
+  const nsLabelLines = new Map<string, number>();
   for (const n of [...nodes].sort(byName)) {
-    if (n.kind === "namespace" && kids.has(n.id)) continue;
+    if (n.kind === "namespace" && kids.has(n.id)) {
+      nsLabelW.set(n.namespace, linesWidth(nodeText(n), NS_FONT));
+      nsLabelLines.set(n.namespace, nodeText(n).split("\n").length);
+      continue;
+    }
     const parent = n.parent && byId.has(n.parent) ? byId.get(n.parent)! : null;
     if (parent && parent.kind !== "namespace") continue; // drawn inside its group
-    const col = Math.max(0, KIND_COLUMN[n.kind]);
+    const col = Math.max(0, columnOf(n, incoming));
     const members = (kids.get(n.id) ?? []).sort(byName);
     let item: Item;
     if (members.length === 0) {
       const s = nodeSize(n);
-      item = { id: n.id, col, w: s.w, h: s.h, members: [], y: 0, placed: false };
+      item = { id: n.id, col, w: s.w, h: s.h, members: [], y: 0, placed: false, order: Infinity };
     } else {
       const sizes = members.map((m) => nodeSize(m));
       const rows: number[][] = [];
       members.forEach((_, i) => (i % PODS_PER_ROW === 0 ? rows.push([i]) : rows[rows.length - 1].push(i)));
       const rowW = rows.map((r) => r.reduce((s, i) => s + sizes[i].w, 0) + (r.length - 1) * GAP);
       const rowH = rows.map((r) => Math.max(...r.map((i) => sizes[i].h)));
-      const innerW = Math.max(...rowW, [...nodeText(n)].length * CHAR_WIDTH);
+      const innerW = Math.max(...rowW, linesWidth(nodeText(n), NODE_FONT));
       const innerH = rowH.reduce((s, h) => s + h, 0) + (rows.length - 1) * GAP;
+      const label = nodeText(n).split("\n").length * NODE_FONT * LINE_HEIGHT + GROUP_LABEL_GAP;
       const w = innerW + 2 * GROUP_PAD;
-      const h = innerH + 2 * GROUP_PAD + GROUP_LABEL;
+      const h = innerH + 2 * GROUP_PAD + label;
       const out: Item["members"] = [];
-      let y = -h / 2 + GROUP_LABEL + GROUP_PAD;
+      let y = -h / 2 + label + GROUP_PAD;
       rows.forEach((r, ri) => {
         let x = -rowW[ri] / 2;
         for (const i of r) {
@@ -131,7 +238,7 @@ export function layoutAll(nodes: readonly GraphNode[], edges: readonly GraphEdge
         }
         y += rowH[ri] + GAP;
       });
-      item = { id: n.id, col, w, h, members: out, y: 0, placed: false };
+      item = { id: n.id, col, w, h, members: out, y: 0, placed: false, order: Infinity };
       for (const m of members) itemOf.set(m.id, n.id);
     }
     items.set(n.id, item);
@@ -141,87 +248,194 @@ export function layoutAll(nodes: readonly GraphNode[], edges: readonly GraphEdge
     namespaces.set(n.namespace, list);
   }
 
-  // Neighbours between items, from the edges.
+  // Neighbours between items, from the edges; `next` follows the request's direction.
   const links = new Map<string, Set<string>>();
+  const next = new Map<string, Set<string>>();
   for (const e of edges) {
     const a = itemOf.get(e.source);
     const b = itemOf.get(e.target);
     if (!a || !b || a === b) continue;
     (links.get(a) ?? links.set(a, new Set()).get(a)!).add(b);
     (links.get(b) ?? links.set(b, new Set()).get(b)!).add(a);
+    (next.get(a) ?? next.set(a, new Set()).get(a)!).add(b);
   }
 
-  // Column centres, shared by all namespaces so columns line up across the whole graph.
-  const maxCol = Math.max(0, ...[...items.values()].map((i) => i.col));
-  const colW = Array.from({ length: maxCol + 1 }, (_, c) =>
-    Math.max(0, ...[...items.values()].filter((i) => i.col === c).map((i) => i.w)),
-  );
-  const colX: number[] = [];
+  // The order a request meets things: depth first from the ingress side, children in
+  // column then name order. Workloads take their rows in this order.
+  const all = [...items.values()].sort((a, b) => a.col - b.col || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  let visit = 0;
+  const walk = (start: Item) => {
+    const stack = [start];
+    while (stack.length) {
+      const i = stack.pop()!;
+      if (i.order !== Infinity) continue;
+      i.order = visit++;
+      const out = [...(next.get(i.id) ?? [])].map((id) => items.get(id)!).filter((o) => o.order === Infinity);
+      out.sort((a, b) => b.col - a.col || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+      stack.push(...out);
+    }
+  };
+  for (const i of all) walk(i);
+
+  // Columns in use, their widths (titles included) and centres; empty columns take no room.
+  const used = [...new Set(all.map((i) => i.col))].sort((a, b) => a - b);
+  const colW = new Map<number, number>();
+  for (const c of used) colW.set(c, Math.max(0, ...all.filter((i) => i.col === c).map((i) => i.w)));
+  const bandsCols = [...namespaces.values()].map((list) => ({
+    c0: Math.min(...list.map((i) => i.col)),
+    c1: Math.max(...list.map((i) => i.col)),
+  }));
+  // A namespace holding a single column must be wide enough for its own label.
+  for (const [ns, list] of namespaces) {
+    const cols = new Set(list.map((i) => i.col));
+    if (cols.size === 1) {
+      const c = list[0].col;
+      colW.set(c, Math.max(colW.get(c)!, (nsLabelW.get(ns) ?? 0) - 2 * NS_PAD));
+    }
+  }
+  const weighted = new Set<number>();
+  for (const e of edges) {
+    const a = itemOf.get(e.source);
+    if (a && e.label) weighted.add(items.get(a)!.col);
+  }
+  const colX = new Map<number, number>();
   let x = 0;
-  for (let c = 0; c <= maxCol; c++) {
-    if (c > 0) x += colW[c - 1] / 2 + COLUMN_GAP + colW[c] / 2;
-    else x = colW[0] / 2;
-    colX.push(x);
-  }
+  used.forEach((c, k) => {
+    if (k === 0) x = colW.get(c)! / 2;
+    else {
+      const prev = used[k - 1];
+      // Namespace boxes end between these columns: room for both paddings and a gap.
+      const nsBreak = bandsCols.some((b) => b.c1 === prev) && bandsCols.some((b) => b.c0 === c);
+      const gap = Math.max(weighted.has(prev) ? LABEL_GAP : COLUMN_GAP, nsBreak ? 2 * NS_PAD + NS_GAP : 0);
+      x += colW.get(prev)! / 2 + gap + colW.get(c)! / 2;
+    }
+    colX.set(c, x);
+  });
 
-  // Namespaces with an ingress gateway first (where requests enter), then by name.
+  // Bands: namespaces holding the rest first, by name; those with the ingress gateway
+  // after them, so it can sit level with the Gateways it serves.
   const order = [...namespaces.keys()].sort((a, b) => {
-    const ga = namespaces.get(a)!.some((i) => i.col === 0) ? 0 : 1;
-    const gb = namespaces.get(b)!.some((i) => i.col === 0) ? 0 : 1;
+    const ga = namespaces.get(a)!.some((i) => i.col === 0) ? 1 : 0;
+    const gb = namespaces.get(b)!.some((i) => i.col === 0) ? 1 : 0;
     return ga - gb || a.localeCompare(b);
   });
-  const bands: { c0: number; c1: number; bottom: number }[] = [];
-  const out = new Map<string, Point>();
+  const bands: { c0: number; c1: number; top: number; bottom: number }[] = [];
+  const positions = new Map<string, Point>();
 
   for (const ns of order) {
+    const nsLabelH = (nsLabelLines.get(ns) ?? 1) * NS_FONT * LINE_HEIGHT + NS_LABEL_GAP;
     const list = namespaces.get(ns)!;
     const c0 = Math.min(...list.map((i) => i.col));
     const c1 = Math.max(...list.map((i) => i.col));
     let top = 0;
-    for (const b of bands) if (b.c0 <= c1 && c0 <= b.c1) top = Math.max(top, b.bottom + NS_PAD * 2 + ROW_GAP);
-    const start = top + NS_LABEL + NS_PAD;
+    for (const b of bands) if (b.c0 <= c1 && c0 <= b.c1) top = Math.max(top, b.bottom + NS_PAD + NS_GAP);
+    const start = top + nsLabelH + NS_PAD;
     let bottom = start;
 
-    const placeColumn = (col: Item[], desired: (i: Item) => number | null) => {
-      const want = col.map((i, k) => ({ i, k, d: desired(i) }));
-      // Items level with their neighbours first, in that order; the rest after them.
-      want.sort((a, b) => (a.d ?? Infinity) - (b.d ?? Infinity) || a.k - b.k);
-      let cursor = start;
-      for (const { i, d } of want) {
-        const y = Math.max(d ?? cursor, cursor + i.h / 2);
-        i.y = y;
-        i.placed = true;
-        cursor = y + i.h / 2 + ROW_GAP;
-      }
-      bottom = Math.max(bottom, cursor - ROW_GAP);
-    };
-    const neighbourY = (i: Item, onlyCols: (c: number) => boolean): number | null => {
+    const mean = (i: Item, keep: (o: Item) => boolean): number | null => {
       const ys: number[] = [];
       for (const o of links.get(i.id) ?? []) {
         const other = items.get(o);
-        if (other && other.placed && onlyCols(other.col)) ys.push(other.y);
+        if (other && other.placed && keep(other)) ys.push(other.y);
       }
       return ys.length ? ys.reduce((s, y) => s + y, 0) / ys.length : null;
     };
-    // Left to right: level with what leads here. Columns with nothing to their left (a
-    // VirtualService only used inside the mesh) are placed after the ones right of them.
-    for (let c = c0; c <= c1; c++) {
+    const place = (col: Item[], desired: (i: Item) => number | null) => {
+      const want = col.map((i) => ({ i, d: desired(i) }));
+      const level = want.filter((w) => w.d !== null).sort((a, b) => a.d! - b.d! || a.i.order - b.i.order);
+      // The rest in the order a request reaches what leads to them, then by name, so the
+      // workloads of one Service stay together and in order (v1, v2, v3).
+      const lead = (i: Item) =>
+        Math.min(...[...(links.get(i.id) ?? [])].map((o) => items.get(o)!).filter((o) => o.col < i.col).map((o) => o.order), i.order);
+      const rest = want
+        .filter((w) => w.d === null)
+        .sort((a, b) => lead(a.i) - lead(b.i) || (a.i.id < b.i.id ? -1 : a.i.id > b.i.id ? 1 : 0));
+      const ys = spread(level.map((w) => ({ d: w.d!, h: w.i.h })), start);
+      let cursor = start;
+      level.forEach((w, k) => {
+        w.i.y = ys[k];
+        cursor = ys[k] + w.i.h / 2 + ROW_GAP;
+      });
+      for (const w of rest) {
+        w.i.y = cursor + w.i.h / 2;
+        cursor = w.i.y + w.i.h / 2 + ROW_GAP;
+      }
+      for (const w of want) w.i.placed = true;
+      for (const w of want) bottom = Math.max(bottom, w.i.y + w.i.h / 2);
+    };
+    const cols = used.filter((c) => c >= c0 && c <= c1);
+    // Right to left: level with what this leads to (or, failing that, anything placed).
+    const orphans = new Set<Item>();
+    for (const c of [...cols].reverse()) {
       const col = list.filter((i) => i.col === c);
-      if (col.length) placeColumn(col, (i) => neighbourY(i, (oc) => oc < c));
+      if (!col.length) continue;
+      place(col, (i) => {
+        const d = mean(i, (o) => o.col > c) ?? mean(i, () => true);
+        if (d === null && c !== c1) orphans.add(i);
+        return d;
+      });
     }
-    for (let c = c1 - 1; c >= c0; c--) {
+    // Left to right for what leads nowhere (a Service with no pods): level with its source.
+    for (const c of cols) {
       const col = list.filter((i) => i.col === c);
-      const orphans = col.filter((i) => neighbourY(i, (oc) => oc < c) === null);
-      if (!orphans.length) continue;
+      if (!col.some((i) => orphans.has(i))) continue;
+      const keep = new Map(col.map((i) => [i, i.y]));
       for (const i of col) i.placed = false;
-      placeColumn(col, (i) => neighbourY(i, (oc) => oc !== c));
+      place(col, (i) => (orphans.has(i) ? mean(i, (o) => o.col < c) : keep.get(i)!));
     }
-    bands.push({ c0, c1, bottom });
+    bands.push({ c0, c1, top, bottom });
     for (const i of list) {
-      const cx = colX[i.col];
-      if (i.members.length === 0) out.set(i.id, { x: cx, y: i.y });
-      for (const m of i.members) out.set(m.id, { x: cx + m.dx, y: i.y + m.dy });
+      const cx = colX.get(i.col)!;
+      if (i.members.length === 0) positions.set(i.id, { x: cx, y: i.y });
+      for (const m of i.members) positions.set(m.id, { x: cx + m.dx, y: i.y + m.dy });
     }
+  }
+
+  const headers = used.map((c) => ({ col: c, x: colX.get(c)!, w: colW.get(c)!, text: COLUMN_TITLE[c] ?? "" }));
+  return { positions, headers };
+}
+
+/** Leaf positions only (see `layoutGraph`). */
+export function layoutAll(nodes: readonly GraphNode[], edges: readonly GraphEdge[]): Map<string, Point> {
+  return layoutGraph(nodes, edges).positions;
+}
+
+/**
+ * Centres for items of heights `h` that each want to sit at `d` (sorted by `d`), at least
+ * ROW_GAP apart and below `top`, moving them as little as possible in total: overlapping
+ * items merge into blocks centred on their wishes (pool adjacent violators).
+ */
+export function spread(want: readonly { d: number; h: number }[], top: number): number[] {
+  interface Block {
+    first: number;
+    offs: number[];
+    sum: number;
+    pos: number;
+  }
+  const blocks: Block[] = [];
+  const sep = (a: number, b: number) => (want[a].h + want[b].h) / 2 + ROW_GAP;
+  want.forEach((w, k) => {
+    let b: Block = { first: k, offs: [0], sum: w.d, pos: w.d };
+    for (;;) {
+      const prev = blocks[blocks.length - 1];
+      if (!prev) break;
+      const last = prev.first + prev.offs.length - 1;
+      const gap = sep(last, b.first);
+      if (prev.pos + prev.offs[prev.offs.length - 1] + gap <= b.pos) break;
+      blocks.pop();
+      const base = prev.offs[prev.offs.length - 1] + gap;
+      const offs = [...prev.offs, ...b.offs.map((o) => o + base)];
+      const sum = prev.sum + b.sum - base * b.offs.length;
+      b = { first: prev.first, offs, sum, pos: sum / offs.length };
+    }
+    blocks.push(b);
+  });
+  const out: number[] = [];
+  for (const b of blocks) for (const o of b.offs) out.push(b.pos + o);
+  // Nothing above the band's top; push down what would be.
+  for (let k = 0; k < out.length; k++) {
+    const min = k === 0 ? top + want[k].h / 2 : out[k - 1] + sep(k - 1, k);
+    if (out[k] < min) out[k] = min;
   }
   return out;
 }

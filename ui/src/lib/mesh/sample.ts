@@ -1,6 +1,7 @@
 // Meshes made up for the preview, the tests and the drawing benchmark. Shaped like what the
 // Rust model builds (same ids, labels and fields), but never shown inside the app.
 import type { EdgeKind } from "../generated/EdgeKind";
+import type { GraphDiff } from "../generated/GraphDiff";
 import type { GraphEdge } from "../generated/GraphEdge";
 import type { GraphNode } from "../generated/GraphNode";
 import type { MeshSnapshot } from "../generated/MeshSnapshot";
@@ -268,6 +269,33 @@ export function bookinfoSnapshot(): MeshSnapshot {
   nodes.sort((a, b) => (a.id < b.id ? -1 : 1));
   edges.sort((a, b) => (a.id < b.id ? -1 : 1));
   return { nodes, edges };
+}
+
+/** Ids of what `kubectl apply` of the reviews DestinationRule and VirtualService adds. */
+const SPLIT_NODE = (id: string) => id === "vs/default/reviews" || id.startsWith("subset/default/reviews/");
+
+/**
+ * Bookinfo as it starts, before the reviews split: no reviews VirtualService or subsets.
+ * `reviewsSplitDiff()` is the change that adds them, as the watch reports it.
+ */
+export function bookinfoBaseSnapshot(): MeshSnapshot {
+  const full = bookinfoSnapshot();
+  return {
+    nodes: full.nodes.filter((n) => !SPLIT_NODE(n.id)),
+    edges: full.edges.filter((e) => !SPLIT_NODE(e.source) && !SPLIT_NODE(e.target)),
+  };
+}
+
+export function reviewsSplitDiff(): GraphDiff {
+  const full = bookinfoSnapshot();
+  return {
+    addedNodes: full.nodes.filter((n) => SPLIT_NODE(n.id)),
+    changedNodes: [],
+    removedNodes: [],
+    addedEdges: full.edges.filter((e) => SPLIT_NODE(e.source) || SPLIT_NODE(e.target)),
+    changedEdges: [],
+    removedEdges: [],
+  };
 }
 
 /**
