@@ -504,3 +504,198 @@ async fn set_up_without_internet_stops_at_the_download_and_says_what_to_do() {
     screenshot(&client, "setup-failed.png").await;
     client.close().await.unwrap();
 }
+
+/// The text of the element with this test id ("" when it is not there).
+async fn text_of(client: &Client, testid: &str) -> String {
+    let script = format!(
+        "const e = document.querySelector('[data-testid=\"{testid}\"]'); return e ? e.textContent : '';"
+    );
+    let value = client.execute(&script, vec![]).await.unwrap();
+    value
+        .as_str()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+async fn type_into(client: &Client, testid: &str, value: &str) {
+    let field = client
+        .find(Locator::Css(&format!("[data-testid={testid}]")))
+        .await
+        .unwrap_or_else(|e| panic!("{testid} not found: {e}"));
+    field.clear().await.unwrap();
+    if !value.is_empty() {
+        field.send_keys(value).await.unwrap();
+    }
+}
+
+/// The number a figure starts with ("1,949 in 19.5 s" gives 1949).
+fn leading_number(text: &str) -> Option<f64> {
+    let digits: String = text
+        .trim_start()
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == ',' || *c == '.')
+        .filter(|c| *c != ',')
+        .collect();
+    digits.parse().ok()
+}
+
+/// "a/b/c" after `word ` in `text`, as numbers.
+fn split_after(text: &str, word: &str) -> Vec<u32> {
+    let rest = &text[text
+        .find(word)
+        .unwrap_or_else(|| panic!("no {word:?} in {text}"))
+        + word.len()..];
+    rest.split_whitespace()
+        .next()
+        .unwrap_or("")
+        .trim_end_matches(',')
+        .split('/')
+        .map(|n| {
+            n.parse()
+                .unwrap_or_else(|_| panic!("not a split in {text}"))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the built app, tauri-driver and a display: run with `make e2e`"]
+async fn sixty_thirty_ten_from_buttons_and_the_observed_split_follows() {
+    let home = tempfile::tempdir().unwrap();
+    let home_str = home.path().display().to_string();
+    let driver = TauriDriver::start(&[("ISTIO_PLAYGROUND_HOME", &home_str)]);
+    let client = open_app(&driver).await;
+    preflight_rows(&client).await;
+    click(&client, "start-simulated").await;
+    client
+        .wait()
+        .for_element(Locator::Css("[data-testid=simulated-badge]"))
+        .await
+        .expect("the simulated playground starts");
+
+    // Dashboards say plainly that they need a real cluster.
+    click(&client, "nav-dashboards").await;
+    let (notice, _) = poll_js(
+        &client,
+        "const e = document.querySelector('[data-testid=dashboards-simulated]'); return e ? e.textContent : '';",
+        "the simulated notice",
+        |t| !t.is_empty(),
+    )
+    .await;
+    assert!(
+        notice.contains("Dashboards need a real cluster."),
+        "{notice}"
+    );
+    screenshot(&client, "dashboards-simulated.png").await;
+
+    // Traffic: the 60/30/10 preset, the YAML it will apply, Apply.
+    click(&client, "nav-traffic").await;
+    client
+        .wait()
+        .for_element(Locator::Css("[data-testid=preset-60-30-10]"))
+        .await
+        .expect("the weights editor reads the reviews routing");
+    // Pods may still be starting: the preset's preview says so until every version has a
+    // ready pod; a newcomer presses it again, and so does the test.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let yaml = loop {
+        click(&client, "preset-60-30-10").await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let yaml = text_of(&client, "weights-yaml").await;
+        if yaml.contains("weight: 30") {
+            break yaml;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no preview: {}",
+            text_of(&client, "weights-editor").await
+        );
+    };
+    assert!(
+        yaml.contains("kind: DestinationRule") && yaml.contains("subset: v3"),
+        "{yaml}"
+    );
+    click(&client, "weights-apply").await;
+    poll_js(
+        &client,
+        "const e = document.querySelector('[data-testid=weights-now]'); return e ? e.textContent : '';",
+        "the applied weights",
+        |t| t.contains("60/30/10"),
+    )
+    .await;
+    let applied = text_of(&client, "weights-applied").await;
+    assert!(applied.contains("Applied 60/30/10"), "{applied}");
+    let kubectl = text_of(&client, "weights-kubectl").await;
+    assert!(
+        kubectl.starts_with("kubectl apply --server-side"),
+        "{kubectl}"
+    );
+
+    // Traffic at 100 requests/s until 600 have answered; the observed split follows.
+    type_into(&client, "traffic-rate", "100").await;
+    type_into(&client, "traffic-concurrency", "20").await;
+    type_into(&client, "traffic-duration", "").await;
+    click(&client, "traffic-start").await;
+    let (_, took) = poll_js(
+        &client,
+        "const e = document.querySelector('[data-testid=traffic-completed]'); return e ? e.textContent : '';",
+        "600 answers",
+        |t| leading_number(t).is_some_and(|n| n >= 600.0),
+    )
+    .await;
+    let observed = text_of(&client, "weights-observed").await;
+    println!("after {took:?}: {observed}");
+    assert!(
+        observed.contains("over the last 200 requests"),
+        "{observed}"
+    );
+    assert_eq!(split_after(&observed, "configured "), [60, 30, 10]);
+    let seen = split_after(&observed, "observed ");
+    for (got, want) in seen.iter().zip([60, 30, 10]) {
+        assert!(
+            got.abs_diff(want) <= 12,
+            "observed {seen:?} vs 60/30/10: {observed}"
+        );
+    }
+    // The rate over the whole run so far, from "1,949 in 19.5 s".
+    let completed = text_of(&client, "traffic-completed").await;
+    let n = leading_number(&completed).unwrap();
+    let secs = leading_number(completed.split(" in ").nth(1).unwrap_or("")).unwrap();
+    assert!(
+        (85.0..=115.0).contains(&(n / secs)),
+        "achieved {completed} at 100 req/s"
+    );
+    let statuses = text_of(&client, "traffic-statuses").await;
+    assert!(statuses.starts_with("200"), "{statuses}");
+    screenshot(&client, "traffic-60-30-10.png").await;
+    scroll_to(&client, "[data-testid=weights-observed]").await;
+    screenshot(&client, "traffic-observed.png").await;
+
+    click(&client, "traffic-stop").await;
+    poll_js(
+        &client,
+        "return document.querySelector('[data-testid=traffic-stats] h2').textContent;",
+        "the run to stop",
+        |t| t.contains("Last run"),
+    )
+    .await;
+
+    // Undo puts routing back as it was: no reviews VirtualService.
+    click(&client, "weights-undo").await;
+    poll_js(
+        &client,
+        "const e = document.querySelector('[data-testid=weights-now]'); return e ? e.textContent : '';",
+        "the routing restored",
+        |t| t.contains("no VirtualService"),
+    )
+    .await;
+    let undone = text_of(&client, "weights-undone").await;
+    assert!(
+        undone.contains("deleted VirtualService default/reviews"),
+        "{undone}"
+    );
+    scroll_to(&client, "h1").await;
+    screenshot(&client, "traffic-undone.png").await;
+    client.close().await.unwrap();
+}

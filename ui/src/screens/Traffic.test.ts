@@ -59,9 +59,9 @@ describe("Traffic", () => {
 
   it("sets 60/30/10 from a preset, previews the YAML, applies, compares with what was observed, and undoes", async () => {
     const { backend } = renderTraffic();
-    await screen.findByTestId("preset-60/30/10");
+    await screen.findByTestId("preset-60-30-10");
     expect(screen.getByTestId("weights-now").textContent).toContain("no VirtualService");
-    await fireEvent.click(screen.getByTestId("preset-60/30/10"));
+    await fireEvent.click(screen.getByTestId("preset-60-30-10"));
     expect(input("weight-input-v1").value).toBe("60");
     expect(input("weight-input-v3").value).toBe("10");
     const yaml = await screen.findByTestId("weights-yaml");
@@ -86,8 +86,8 @@ describe("Traffic", () => {
 
   it("moving one slider rebalances the others, and typed nonsense gets a message", async () => {
     const { backend } = renderTraffic();
-    await screen.findByTestId("preset-60/30/10");
-    await fireEvent.click(screen.getByTestId("preset-60/30/10"));
+    await screen.findByTestId("preset-60-30-10");
+    await fireEvent.click(screen.getByTestId("preset-60-30-10"));
     await fireEvent.input(screen.getByTestId("weight-slider-v1"), { target: { value: "80" } });
     expect([input("weight-input-v1").value, input("weight-input-v2").value, input("weight-input-v3").value]).toEqual(["80", "15", "5"]);
     for (const [typed, message] of [
@@ -111,8 +111,8 @@ describe("Traffic", () => {
       hint: "Give v3 a weight of 0, or wait until its pods are ready.",
     });
     renderTraffic(backend);
-    await screen.findByTestId("preset-60/30/10");
-    await fireEvent.click(screen.getByTestId("preset-60/30/10"));
+    await screen.findByTestId("preset-60-30-10");
+    await fireEvent.click(screen.getByTestId("preset-60-30-10"));
     await screen.findByTestId("weights-yaml");
     await fireEvent.click(screen.getByTestId("weights-apply"));
     const err = await screen.findByTestId("weights-error");

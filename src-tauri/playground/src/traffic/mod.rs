@@ -32,6 +32,8 @@ pub const MAX_DURATION_SECS: f64 = 3600.0;
 pub const RECENT: usize = 200;
 /// How often live figures are sent.
 pub const REPORT_EVERY: Duration = Duration::from_millis(500);
+/// The current rate is measured over this much recent time.
+pub const RATE_WINDOW: Duration = Duration::from_secs(2);
 /// A request that takes longer counts as an error ("timeout").
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -138,7 +140,7 @@ pub struct TrafficStats {
     pub completed: u64,
     /// Completed requests per second since the start.
     pub achieved_rate: f64,
-    /// Completed requests per second over the last report interval.
+    /// Completed requests per second over the last two seconds.
     pub current_rate: f64,
     /// Status code ("200", "503") or "error" (no answer) -> count.
     #[ts(type = "Record<string, number>")]
@@ -353,7 +355,9 @@ async fn run(
         let stop = cancel.child_token();
         let task = tokio::spawn(async move {
             let mut tick = tokio::time::interval_at(started + REPORT_EVERY, REPORT_EVERY);
-            let mut last = (started, 0u64);
+            // (time, completed) over the last RATE_WINDOW, for a current rate that does not
+            // jump with every half second.
+            let mut window: VecDeque<(Instant, u64)> = VecDeque::from([(started, 0)]);
             loop {
                 tokio::select! {
                     _ = stop.cancelled() => break,
@@ -364,13 +368,17 @@ async fn run(
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .stats(&url, &settings, now, true);
-                let dt = now.duration_since(last.0).as_secs_f64();
+                window.push_back((now, stats.completed));
+                while window.len() > 2 && now.duration_since(window[1].0) >= RATE_WINDOW {
+                    window.pop_front();
+                }
+                let (t0, c0) = window[0];
+                let dt = now.duration_since(t0).as_secs_f64();
                 stats.current_rate = if dt > 0.0 {
-                    (stats.completed - last.1) as f64 / dt
+                    (stats.completed - c0) as f64 / dt
                 } else {
                     0.0
                 };
-                last = (now, stats.completed);
                 on_stats(stats);
             }
         });

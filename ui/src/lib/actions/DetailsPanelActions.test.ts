@@ -25,7 +25,7 @@ describe("DetailsPanel actions", () => {
     it(`${id} opens the weights editor for reviews`, async () => {
       const backend = show(id);
       await fireEvent.click(screen.getByTestId("details-edit-weights"));
-      await screen.findByTestId("preset-60/30/10");
+      await screen.findByTestId("preset-60-30-10");
       expect(backend.readRouting).toHaveBeenCalledWith("default", "reviews");
       // The panel's own content stays.
       expect(screen.getByTestId("details-explanation")).toBeTruthy();

@@ -11,7 +11,7 @@ export type TrafficStats = { target: string, settings: TrafficSettings | null, e
  */
 achievedRate: number, 
 /**
- * Completed requests per second over the last report interval.
+ * Completed requests per second over the last two seconds.
  */
 currentRate: number, 
 /**
