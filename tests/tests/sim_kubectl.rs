@@ -282,6 +282,34 @@ async fn label_rollout_restart_and_delete() {
     let (_, rs, _) = kubectl(&e, &["get", "rs", "-n", "shop", "--no-headers"]);
     assert_eq!(rs.lines().count(), 2, "old and new ReplicaSet:\n{rs}");
 
+    // Undo goes back to the first ReplicaSet (revision 1 becomes 3), as on a real cluster.
+    let (ok, out, err) = kubectl(&e, &["rollout", "undo", "deployment/cart-v1", "-n", "shop"]);
+    assert!(ok && out.contains("rolled back"), "{out}{err}");
+    let (ok, out, err) = kubectl(
+        &e,
+        &[
+            "rollout",
+            "status",
+            "deployment/cart-v1",
+            "-n",
+            "shop",
+            "--timeout=20s",
+        ],
+    );
+    assert!(ok, "{out}{err}");
+    let (_, history, _) = kubectl(
+        &e,
+        &["rollout", "history", "deployment/cart-v1", "-n", "shop"],
+    );
+    let revisions: Vec<&str> = history
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|w| w.parse::<u32>().is_ok())
+        .collect();
+    assert_eq!(revisions, ["2", "3"], "{history}");
+    let (_, rs, _) = kubectl(&e, &["get", "rs", "-n", "shop", "--no-headers"]);
+    assert_eq!(rs.lines().count(), 2, "{rs}");
+
     let (ok, out, err) = kubectl(
         &e,
         &[

@@ -369,10 +369,30 @@ impl Controller {
             )
             .parse::<i64>()
             .unwrap_or(0);
-            if rev < max_rev && !old.is_empty() {
+            let rev = if rev < max_rev && !old.is_empty() {
                 let _ = store.modify(&rs_def, &ns, &new_name, false, MANAGER, |r| {
                     r["metadata"]["annotations"]["deployment.kubernetes.io/revision"] =
                         json!((max_rev + 1).to_string());
+                    true
+                });
+                max_rev + 1
+            } else {
+                rev
+            };
+            // The Deployment carries its current revision too (`kubectl rollout undo` reads it).
+            let rev_s = rev.to_string();
+            if s(
+                &d,
+                "/metadata/annotations/deployment.kubernetes.io~1revision",
+            ) != rev_s
+            {
+                let d_def = def(store, "apps", "deployments");
+                let _ = store.modify(&d_def, &ns, &name, false, MANAGER, |x| {
+                    if !x["metadata"]["annotations"].is_object() {
+                        x["metadata"]["annotations"] = json!({});
+                    }
+                    x["metadata"]["annotations"]["deployment.kubernetes.io/revision"] =
+                        json!(rev_s);
                     true
                 });
             }

@@ -575,6 +575,9 @@ impl Store {
         {
             m.remove("status");
         }
+        if def.builtin {
+            strip_nulls(&mut obj);
+        }
         admission::on_create(&mut st, def, ns, &mut obj, &now)
             .map_err(|causes| ApiError::invalid(def, &name, &causes))?;
         managed::record_update(
@@ -784,6 +787,9 @@ impl Store {
                 "resourceVersion".into(),
                 old["metadata"]["resourceVersion"].clone(),
             );
+        }
+        if def.builtin {
+            strip_nulls(&mut new);
         }
         admission::on_update(st, def, &old, &mut new)
             .map_err(|causes| ApiError::invalid(def, name, &causes))?;
@@ -1429,6 +1435,19 @@ pub fn selector_view(obj: &Value) -> Value {
         }
     }
     v
+}
+
+/// Built-in kinds are typed on a real API server: a null field is an absent field (as in
+/// `creationTimestamp: null`, which typed clients send in templates).
+fn strip_nulls(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            m.retain(|_, x| !x.is_null());
+            m.values_mut().for_each(strip_nulls);
+        }
+        Value::Array(a) => a.iter_mut().for_each(strip_nulls),
+        _ => {}
+    }
 }
 
 fn obj_rv(obj: &Value) -> u64 {
