@@ -697,5 +697,31 @@ async fn sixty_thirty_ten_from_buttons_and_the_observed_split_follows() {
     );
     scroll_to(&client, "h1").await;
     screenshot(&client, "traffic-undone.png").await;
+    // The Mesh screen's side panel: the reviews Service offers the same weights editor.
+    click(&client, "nav-mesh").await;
+    click(&client, "mesh-panel-toggle").await;
+    poll_js(&client, NODE_LIST, "the node list", |t| {
+        t.contains("Service reviews (default)")
+    })
+    .await;
+    let opened = client
+        .execute(
+            "const b = [...document.querySelectorAll('[data-testid=mesh-node-list] button')]
+               .find(b => b.textContent.trim() === 'Service reviews (default)');
+             if (b) { b.click(); return true; } return false;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(opened, json!(true));
+    click(&client, "details-edit-weights").await;
+    client
+        .wait()
+        .for_element(Locator::Css(
+            "[data-testid=details-panel] [data-testid=preset-80-20-v1-and-v2]",
+        ))
+        .await
+        .expect("the side panel shows the weights editor");
+    screenshot(&client, "mesh-reviews-weights.png").await;
     client.close().await.unwrap();
 }
