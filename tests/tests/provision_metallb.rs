@@ -1,31 +1,12 @@
 //! The MetalLB range from a real Docker network, created and removed by the test.
 
+mod provision_common;
+
 use std::time::Duration;
 
-use bollard::models::{Ipam, IpamConfig, NetworkCreateRequest};
 use playground::preflight::DockerEndpoint;
 use playground::provision::{MetallbPool, kind_network_subnet};
-
-async fn with_network(name: &str, subnet: &str) -> bollard::Docker {
-    let docker = DockerEndpoint::from_env()
-        .client(Duration::from_secs(10))
-        .unwrap();
-    docker
-        .create_network(NetworkCreateRequest {
-            name: name.to_string(),
-            ipam: Some(Ipam {
-                config: Some(vec![IpamConfig {
-                    subnet: Some(subnet.to_string()),
-                    ..Default::default()
-                }]),
-                ..Default::default()
-            }),
-            ..Default::default()
-        })
-        .await
-        .expect("create a Docker network");
-    docker
-}
+use provision_common::create_network;
 
 #[tokio::test]
 async fn the_pool_is_computed_from_the_networks_ipam_subnet() {
@@ -39,8 +20,9 @@ async fn the_pool_is_computed_from_the_networks_ipam_subnet() {
             std::process::id(),
             subnet.replace(['.', '/'], "-")
         );
-        let docker = with_network(&name, subnet).await;
+        create_network(&name, subnet).await;
         let found = kind_network_subnet(&endpoint, &name).await;
+        let docker = endpoint.client(Duration::from_secs(10)).unwrap();
         docker.remove_network(&name).await.unwrap();
         let found = found.unwrap().expect("the network exists");
         assert_eq!(found.to_string(), subnet);

@@ -8,8 +8,6 @@ mod provision_common;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use bollard::models::{Ipam, IpamConfig, NetworkCreateRequest};
-use playground::preflight::DockerEndpoint;
 use playground::provision::{
     CancellationToken, ProvisionEvent, StepId, StepState, plan, setup, teardown,
 };
@@ -207,27 +205,6 @@ fn release(dir: &std::path::Path) -> Vec<u8> {
         bookinfo_gateway(),
     ));
     istio_archive(&istioctl_script(dir), &files)
-}
-
-async fn create_network(name: &str, subnet: &str) {
-    let docker = DockerEndpoint::from_env()
-        .client(Duration::from_secs(10))
-        .unwrap();
-    docker
-        .create_network(NetworkCreateRequest {
-            name: name.to_string(),
-            driver: Some("bridge".into()),
-            ipam: Some(Ipam {
-                config: Some(vec![IpamConfig {
-                    subnet: Some(subnet.to_string()),
-                    ..Default::default()
-                }]),
-                ..Default::default()
-            }),
-            ..Default::default()
-        })
-        .await
-        .expect("create the test's Docker network");
 }
 
 fn finals(events: &[ProvisionEvent]) -> Vec<(StepId, StepState)> {

@@ -414,3 +414,26 @@ impl Drop for DockerCleanup {
 pub fn home_file(home: &Path, rel: &str) -> PathBuf {
     home.join(rel)
 }
+
+/// Creates a bridge network with this IPv4 subnet, as kind creates its `kind` network.
+pub async fn create_network(name: &str, subnet: &str) {
+    use bollard::models::{Ipam, IpamConfig, NetworkCreateRequest};
+    let docker = playground::preflight::DockerEndpoint::from_env()
+        .client(Duration::from_secs(10))
+        .unwrap();
+    docker
+        .create_network(NetworkCreateRequest {
+            name: name.to_string(),
+            driver: Some("bridge".into()),
+            ipam: Some(Ipam {
+                config: Some(vec![IpamConfig {
+                    subnet: Some(subnet.to_string()),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await
+        .expect("create the test's Docker network");
+}

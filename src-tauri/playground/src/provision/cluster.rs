@@ -171,26 +171,7 @@ pub async fn ensure(
         start_stopped(cfg, ctx, &nodes).await?;
         if !has_context(kubeconfig, &cfg.target.context) {
             ctx.log("Writing its access details to the playground's own kubeconfig");
-            ToolCommand {
-                tool: "kind",
-                program: kind,
-                args: vec![
-                    os("export"),
-                    os("kubeconfig"),
-                    os("--name"),
-                    os(&cfg.cluster_name),
-                    os("--kubeconfig"),
-                    os(kubeconfig),
-                ],
-                timeout: cfg.timeouts.short_command,
-            }
-            .run_ok(
-                ctx,
-                |_| {},
-                "kind did not answer; check Docker.",
-                |o| kind_hint(o, cfg),
-            )
-            .await?;
+            export_kubeconfig(cfg, ctx, kind, Some(kubeconfig)).await?;
         }
         match api_answers(cfg).await {
             Ok(version) => {
@@ -285,15 +266,29 @@ async fn merge_if_asked(cfg: &ProvisionConfig, ctx: &StepCtx, kind: &Path) -> Re
         return Ok(());
     }
     ctx.log("Adding the cluster to your own kubeconfig, as you asked (kind export kubeconfig)");
+    export_kubeconfig(cfg, ctx, kind, None).await
+}
+
+/// `kind export kubeconfig` into `file`, or into the user's default kubeconfig when None.
+async fn export_kubeconfig(
+    cfg: &ProvisionConfig,
+    ctx: &StepCtx,
+    kind: &Path,
+    file: Option<&Path>,
+) -> Result<(), Error> {
+    let mut args = vec![
+        os("export"),
+        os("kubeconfig"),
+        os("--name"),
+        os(&cfg.cluster_name),
+    ];
+    if let Some(f) = file {
+        args.extend([os("--kubeconfig"), os(f)]);
+    }
     ToolCommand {
         tool: "kind",
         program: kind,
-        args: vec![
-            os("export"),
-            os("kubeconfig"),
-            os("--name"),
-            os(&cfg.cluster_name),
-        ],
+        args,
         timeout: cfg.timeouts.short_command,
     }
     .run_ok(

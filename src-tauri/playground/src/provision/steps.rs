@@ -477,7 +477,7 @@ impl SetupRun {
             &GroupVersionKind::gvk("apps", "v1", "Deployment"),
             "deployments",
         );
-        let now = chrono_like_now();
+        let now = crate::actions::injection::rfc3339(std::time::SystemTime::now());
         for d in deployments.iter().filter(|w| w.kind == "Deployment") {
             let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &d.namespace, &ar);
             let patch = json!({"spec": {"template": {"metadata": {"annotations": {
@@ -648,37 +648,6 @@ impl SetupRun {
             cfg.cluster_name, cfg.target.context
         )))
     }
-}
-
-/// RFC 3339 UTC time of now, for the restart annotation (what `kubectl rollout restart`
-/// writes), without a date library.
-fn chrono_like_now() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    rfc3339(secs)
-}
-
-fn rfc3339(secs: u64) -> String {
-    let days = secs / 86_400;
-    let rem = secs % 86_400;
-    // Civil-from-days (Howard Hinnant's algorithm).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    )
 }
 
 /// What setup would do on this machine, without changing anything.
@@ -884,17 +853,5 @@ pub async fn plan(cfg: &ProvisionConfig) -> SetupPlan {
         },
         docker_desktop,
         product_page_url: cfg.product_page_url.clone(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn restart_times_are_rfc3339() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(1_795_000_000), "2026-11-18T11:06:40Z");
-        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
     }
 }
