@@ -699,10 +699,22 @@ fn render_event(e: &ProvisionEvent) -> Option<String> {
             Some(format!(
                 "[FAIL] {title} ({secs:.1} s): {}\n       What to do: {}",
                 f.map(|f| f.message.as_str()).unwrap_or("failed"),
-                f.and_then(|f| f.hint.as_deref()).unwrap_or("see the log")
+                f.and_then(|f| f.hint.as_deref())
+                    .map(for_the_terminal)
+                    .unwrap_or_else(|| "see the log".into())
             ))
         }
     }
+}
+
+/// Hints are written for the window's buttons; in a terminal the same advice names the
+/// commands.
+fn for_the_terminal(hint: &str) -> String {
+    hint.replace("press \"Set up\" again", "run `istio-playground up` again")
+        .replace("Press \"Set up\" again", "Run `istio-playground up` again")
+        .replace("Press \"Set up\"", "Run `istio-playground up`")
+        .replace("press \"Tear down\"", "run `istio-playground down`")
+        .replace("Press \"Tear down\"", "Run `istio-playground down`")
 }
 
 async fn provision_command(cfg: ProvisionConfig, down: bool) -> ExitCode {
@@ -743,7 +755,7 @@ async fn provision_command(cfg: ProvisionConfig, down: bool) -> ExitCode {
         Err(e) => {
             eprintln!(
                 "\nStopped after {total:.1} s: {e}\n{}",
-                e.hint().unwrap_or_default()
+                for_the_terminal(&e.hint().unwrap_or_default())
             );
             ExitCode::FAILURE
         }
@@ -873,6 +885,22 @@ mod tests {
         assert_eq!(
             render_event(&failed).unwrap(),
             "[FAIL] Install Istio (2.5 s): istiod did not become ready\n       What to do: Docker has 2 GiB"
+        );
+        let download = ProvisionEvent {
+            failure: Some(StepFailure {
+                code: "download_failed".into(),
+                message: "no network".into(),
+                hint: Some(
+                    "Check your internet connection, then press \"Set up\" again: it continues."
+                        .into(),
+                ),
+            }),
+            ..failed.clone()
+        };
+        assert!(
+            render_event(&download)
+                .unwrap()
+                .ends_with("then run `istio-playground up` again: it continues.")
         );
         let progress = ProvisionEvent {
             state: StepState::Running,

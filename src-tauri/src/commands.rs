@@ -161,6 +161,15 @@ pub async fn teardown(
         .provisioning
         .begin()
         .map_err(playground::Error::from)?;
+    // The dashboards' port-forwards lead into the cluster being deleted: close them first.
+    let closed = std::mem::take(&mut *state.actions.dashboards.lock().await);
+    if !closed.is_empty() {
+        tracing::info!(
+            count = closed.len(),
+            "closed dashboard port-forwards before teardown"
+        );
+    }
+    drop(closed);
     provision::teardown(
         provision_config(&state),
         channel_sink(on_progress),
