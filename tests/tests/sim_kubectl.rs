@@ -112,6 +112,16 @@ async fn get_pods_all_namespaces_shows_injected_bookinfo_ready() {
         "{out}"
     );
 
+    let (ok, events, err) = kubectl(&e, &["get", "events"]);
+    assert!(ok, "{err}");
+    for reason in [
+        "Scheduled",
+        "Started",
+        "SuccessfulCreate",
+        "ScalingReplicaSet",
+    ] {
+        assert!(events.contains(reason), "{reason} missing:\n{events}");
+    }
     let (ok, vs, err) = kubectl(&e, &["get", "virtualservices"]);
     assert!(ok, "{err}");
     let row: Vec<&str> = vs.lines().nth(1).unwrap().split_whitespace().collect();

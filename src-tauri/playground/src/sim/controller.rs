@@ -350,7 +350,20 @@ impl Controller {
                         "spec": {"replicas": initial, "selector": selector, "template": tmpl, "minReadySeconds": d.pointer("/spec/minReadySeconds").cloned().unwrap_or(json!(0))}
                     });
                     match store.create(&rs_def, "v1", &ns, rs, &WriteOpts::manager(MANAGER)) {
-                        Ok(r) => r,
+                        Ok(r) => {
+                            if initial > 0 {
+                                record_event(
+                                    store,
+                                    &d,
+                                    "ScalingReplicaSet",
+                                    &format!(
+                                        "Scaled up replica set {name}-{hash} from 0 to {initial}"
+                                    ),
+                                    "deployment-controller",
+                                );
+                            }
+                            r
+                        }
                         Err(e) => {
                             tracing::debug!(error = %e, "replicaset create failed");
                             continue;
@@ -421,6 +434,16 @@ impl Controller {
                         json!(replicas.to_string());
                     true
                 });
+                let verb = if target_new > new_spec { "up" } else { "down" };
+                record_event(
+                    store,
+                    &d,
+                    "ScalingReplicaSet",
+                    &format!(
+                        "Scaled {verb} replica set {new_name} from {new_spec} to {target_new}"
+                    ),
+                    "deployment-controller",
+                );
             }
             // Scale old ReplicaSets down as far as availability allows.
             let min_available = replicas - max_unavailable;
@@ -451,6 +474,16 @@ impl Controller {
                     x["spec"]["replicas"] = json!(cur - take);
                     true
                 });
+                record_event(
+                    store,
+                    &d,
+                    "ScalingReplicaSet",
+                    &format!(
+                        "Scaled down replica set {rname} from {cur} to {}",
+                        cur - take
+                    ),
+                    "deployment-controller",
+                );
             }
         }
     }
@@ -480,10 +513,15 @@ impl Controller {
                     let pod_name = format!("{name}-{}", store.random_suffix(5));
                     let mut pod = pod_from_template(&rs, "ReplicaSet", &pod_name);
                     pod["metadata"]["generateName"] = json!(format!("{name}-"));
-                    if let Err(e) =
-                        store.create(&pod_def, "v1", &ns, pod, &WriteOpts::manager(MANAGER))
-                    {
-                        tracing::debug!(error = %e, "pod create failed");
+                    match store.create(&pod_def, "v1", &ns, pod, &WriteOpts::manager(MANAGER)) {
+                        Ok(_) => record_event(
+                            store,
+                            &rs,
+                            "SuccessfulCreate",
+                            &format!("Created pod: {pod_name}"),
+                            "replicaset-controller",
+                        ),
+                        Err(e) => tracing::debug!(error = %e, "pod create failed"),
                     }
                 }
             } else if mine.len() > want {
@@ -497,7 +535,18 @@ impl Controller {
                 });
                 for p in mine.iter().take(mine.len() - want) {
                     let pname = s(p, "/metadata/name").to_string();
-                    let _ = store.delete(&pod_def, &ns, &pname, &DeleteOpts::default());
+                    if store
+                        .delete(&pod_def, &ns, &pname, &DeleteOpts::default())
+                        .is_ok()
+                    {
+                        record_event(
+                            store,
+                            &rs,
+                            "SuccessfulDelete",
+                            &format!("Deleted pod: {pname}"),
+                            "replicaset-controller",
+                        );
+                    }
                 }
             }
         }
@@ -653,6 +702,13 @@ impl Controller {
                     x["status"] = pending_status(x, &ts);
                     true
                 });
+                record_event(
+                    store,
+                    &p,
+                    "Scheduled",
+                    &format!("Successfully assigned {ns}/{name} to {NODE_NAME}"),
+                    "default-scheduler",
+                );
             }
             if phase == "Pending" {
                 let elapsed = now.saturating_duration_since(seen);
@@ -662,6 +718,33 @@ impl Controller {
                         x["status"] = running_status(x, &ip, &ts);
                         true
                     });
+                    for key in ["initContainers", "containers"] {
+                        for (c, image, _) in container_names(&p, key) {
+                            record_event(
+                                store,
+                                &p,
+                                "Pulled",
+                                &format!(
+                                    "Container image \"{image}\" already present on machine (simulated)"
+                                ),
+                                "kubelet",
+                            );
+                            record_event(
+                                store,
+                                &p,
+                                "Created",
+                                &format!("Created container: {c}"),
+                                "kubelet",
+                            );
+                            record_event(
+                                store,
+                                &p,
+                                "Started",
+                                &format!("Started container {c}"),
+                                "kubelet",
+                            );
+                        }
+                    }
                 } else {
                     let left = cfg.ready_delay - elapsed;
                     wake = Some(wake.map_or(left, |w| w.min(left)));
@@ -961,6 +1044,51 @@ impl Controller {
             }
         }
     }
+}
+
+/// Records a Normal event about `obj`, as the named component would.
+fn record_event(store: &Store, obj: &Value, reason: &str, message: &str, component: &str) {
+    let Some(ev_def) = store.resolve("", "v1", "events") else {
+        return;
+    };
+    let ns = s(obj, "/metadata/namespace");
+    let name = s(obj, "/metadata/name");
+    let now = rfc3339(store.clock.now());
+    // Like the real ones: the hex of a nanosecond timestamp, so names sort in time order.
+    let nanos = store
+        .clock
+        .now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos() as u64;
+    let suffix = format!(
+        "{:016x}",
+        nanos - nanos % 1_000_000 + store.resource_version() % 1_000_000
+    );
+    let host = if component == "kubelet" {
+        json!(NODE_NAME)
+    } else {
+        Value::Null
+    };
+    let mut source = json!({"component": component});
+    if !host.is_null() {
+        source["host"] = host;
+    }
+    let ev = json!({
+        "apiVersion": "v1", "kind": "Event",
+        "metadata": {"name": format!("{name}.{suffix}")},
+        "involvedObject": {
+            "apiVersion": obj.get("apiVersion").cloned().unwrap_or(json!("v1")),
+            "kind": obj.get("kind").cloned().unwrap_or(json!("")),
+            "name": name, "namespace": ns,
+            "uid": s(obj, "/metadata/uid"),
+            "resourceVersion": s(obj, "/metadata/resourceVersion"),
+        },
+        "reason": reason, "message": message, "type": "Normal", "count": 1,
+        "source": source, "firstTimestamp": now, "lastTimestamp": now,
+        "reportingComponent": component, "reportingInstance": if component == "kubelet" { NODE_NAME } else { "" },
+    });
+    let _ = store.create(&ev_def, "v1", ns, ev, &WriteOpts::manager(component));
 }
 
 /// A pod from a workload's template, owned by it, bound to the node.

@@ -1350,7 +1350,6 @@ impl Store {
         self.lock().objects.values().map(BTreeMap::len).sum()
     }
 
-    #[allow(dead_code)]
     pub(crate) fn rng_u64(&self) -> u64 {
         self.lock().rng.next_u64()
     }

@@ -491,6 +491,59 @@ fn columns_and_cells(
                 vec![json!(name), json!(or_none(shown)), json!(a())],
             )
         }
+        ("", "Event") => {
+            let last = parse_rfc3339(s(o, "/lastTimestamp"))
+                .or_else(|| parse_rfc3339(s(o, "/eventTime")))
+                .map(|t| human_age(now.duration_since(t).unwrap_or_default()))
+                .unwrap_or_else(|| "<unknown>".into());
+            let object = format!(
+                "{}/{}",
+                s(o, "/involvedObject/kind").to_lowercase(),
+                s(o, "/involvedObject/name")
+            );
+            (
+                vec![
+                    col(
+                        "Last Seen",
+                        "string",
+                        0,
+                        "Time since the event was last seen.",
+                    ),
+                    col("Type", "string", 0, "Type of this event (Normal, Warning)."),
+                    col("Reason", "string", 0, "Why the action was taken."),
+                    col("Object", "string", 0, "The object this event is about."),
+                    col(
+                        "Message",
+                        "string",
+                        0,
+                        "A human-readable description of the status of this operation.",
+                    ),
+                    col("Source", "string", 1, "The component reporting this event."),
+                    col(
+                        "Count",
+                        "string",
+                        1,
+                        "The number of times this event has occurred.",
+                    ),
+                    col(
+                        "Name",
+                        "string",
+                        1,
+                        "Name must be unique within a namespace.",
+                    ),
+                ],
+                vec![
+                    json!(last),
+                    json!(s(o, "/type")),
+                    json!(s(o, "/reason")),
+                    json!(object),
+                    json!(s(o, "/message")),
+                    json!(s(o, "/source/component")),
+                    json!(n(o, "/count")),
+                    json!(name),
+                ],
+            )
+        }
         ("", "ConfigMap") => (
             vec![nm, col("Data", "string", 0, "Number of data entries."), ag],
             vec![
