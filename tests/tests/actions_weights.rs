@@ -253,3 +253,42 @@ async fn an_existing_destination_rule_keeps_its_settings_and_undo_puts_it_back()
         "undo restores the rule as it was"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_virtual_service_puts_the_destination_rule_back() {
+    let b = Bookinfo::start().await;
+    b.kubectl_in(
+        &["apply", "-f", "-"],
+        Some(
+            "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: reviews, namespace: default}\nspec:\n  host: reviews\n  subsets:\n  - {name: v1, labels: {version: v1}}\n",
+        ),
+    );
+    let dr_before = b.kubectl(&[
+        "get",
+        "destinationrule",
+        "reviews",
+        "-o",
+        "jsonpath={.spec}",
+    ]);
+    // A broken Istio: the cluster no longer serves VirtualServices.
+    b.kubectl(&["delete", "crd", "virtualservices.networking.istio.io"]);
+    let err = weights::apply(&b.client, &plan("reviews", &["v1=60", "v2=30", "v3=10"]))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "apply_rolled_back", "{err}");
+    assert!(err.to_string().contains("routing is unchanged"), "{err}");
+    assert!(
+        err.hint().unwrap().contains("VirtualService"),
+        "{:?}",
+        err.hint()
+    );
+    let dr_after = b.kubectl(&[
+        "get",
+        "destinationrule",
+        "reviews",
+        "-o",
+        "jsonpath={.spec}",
+    ]);
+    assert_eq!(dr_after, dr_before, "the DestinationRule is as it was");
+    assert!(!dr_after.contains("v3"), "{dr_after}");
+}

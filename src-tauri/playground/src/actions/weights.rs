@@ -412,11 +412,14 @@ pub async fn service_facts(
                 .iter()
                 .any(|h| names_service(h, service, namespace))
         });
-    let virtual_service = vss
-        .list(&ListParams::default())
-        .await
-        .map_err(read_err("VirtualServices"))?
-        .into_iter()
+    // A cluster that does not serve VirtualServices has none; applying one then fails and
+    // the DestinationRule is put back, which says plainly what is missing.
+    let virtual_service = match vss.list(&ListParams::default()).await {
+        Ok(list) => list.items,
+        Err(::kube::Error::Api(status)) if status.code == 404 => Vec::new(),
+        Err(e) => return Err(read_err("VirtualServices")(e)),
+    }
+    .into_iter()
         .find(|vs| {
             // Gateway-bound VirtualServices (bookinfo's) are the ingress's, not this host's.
             vs.data.pointer("/spec/gateways").is_none()
