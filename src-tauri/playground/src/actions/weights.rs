@@ -420,13 +420,13 @@ pub async fn service_facts(
         Err(e) => return Err(read_err("VirtualServices")(e)),
     }
     .into_iter()
-        .find(|vs| {
-            // Gateway-bound VirtualServices (bookinfo's) are the ingress's, not this host's.
-            vs.data.pointer("/spec/gateways").is_none()
-                && hosts_of(vs, "/spec/hosts")
-                    .iter()
-                    .any(|h| names_service(h, service, namespace))
-        });
+    .find(|vs| {
+        // Gateway-bound VirtualServices (bookinfo's) are the ingress's, not this host's.
+        vs.data.pointer("/spec/gateways").is_none()
+            && hosts_of(vs, "/spec/hosts")
+                .iter()
+                .any(|h| names_service(h, service, namespace))
+    });
     let mut facts = ServiceFacts {
         service: service.into(),
         namespace: namespace.into(),
