@@ -1,9 +1,27 @@
 //! The simulated cluster (see issue: Simulated cluster): a Kubernetes-API-compatible HTTP
 //! server with an in-memory store, a small controller (Deployments to ReplicaSets to Pods,
-//! EndpointSlices, Istio sidecar injection, restarts), the Bookinfo scenario and a simulated
-//! ingress gateway that routes by the live VirtualServices.
+//! StatefulSets, EndpointSlices, Istio sidecar injection, restarts, events), the Bookinfo
+//! scenario and a simulated ingress gateway that routes by the live VirtualServices.
 //!
-//! Start one with [`start`]; point kubectl at it with [`SimCluster::write_kubeconfig`].
+//! ```no_run
+//! # async fn demo() -> playground::sim::Result<()> {
+//! use playground::sim::{self, Scenario, SimOptions};
+//! let cluster = sim::start(SimOptions { scenario: Some(Scenario::Bookinfo), ..Default::default() }).await?;
+//! println!("api: {}", cluster.api_url());         // http://127.0.0.1:P
+//! println!("ingress: {}", cluster.ingress_url()); // http://127.0.0.1:Q
+//! cluster.write_kubeconfig(std::path::Path::new("sim.kubeconfig"), sim::SIM_CONTEXT)?;
+//! // ... until Ctrl-C; dropping the cluster (or `shutdown()`) stops it.
+//! # Ok(()) }
+//! ```
+//!
+//! Both listeners bind 127.0.0.1 only. The kubeconfig is plain HTTP with an empty user and the
+//! context, cluster and user all named [`SIM_CONTEXT`] (namespace `default`).
+//!
+//! Modules: `store` (objects, resourceVersions, watch history, write paths), `api` (HTTP,
+//! content negotiation, watch streaming), `discovery` (plain and aggregated discovery,
+//! OpenAPI v3), `table` (server-side printing), `patch` and `managed` (patches, server-side
+//! apply), `admission` and `inject` (defaults, allocation, validation, sidecar injection),
+//! `controller`, `crds`, `scenario`, `dataplane`, `proto` (kubectl's protobuf bodies).
 
 pub mod admission;
 pub mod api;
