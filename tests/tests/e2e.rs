@@ -192,7 +192,7 @@ async fn setup_screen_shows_real_preflight_rows_and_the_other_screens_say_what_i
         .unwrap();
     assert_eq!(preflight_rows(&client).await.len(), 7);
 
-    // Screens not built yet say so plainly instead of showing anything fake.
+    // Without a cluster the Mesh screen says plainly what is missing instead of showing anything fake.
     client
         .find(Locator::Css("[data-testid=nav-mesh]"))
         .await
@@ -207,7 +207,9 @@ async fn setup_screen_shows_real_preflight_rows_and_the_other_screens_say_what_i
         .text()
         .await
         .unwrap();
-    assert!(main.contains("not built yet"), "{main}");
+    // Without a cluster the Mesh screen says so and what to do.
+    assert!(main.contains("No cluster to show yet"), "{main}");
+    assert!(main.contains("Set up the playground first"), "{main}");
     screenshot(&client, "mesh.png").await;
     client.close().await.unwrap();
 }
