@@ -12,6 +12,7 @@ pub mod preflight;
 pub mod provision;
 pub mod sim;
 pub mod simulated;
+pub mod time;
 pub mod traffic;
 pub mod versions;
 

@@ -173,26 +173,12 @@ pub fn init(dir: &Path, quiet_stderr: bool) -> Result<Logging> {
 }
 
 fn current_file(dir: &Path, now: SystemTime) -> PathBuf {
-    let days = now
+    let secs = now
         .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() / 86_400)
+        .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
-    let (y, m, d) = civil_from_days(days as i64);
+    let (y, m, d, ..) = crate::time::civil(secs);
     dir.join(format!("{FILE_PREFIX}.{y:04}-{m:02}-{d:02}"))
-}
-
-/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
 struct RingLayer {
@@ -306,7 +292,5 @@ mod tests {
         let t = UNIX_EPOCH + std::time::Duration::from_secs(1_795_687_200);
         let f = current_file(Path::new("/logs"), t);
         assert_eq!(f, PathBuf::from("/logs/istio-playground.log.2026-11-26"));
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
     }
 }
