@@ -115,3 +115,94 @@ pub fn which(name: &str) -> PathBuf {
         })
         .unwrap_or_else(|| panic!("{name} is not installed (make deps installs it)"))
 }
+
+/// A simulated cluster started for one test, with a kubeconfig written for it.
+pub struct SimFixture {
+    pub sim: playground::sim::SimCluster,
+    pub kubeconfig: PathBuf,
+    pub dir: tempfile::TempDir,
+}
+
+impl SimFixture {
+    /// Starts the simulated cluster with `opts` (bound to 127.0.0.1 on free ports).
+    pub async fn start(opts: playground::sim::SimOptions) -> Self {
+        let sim = playground::sim::start(opts)
+            .await
+            .expect("simulated cluster starts");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let kubeconfig = dir.path().join("kubeconfig");
+        sim.write_kubeconfig(&kubeconfig, playground::sim::SIM_CONTEXT)
+            .expect("kubeconfig written");
+        Self {
+            sim,
+            kubeconfig,
+            dir,
+        }
+    }
+
+    /// The cluster target a user would choose with --kubeconfig and --context.
+    pub fn target(&self) -> playground::kube::ClusterTarget {
+        playground::kube::ClusterTarget::resolve(
+            &playground::paths::AppDirs::at(self.dir.path()),
+            Some(&self.kubeconfig),
+            Some(playground::sim::SIM_CONTEXT),
+        )
+    }
+
+    pub fn kubectl(&self, args: &[&str], stdin: Option<&str>) -> String {
+        kubectl(&self.kubeconfig, args, stdin)
+    }
+}
+
+/// Runs the machine's kubectl against `kubeconfig`, feeding it `stdin`; panics with
+/// kubectl's own message when it fails. Call it from a multi-threaded runtime when the
+/// cluster runs in the same process (it blocks its thread).
+pub fn kubectl(kubeconfig: &Path, args: &[&str], stdin: Option<&str>) -> String {
+    use std::io::Write;
+    let mut child = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("kubectl runs (Debian's kubernetes-client or any kubectl on PATH)");
+    {
+        let mut input = child.stdin.take().expect("stdin");
+        if let Some(text) = stdin {
+            input.write_all(text.as_bytes()).expect("write stdin");
+        }
+    }
+    let out = child.wait_with_output().expect("kubectl finishes");
+    assert!(
+        out.status.success(),
+        "kubectl {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Reviews split 60/30/10 over subsets v1, v2, v3: the seed tutorial's lesson as YAML.
+pub const REVIEWS_SPLIT_60_30_10: &str = r#"
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews, namespace: default}
+spec:
+  host: reviews
+  subsets:
+  - {name: v1, labels: {version: v1}}
+  - {name: v2, labels: {version: v2}}
+  - {name: v3, labels: {version: v3}}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews, namespace: default}
+spec:
+  hosts: [reviews]
+  http:
+  - route:
+    - {destination: {host: reviews, subset: v1}, weight: 60}
+    - {destination: {host: reviews, subset: v2}, weight: 30}
+    - {destination: {host: reviews, subset: v3}, weight: 10}
+"#;

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
-use playground_tests::{TauriDriver, app_binary, screenshot_dir};
+use playground_tests::{TauriDriver, app_binary, kubectl, screenshot_dir};
 use serde_json::json;
 
 async fn open_app(driver: &TauriDriver) -> Client {
@@ -277,52 +277,7 @@ async fn poll_js(
 const NODE_LIST: &str = "const l = document.querySelector('[data-testid=mesh-node-list]'); return l ? l.textContent : '';";
 const DETAILS: &str = "const d = document.querySelector('[data-testid=details-panel]'); return d ? d.textContent : '';";
 
-const REVIEWS_SPLIT: &str = r#"
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: reviews, namespace: default}
-spec:
-  host: reviews
-  subsets:
-  - {name: v1, labels: {version: v1}}
-  - {name: v2, labels: {version: v2}}
-  - {name: v3, labels: {version: v3}}
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: reviews, namespace: default}
-spec:
-  hosts: [reviews]
-  http:
-  - route:
-    - {destination: {host: reviews, subset: v1}, weight: 60}
-    - {destination: {host: reviews, subset: v2}, weight: 30}
-    - {destination: {host: reviews, subset: v3}, weight: 10}
-"#;
-
-fn kubectl(kubeconfig: &std::path::Path, args: &[&str], stdin: Option<&str>) {
-    use std::io::Write;
-    let mut child = std::process::Command::new("kubectl")
-        .arg("--kubeconfig")
-        .arg(kubeconfig)
-        .args(args)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("kubectl");
-    let mut input = child.stdin.take().unwrap();
-    if let Some(text) = stdin {
-        input.write_all(text.as_bytes()).unwrap();
-    }
-    drop(input);
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "kubectl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+const REVIEWS_SPLIT: &str = playground_tests::REVIEWS_SPLIT_60_30_10;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the built app, tauri-driver and a display: run with `make e2e`"]

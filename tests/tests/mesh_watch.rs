@@ -3,25 +3,17 @@
 //! API server drops every watch.
 
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use playground::kube::ClusterTarget;
 use playground::mesh::diff;
 use playground::mesh::watch::{self, MeshWatch};
 use playground::mesh::{EdgeKind, MeshEvent, MeshSnapshot, Sidecar};
-use playground::paths::AppDirs;
-use playground::sim::{self, Scenario, SimCluster, SimOptions};
+use playground::sim::{self, Scenario, SimOptions};
+use playground_tests::SimFixture;
 use tokio::sync::mpsc;
 
-struct Fixture {
-    sim: SimCluster,
-    kubeconfig: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-async fn start_sim() -> Fixture {
-    let sim = sim::start(SimOptions {
+async fn start_sim() -> SimFixture {
+    SimFixture::start(SimOptions {
         scenario: Some(Scenario::Bookinfo),
         ready_delay: Duration::from_millis(100),
         seed: Some(7),
@@ -29,24 +21,10 @@ async fn start_sim() -> Fixture {
         ..SimOptions::default()
     })
     .await
-    .expect("simulated cluster starts");
-    let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = dir.path().join("kubeconfig");
-    sim.write_kubeconfig(&kubeconfig, sim::SIM_CONTEXT).unwrap();
-    Fixture {
-        sim,
-        kubeconfig,
-        _dir: dir,
-    }
 }
 
-async fn watch(f: &Fixture) -> (mpsc::Receiver<MeshEvent>, MeshWatch) {
-    let target = ClusterTarget::resolve(
-        &AppDirs::at(f._dir.path()),
-        Some(&f.kubeconfig),
-        Some(sim::SIM_CONTEXT),
-    );
-    watch::spawn(target.client().await.expect("client"))
+async fn watch(f: &SimFixture) -> (mpsc::Receiver<MeshEvent>, MeshWatch) {
+    watch::spawn(f.target().client().await.expect("client"))
 }
 
 /// Follows the stream, keeping a current snapshot, until `done` holds for it.
@@ -101,57 +79,11 @@ fn settled(s: &MeshSnapshot) -> bool {
             })
 }
 
-fn kubectl(f: &Fixture, args: &[&str], stdin: Option<&str>) -> String {
-    let mut cmd = Command::new("kubectl");
-    cmd.arg("--kubeconfig").arg(&f.kubeconfig).args(args);
-    let out = if let Some(input) = stdin {
-        use std::io::Write;
-        let mut child = cmd
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
-    } else {
-        cmd.output().unwrap()
-    };
-    assert!(
-        out.status.success(),
-        "kubectl {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+fn kubectl(f: &SimFixture, args: &[&str], stdin: Option<&str>) -> String {
+    f.kubectl(args, stdin)
 }
 
-const REVIEWS_SPLIT: &str = r#"
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: reviews, namespace: default}
-spec:
-  host: reviews
-  subsets:
-  - {name: v1, labels: {version: v1}}
-  - {name: v2, labels: {version: v2}}
-  - {name: v3, labels: {version: v3}}
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: reviews, namespace: default}
-spec:
-  hosts: [reviews]
-  http:
-  - route:
-    - {destination: {host: reviews, subset: v1}, weight: 60}
-    - {destination: {host: reviews, subset: v2}, weight: 30}
-    - {destination: {host: reviews, subset: v3}, weight: 10}
-"#;
+const REVIEWS_SPLIT: &str = playground_tests::REVIEWS_SPLIT_60_30_10;
 
 fn route_labels(s: &MeshSnapshot, from: &str) -> Vec<(String, Option<String>)> {
     let mut v: Vec<_> = s
@@ -363,22 +295,13 @@ async fn the_model_keeps_following_the_cluster_after_all_watches_are_dropped() {
 #[ignore = "needs Istio's sample YAML: ISTIO_SAMPLES=<istio>/samples cargo test -p playground-tests --test mesh_watch -- --ignored"]
 async fn the_model_of_istios_own_bookinfo_samples_is_right() {
     let samples = PathBuf::from(std::env::var("ISTIO_SAMPLES").expect("ISTIO_SAMPLES"));
-    let sim = sim::start(SimOptions {
+    let f = SimFixture::start(SimOptions {
         ready_delay: Duration::from_millis(100),
         latency: false,
         ..SimOptions::default()
     })
-    .await
-    .unwrap();
-    sim::scenario::install_istio(sim.store()).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = dir.path().join("kubeconfig");
-    sim.write_kubeconfig(&kubeconfig, sim::SIM_CONTEXT).unwrap();
-    let f = Fixture {
-        sim,
-        kubeconfig,
-        _dir: dir,
-    };
+    .await;
+    sim::scenario::install_istio(f.sim.store()).unwrap();
     kubectl(
         &f,
         &["label", "namespace", "default", "istio-injection=enabled"],

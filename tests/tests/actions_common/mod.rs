@@ -3,15 +3,12 @@
 #![allow(dead_code)]
 
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DynamicObject, ListParams};
 use playground::actions::weights::{destination_rule_resource, virtual_service_resource};
-use playground::kube::ClusterTarget;
-use playground::paths::AppDirs;
-use playground::sim::{self, Scenario, SimCluster, SimOptions};
+use playground::sim::{Scenario, SimCluster, SimOptions};
 
 pub struct Bookinfo {
     pub sim: SimCluster,
@@ -23,24 +20,20 @@ pub struct Bookinfo {
 impl Bookinfo {
     /// Starts the simulated playground and waits until every Bookinfo pod is ready.
     pub async fn start() -> Self {
-        let sim = sim::start(SimOptions {
+        let fixture = playground_tests::SimFixture::start(SimOptions {
             scenario: Some(Scenario::Bookinfo),
             ready_delay: Duration::from_millis(100),
             seed: Some(11),
             latency: false,
             ..SimOptions::default()
         })
-        .await
-        .expect("simulated cluster starts");
-        let dir = tempfile::tempdir().unwrap();
-        let kubeconfig = dir.path().join("kubeconfig");
-        sim.write_kubeconfig(&kubeconfig, sim::SIM_CONTEXT).unwrap();
-        let target = ClusterTarget::resolve(
-            &AppDirs::at(dir.path()),
-            Some(&kubeconfig),
-            Some(sim::SIM_CONTEXT),
-        );
-        let client = target.client().await.expect("client");
+        .await;
+        let client = fixture.target().client().await.expect("client");
+        let playground_tests::SimFixture {
+            sim,
+            kubeconfig,
+            dir,
+        } = fixture;
         let b = Self {
             sim,
             kubeconfig,
@@ -59,29 +52,7 @@ impl Bookinfo {
     }
 
     pub fn kubectl_in(&self, args: &[&str], stdin: Option<&str>) -> String {
-        let mut child = Command::new("kubectl")
-            .arg("--kubeconfig")
-            .arg(&self.kubeconfig)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("kubectl runs");
-        {
-            use std::io::Write;
-            let mut input = child.stdin.take().unwrap();
-            if let Some(s) = stdin {
-                input.write_all(s.as_bytes()).unwrap();
-            }
-        }
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "kubectl {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        playground_tests::kubectl(&self.kubeconfig, args, stdin)
     }
 
     /// Waits (up to 15 s) until the pods of `default` satisfy `done`.
