@@ -165,6 +165,21 @@ fn the_command_line_refuses_bad_traffic_settings_and_unknown_dashboards() {
         "{}",
         text(&out.stderr)
     );
+    let out = run(&[
+        "traffic",
+        "--ingress",
+        "https://example.com",
+        "--rate",
+        "1",
+        "--duration",
+        "1",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("is not the playground's ingress"),
+        "{}",
+        text(&out.stderr)
+    );
     let out = run(&["dashboard", "loki"]);
     assert_eq!(out.status.code(), Some(2), "clap refuses unknown names");
     let _ = Path::new("");

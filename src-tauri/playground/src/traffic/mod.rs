@@ -53,6 +53,11 @@ pub enum TrafficError {
     NotRunning,
     #[error("the HTTP client could not be built: {0}")]
     Client(String),
+    /// The target is not the playground's own ingress.
+    #[error(
+        "{0} is not the playground's ingress: traffic only goes to this computer or the playground's local network"
+    )]
+    Target(String),
 }
 
 impl TrafficError {
@@ -64,6 +69,7 @@ impl TrafficError {
             TrafficError::AlreadyRunning => "traffic_running",
             TrafficError::NotRunning => "traffic_not_running",
             TrafficError::Client(_) => "traffic_client",
+            TrafficError::Target(_) => "traffic_target",
         }
     }
 
@@ -80,6 +86,9 @@ impl TrafficError {
             TrafficError::AlreadyRunning => "Stop the running traffic first.".into(),
             TrafficError::NotRunning => "Start traffic first.".into(),
             TrafficError::Client(_) => return None,
+            TrafficError::Target(_) => {
+                "Use the ingress the playground shows (http://localhost:9080, the simulated ingress, or the MetalLB address).".into()
+            }
         })
     }
 }
@@ -288,6 +297,26 @@ impl TrafficRun {
     }
 }
 
+/// Refuses targets that cannot be the playground's ingress: only this computer (localhost,
+/// loopback) and private addresses (the kind network and its MetalLB pool) are allowed, so
+/// the generator can never be aimed at someone else's site.
+pub fn check_target(ingress_base: &str) -> Result<(), TrafficError> {
+    let refuse = || TrafficError::Target(ingress_base.to_string());
+    let url = reqwest::Url::parse(ingress_base).map_err(|_| refuse())?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(refuse());
+    }
+    let host = url.host_str().unwrap_or("");
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let ok = host == "localhost"
+        || match host.parse::<std::net::IpAddr>() {
+            Ok(std::net::IpAddr::V4(ip)) => ip.is_loopback() || ip.is_private(),
+            Ok(std::net::IpAddr::V6(ip)) => ip.is_loopback(),
+            Err(_) => false,
+        };
+    if ok { Ok(()) } else { Err(refuse()) }
+}
+
 /// The URL the generator requests: the product page under the ingress base URL.
 pub fn product_page(ingress_base: &str) -> String {
     format!("{}/productpage", ingress_base.trim_end_matches('/'))
@@ -320,6 +349,7 @@ fn spawn_run(
     settings: TrafficSettings,
     on_stats: impl Fn(TrafficStats) + Send + Sync + 'static,
 ) -> Result<TrafficRun, TrafficError> {
+    check_target(ingress_base)?;
     let http = reqwest::Client::builder()
         .timeout(REQUEST_TIMEOUT)
         .pool_max_idle_per_host(settings.concurrency as usize)
@@ -464,6 +494,30 @@ mod tests {
             "<dl><dt>Reviews served by:</dt><dd><u>reviews-v2-5b667bcbf8-jx4hq</u></dd></dl>";
         assert_eq!(served_by(html).as_deref(), Some("v2"));
         assert_eq!(served_by("<h1>Simple Bookstore App</h1>"), None);
+    }
+
+    #[test]
+    fn only_the_playgrounds_own_addresses_are_targets() {
+        for ok in [
+            "http://localhost:9080",
+            "http://127.0.0.1:41001",
+            "http://172.18.255.200",
+            "http://[::1]:8080",
+        ] {
+            check_target(ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
+        for bad in [
+            "https://example.com",
+            "http://8.8.8.8",
+            "ftp://127.0.0.1",
+            "nonsense",
+        ] {
+            assert_eq!(
+                check_target(bad).unwrap_err().code(),
+                "traffic_target",
+                "{bad}"
+            );
+        }
     }
 
     #[test]
