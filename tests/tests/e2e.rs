@@ -680,5 +680,62 @@ async fn sixty_thirty_ten_from_buttons_and_the_observed_split_follows() {
         .await
         .expect("the side panel shows the weights editor");
     screenshot(&client, "mesh-reviews-weights.png").await;
+
+    // The namespace, found with the search box (the keyboard way), turns injection off and
+    // restarts its deployments: the pods come back without sidecars (1/1).
+    click(&client, "details-close").await;
+    type_into(&client, "mesh-search", "namespace default").await;
+    poll_js(
+        &client,
+        "const e = document.querySelector('[data-testid=mesh-search-results]'); return e ? e.textContent : '';",
+        "the namespace in the search results",
+        |t| t.contains("Namespace default"),
+    )
+    .await;
+    let opened = client
+        .execute(
+            "const b = [...document.querySelectorAll('[data-testid=mesh-search-results] button')]
+               .find(b => b.textContent.trim() === 'Namespace default');
+             if (b) { b.click(); return true; } return false;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(opened, json!(true));
+    click(&client, "injection-set").await;
+    let (report, _) = poll_js(
+        &client,
+        "const e = document.querySelector('[data-testid=injection-report]'); return e ? e.textContent : '';",
+        "the injection report",
+        |t| t.contains("Injection is now off"),
+    )
+    .await;
+    assert!(
+        report.contains("kubectl rollout restart deployment/reviews-v2 -n default"),
+        "{report}"
+    );
+    let kubeconfig = home.path().join("sim").join("kubeconfig");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let out = std::process::Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .args(["get", "pods", "-n", "default", "--no-headers"])
+            .output()
+            .expect("kubectl");
+        let table = String::from_utf8_lossy(&out.stdout).to_string();
+        let rows: Vec<&str> = table.lines().collect();
+        if rows.len() == 6
+            && rows
+                .iter()
+                .all(|r| r.contains(" 1/1 ") && r.contains("Running"))
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "pods never went 1/1: {table}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    scroll_to(&client, "[data-testid=injection-report]").await;
+    screenshot(&client, "mesh-injection-off.png").await;
     client.close().await.unwrap();
 }
