@@ -477,7 +477,7 @@ impl SetupRun {
             &GroupVersionKind::gvk("apps", "v1", "Deployment"),
             "deployments",
         );
-        let now = crate::actions::injection::rfc3339(std::time::SystemTime::now());
+        let now = crate::time::rfc3339(std::time::SystemTime::now());
         for d in deployments.iter().filter(|w| w.kind == "Deployment") {
             let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &d.namespace, &ar);
             let patch = json!({"spec": {"template": {"metadata": {"annotations": {
