@@ -17,6 +17,8 @@ const FRAMES = Number(params.get("frames") ?? 240);
 const TEXTURE = params.get("texture") === "1";
 /** `?hide=1` hides edges and labels while the view moves (Cytoscape's viewport options). */
 const HIDE = params.get("hide") === "1";
+/** `?webgl=1` tries Cytoscape's WebGL renderer (experimental since 3.31). */
+const WEBGL = params.get("webgl") === "1";
 
 const nextFrame = () => new Promise<number>((r) => requestAnimationFrame(r));
 
@@ -68,6 +70,7 @@ async function run() {
     textureOnViewport: TEXTURE,
     hideEdgesOnViewport: HIDE,
     hideLabelsOnViewport: HIDE,
+    ...(WEBGL ? { renderer: { name: "canvas", webgl: true } as cytoscape.RendererOptions } : {}),
     layout: { name: "preset" },
   });
   cy.add(
@@ -105,6 +108,7 @@ async function run() {
     nodes: snapshot.nodes.length,
     textureOnViewport: TEXTURE,
     hideOnViewport: HIDE,
+    webgl: WEBGL,
     edges: snapshot.edges.length,
     viewport: `${cy.width()}x${cy.height()}`,
     devicePixelRatio: devicePixelRatio,
