@@ -85,6 +85,43 @@ fn kubectl(f: &SimFixture, args: &[&str], stdin: Option<&str>) -> String {
 
 const REVIEWS_SPLIT: &str = playground_tests::REVIEWS_SPLIT_60_30_10;
 
+fn has_edge(s: &MeshSnapshot, kind: EdgeKind, from: &str, to: &str) -> bool {
+    s.edges
+        .iter()
+        .any(|e| e.kind == kind && e.source == from && e.target == to)
+}
+
+/// Ingress gateway -> Gateway -> VirtualService -> productpage, and reviews' workloads.
+fn assert_request_chain(s: &MeshSnapshot) {
+    for (kind, from, to) in [
+        (
+            EdgeKind::Serves,
+            "ingress/istio-system/istio-ingressgateway",
+            "gw/default/bookinfo-gateway",
+        ),
+        (
+            EdgeKind::Binds,
+            "gw/default/bookinfo-gateway",
+            "vs/default/bookinfo",
+        ),
+        (
+            EdgeKind::Route,
+            "vs/default/bookinfo",
+            "svc/default/productpage",
+        ),
+        (
+            EdgeKind::Selects,
+            "svc/default/reviews",
+            "wl/default/reviews-v3",
+        ),
+    ] {
+        assert!(
+            has_edge(s, kind, from, to),
+            "no {kind:?} edge {from} -> {to}"
+        );
+    }
+}
+
 fn route_labels(s: &MeshSnapshot, from: &str) -> Vec<(String, Option<String>)> {
     let mut v: Vec<_> = s
         .edges
@@ -109,32 +146,7 @@ async fn simulated_bookinfo_shows_the_whole_chain_and_matches_the_golden_file() 
     )
     .await;
 
-    let has_edge = |kind: EdgeKind, from: &str, to: &str| {
-        current
-            .edges
-            .iter()
-            .any(|e| e.kind == kind && e.source == from && e.target == to)
-    };
-    assert!(has_edge(
-        EdgeKind::Serves,
-        "ingress/istio-system/istio-ingressgateway",
-        "gw/default/bookinfo-gateway"
-    ));
-    assert!(has_edge(
-        EdgeKind::Binds,
-        "gw/default/bookinfo-gateway",
-        "vs/default/bookinfo"
-    ));
-    assert!(has_edge(
-        EdgeKind::Route,
-        "vs/default/bookinfo",
-        "svc/default/productpage"
-    ));
-    assert!(has_edge(
-        EdgeKind::Selects,
-        "svc/default/reviews",
-        "wl/default/reviews-v3"
-    ));
+    assert_request_chain(&current);
     let warnings: Vec<_> = current
         .nodes
         .iter()
@@ -329,28 +341,9 @@ async fn the_model_of_istios_own_bookinfo_samples_is_right() {
             ("subset/default/reviews/v2".into(), Some("20%".into())),
         ]
     );
-    let has_edge = |kind: EdgeKind, from: &str, to: &str| {
-        current
-            .edges
-            .iter()
-            .any(|e| e.kind == kind && e.source == from && e.target == to)
-    };
+    assert_request_chain(&current);
     assert!(has_edge(
-        EdgeKind::Serves,
-        "ingress/istio-system/istio-ingressgateway",
-        "gw/default/bookinfo-gateway"
-    ));
-    assert!(has_edge(
-        EdgeKind::Binds,
-        "gw/default/bookinfo-gateway",
-        "vs/default/bookinfo"
-    ));
-    assert!(has_edge(
-        EdgeKind::Route,
-        "vs/default/bookinfo",
-        "svc/default/productpage"
-    ));
-    assert!(has_edge(
+        &current,
         EdgeKind::Selects,
         "subset/default/reviews/v3",
         "wl/default/reviews-v3"
