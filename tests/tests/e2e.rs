@@ -252,6 +252,21 @@ async fn click(client: &Client, testid: &str) {
         .unwrap();
 }
 
+/// Clicks the button whose whole text is `text` inside the list `list_testid` (lists may be
+/// folded away, so this clicks through the page's script); false when there is none.
+async fn click_in_list(client: &Client, list_testid: &str, text: &str) -> bool {
+    let clicked = client
+        .execute(
+            "const b = [...document.querySelectorAll(`[data-testid=${arguments[0]}] button`)]
+               .find(b => b.textContent.trim() === arguments[1]);
+             if (b) { b.click(); return true; } return false;",
+            vec![json!(list_testid), json!(text)],
+        )
+        .await
+        .unwrap();
+    clicked == json!(true)
+}
+
 /// Polls a script's string result until `done` holds; returns it and how long it took.
 async fn poll_js(
     client: &Client,
@@ -339,20 +354,13 @@ async fn a_simulated_playground_shows_the_live_mesh_and_follows_kubectl() {
         applied.elapsed()
     );
     // The node list is the keyboard way into the graph: open the VirtualService from it.
-    let opened = client
-        .execute(
-            "const b = [...document.querySelectorAll('[data-testid=mesh-node-list] button')]
-               .find(b => b.textContent.trim() === 'VirtualService reviews (default)');
-             if (b) { b.click(); return true; } return false;",
-            vec![],
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        opened,
-        serde_json::Value::Bool(true),
-        "no reviews VirtualService in the list: {nodes}"
-    );
+    let opened = click_in_list(
+        &client,
+        "mesh-node-list",
+        "VirtualService reviews (default)",
+    )
+    .await;
+    assert!(opened, "no reviews VirtualService in the list: {nodes}");
     let (details, _) = poll_js(&client, DETAILS, "the split in the details", |t| {
         t.contains("60%")
     })
@@ -661,16 +669,8 @@ async fn sixty_thirty_ten_from_buttons_and_the_observed_split_follows() {
         t.contains("Service reviews (default)")
     })
     .await;
-    let opened = client
-        .execute(
-            "const b = [...document.querySelectorAll('[data-testid=mesh-node-list] button')]
-               .find(b => b.textContent.trim() === 'Service reviews (default)');
-             if (b) { b.click(); return true; } return false;",
-            vec![],
-        )
-        .await
-        .unwrap();
-    assert_eq!(opened, json!(true));
+    let opened = click_in_list(&client, "mesh-node-list", "Service reviews (default)").await;
+    assert!(opened, "no reviews Service in the node list");
     click(&client, "details-edit-weights").await;
     client
         .wait()
@@ -692,16 +692,8 @@ async fn sixty_thirty_ten_from_buttons_and_the_observed_split_follows() {
         |t| t.contains("Namespace default"),
     )
     .await;
-    let opened = client
-        .execute(
-            "const b = [...document.querySelectorAll('[data-testid=mesh-search-results] button')]
-               .find(b => b.textContent.trim() === 'Namespace default');
-             if (b) { b.click(); return true; } return false;",
-            vec![],
-        )
-        .await
-        .unwrap();
-    assert_eq!(opened, json!(true));
+    let opened = click_in_list(&client, "mesh-search-results", "Namespace default").await;
+    assert!(opened, "no namespace default in the search results");
     click(&client, "injection-set").await;
     let (report, _) = poll_js(
         &client,
