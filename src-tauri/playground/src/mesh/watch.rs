@@ -123,26 +123,22 @@ pub fn spawn(client: Client) -> (mpsc::Receiver<MeshEvent>, MeshWatch) {
             ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), plural);
         let api: Api<DynamicObject> = Api::all_with(client.clone(), &ar);
         tasks.push(match kind {
-            "Gateway" => ctx.watch_dynamic(api, ar, "gateways", GatewayInfo::from_json, |i| {
-                &mut i.gateways
-            }),
-            "VirtualService" => ctx.watch_dynamic(
-                api,
-                ar,
-                "virtualservices",
-                VirtualServiceInfo::from_json,
-                |i| &mut i.virtual_services,
-            ),
+            "Gateway" => {
+                ctx.watch_dynamic(api, "gateways", GatewayInfo::from_json, |i| &mut i.gateways)
+            }
+            "VirtualService" => {
+                ctx.watch_dynamic(api, "virtualservices", VirtualServiceInfo::from_json, |i| {
+                    &mut i.virtual_services
+                })
+            }
             "DestinationRule" => ctx.watch_dynamic(
                 api,
-                ar,
                 "destinationrules",
                 DestinationRuleInfo::from_json,
                 |i| &mut i.destination_rules,
             ),
             _ => ctx.watch_dynamic(
                 api,
-                ar,
                 "peerauthentications",
                 PeerAuthenticationInfo::from_json,
                 |i| &mut i.peer_authentications,
@@ -184,7 +180,7 @@ impl Ctx {
                 .boxed();
             let mut buffer: Option<BTreeMap<KK, T>> = None;
             while let Some(item) = stream.next().await {
-                ctx.handle(kind, item, &mut buffer, convert, table);
+                ctx.handle_with(kind, item, &mut buffer, &convert, table);
             }
         })
     }
@@ -193,7 +189,6 @@ impl Ctx {
     fn watch_dynamic<T: Send + 'static>(
         &self,
         api: Api<DynamicObject>,
-        _ar: ApiResource,
         kind: &'static str,
         from_json: fn(&serde_json::Value) -> Option<T>,
         table: fn(&mut MeshInputs) -> &mut BTreeMap<Key, T>,
@@ -222,17 +217,7 @@ impl Ctx {
         })
     }
 
-    fn handle<K, KK: Ord, T>(
-        &self,
-        kind: &'static str,
-        item: std::result::Result<watcher::Event<K>, watcher::Error>,
-        buffer: &mut Option<BTreeMap<KK, T>>,
-        convert: fn(&K) -> Option<(KK, T)>,
-        table: fn(&mut MeshInputs) -> &mut BTreeMap<KK, T>,
-    ) {
-        self.handle_with(kind, item, buffer, &convert, table)
-    }
-
+    /// Applies one watcher event to the kind's table (buffering a relist until it is complete).
     fn handle_with<K, KK: Ord, T>(
         &self,
         kind: &'static str,

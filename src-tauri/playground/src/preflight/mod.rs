@@ -129,8 +129,7 @@ pub async fn run(input: &PreflightInput) -> PreflightReport {
     // These read what the Docker probe learnt, so they come after it, but they are cheap.
     let port_check = timed(ports::check(&input.ports, probe.published_ports())).await;
     let disk = timed(host::check_disk(&input.dirs, probe.info())).await;
-    let mut resources = docker::check_resources(&probe);
-    resources.elapsed_ms = 0;
+    let resources = docker::check_resources(&probe);
     let mut docker_row = docker::check_engine(&probe);
     docker_row.elapsed_ms = millis(docker_elapsed);
 
