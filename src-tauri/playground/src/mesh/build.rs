@@ -197,13 +197,6 @@ pub fn resolve_host(host: &str, from_ns: &str) -> (String, String) {
     (ns, name)
 }
 
-fn shown(inputs: &MeshInputs, ns: &str) -> bool {
-    !HIDDEN_NAMESPACES.contains(&ns)
-        && (inputs.namespaces.contains_key(ns)
-            || inputs.deployments.keys().any(|(n, _)| n == ns)
-            || inputs.services.keys().any(|(n, _)| n == ns))
-}
-
 /// Lookups every step needs, computed once per build so the model stays linear in the
 /// number of pods.
 struct Index<'a> {
@@ -277,21 +270,22 @@ fn namespaces_to_show(inputs: &MeshInputs) -> Vec<String> {
         .cloned()
         .chain(inputs.deployments.keys().map(|(n, _)| n.clone()))
         .chain(inputs.services.keys().map(|(n, _)| n.clone()))
-        .filter(|ns| shown(inputs, ns))
         .collect();
     all.sort();
     all.dedup();
-    // istio-system only when it holds an ingress gateway; empty app namespaces are left out.
+    // Cluster machinery is hidden; istio-system only when it holds an ingress gateway; a
+    // namespace with nothing the model draws (or only `default`'s kubernetes service) is left out.
     all.retain(|ns| {
-        let has_ingress = inputs
-            .deployments
-            .values()
-            .any(|d| &d.namespace == ns && is_ingress(d));
-        if ns == ISTIO_NAMESPACE {
-            return has_ingress;
+        if HIDDEN_NAMESPACES.contains(&ns.as_str()) {
+            return false;
         }
-        has_ingress
-            || inputs.deployments.keys().any(|(n, _)| n == ns)
+        if ns == ISTIO_NAMESPACE {
+            return inputs
+                .deployments
+                .values()
+                .any(|d| &d.namespace == ns && is_ingress(d));
+        }
+        inputs.deployments.keys().any(|(n, _)| n == ns)
             || inputs
                 .services
                 .keys()
