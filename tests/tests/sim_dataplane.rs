@@ -5,12 +5,12 @@ use std::time::{Duration, Instant};
 
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
 use kube::{Client, Config};
-use playground::sim::{self, SimCluster, SimOptions};
+use playground_sim::{Scenario, SimCluster, SimOptions};
 use serde_json::{Value, json};
 
 async fn bookinfo() -> (SimCluster, Client) {
-    let cluster = sim::start(SimOptions {
-        scenario: Some(sim::Scenario::Bookinfo),
+    let cluster = playground_sim::start(SimOptions {
+        scenario: Some(Scenario::Bookinfo),
         ready_delay: Duration::from_millis(50),
         seed: Some(2026),
         ..Default::default()

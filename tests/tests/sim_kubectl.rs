@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use playground::sim::{self, SimCluster, SimOptions};
+use playground_sim::{SIM_CONTEXT, Scenario, SimCluster, SimOptions};
 
 struct Env {
     cluster: SimCluster,
@@ -12,8 +12,8 @@ struct Env {
     kubeconfig: PathBuf,
 }
 
-async fn env(scenario: Option<sim::Scenario>) -> Env {
-    let cluster = sim::start(SimOptions {
+async fn env(scenario: Option<Scenario>) -> Env {
+    let cluster = playground_sim::start(SimOptions {
         scenario,
         ready_delay: Duration::from_millis(200),
         termination_delay: Duration::from_millis(300),
@@ -24,9 +24,7 @@ async fn env(scenario: Option<sim::Scenario>) -> Env {
     .expect("sim starts");
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = dir.path().join("kubeconfig");
-    cluster
-        .write_kubeconfig(&kubeconfig, sim::SIM_CONTEXT)
-        .unwrap();
+    cluster.write_kubeconfig(&kubeconfig, SIM_CONTEXT).unwrap();
     Env {
         cluster,
         dir,
@@ -74,7 +72,7 @@ async fn kubectl_until(env: &Env, args: &[&str], what: &str, ok: impl Fn(&str) -
 
 #[tokio::test(flavor = "multi_thread")]
 async fn get_pods_all_namespaces_shows_injected_bookinfo_ready() {
-    let e = env(Some(sim::Scenario::Bookinfo)).await;
+    let e = env(Some(Scenario::Bookinfo)).await;
     let out = kubectl_until(
         &e,
         &["get", "pods", "-A"],
@@ -452,9 +450,9 @@ async fn get_watch_streams_changes() {
 #[tokio::test(flavor = "multi_thread")]
 #[ignore]
 async fn serve_for_manual_poking() {
-    let e = env(Some(sim::Scenario::Bookinfo)).await;
+    let e = env(Some(Scenario::Bookinfo)).await;
     e.cluster
-        .write_kubeconfig(Path::new("/tmp/sim.kubeconfig"), sim::SIM_CONTEXT)
+        .write_kubeconfig(Path::new("/tmp/sim.kubeconfig"), SIM_CONTEXT)
         .unwrap();
     println!(
         "api: {}\ningress: {}",

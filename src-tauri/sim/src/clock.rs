@@ -1,7 +1,6 @@
 //! Time and randomness for the simulated cluster. Both are injected so tests can pin them.
 
 use std::sync::Arc;
-use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Where the simulation reads the wall clock from.
@@ -21,7 +20,17 @@ impl Clock for SystemClock {
 
 pub type SharedClock = Arc<dyn Clock>;
 
-pub use crate::time::{parse_rfc3339, rfc3339, rfc3339_micros};
+/// RFC 3339 in UTC with second precision (`2026-11-26T10:00:00Z`), as Kubernetes writes
+/// `metav1.Time`. Times before 1970 never occur here; they print as the epoch.
+pub fn rfc3339(t: SystemTime) -> String {
+    let ts = jiff::Timestamp::try_from(t.max(UNIX_EPOCH)).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    format!("{ts:.0}")
+}
+
+/// Parses the RFC 3339 forms Kubernetes writes (`Z` or an offset, optional fraction).
+pub fn parse_rfc3339(s: &str) -> Option<SystemTime> {
+    s.parse::<jiff::Timestamp>().ok().map(SystemTime::from)
+}
 
 /// Age the way kubectl prints it (`5s`, `3m12s`, `4h`, `2d`).
 pub fn human_age(d: Duration) -> String {
@@ -107,26 +116,6 @@ impl SimRng {
             b >> 48,
             b & 0xffff_ffff_ffff
         )
-    }
-}
-
-/// A clock tests can move by hand.
-#[derive(Debug)]
-pub struct ManualClock(Mutex<SystemTime>);
-
-impl ManualClock {
-    pub fn new(start: SystemTime) -> Self {
-        ManualClock(Mutex::new(start))
-    }
-    pub fn advance(&self, d: Duration) {
-        let mut t = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        *t += d;
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> SystemTime {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
