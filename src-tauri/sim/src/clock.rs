@@ -134,6 +134,16 @@ mod tests {
             parse_rfc3339("2026-11-26T09:00:00Z")
         );
         assert!(parse_rfc3339("garbage").is_none());
+        assert!(parse_rfc3339("26 Nov 2026").is_none());
+        // Fractions (MicroTime) and leap days parse to the exact instant.
+        assert_eq!(
+            parse_rfc3339("2026-11-26T10:00:00.123456Z"),
+            Some(UNIX_EPOCH + Duration::new(1_795_687_200, 123_456_000))
+        );
+        assert_eq!(
+            rfc3339(UNIX_EPOCH + Duration::new(951_782_400 + 3_661, 999_999_999)),
+            "2000-02-29T01:01:01Z"
+        );
     }
 
     #[test]
