@@ -446,22 +446,43 @@ async fn get_watch_streams_changes() {
     let _ = child.wait();
 }
 
-/// `SIM_SERVE_SECS=600 cargo test -p playground-tests --test sim_kubectl serve_for_manual_poking -- --ignored --nocapture`
+/// The kubeconfig the handle writes is the one kubectl uses: its only context, the API URL,
+/// namespace `default`; and shutting the handle down stops the API server.
 #[tokio::test(flavor = "multi_thread")]
-#[ignore]
-async fn serve_for_manual_poking() {
-    let e = env(Some(Scenario::Bookinfo)).await;
-    e.cluster
-        .write_kubeconfig(Path::new("/tmp/sim.kubeconfig"), SIM_CONTEXT)
-        .unwrap();
-    println!(
-        "api: {}\ningress: {}",
-        e.cluster.api_url(),
-        e.cluster.ingress_url()
+async fn the_written_kubeconfig_points_kubectl_at_the_cluster_until_shutdown() {
+    let Env {
+        cluster,
+        dir,
+        kubeconfig,
+    } = env(None).await;
+    let home = dir.path();
+    let (ok, context, err) = kubectl_in(&kubeconfig, home, &["config", "current-context"]);
+    assert!(ok, "{err}");
+    assert_eq!(context.trim(), SIM_CONTEXT);
+    let (ok, view, err) = kubectl_in(
+        &kubeconfig,
+        home,
+        &[
+            "config",
+            "view",
+            "--minify",
+            "-o",
+            "jsonpath={.clusters[0].cluster.server} {.contexts[0].context.namespace}",
+        ],
     );
-    let secs: u64 = std::env::var("SIM_SERVE_SECS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(60);
-    tokio::time::sleep(Duration::from_secs(secs)).await;
+    assert!(ok, "{err}");
+    assert_eq!(view, format!("{} default", cluster.api_url()));
+    let (ok, version, err) = kubectl_in(&kubeconfig, home, &["get", "--raw", "/version"]);
+    assert!(ok, "{err}");
+    assert!(version.contains("gitVersion"), "{version}");
+
+    cluster.shutdown();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (ok, _, err) = kubectl_in(
+        &kubeconfig,
+        home,
+        &["get", "--raw", "/version", "--request-timeout=2s"],
+    );
+    assert!(!ok, "the API server still answers after shutdown");
+    assert!(err.contains("refused"), "{err}");
 }
