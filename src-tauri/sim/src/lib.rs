@@ -31,7 +31,7 @@
 //! server-side apply), `admission` and `inject` (defaults, allocation, validation, sidecar
 //! injection), `controller`, `crds`, `scenario`, `dataplane`, `proto` (kubectl's protobuf
 //! bodies), `resources`, `selector`, `status` (`metav1.Status` errors) and `clock`. The
-//! `test-support` feature opens a few of them to tests ([`test_support`]).
+//! `test-support` feature opens a few of them to tests (module `test_support`).
 
 mod admission;
 mod api;
@@ -73,7 +73,6 @@ pub mod test_support {
     pub use crate::patch::{merge_patch, strategic_merge_patch};
     pub use crate::scenario::install_istio;
     pub use crate::selector::LabelSelector;
-    pub use crate::status::ApiError;
     pub use crate::store::{PatchKind, Store, WriteOpts};
 }
 
