@@ -32,6 +32,8 @@ const MAX_BODY: usize = 8 * 1024 * 1024;
 #[derive(Debug)]
 pub struct ApiState {
     pub store: Arc<Store>,
+    /// What the service proxy reaches for the Prometheus addon.
+    pub prometheus: Arc<crate::prometheus::SimPrometheus>,
     pub server_address: String,
     pub bookmark_interval: Duration,
 }
@@ -142,6 +144,31 @@ async fn route(
         .split('/')
         .filter(|s| !s.is_empty())
         .collect();
+    if let [
+        "api",
+        "v1",
+        "namespaces",
+        ns,
+        "services",
+        id,
+        "proxy",
+        rest @ ..,
+    ] = segs.as_slice()
+    {
+        let path = rest.join("/");
+        return crate::prometheus::service_proxy(
+            store,
+            &app.prometheus,
+            method,
+            ns,
+            id,
+            &path,
+            q,
+            headers,
+            body,
+        )
+        .await;
+    }
     if *method == Method::GET {
         match segs.as_slice() {
             ["version"] => return json_response(StatusCode::OK, &discovery::version()),

@@ -19,6 +19,7 @@ use tracing::Instrument;
 
 use crate::clock::SimRng;
 use crate::controller::pod_is_ready;
+use crate::metrics::{HopRecord, MeshMetrics, Outcome};
 use crate::selector::LabelSelector;
 use crate::store::Store;
 
@@ -36,6 +37,8 @@ pub struct DataPlane {
     cfg: DataPlaneConfig,
     /// The last snapshot and the resourceVersion it was read at: reused until anything changes.
     cache: Mutex<Option<(u64, Arc<Snapshot>)>>,
+    /// Where every proxy counts the hops it sees (Istio's standard metrics).
+    metrics: Arc<MeshMetrics>,
 }
 
 pub fn router(dp: Arc<DataPlane>) -> Router {
@@ -43,12 +46,18 @@ pub fn router(dp: Arc<DataPlane>) -> Router {
 }
 
 impl DataPlane {
-    pub fn new(store: Arc<Store>, rng: SimRng, cfg: DataPlaneConfig) -> Self {
+    pub fn new(
+        store: Arc<Store>,
+        rng: SimRng,
+        cfg: DataPlaneConfig,
+        metrics: Arc<MeshMetrics>,
+    ) -> Self {
         DataPlane {
             store,
             rng: Mutex::new(rng),
             cfg,
             cache: Mutex::new(None),
+            metrics,
         }
     }
 
@@ -259,6 +268,8 @@ pub struct Failure {
 #[derive(Debug, Clone)]
 pub struct Routed {
     pub pod: Value,
+    /// The service host (FQDN) the route sent the request to.
+    pub host: String,
     /// Injected delay before the request reached the pod.
     pub delay: Duration,
     /// The route's timeout, if the VirtualService set one.
@@ -415,6 +426,7 @@ impl DataPlane {
                 let i = ((self.rand() * pods.len() as f64) as usize).min(pods.len() - 1);
                 Hop::Routed(Routed {
                     pod: pods[i].clone(),
+                    host,
                     delay,
                     timeout,
                 })
@@ -453,6 +465,7 @@ impl DataPlane {
                     let i = ((self.rand() * pods.len() as f64) as usize).min(pods.len() - 1);
                     Hop::Routed(Routed {
                         pod: pods[i].clone(),
+                        host: target.clone(),
                         delay: Duration::ZERO,
                         timeout: None,
                     })
@@ -641,39 +654,125 @@ impl DataPlane {
         host: &str,
         ns: &str,
         req: &MeshRequest,
-        source: Option<&Map<String, Value>>,
+        source_pod: &Value,
         app_timeout: Duration,
     ) -> Call {
         let lat = self.hop_latency();
+        let source = source_pod
+            .pointer("/metadata/labels")
+            .and_then(Value::as_object);
         let hop = self.route_mesh(snap, host, ns, req, source);
+        self.forward(
+            snap,
+            hop,
+            req,
+            Some(source_pod),
+            &fqdn(host, ns),
+            lat,
+            Some(app_timeout),
+        )
+    }
+
+    /// A routed request leaving a proxy: the destination serves it unless the route failed,
+    /// the route's timeout or the sending application's own cuts it short, and both proxies
+    /// count the hop in the metrics.
+    #[allow(clippy::too_many_arguments)]
+    fn forward(
+        &self,
+        snap: &Snapshot,
+        hop: Hop,
+        req: &MeshRequest,
+        source_pod: Option<&Value>,
+        called_host: &str,
+        lat: Duration,
+        app_timeout: Option<Duration>,
+    ) -> Call {
+        let mut flag = None;
+        let mut service = called_host.to_string();
+        // The pod reached, when it was reached before the sender gave up: (pod, its answer,
+        // when it got the request).
+        let mut reached: Option<(Value, Call, Duration)> = None;
         let mut call = match hop {
-            Hop::Failed { failure, delay } => Call {
-                status: failure.status,
-                elapsed: delay + lat,
-                pod: None,
-                body: failure.body,
-            },
+            Hop::Failed { failure, delay } => {
+                flag = Some(failure.flag);
+                Call {
+                    status: failure.status,
+                    elapsed: delay + lat,
+                    pod: None,
+                    body: failure.body,
+                }
+            }
             Hop::Routed(r) => {
                 let inner = self.serve(snap, &r.pod, req);
                 let elapsed = r.delay + lat + inner.elapsed;
+                service = r.host;
+                if !r.delay.is_zero() {
+                    flag = Some("DI");
+                }
+                reached = Some((r.pod.clone(), inner.clone(), r.delay + lat));
                 match r.timeout {
-                    Some(t) if elapsed > t => Call {
-                        status: 504,
-                        elapsed: t,
-                        pod: None,
-                        body: "upstream request timeout".into(),
-                    },
+                    Some(t) if elapsed > t => {
+                        flag = Some("UT");
+                        Call {
+                            status: 504,
+                            elapsed: t,
+                            pod: None,
+                            body: "upstream request timeout".into(),
+                        }
+                    }
                     _ => Call { elapsed, ..inner },
                 }
             }
         };
-        if call.elapsed > app_timeout {
+        if let Some(limit) = app_timeout
+            && call.elapsed > limit
+        {
+            flag = Some("DC");
             call = Call {
                 status: 0,
-                elapsed: app_timeout,
+                elapsed: limit,
                 pod: None,
                 body: "timeout".into(),
             };
+        }
+        if let Some(source) = source_pod {
+            let gave_up = call.elapsed;
+            // A request still held back by an injected delay when the sender gave up never
+            // reached the destination; one cut short while being served ends there as a
+            // downstream disconnect.
+            let at_destination = reached
+                .as_ref()
+                .filter(|(_, _, arrived)| *arrived < gave_up || call.pod.is_some())
+                .map(|(_, inner, arrived)| {
+                    if call.pod.is_some() {
+                        Outcome {
+                            code: inner.status,
+                            flag: None,
+                            duration: inner.elapsed,
+                        }
+                    } else {
+                        Outcome {
+                            code: 0,
+                            flag: Some("DC"),
+                            duration: gave_up.saturating_sub(*arrived),
+                        }
+                    }
+                });
+            self.metrics.record(&HopRecord {
+                source,
+                service_host: &service,
+                destination: reached
+                    .as_ref()
+                    .filter(|_| at_destination.is_some())
+                    .map(|(pod, _, _)| pod),
+                at_source: Outcome {
+                    code: call.status,
+                    flag,
+                    duration: call.elapsed,
+                },
+                at_destination,
+                completes_after: call.elapsed,
+            });
         }
         call
     }
@@ -683,7 +782,6 @@ impl DataPlane {
         let app = s(pod, "/metadata/labels/app");
         let version = s(pod, "/metadata/labels/version");
         let ns = s(pod, "/metadata/namespace");
-        let labels = pod.pointer("/metadata/labels").and_then(Value::as_object);
         let work = if self.cfg.latency {
             Duration::from_micros(500 + (self.rand() * 1_500.0) as u64)
         } else {
@@ -699,14 +797,14 @@ impl DataPlane {
                         let mut elapsed = work;
                         downstream.path = "/details/0".into();
                         downstream.authority = "details:9080".into();
-                        let details = self.call(snap, "details", ns, &downstream, labels, Duration::from_secs(3));
+                        let details = self.call(snap, "details", ns, &downstream, pod, Duration::from_secs(3));
                         elapsed += details.elapsed;
                         downstream.path = "/reviews/0".into();
                         downstream.authority = "reviews:9080".into();
                         // productpage retries reviews once after its 3 s timeout.
-                        let mut reviews = self.call(snap, "reviews", ns, &downstream, labels, Duration::from_secs(3));
+                        let mut reviews = self.call(snap, "reviews", ns, &downstream, pod, Duration::from_secs(3));
                         if reviews.status == 0 {
-                            let again = self.call(snap, "reviews", ns, &downstream, labels, Duration::from_secs(3));
+                            let again = self.call(snap, "reviews", ns, &downstream, pod, Duration::from_secs(3));
                             reviews = Call { elapsed: reviews.elapsed + again.elapsed, ..again };
                         }
                         elapsed += reviews.elapsed;
@@ -747,7 +845,7 @@ impl DataPlane {
                     } else {
                         Duration::from_millis(2500)
                     };
-                    let ratings = self.call(snap, "ratings", ns, &downstream, labels, timeout);
+                    let ratings = self.call(snap, "ratings", ns, &downstream, pod, timeout);
                     elapsed += ratings.elapsed;
                     if ratings.status != 200 {
                         body.push_str(";ratings-unavailable");
@@ -892,17 +990,18 @@ async fn handle(State(dp): State<Arc<DataPlane>>, req: Request) -> Response {
         };
         let snap = dp.snapshot();
         let lat = dp.hop_latency();
-        let (status, elapsed, body) = match dp.route_ingress(&snap, &mreq) {
-            Hop::Failed { failure, delay } => (failure.status, delay + lat, failure.body),
-            Hop::Routed(r) => {
-                let call = dp.serve(&snap, &r.pod, &mreq);
-                let elapsed = r.delay + lat + call.elapsed;
-                match r.timeout {
-                    Some(t) if elapsed > t => (504, t, "upstream request timeout".to_string()),
-                    _ => (call.status, elapsed, call.body),
-                }
-            }
-        };
+        let hop = dp.route_ingress(&snap, &mreq);
+        let gateway = snap
+            .pods
+            .iter()
+            .find(|p| s(p, "/metadata/labels/istio") == "ingressgateway");
+        let host = mreq.authority.split(':').next().unwrap_or("").to_string();
+        let Call {
+            status,
+            elapsed,
+            body,
+            ..
+        } = dp.forward(&snap, hop, &mreq, gateway, &host, lat, None);
         if !elapsed.is_zero() {
             tokio::time::sleep(elapsed).await;
         }

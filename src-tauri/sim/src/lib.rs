@@ -42,7 +42,10 @@ mod dataplane;
 mod discovery;
 mod inject;
 mod managed;
+mod metrics;
 mod patch;
+mod prometheus;
+mod promql;
 mod proto;
 mod resources;
 mod scenario;
@@ -171,6 +174,8 @@ pub struct SimCluster {
     ingress_addr: SocketAddr,
     #[cfg(feature = "test-support")]
     store: Arc<Store>,
+    #[cfg(feature = "test-support")]
+    prometheus: Arc<prometheus::SimPrometheus>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -205,8 +210,14 @@ pub async fn start(opts: SimOptions) -> Result<SimCluster> {
             port: opts.ingress_port,
             source,
         })?;
+    let metrics = Arc::new(metrics::MeshMetrics::new(
+        store.clock.clone(),
+        metrics::MetricsConfig::default(),
+    ));
+    let prometheus = Arc::new(prometheus::SimPrometheus::new(metrics.clone()));
     let state = Arc::new(api::ApiState {
         store: store.clone(),
+        prometheus: prometheus.clone(),
         server_address: api_addr.to_string(),
         bookmark_interval: opts.bookmark_interval,
     });
@@ -224,6 +235,7 @@ pub async fn start(opts: SimOptions) -> Result<SimCluster> {
         dataplane::DataPlaneConfig {
             latency: opts.latency,
         },
+        metrics,
     ));
     let ingress_app = dataplane::router(dp);
     tasks.push(tokio::spawn(async move {
@@ -248,6 +260,8 @@ pub async fn start(opts: SimOptions) -> Result<SimCluster> {
         ingress_addr,
         #[cfg(feature = "test-support")]
         store,
+        #[cfg(feature = "test-support")]
+        prometheus,
         tasks,
     };
     tracing::info!(api = %cluster.api_url(), ingress = %cluster.ingress_url(), "simulated cluster started");
@@ -293,6 +307,13 @@ impl SimCluster {
             path: path.to_path_buf(),
             source,
         })
+    }
+
+    /// Makes the simulated Prometheus wait this long before every answer, as an overloaded
+    /// one would. For tests of clients' timeouts.
+    #[cfg(feature = "test-support")]
+    pub fn set_prometheus_delay(&self, delay: Duration) {
+        self.prometheus.set_delay(delay);
     }
 
     /// Drops the watch cache: open watches end and clients resuming from an older

@@ -1,0 +1,1025 @@
+//! The simulated Prometheus's query engine: PromQL parsed by `promql-parser` and evaluated
+//! over the mesh's series ([`Tsdb`]) with Prometheus's semantics for the subset that Istio
+//! dashboards and Kiali-style graphs use ([`SUPPORTED`]). Anything else is refused as
+//! [`QueryError::Unsupported`], never answered approximately.
+//!
+//! Semantics kept from Prometheus: ranges are open on the left (`(t - range, t]`), instant
+//! selectors look back 5 minutes, `rate`/`increase` extrapolate like `extrapolatedRate`
+//! (to the range's ends, at most half an average sample interval beyond the samples, never
+//! below zero), counter resets are added back, `histogram_quantile` interpolates linearly
+//! inside the bucket like `BucketQuantile`, arithmetic drops the metric name and comparison
+//! filters keep it.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use promql_parser::label::Matcher;
+use promql_parser::parser::token;
+use promql_parser::parser::{
+    AggregateExpr, BinaryExpr, Call, Expr, LabelModifier, MatrixSelector, Offset,
+    VectorMatchCardinality, VectorSelector,
+};
+
+use crate::metrics::{Labels, METRIC_NAME, Tsdb, Window};
+
+/// How far back an instant selector finds a sample, as Prometheus's default.
+pub const LOOKBACK_MS: i64 = 5 * 60 * 1000;
+/// Prometheus refuses range queries with more points per series.
+pub const MAX_POINTS: i64 = 11_000;
+
+/// What the simulated Prometheus evaluates, for error messages and the README.
+pub const SUPPORTED: &str = "instant and range selectors with label matchers (=, !=, =~, !~) and offset; rate, irate and increase over a range; sum, avg, min, max and count, with by or without; histogram_quantile; round, abs, ceil, floor, clamp_min, clamp_max, scalar, vector and time; + - * / % ^ and comparisons (with or without bool) between scalars and vectors, one-to-one vector matching with on or ignoring; and, or, unless";
+
+/// Why a query got no result.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum QueryError {
+    /// Not PromQL, or a bad parameter (Prometheus: 400, `bad_data`).
+    #[error("{0}")]
+    BadData(String),
+    /// Valid PromQL that the simulation does not evaluate (422, `execution`).
+    #[error("{0}")]
+    Unsupported(String),
+    /// Supported, but failed while running (422, `execution`), e.g. many-to-many matching.
+    #[error("{0}")]
+    Execution(String),
+}
+
+fn unsupported(what: impl std::fmt::Display) -> QueryError {
+    QueryError::Unsupported(format!(
+        "{what} is not supported by the simulated Prometheus; it evaluates {SUPPORTED}"
+    ))
+}
+
+/// A sample of an instant vector.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    pub labels: Labels,
+    pub value: f64,
+}
+
+/// A series of a range vector or of a range query's result: (timestamp ms, value) points.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RangeSeries {
+    pub labels: Labels,
+    pub points: Vec<(i64, f64)>,
+}
+
+/// The result of an instant evaluation.
+#[derive(Debug, Clone, PartialEq)]
+pub enum QueryValue {
+    Scalar(f64),
+    String(String),
+    Vector(Vec<Sample>),
+    Matrix(Vec<RangeSeries>),
+}
+
+/// Parses a query; a parse error reads like Prometheus's (`parse error: ...`).
+pub fn parse(query: &str) -> Result<Expr, QueryError> {
+    if query.trim().is_empty() {
+        return Err(QueryError::BadData(
+            "invalid parameter \"query\": 1:1: parse error: no expression found in input".into(),
+        ));
+    }
+    promql_parser::parser::parse(query)
+        .map_err(|e| QueryError::BadData(format!("invalid parameter \"query\": parse error: {e}")))
+}
+
+/// Evaluates queries against the series as scraped up to `now_ms`.
+#[derive(Debug, Clone, Copy)]
+pub struct Evaluator<'a> {
+    pub db: &'a Tsdb,
+    pub now_ms: i64,
+}
+
+fn dur_ms(d: &Duration) -> i64 {
+    d.as_millis() as i64
+}
+
+fn offset_ms(o: &Option<Offset>) -> i64 {
+    match o {
+        None => 0,
+        Some(Offset::Pos(d)) => dur_ms(d),
+        Some(Offset::Neg(d)) => -dur_ms(d),
+    }
+}
+
+fn matches(vs: &VectorSelector, labels: &Labels) -> bool {
+    let get = |m: &Matcher| labels.get(&m.name).map(String::as_str).unwrap_or("");
+    let all = |ms: &[Matcher]| ms.iter().all(|m| m.is_match(get(m)));
+    vs.name
+        .as_ref()
+        .is_none_or(|n| labels.get(METRIC_NAME) == Some(n))
+        && all(&vs.matchers.matchers)
+        && (vs.matchers.or_matchers.is_empty() || vs.matchers.or_matchers.iter().any(|g| all(g)))
+}
+
+fn drop_name(mut l: Labels) -> Labels {
+    l.remove(METRIC_NAME);
+    l
+}
+
+/// Prometheus's `extrapolatedRate`: the increase between the first and last samples,
+/// extrapolated to the range's ends when the samples come close to them.
+fn extrapolated(w: &Window, range_start: i64, range_end: i64, is_rate: bool) -> Option<f64> {
+    if w.count < 2 {
+        return None;
+    }
+    let mut result = w.last.1 - w.first.1 + w.resets;
+    let sampled = (w.last.0 - w.first.0) as f64 / 1000.0;
+    let avg_between = sampled / (w.count - 1) as f64;
+    let threshold = avg_between * 1.1;
+    let mut to_start = (w.first.0 - range_start) as f64 / 1000.0;
+    let mut to_end = (range_end - w.last.0) as f64 / 1000.0;
+    if to_start >= threshold {
+        to_start = avg_between / 2.0;
+    }
+    if result > 0.0 && w.first.1 >= 0.0 {
+        // A counter cannot have been below zero: do not extrapolate past its zero point.
+        let to_zero = sampled * (w.first.1 / result);
+        if to_zero < to_start {
+            to_start = to_zero;
+        }
+    }
+    if to_end >= threshold {
+        to_end = avg_between / 2.0;
+    }
+    let factor = (sampled + to_start + to_end) / sampled;
+    result *= factor;
+    if is_rate {
+        result /= (range_end - range_start) as f64 / 1000.0;
+    }
+    Some(result)
+}
+
+fn irate(w: &Window) -> Option<f64> {
+    let (t0, v0) = w.before_last?;
+    let (t1, v1) = w.last;
+    let dt = (t1 - t0) as f64 / 1000.0;
+    if dt <= 0.0 {
+        return None;
+    }
+    let delta = if v1 < v0 { v1 } else { v1 - v0 };
+    Some(delta / dt)
+}
+
+/// Prometheus's `BucketQuantile` over (upper bound, cumulative count) pairs.
+pub fn bucket_quantile(q: f64, mut buckets: Vec<(f64, f64)>) -> f64 {
+    if q.is_nan() {
+        return f64::NAN;
+    }
+    if q < 0.0 {
+        return f64::NEG_INFINITY;
+    }
+    if q > 1.0 {
+        return f64::INFINITY;
+    }
+    buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+    if !buckets.last().is_some_and(|b| b.0 == f64::INFINITY) {
+        return f64::NAN;
+    }
+    // Same bound twice (from series that differ only in label spelling): add them up.
+    let mut merged: Vec<(f64, f64)> = vec![];
+    for (le, c) in buckets {
+        match merged.last_mut() {
+            Some(last) if last.0 == le => last.1 += c,
+            _ => merged.push((le, c)),
+        }
+    }
+    // Counts from separate scrapes can be slightly out of order; force them monotonic.
+    let mut max = f64::NEG_INFINITY;
+    for b in &mut merged {
+        if b.1 < max {
+            b.1 = max;
+        } else {
+            max = b.1;
+        }
+    }
+    if merged.len() < 2 {
+        return f64::NAN;
+    }
+    let observations = merged[merged.len() - 1].1;
+    if observations == 0.0 || observations.is_nan() {
+        return f64::NAN;
+    }
+    let mut rank = q * observations;
+    let b = merged[..merged.len() - 1].partition_point(|x| x.1 < rank);
+    if b == merged.len() - 1 {
+        return merged[merged.len() - 2].0;
+    }
+    if b == 0 && merged[0].0 <= 0.0 {
+        return merged[0].0;
+    }
+    let mut start = 0.0;
+    let end = merged[b].0;
+    let mut count = merged[b].1;
+    if b > 0 {
+        start = merged[b - 1].0;
+        count -= merged[b - 1].1;
+        rank -= merged[b - 1].1;
+    }
+    start + (end - start) * (rank / count)
+}
+
+fn arith(op: token::TokenId, l: f64, r: f64) -> Option<f64> {
+    Some(match op {
+        token::T_ADD => l + r,
+        token::T_SUB => l - r,
+        token::T_MUL => l * r,
+        token::T_DIV => l / r,
+        token::T_MOD => l % r,
+        token::T_POW => l.powf(r),
+        token::T_ATAN2 => l.atan2(r),
+        _ => return None,
+    })
+}
+
+fn compare(op: token::TokenId, l: f64, r: f64) -> Option<bool> {
+    Some(match op {
+        token::T_EQLC => l == r,
+        token::T_NEQ => l != r,
+        token::T_GTR => l > r,
+        token::T_LSS => l < r,
+        token::T_GTE => l >= r,
+        token::T_LTE => l <= r,
+        _ => return None,
+    })
+}
+
+/// The labels two sides are matched on.
+fn signature(labels: &Labels, matching: Option<&LabelModifier>) -> Vec<(String, String)> {
+    match matching {
+        Some(LabelModifier::Include(on)) => on
+            .labels
+            .iter()
+            .map(|k| (k.clone(), labels.get(k).cloned().unwrap_or_default()))
+            .collect(),
+        Some(LabelModifier::Exclude(ign)) => labels
+            .iter()
+            .filter(|(k, _)| *k != METRIC_NAME && !ign.labels.contains(k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        None => labels
+            .iter()
+            .filter(|(k, _)| *k != METRIC_NAME)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    }
+}
+
+fn describe(sig: &[(String, String)]) -> String {
+    let inner: Vec<String> = sig.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
+    format!("{{{}}}", inner.join(", "))
+}
+
+impl Evaluator<'_> {
+    /// Evaluates `expr` at `t_ms`.
+    pub fn instant(&self, expr: &Expr, t_ms: i64) -> Result<QueryValue, QueryError> {
+        match expr {
+            Expr::NumberLiteral(n) => Ok(QueryValue::Scalar(n.val)),
+            Expr::StringLiteral(s) => Ok(QueryValue::String(s.val.clone())),
+            Expr::Paren(p) => self.instant(&p.expr, t_ms),
+            Expr::Unary(u) => match self.instant(&u.expr, t_ms)? {
+                QueryValue::Scalar(v) => Ok(QueryValue::Scalar(-v)),
+                QueryValue::Vector(v) => Ok(QueryValue::Vector(
+                    v.into_iter()
+                        .map(|s| Sample {
+                            labels: drop_name(s.labels),
+                            value: -s.value,
+                        })
+                        .collect(),
+                )),
+                _ => Err(unsupported("negating this expression")),
+            },
+            Expr::VectorSelector(vs) => Ok(QueryValue::Vector(self.select(vs, t_ms)?)),
+            Expr::MatrixSelector(ms) => Ok(QueryValue::Matrix(self.select_range(ms, t_ms)?)),
+            Expr::Subquery(_) => Err(unsupported("a subquery")),
+            Expr::Call(c) => self.call(c, t_ms),
+            Expr::Aggregate(a) => self.aggregate(a, t_ms),
+            Expr::Binary(b) => self.binary(b, t_ms),
+            Expr::Extension(e) => Err(unsupported(format!("the extension {}", e.expr.name()))),
+        }
+    }
+
+    /// Evaluates `expr` at every step from `start_ms` to `end_ms`, as `/api/v1/query_range`.
+    pub fn range(
+        &self,
+        expr: &Expr,
+        start_ms: i64,
+        end_ms: i64,
+        step_ms: i64,
+    ) -> Result<Vec<RangeSeries>, QueryError> {
+        use promql_parser::parser::value::ValueType;
+        match expr.value_type() {
+            ValueType::Vector | ValueType::Scalar => {}
+            other => {
+                return Err(QueryError::BadData(format!(
+                    "invalid expression type \"{}\" for range query, must be Scalar or instant Vector",
+                    match other {
+                        ValueType::Matrix => "range vector".to_string(),
+                        o => o.to_string(),
+                    }
+                )));
+            }
+        }
+        if end_ms < start_ms {
+            return Err(QueryError::BadData(
+                "invalid parameter \"end\": end timestamp must not be before start time".into(),
+            ));
+        }
+        if step_ms <= 0 {
+            return Err(QueryError::BadData(
+                "invalid parameter \"step\": zero or negative query resolution step widths are not accepted. Try a positive integer".into(),
+            ));
+        }
+        if (end_ms - start_ms) / step_ms > MAX_POINTS {
+            return Err(QueryError::BadData(
+                "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)".into(),
+            ));
+        }
+        let mut out: BTreeMap<Labels, Vec<(i64, f64)>> = BTreeMap::new();
+        let mut t = start_ms;
+        while t <= end_ms {
+            match self.instant(expr, t)? {
+                QueryValue::Scalar(v) => out.entry(Labels::new()).or_default().push((t, v)),
+                QueryValue::Vector(v) => {
+                    for s in v {
+                        out.entry(s.labels).or_default().push((t, s.value));
+                    }
+                }
+                _ => return Err(unsupported("this expression in a range query")),
+            }
+            t += step_ms;
+        }
+        Ok(out
+            .into_iter()
+            .map(|(labels, points)| RangeSeries { labels, points })
+            .collect())
+    }
+
+    fn select(&self, vs: &VectorSelector, t_ms: i64) -> Result<Vec<Sample>, QueryError> {
+        if vs.at.is_some() {
+            return Err(unsupported("the @ modifier"));
+        }
+        let at = t_ms - offset_ms(&vs.offset);
+        let ids = self.db.select(vs.name.as_deref(), |l| matches(vs, l));
+        Ok(ids
+            .into_iter()
+            .filter_map(|id| {
+                self.db
+                    .instant(id, at, LOOKBACK_MS, self.now_ms)
+                    .map(|value| Sample {
+                        labels: (**self.db.labels(id)).clone(),
+                        value,
+                    })
+            })
+            .collect())
+    }
+
+    fn range_bounds(ms: &MatrixSelector, t_ms: i64) -> (i64, i64) {
+        let end = t_ms - offset_ms(&ms.vs.offset);
+        (end - dur_ms(&ms.range), end)
+    }
+
+    fn select_range(&self, ms: &MatrixSelector, t_ms: i64) -> Result<Vec<RangeSeries>, QueryError> {
+        if ms.vs.at.is_some() {
+            return Err(unsupported("the @ modifier"));
+        }
+        let (start, end) = Self::range_bounds(ms, t_ms);
+        let ids = self
+            .db
+            .select(ms.vs.name.as_deref(), |l| matches(&ms.vs, l));
+        Ok(ids
+            .into_iter()
+            .map(|id| RangeSeries {
+                labels: (**self.db.labels(id)).clone(),
+                points: self.db.samples(id, start, end, self.now_ms),
+            })
+            .filter(|s| !s.points.is_empty())
+            .collect())
+    }
+
+    /// rate, increase, irate: one output sample per series with enough samples in range.
+    fn over_range(&self, name: &str, arg: &Expr, t_ms: i64) -> Result<QueryValue, QueryError> {
+        let Expr::MatrixSelector(ms) = arg else {
+            return Err(unsupported(format!("{name}() over a subquery")));
+        };
+        if ms.vs.at.is_some() {
+            return Err(unsupported("the @ modifier"));
+        }
+        let (start, end) = Self::range_bounds(ms, t_ms);
+        let ids = self
+            .db
+            .select(ms.vs.name.as_deref(), |l| matches(&ms.vs, l));
+        let mut out = vec![];
+        for id in ids {
+            let Some(w) = self.db.window(id, start, end, self.now_ms) else {
+                continue;
+            };
+            let v = match name {
+                "rate" => extrapolated(&w, start, end, true),
+                "increase" => extrapolated(&w, start, end, false),
+                _ => irate(&w),
+            };
+            if let Some(value) = v {
+                out.push(Sample {
+                    labels: drop_name((**self.db.labels(id)).clone()),
+                    value,
+                });
+            }
+        }
+        Ok(QueryValue::Vector(out))
+    }
+
+    fn scalar_arg(&self, e: &Expr, t_ms: i64, f: &str) -> Result<f64, QueryError> {
+        match self.instant(e, t_ms)? {
+            QueryValue::Scalar(v) => Ok(v),
+            _ => Err(QueryError::Execution(format!(
+                "expected a scalar argument to {f}()"
+            ))),
+        }
+    }
+
+    fn vector_arg(&self, e: &Expr, t_ms: i64, f: &str) -> Result<Vec<Sample>, QueryError> {
+        match self.instant(e, t_ms)? {
+            QueryValue::Vector(v) => Ok(v),
+            _ => Err(QueryError::Execution(format!(
+                "expected an instant vector argument to {f}()"
+            ))),
+        }
+    }
+
+    fn call(&self, c: &Call, t_ms: i64) -> Result<QueryValue, QueryError> {
+        let name = c.func.name;
+        let args = &c.args.args;
+        let arg = |i: usize| {
+            args.get(i).map(|b| b.as_ref()).ok_or_else(|| {
+                QueryError::BadData(format!("missing argument {} to {name}()", i + 1))
+            })
+        };
+        let map = |v: Vec<Sample>, f: &dyn Fn(f64) -> f64| {
+            QueryValue::Vector(
+                v.into_iter()
+                    .map(|s| Sample {
+                        labels: drop_name(s.labels),
+                        value: f(s.value),
+                    })
+                    .collect(),
+            )
+        };
+        match name {
+            "rate" | "increase" | "irate" => self.over_range(name, arg(0)?, t_ms),
+            "time" => Ok(QueryValue::Scalar(t_ms as f64 / 1000.0)),
+            "vector" => Ok(QueryValue::Vector(vec![Sample {
+                labels: Labels::new(),
+                value: self.scalar_arg(arg(0)?, t_ms, name)?,
+            }])),
+            "scalar" => {
+                let v = self.vector_arg(arg(0)?, t_ms, name)?;
+                Ok(QueryValue::Scalar(if v.len() == 1 {
+                    v[0].value
+                } else {
+                    f64::NAN
+                }))
+            }
+            "abs" => Ok(map(self.vector_arg(arg(0)?, t_ms, name)?, &f64::abs)),
+            "ceil" => Ok(map(self.vector_arg(arg(0)?, t_ms, name)?, &f64::ceil)),
+            "floor" => Ok(map(self.vector_arg(arg(0)?, t_ms, name)?, &f64::floor)),
+            "round" => {
+                let v = self.vector_arg(arg(0)?, t_ms, name)?;
+                let to = match args.get(1) {
+                    Some(e) => self.scalar_arg(e, t_ms, name)?,
+                    None => 1.0,
+                };
+                let inv = 1.0 / to;
+                Ok(map(v, &|x| (x * inv + 0.5).floor() / inv))
+            }
+            "clamp_min" | "clamp_max" => {
+                let v = self.vector_arg(arg(0)?, t_ms, name)?;
+                let bound = self.scalar_arg(arg(1)?, t_ms, name)?;
+                Ok(if name == "clamp_min" {
+                    map(v, &|x| x.max(bound))
+                } else {
+                    map(v, &|x| x.min(bound))
+                })
+            }
+            "histogram_quantile" => {
+                let q = self.scalar_arg(arg(0)?, t_ms, name)?;
+                let v = self.vector_arg(arg(1)?, t_ms, name)?;
+                let mut groups: BTreeMap<Labels, Vec<(f64, f64)>> = BTreeMap::new();
+                for s in v {
+                    let mut labels = drop_name(s.labels);
+                    let Some(le) = labels.remove("le") else {
+                        continue;
+                    };
+                    let Ok(le) = le.parse::<f64>() else {
+                        continue;
+                    };
+                    groups.entry(labels).or_default().push((le, s.value));
+                }
+                Ok(QueryValue::Vector(
+                    groups
+                        .into_iter()
+                        .map(|(labels, buckets)| Sample {
+                            labels,
+                            value: bucket_quantile(q, buckets),
+                        })
+                        .collect(),
+                ))
+            }
+            other => Err(unsupported(format!("the function {other}()"))),
+        }
+    }
+
+    fn aggregate(&self, a: &AggregateExpr, t_ms: i64) -> Result<QueryValue, QueryError> {
+        let op = a.op.id();
+        if a.param.is_some()
+            || !matches!(
+                op,
+                token::T_SUM | token::T_AVG | token::T_MIN | token::T_MAX | token::T_COUNT
+            )
+        {
+            return Err(unsupported(format!("the aggregation {}", a.op)));
+        }
+        let input = self.vector_arg(&a.expr, t_ms, &a.op.to_string())?;
+        // (sum or extreme, count) per group.
+        let mut groups: BTreeMap<Labels, (f64, usize)> = BTreeMap::new();
+        for s in input {
+            let key: Labels = match &a.modifier {
+                Some(LabelModifier::Include(by)) => s
+                    .labels
+                    .into_iter()
+                    .filter(|(k, _)| by.labels.contains(k))
+                    .collect(),
+                Some(LabelModifier::Exclude(without)) => s
+                    .labels
+                    .into_iter()
+                    .filter(|(k, _)| k != METRIC_NAME && !without.labels.contains(k))
+                    .collect(),
+                None => Labels::new(),
+            };
+            let e = groups.entry(key).or_insert((f64::NAN, 0));
+            e.0 = match (op, e.1) {
+                (_, 0) => s.value,
+                (token::T_MIN, _) if s.value < e.0 || e.0.is_nan() => s.value,
+                (token::T_MAX, _) if s.value > e.0 || e.0.is_nan() => s.value,
+                (token::T_MIN | token::T_MAX, _) => e.0,
+                _ => e.0 + s.value,
+            };
+            e.1 += 1;
+        }
+        Ok(QueryValue::Vector(
+            groups
+                .into_iter()
+                .map(|(labels, (acc, n))| Sample {
+                    labels,
+                    value: match op {
+                        token::T_AVG => acc / n as f64,
+                        token::T_COUNT => n as f64,
+                        _ => acc,
+                    },
+                })
+                .collect(),
+        ))
+    }
+
+    fn binary(&self, b: &BinaryExpr, t_ms: i64) -> Result<QueryValue, QueryError> {
+        let op = b.op.id();
+        let modifier = b.modifier.as_ref();
+        let return_bool = modifier.is_some_and(|m| m.return_bool);
+        if let Some(m) = modifier {
+            if m.fill_values.lhs.is_some() || m.fill_values.rhs.is_some() {
+                return Err(unsupported("fill modifiers"));
+            }
+            if matches!(
+                m.card,
+                VectorMatchCardinality::ManyToOne(_) | VectorMatchCardinality::OneToMany(_)
+            ) {
+                return Err(unsupported("group_left and group_right"));
+            }
+        }
+        let lhs = self.instant(&b.lhs, t_ms)?;
+        let rhs = self.instant(&b.rhs, t_ms)?;
+        let is_cmp = b.op.is_comparison_operator();
+        let apply = |l: f64, r: f64| -> Option<f64> {
+            if is_cmp {
+                let ok = compare(op, l, r)?;
+                if return_bool {
+                    Some(if ok { 1.0 } else { 0.0 })
+                } else {
+                    ok.then_some(l)
+                }
+            } else {
+                arith(op, l, r)
+            }
+        };
+        let keep_name = is_cmp && !return_bool;
+        let relabel = |l: Labels| if keep_name { l } else { drop_name(l) };
+        match (lhs, rhs) {
+            (QueryValue::Scalar(l), QueryValue::Scalar(r)) => {
+                let v = if is_cmp {
+                    compare(op, l, r).map(|ok| if ok { 1.0 } else { 0.0 })
+                } else {
+                    arith(op, l, r)
+                };
+                v.map(QueryValue::Scalar)
+                    .ok_or_else(|| unsupported(format!("the operator {}", b.op)))
+            }
+            (QueryValue::Vector(v), QueryValue::Scalar(r)) => {
+                if b.op.is_set_operator() {
+                    return Err(unsupported(format!("{} with a scalar", b.op)));
+                }
+                Ok(QueryValue::Vector(
+                    v.into_iter()
+                        .filter_map(|s| {
+                            apply(s.value, r).map(|value| Sample {
+                                labels: relabel(s.labels),
+                                value,
+                            })
+                        })
+                        .collect(),
+                ))
+            }
+            (QueryValue::Scalar(l), QueryValue::Vector(v)) => {
+                if b.op.is_set_operator() {
+                    return Err(unsupported(format!("{} with a scalar", b.op)));
+                }
+                Ok(QueryValue::Vector(
+                    v.into_iter()
+                        .filter_map(|s| {
+                            let out = apply(l, s.value)?;
+                            // A filter keeps the vector's own value.
+                            let value = if is_cmp && !return_bool { s.value } else { out };
+                            Some(Sample {
+                                labels: relabel(s.labels),
+                                value,
+                            })
+                        })
+                        .collect(),
+                ))
+            }
+            (QueryValue::Vector(l), QueryValue::Vector(r)) => {
+                let matching = modifier.and_then(|m| m.matching.as_ref());
+                if b.op.is_set_operator() {
+                    return Ok(QueryValue::Vector(set_op(op, l, r, matching)));
+                }
+                let mut right: HashMap<Vec<(String, String)>, Sample> = HashMap::new();
+                for s in r {
+                    let sig = signature(&s.labels, matching);
+                    if right.contains_key(&sig) {
+                        return Err(QueryError::Execution(format!(
+                            "found duplicate series for the match group {} on the right hand-side of the operation: many-to-many matching not allowed: matching labels must be unique on one side",
+                            describe(&sig)
+                        )));
+                    }
+                    right.insert(sig, s);
+                }
+                let mut seen = HashMap::new();
+                let mut out = vec![];
+                for s in l {
+                    let sig = signature(&s.labels, matching);
+                    let Some(other) = right.get(&sig) else {
+                        continue;
+                    };
+                    if seen.insert(sig.clone(), ()).is_some() {
+                        return Err(QueryError::Execution(format!(
+                            "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right); match group {}",
+                            describe(&sig)
+                        )));
+                    }
+                    let Some(value) = apply(s.value, other.value) else {
+                        continue;
+                    };
+                    let mut labels = relabel(s.labels);
+                    match matching {
+                        Some(LabelModifier::Include(on)) => {
+                            labels.retain(|k, _| on.labels.contains(k))
+                        }
+                        Some(LabelModifier::Exclude(ign)) => {
+                            labels.retain(|k, _| !ign.labels.contains(k))
+                        }
+                        None => {}
+                    }
+                    out.push(Sample { labels, value });
+                }
+                Ok(QueryValue::Vector(out))
+            }
+            _ => Err(unsupported(format!(
+                "the operator {} between these operand types",
+                b.op
+            ))),
+        }
+    }
+}
+
+fn set_op(
+    op: token::TokenId,
+    l: Vec<Sample>,
+    r: Vec<Sample>,
+    matching: Option<&LabelModifier>,
+) -> Vec<Sample> {
+    let right: std::collections::HashSet<Vec<(String, String)>> =
+        r.iter().map(|s| signature(&s.labels, matching)).collect();
+    match op {
+        token::T_LAND => l
+            .into_iter()
+            .filter(|s| right.contains(&signature(&s.labels, matching)))
+            .collect(),
+        token::T_LUNLESS => l
+            .into_iter()
+            .filter(|s| !right.contains(&signature(&s.labels, matching)))
+            .collect(),
+        _ => {
+            let left: std::collections::HashSet<Vec<(String, String)>> =
+                l.iter().map(|s| signature(&s.labels, matching)).collect();
+            let mut out = l;
+            out.extend(
+                r.into_iter()
+                    .filter(|s| !left.contains(&signature(&s.labels, matching))),
+            );
+            out
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::MetricsConfig;
+
+    /// Labels and (seconds, value) samples of a hand-made series.
+    type Spec<'a> = (&'a [(&'a str, &'a str)], &'a [(i64, f64)]);
+
+    /// Builds a database with a 15 s scrape interval (the addon's) from (labels, samples).
+    fn db(series: &[Spec<'_>]) -> Tsdb {
+        let mut d = Tsdb::new(MetricsConfig {
+            scrape_interval: Duration::from_secs(15),
+            retention: Duration::from_secs(3600),
+        });
+        for (labels, samples) in series {
+            let l: Labels = labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            let id = d.series_id(l);
+            for (t, v) in *samples {
+                d.set(id, *t * 1000, *v);
+            }
+        }
+        d
+    }
+
+    fn eval(d: &Tsdb, q: &str, t_s: i64) -> Result<QueryValue, QueryError> {
+        let e = Evaluator {
+            db: d,
+            now_ms: t_s * 1000,
+        };
+        e.instant(&parse(q)?, t_s * 1000)
+    }
+
+    fn vector(d: &Tsdb, q: &str, t_s: i64) -> Vec<Sample> {
+        match eval(d, q, t_s).unwrap() {
+            QueryValue::Vector(v) => v,
+            other => panic!("not a vector: {other:?}"),
+        }
+    }
+
+    fn one(d: &Tsdb, q: &str, t_s: i64) -> f64 {
+        let v = vector(d, q, t_s);
+        assert_eq!(v.len(), 1, "{q}: {v:?}");
+        v[0].value
+    }
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() < 1e-9
+    }
+
+    /// A counter going up 30 per scrape (2/s) from t=15 s to t=150 s.
+    fn steady() -> Tsdb {
+        let samples: Vec<(i64, f64)> = (1..=10).map(|k| (k * 15, 30.0 * k as f64)).collect();
+        db(&[(
+            &[
+                ("__name__", "istio_requests_total"),
+                ("reporter", "source"),
+                ("code", "200"),
+            ],
+            &samples,
+        )])
+    }
+
+    #[test]
+    fn rate_over_a_fully_covered_window_is_the_slope() {
+        let d = steady();
+        // Window (90, 150]: samples at 105..150 (4), 3 intervals of 15 s, 90 counted; the
+        // first sample is 15 s from the start (within 1.1 x 15 s), so extrapolate fully:
+        // 90 x 60/45 = 120 over 60 s = 2/s.
+        assert!(close(one(&d, "rate(istio_requests_total[1m])", 150), 2.0));
+        assert!(close(
+            one(&d, "increase(istio_requests_total[1m])", 150),
+            120.0
+        ));
+        assert!(close(one(&d, "irate(istio_requests_total[1m])", 150), 2.0));
+    }
+
+    #[test]
+    fn rate_extrapolates_only_half_an_interval_past_a_series_start() {
+        // Starts at t=90 with 30 (born mid-window), samples 90..150 step 15: 5 samples.
+        let samples: Vec<(i64, f64)> = (6..=10).map(|k| (k * 15, 30.0 * (k - 5) as f64)).collect();
+        let d = db(&[(&[("__name__", "c")], &samples)]);
+        // Window (30, 150]: first sample 60 s after the start (> 1.1 x 15): extrapolate 7.5 s;
+        // the zero point is 15 s before (30 / 120 x 60 s), further than 7.5 s, so 7.5 stays.
+        // Increase 120 over 60 s sampled -> x (60 + 7.5 + 0) / 60 = 135; rate 135/120 s.
+        assert!(close(one(&d, "increase(c[2m])", 150), 135.0));
+        assert!(close(one(&d, "rate(c[2m])", 150), 135.0 / 120.0));
+    }
+
+    #[test]
+    fn rate_adds_back_counter_resets_and_needs_two_samples() {
+        let d = db(&[
+            (
+                &[("__name__", "c")],
+                &[(15, 10.0), (30, 20.0), (45, 5.0), (60, 15.0)],
+            ),
+            (&[("__name__", "lonely")], &[(60, 3.0)]),
+        ]);
+        // 15 - 10 + 20 (lost at the reset) = 25 over 45 s sampled, window (0, 60]: the first
+        // sample is 15 s in (not beyond 16.5 s) but the zero point is 18 s back, so extend 15 s.
+        assert!(close(one(&d, "increase(c[1m])", 60), 25.0 * 60.0 / 45.0));
+        assert!(vector(&d, "rate(lonely[1m])", 60).is_empty());
+    }
+
+    #[test]
+    fn sum_by_groups_and_drops_other_labels() {
+        let d = db(&[
+            (
+                &[("__name__", "r"), ("dst", "reviews"), ("v", "v1")],
+                &[(15, 1.0)],
+            ),
+            (
+                &[("__name__", "r"), ("dst", "reviews"), ("v", "v2")],
+                &[(15, 2.0)],
+            ),
+            (
+                &[("__name__", "r"), ("dst", "ratings"), ("v", "v1")],
+                &[(15, 4.0)],
+            ),
+        ]);
+        let v = vector(&d, "sum by (dst) (r)", 15);
+        assert_eq!(v.len(), 2);
+        let reviews = v.iter().find(|s| s.labels["dst"] == "reviews").unwrap();
+        assert_eq!(reviews.value, 3.0);
+        assert_eq!(reviews.labels.len(), 1);
+        assert_eq!(one(&d, "sum(r)", 15), 7.0);
+        assert_eq!(one(&d, "count(r{dst=\"reviews\"})", 15), 2.0);
+        assert_eq!(one(&d, "max(r)", 15), 4.0);
+        assert_eq!(one(&d, "min(r)", 15), 1.0);
+        assert!(close(one(&d, "avg(r)", 15), 7.0 / 3.0));
+        let w = vector(&d, "sum without (v) (r)", 15);
+        assert_eq!(w.len(), 2);
+        assert!(w.iter().all(|s| !s.labels.contains_key("__name__")));
+        assert_eq!(vector(&d, "r{v=~\"v.\", dst!~\"rat.*\"}", 15).len(), 2);
+        assert_eq!(vector(&d, "r{v!=\"v1\"}", 15).len(), 1);
+    }
+
+    #[test]
+    fn histogram_quantile_interpolates_inside_the_bucket() {
+        let bucket = |le: &'static str| [("__name__", "h_bucket"), ("le", le)];
+        let (b10, b50, b100, binf) = (bucket("10"), bucket("50"), bucket("100"), bucket("+Inf"));
+        let refs: [Spec<'_>; 4] = [
+            (&b10, &[(15, 20.0)]),
+            (&b50, &[(15, 60.0)]),
+            (&b100, &[(15, 90.0)]),
+            (&binf, &[(15, 100.0)]),
+        ];
+        let d = db(&refs);
+        // p50: rank 50 of 100 lies in (10, 50] holding 40 observations, 30 into it:
+        // 10 + 40 x 30/40 = 40.
+        assert!(close(
+            one(&d, "histogram_quantile(0.5, h_bucket)", 15),
+            40.0
+        ));
+        // p95: rank 95 lies in (100, +Inf]: the highest finite bound.
+        assert!(close(
+            one(&d, "histogram_quantile(0.95, h_bucket)", 15),
+            100.0
+        ));
+        // p10: rank 10 in the first bucket, from 0: 10 x 10/20 = 5.
+        assert!(close(one(&d, "histogram_quantile(0.1, h_bucket)", 15), 5.0));
+        assert_eq!(
+            one(&d, "histogram_quantile(2, h_bucket)", 15),
+            f64::INFINITY
+        );
+        assert!(one(&d, "histogram_quantile(0.5, h_bucket{le!=\"+Inf\"})", 15).is_nan());
+    }
+
+    #[test]
+    fn binary_operators_filter_match_and_round() {
+        let d = db(&[
+            (&[("__name__", "a"), ("k", "x")], &[(15, 3.0)]),
+            (&[("__name__", "a"), ("k", "y")], &[(15, 0.0)]),
+            (
+                &[("__name__", "b"), ("k", "x"), ("extra", "1")],
+                &[(15, 4.0)],
+            ),
+        ]);
+        let filtered = vector(&d, "a > 0", 15);
+        assert_eq!(filtered.len(), 1);
+        assert_eq!(filtered[0].labels["__name__"], "a");
+        assert_eq!(vector(&d, "a > bool 0", 15).len(), 2);
+        assert_eq!(one(&d, "a{k=\"x\"} * 2 + 1", 15), 7.0);
+        assert!(close(one(&d, "round(a{k=\"x\"} / 7, 0.001)", 15), 0.429));
+        // One-to-one on k: labels of the result are only k.
+        let m = vector(&d, "a / on (k) b", 15);
+        assert_eq!(m.len(), 1);
+        assert_eq!(m[0].value, 0.75);
+        assert_eq!(m[0].labels, Labels::from([("k".into(), "x".into())]));
+        assert_eq!(vector(&d, "a / ignoring (extra) b", 15).len(), 1);
+        assert!(vector(&d, "a / b", 15).is_empty());
+        assert_eq!(vector(&d, "a or b", 15).len(), 3);
+        assert_eq!(vector(&d, "a and on (k) b", 15).len(), 1);
+        assert_eq!(vector(&d, "a unless on (k) b", 15).len(), 1);
+        match eval(&d, "time()", 15).unwrap() {
+            QueryValue::Scalar(t) => assert_eq!(t, 15.0),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(one(&d, "vector(2) * 3", 15), 6.0);
+    }
+
+    #[test]
+    fn refusals_say_what_is_supported() {
+        let d = steady();
+        for q in [
+            "topk(3, istio_requests_total)",
+            "predict_linear(istio_requests_total[5m], 60)",
+            "rate(istio_requests_total[5m:1m])",
+            "istio_requests_total @ 100",
+            "a * on (k) group_left b",
+        ] {
+            match eval(&d, q, 150) {
+                Err(QueryError::Unsupported(m)) => {
+                    assert!(m.contains("histogram_quantile"), "{q}: {m}")
+                }
+                other => panic!("{q}: {other:?}"),
+            }
+        }
+        assert!(matches!(eval(&d, "sum(", 150), Err(QueryError::BadData(_))));
+        assert!(matches!(eval(&d, "", 150), Err(QueryError::BadData(_))));
+        let dup = db(&[
+            (&[("__name__", "a"), ("k", "x")], &[(15, 1.0)]),
+            (&[("__name__", "b"), ("k", "x"), ("j", "1")], &[(15, 1.0)]),
+            (&[("__name__", "b"), ("k", "x"), ("j", "2")], &[(15, 1.0)]),
+        ]);
+        assert!(matches!(
+            eval(&dup, "a / on (k) b", 15),
+            Err(QueryError::Execution(_))
+        ));
+    }
+
+    #[test]
+    fn range_queries_step_through_time() {
+        let d = steady();
+        let e = Evaluator {
+            db: &d,
+            now_ms: 150_000,
+        };
+        let r = e
+            .range(
+                &parse("rate(istio_requests_total[1m])").unwrap(),
+                90_000,
+                150_000,
+                30_000,
+            )
+            .unwrap();
+        assert_eq!(r.len(), 1);
+        assert_eq!(
+            r[0].points.iter().map(|p| p.0).collect::<Vec<_>>(),
+            vec![90_000, 120_000, 150_000]
+        );
+        assert!(r[0].points.iter().all(|p| close(p.1, 2.0)));
+        assert!(matches!(
+            e.range(&parse("istio_requests_total[1m]").unwrap(), 0, 10, 1),
+            Err(QueryError::BadData(_))
+        ));
+        assert!(matches!(
+            e.range(&parse("time()").unwrap(), 10, 0, 1),
+            Err(QueryError::BadData(_))
+        ));
+    }
+
+    #[test]
+    fn instant_selectors_look_back_five_minutes_and_honour_offset() {
+        let d = steady();
+        // Scraped up to 150 s: at 400 s the last sample is 250 s old, at 460 s too old.
+        let e = Evaluator {
+            db: &d,
+            now_ms: 150_000,
+        };
+        let q = parse("istio_requests_total").unwrap();
+        let at = |t: i64| match e.instant(&q, t).unwrap() {
+            QueryValue::Vector(v) => v.iter().map(|s| s.value).collect::<Vec<_>>(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(at(400_000), vec![300.0]);
+        assert!(at(460_000).is_empty());
+        assert_eq!(one(&d, "istio_requests_total offset 30s", 150), 240.0);
+    }
+}
