@@ -44,6 +44,9 @@ pub enum Error {
     /// A dashboard could not be opened.
     #[error(transparent)]
     Dashboard(#[from] crate::dashboards::DashboardError),
+    /// Traffic figures could not be read from Istio's metrics.
+    #[error(transparent)]
+    Telemetry(#[from] crate::telemetry::TelemetryError),
 }
 
 impl Error {
@@ -61,6 +64,7 @@ impl Error {
             Error::Action(e) => e.code(),
             Error::Traffic(e) => e.code(),
             Error::Dashboard(e) => e.code(),
+            Error::Telemetry(e) => e.code(),
         }
     }
 
@@ -84,6 +88,7 @@ impl Error {
             Error::Action(e) => e.hint(),
             Error::Traffic(e) => e.hint(),
             Error::Dashboard(e) => e.hint(),
+            Error::Telemetry(e) => e.hint(),
         }
     }
 

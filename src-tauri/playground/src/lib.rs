@@ -11,6 +11,7 @@ pub mod paths;
 pub mod preflight;
 pub mod provision;
 pub mod simulated;
+pub mod telemetry;
 pub mod time;
 pub mod traffic;
 pub mod versions;

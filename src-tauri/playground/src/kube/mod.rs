@@ -45,8 +45,14 @@ impl ClusterTarget {
     }
 
     /// Builds a client for exactly this file and context.
-    #[tracing::instrument(skip(self), fields(kubeconfig = %self.kubeconfig.display(), context = %self.context))]
     pub async fn client(&self) -> Result<::kube::Client> {
+        ::kube::Client::try_from(self.config().await?).map_err(Error::Kube)
+    }
+
+    /// The connection settings for exactly this file and context, for clients that need
+    /// other settings than [`client`](Self::client)'s (telemetry turns kube's retries off).
+    #[tracing::instrument(skip(self), fields(kubeconfig = %self.kubeconfig.display(), context = %self.context))]
+    pub async fn config(&self) -> Result<::kube::Config> {
         let raw = Kubeconfig::read_from(&self.kubeconfig).map_err(|e| {
             Error::ClusterTarget(format!(
                 "cannot read kubeconfig {}: {e}",
@@ -64,10 +70,9 @@ impl ClusterTarget {
             context: Some(self.context.clone()),
             ..Default::default()
         };
-        let config = ::kube::Config::from_custom_kubeconfig(raw, &options)
+        ::kube::Config::from_custom_kubeconfig(raw, &options)
             .await
-            .map_err(|e| Error::ClusterTarget(e.to_string()))?;
-        ::kube::Client::try_from(config).map_err(Error::Kube)
+            .map_err(|e| Error::ClusterTarget(e.to_string()))
     }
 }
 

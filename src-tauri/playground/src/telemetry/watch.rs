@@ -1,0 +1,148 @@
+//! The poller: reads the traffic figures every few seconds and sends them, or the reason
+//! they are missing, to whoever listens.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+use tokio::time::MissedTickBehavior;
+use tracing::Instrument;
+use ts_rs::TS;
+
+use super::{Prometheus, TelemetryError, TrafficSnapshot, read_traffic};
+
+/// How often and over how much time.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WatchOptions {
+    /// Time between two readings.
+    pub interval: Duration,
+    /// Rates are averaged over this much time before each reading. With the addon's 15 s
+    /// scrapes it needs at least 30 s; the simulated Prometheus scrapes every second, so
+    /// 10 s shows new traffic within two or three seconds.
+    pub window: Duration,
+}
+
+impl Default for WatchOptions {
+    fn default() -> Self {
+        WatchOptions {
+            interval: Duration::from_secs(3),
+            window: Duration::from_secs(30),
+        }
+    }
+}
+
+/// What kind of trouble, for the UI to pick an icon; the message says it in words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "kebab-case")]
+#[ts(export)]
+pub enum TelemetryProblemKind {
+    Missing,
+    Starting,
+    Slow,
+    Refused,
+    Cluster,
+    BadResponse,
+}
+
+/// Why a reading has no figures: one line and what to do.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct TelemetryProblem {
+    pub kind: TelemetryProblemKind,
+    /// The stable error code (`telemetry_starting`, ...).
+    pub code: String,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl From<&TelemetryError> for TelemetryProblem {
+    fn from(e: &TelemetryError) -> Self {
+        let kind = match e {
+            TelemetryError::Missing { .. } => TelemetryProblemKind::Missing,
+            TelemetryError::Starting { .. } => TelemetryProblemKind::Starting,
+            TelemetryError::Slow { .. } => TelemetryProblemKind::Slow,
+            TelemetryError::Refused { .. } => TelemetryProblemKind::Refused,
+            TelemetryError::Cluster(_) => TelemetryProblemKind::Cluster,
+            TelemetryError::BadResponse(_) => TelemetryProblemKind::BadResponse,
+        };
+        TelemetryProblem {
+            kind,
+            code: e.code().to_string(),
+            message: e.to_string(),
+            hint: e.hint(),
+        }
+    }
+}
+
+/// One reading.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(tag = "state", rename_all = "camelCase")]
+#[ts(export)]
+pub enum TelemetryUpdate {
+    /// Figures as of the snapshot's time.
+    Live { snapshot: TrafficSnapshot },
+    /// No figures this time, and why.
+    #[serde(rename_all = "camelCase")]
+    Unavailable {
+        #[ts(type = "number")]
+        at_ms: i64,
+        problem: TelemetryProblem,
+    },
+}
+
+/// Reads traffic every `opts.interval` (the first reading at once) until the receiver is
+/// dropped. Readings never overlap: a slow one delays the next.
+pub fn watch(prom: Prometheus, opts: WatchOptions) -> mpsc::Receiver<TelemetryUpdate> {
+    watch_with_clock(prom, opts, SystemTime::now)
+}
+
+/// [`watch`] with the time of each reading taken from `clock`.
+pub fn watch_with_clock(
+    prom: Prometheus,
+    opts: WatchOptions,
+    clock: impl Fn() -> SystemTime + Send + 'static,
+) -> mpsc::Receiver<TelemetryUpdate> {
+    let (tx, rx) = mpsc::channel(4);
+    let span = tracing::info_span!(
+        "telemetry_watch",
+        interval_s = opts.interval.as_secs_f64(),
+        window_s = opts.window.as_secs_f64()
+    );
+    tokio::spawn(
+        async move {
+            let mut tick = tokio::time::interval(opts.interval);
+            tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = tx.closed() => break,
+                    _ = tick.tick() => {}
+                }
+                let at = clock();
+                let reading = tokio::select! {
+                    _ = tx.closed() => break,
+                    r = read_traffic(&prom, opts.window, at) => r,
+                };
+                let update = match reading {
+                    Ok(snapshot) => TelemetryUpdate::Live { snapshot },
+                    Err(e) => {
+                        tracing::debug!(error = %e, "no traffic figures");
+                        TelemetryUpdate::Unavailable {
+                            at_ms: at
+                                .duration_since(UNIX_EPOCH)
+                                .map(|d| d.as_millis() as i64)
+                                .unwrap_or(0),
+                            problem: TelemetryProblem::from(&e),
+                        }
+                    }
+                };
+                if tx.send(update).await.is_err() {
+                    break;
+                }
+            }
+            tracing::debug!("telemetry watch ended");
+        }
+        .instrument(span),
+    );
+    rx
+}
