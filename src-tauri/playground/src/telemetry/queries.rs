@@ -14,7 +14,7 @@ pub const EDGE_LABELS: &str = "source_workload_namespace,source_workload,source_
 /// A range for PromQL: whole seconds when it has no fraction, else milliseconds.
 pub fn range(window: Duration) -> String {
     let ms = window.as_millis().max(1);
-    if ms % 1000 == 0 {
+    if ms.is_multiple_of(1000) {
         format!("{}s", ms / 1000)
     } else {
         format!("{ms}ms")
