@@ -17,6 +17,9 @@ pub mod traffic;
 pub mod versions;
 
 pub use error::{Error, Result};
+/// Typed Istio resources and host resolution (the `playground-istio` crate, which the
+/// simulated cluster shares).
+pub use playground_istio as istio;
 
 /// Name of the kind cluster the playground creates and the only one it writes to by default.
 pub const CLUSTER_NAME: &str = "istio-playground";
