@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use playground::mesh::diff;
 use playground::mesh::watch::{self, MeshWatch};
 use playground::mesh::{EdgeKind, MeshEvent, MeshSnapshot, Sidecar};
-use playground::sim::{self, Scenario, SimOptions};
+use playground_sim::{Scenario, SimOptions};
 use playground_tests::SimFixture;
 use tokio::sync::mpsc;
 
@@ -313,7 +313,7 @@ async fn the_model_of_istios_own_bookinfo_samples_is_right() {
         ..SimOptions::default()
     })
     .await;
-    sim::scenario::install_istio(f.sim.store()).unwrap();
+    playground_sim::test_support::install_istio(f.sim.store()).unwrap();
     kubectl(
         &f,
         &["label", "namespace", "default", "istio-injection=enabled"],

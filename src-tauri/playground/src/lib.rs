@@ -10,7 +10,6 @@ pub mod mesh;
 pub mod paths;
 pub mod preflight;
 pub mod provision;
-pub mod sim;
 pub mod simulated;
 pub mod time;
 pub mod traffic;

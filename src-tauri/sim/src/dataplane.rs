@@ -17,10 +17,10 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 use tracing::Instrument;
 
-use super::clock::SimRng;
-use super::controller::pod_is_ready;
-use super::selector::LabelSelector;
-use super::store::Store;
+use crate::clock::SimRng;
+use crate::controller::pod_is_ready;
+use crate::selector::LabelSelector;
+use crate::store::Store;
 
 /// Data plane settings.
 #[derive(Debug, Clone)]
