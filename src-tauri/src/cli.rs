@@ -877,7 +877,7 @@ mod tests {
             elapsed_ms: 2500,
             total_elapsed_ms: 9000,
             failure: Some(StepFailure {
-                code: "not_ready".into(),
+                code: playground::ErrorCode::NotReady,
                 message: "istiod did not become ready".into(),
                 hint: Some("Docker has 2 GiB".into()),
             }),
@@ -888,7 +888,7 @@ mod tests {
         );
         let download = ProvisionEvent {
             failure: Some(StepFailure {
-                code: "download_failed".into(),
+                code: playground::ErrorCode::DownloadFailed,
                 message: "no network".into(),
                 hint: Some(
                     "Check your internet connection, then press \"Set up\" again: it continues."

@@ -16,7 +16,7 @@ pub mod time;
 pub mod traffic;
 pub mod versions;
 
-pub use error::{Error, Result};
+pub use error::{Error, ErrorCode, Result};
 
 /// Name of the kind cluster the playground creates and the only one it writes to by default.
 pub const CLUSTER_NAME: &str = "istio-playground";
