@@ -10,6 +10,7 @@ pub mod mesh;
 pub mod paths;
 pub mod preflight;
 pub mod provision;
+pub mod session;
 pub mod sim;
 pub mod simulated;
 pub mod time;
@@ -17,6 +18,7 @@ pub mod traffic;
 pub mod versions;
 
 pub use error::{Error, ErrorCode, Result};
+pub use session::Session;
 
 /// Name of the kind cluster the playground creates and the only one it writes to by default.
 pub const CLUSTER_NAME: &str = "istio-playground";

@@ -47,7 +47,13 @@ impl SimulatedPlayground {
                 source: e,
             })?;
         }
-        cluster.write_kubeconfig(&path, sim::SIM_CONTEXT)?;
+        // Marked as simulated, so whoever reads this kubeconfig (the CLI too) knows.
+        crate::session::kubeconfig::write_simulated(
+            &path,
+            &cluster.kubeconfig_yaml(sim::SIM_CONTEXT),
+            sim::SIM_CONTEXT,
+            &cluster.ingress_url(),
+        )?;
         let target = ClusterTarget::resolve(dirs, Some(&path), Some(sim::SIM_CONTEXT));
         tracing::info!(api = %cluster.api_url(), ingress = %cluster.ingress_url(), "simulated playground started");
         Ok(Self { cluster, target })

@@ -165,8 +165,9 @@ pub struct WeightChange {
     pub applied: bool,
 }
 
-/// The routing objects as they were before a change, to undo it.
-#[derive(Debug, Clone)]
+/// The routing objects as they were before a change, to undo it. Serializable: the session
+/// keeps its undo stack on disk so it survives a restart.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RoutingBackup {
     pub namespace: String,
     pub destination_rule_name: String,
