@@ -276,3 +276,62 @@ pub async fn open_dashboard(
 ) -> Result<DashboardLink, IpcError> {
     boundary("open_dashboard", state.session.open_dashboard(dashboard)).await
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::Mutex;
+
+    use playground::ErrorCode;
+    use playground::actions::ActionError;
+
+    use super::*;
+
+    /// Collects what the fmt subscriber writes.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_failed_command_is_logged_once_in_its_span_with_its_code() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let (failed, fine) = tracing::subscriber::with_default(subscriber, || {
+            runtime.block_on(async {
+                let failed = boundary("undo_weights", async {
+                    Err::<(), _>(playground::Error::from(ActionError::NothingToUndo))
+                })
+                .await;
+                let fine = boundary("app_info", async { Ok(7) }).await;
+                (failed, fine)
+            })
+        });
+        let err = failed.unwrap_err();
+        assert_eq!(err.code, ErrorCode::NothingToUndo);
+        assert_eq!(err.hint.as_deref(), Some("Apply some weights first."));
+        assert_eq!(fine.unwrap(), 7);
+        let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(log.matches("command failed").count(), 1, "{log}");
+        let line = log.lines().find(|l| l.contains("command failed")).unwrap();
+        assert!(line.contains("WARN"), "{line}");
+        assert!(line.contains("command{command=\"undo_weights\"}"), "{line}");
+        assert!(line.contains("code=nothing_to_undo"), "{line}");
+        assert!(line.contains("there is no weight change to undo"), "{line}");
+    }
+}
