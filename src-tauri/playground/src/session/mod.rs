@@ -185,6 +185,7 @@ impl Session {
 
     /// Watches the mesh of the current cluster: a snapshot, then diffs and status changes on
     /// the returned receiver. A new watch replaces (and so stops) the previous one.
+    #[tracing::instrument(skip(self))]
     pub async fn watch_mesh(&self) -> Result<mpsc::Receiver<MeshEvent>> {
         let client = self.client().await?;
         let (events, watch) = mesh::watch::spawn(client);
@@ -219,6 +220,7 @@ impl Session {
     }
 
     /// Runs (or resumes) the setup of the setup target; one run at a time.
+    #[tracing::instrument(skip(self, sink))]
     pub async fn setup(&self, options: SetupOptions, sink: EventSink) -> Result<()> {
         let ticket = self.provisioning.begin()?;
         provision::setup(self.provision_config(options), sink, ticket.cancel.clone()).await
@@ -232,6 +234,7 @@ impl Session {
     /// Deletes the setup target's cluster. The dashboards' port-forwards lead into it, so
     /// they are closed first; its undo history goes once it is gone. A cluster the app does
     /// not own is refused by the teardown step itself, and then nothing is closed.
+    #[tracing::instrument(skip_all)]
     pub async fn teardown(&self, sink: EventSink) -> Result<()> {
         let ticket = self.provisioning.begin()?;
         let config = self.provision_config(SetupOptions::default());
@@ -266,6 +269,7 @@ impl Session {
     }
 
     /// Applies a plan and records how to undo it in the current cluster's history.
+    #[tracing::instrument(skip(self), fields(service = %plan.service, namespace = %plan.namespace))]
     pub async fn apply_weights(&self, plan: &WeightPlan) -> Result<WeightChange> {
         let client = self.client().await?;
         let key = self.undo_key();
@@ -281,6 +285,7 @@ impl Session {
 
     /// Restores the routing as it was before the current cluster's last recorded change
     /// (made by this window, an earlier run of the app, or the CLI).
+    #[tracing::instrument(skip(self))]
     pub async fn undo_weights(&self) -> Result<UndoReport> {
         let client = self.client().await?;
         let key = self.undo_key();
@@ -328,6 +333,7 @@ impl Session {
     /// Starts traffic to the product page of [`ingress_url`](Self::ingress_url), or of
     /// `ingress` when the caller names one explicitly (`traffic --ingress`). One run at a
     /// time; returns the base URL used.
+    #[tracing::instrument(skip(self, on_stats))]
     pub async fn start_traffic(
         &self,
         settings: TrafficSettings,
@@ -375,6 +381,7 @@ impl Session {
 
     /// Opens (or reuses) a dashboard's port-forward. Refused in simulated mode: the
     /// simulated cluster has no real pods, and a fake dashboard would teach the wrong thing.
+    #[tracing::instrument(skip(self))]
     pub async fn open_dashboard(&self, dashboard: Dashboard) -> Result<DashboardLink> {
         if self.is_simulated().await {
             return Err(DashboardError::Simulated(dashboard.title()).into());
