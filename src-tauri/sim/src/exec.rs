@@ -145,12 +145,6 @@ async fn upgrade(app: &ApiState, ns: &str, name: &str, req: Request) -> ApiResul
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_ascii_lowercase();
-    if *req.method() == Method::POST && upgrade_to.starts_with("spdy") {
-        return Err(ApiError::bad_request(format!(
-            "the simulated cluster serves exec over websockets only ({}); SPDY is not supported: use kubectl 1.30 or later, or a client with websocket exec",
-            PROTOCOLS.join(", ")
-        )));
-    }
     if *req.method() != Method::GET && *req.method() != Method::POST {
         return Err(ApiError::method_not_allowed(format!(
             "the server does not allow this method on the requested resource ({})",
@@ -166,6 +160,14 @@ async fn upgrade(app: &ApiState, ns: &str, name: &str, req: Request) -> ApiResul
     let container = container(&pod, name, p.container.as_deref())?;
     if p.command.is_empty() {
         return Err(ApiError::bad_request("you must specify at least 1 command"));
+    }
+    // kubectl falls back to SPDY when the websocket upgrade fails, so a refused exec comes
+    // back as a POST: the checks above run first so that it reports the real reason.
+    if *req.method() == Method::POST && upgrade_to.starts_with("spdy") {
+        return Err(ApiError::bad_request(format!(
+            "the simulated cluster serves exec over websockets only ({}); SPDY is not supported: use kubectl 1.30 or later, or a client with websocket exec",
+            PROTOCOLS.join(", ")
+        )));
     }
     if upgrade_to != "websocket" {
         return Err(ApiError::bad_request("Upgrade request required"));
