@@ -345,3 +345,79 @@ async fn the_proxy_fails_like_an_api_server_without_prometheus() {
     assert!(!ok);
     assert!(err.contains("services \"prometheus\" not found"), "{err}");
 }
+
+/// The value of a one-sample instant query, 0 when there is no sample.
+async fn count(env: &Env, query: &str) -> f64 {
+    let text = env
+        .client
+        .request_text(
+            http::Request::get(format!("{PROXY}/api/v1/query?query={}", encode(query)))
+                .body(vec![])
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let v: Value = serde_json::from_str(&text).unwrap();
+    v["data"]["result"][0]["value"][1]
+        .as_str()
+        .map(|s| s.parse().unwrap())
+        .unwrap_or(0.0)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn curl_from_inside_a_pod_is_counted_by_the_proxies_that_see_it() {
+    let env = bookinfo().await;
+    // Through ratings' sidecar: both proxies report, over mutual TLS.
+    let (ok, out, err) = kubectl(
+        &env,
+        &[
+            "exec",
+            "deploy/ratings-v1",
+            "-c",
+            "ratings",
+            "--",
+            "curl",
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "details:9080/details/0",
+        ],
+    );
+    assert!(ok && out == "200", "{out} {err}");
+    // From the istio-proxy container itself, whose traffic its sidecar does not capture:
+    // only details' sidecar sees it, as plain text from an unknown client.
+    let (ok, out, err) = kubectl(
+        &env,
+        &[
+            "exec",
+            "deploy/ratings-v1",
+            "-c",
+            "istio-proxy",
+            "--",
+            "curl",
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "details:9080/details/0",
+        ],
+    );
+    assert!(ok && out == "200", "{out} {err}");
+    next_scrape().await;
+    let sel = r#"destination_workload="details-v1",response_code="200""#;
+    assert_eq!(
+        count(&env, &format!(r#"sum(istio_requests_total{{reporter="source",source_workload="ratings-v1",{sel}}})"#)).await,
+        1.0
+    );
+    assert_eq!(
+        count(&env, &format!(r#"sum(istio_requests_total{{reporter="destination",source_workload="ratings-v1",connection_security_policy="mutual_tls",{sel}}})"#)).await,
+        1.0
+    );
+    assert_eq!(
+        count(&env, &format!(r#"sum(istio_requests_total{{reporter="destination",source_workload="unknown",connection_security_policy="none",{sel}}})"#)).await,
+        1.0
+    );
+}

@@ -9,8 +9,8 @@ use kube::api::{
 };
 use kube::{Client, Config};
 use playground::telemetry::{
-    self, Prometheus, Reporter, TelemetryError, TelemetryProblemKind, TelemetryUpdate, TimeRange,
-    TrafficSnapshot, WatchOptions,
+    self, Prometheus, Reporter, TelemetryError, TelemetryUpdate, TimeRange, TrafficSnapshot,
+    WatchOptions,
 };
 use playground::traffic::{self, TrafficSettings};
 use playground_sim::{Scenario, SimCluster, SimOptions};
@@ -321,8 +321,7 @@ async fn the_poller_sends_live_figures_and_says_why_when_prometheus_fails() {
             TelemetryUpdate::Live { .. } => continue,
         }
     };
-    assert_eq!(problem.kind, TelemetryProblemKind::Slow);
-    assert_eq!(problem.code, "telemetry_slow");
+    assert_eq!(problem.code, playground::ErrorCode::TelemetrySlow);
     assert!(problem.hint.is_some());
     env.cluster.set_prometheus_delay(Duration::ZERO);
     drop(rx);

@@ -277,8 +277,11 @@ pub struct Outcome {
 /// One request from a proxy to a service, as the data plane completed it.
 #[derive(Debug, Clone, Copy)]
 pub struct HopRecord<'a> {
-    /// The pod whose proxy sent it: the ingress gateway, or an app pod.
+    /// The pod that sent it: the ingress gateway, or an app pod.
     pub source: &'a Value,
+    /// Whether it left through the source pod's proxy (not so from a pod without a
+    /// sidecar, or from the istio-proxy container itself, whose traffic is not captured).
+    pub source_proxied: bool,
     /// The service host it was for (FQDN), or the request's authority when no route matched.
     pub service_host: &'a str,
     /// The pod it reached, when it reached one.
@@ -477,7 +480,7 @@ impl MeshMetrics {
     /// as in a real mesh.
     pub fn record(&self, hop: &HopRecord<'_>) {
         let at_ms = unix_ms(self.clock.now() + hop.completes_after);
-        let source_proxy = already_injected(hop.source);
+        let source_proxy = hop.source_proxied;
         let dest_proxy = hop.destination.is_some_and(already_injected);
         // Sidecars speak mutual TLS to each other on their own (auto mTLS); a client
         // without one sends plain text.
@@ -773,6 +776,7 @@ mod tests {
         };
         m.record(&HopRecord {
             source: &src,
+            source_proxied: already_injected(&src),
             service_host: "reviews.default.svc.cluster.local",
             destination: Some(&dst),
             at_source: ok,
@@ -826,6 +830,7 @@ mod tests {
         };
         m.record(&HopRecord {
             source: &src,
+            source_proxied: already_injected(&src),
             service_host: "productpage.default.svc.cluster.local",
             destination: Some(&dst),
             at_source: ok,
@@ -845,6 +850,7 @@ mod tests {
         let src = pod("reviews-v2", "reviews", "v2", true);
         m.record(&HopRecord {
             source: &src,
+            source_proxied: already_injected(&src),
             service_host: "ratings.default.svc.cluster.local",
             destination: None,
             at_source: Outcome {

@@ -33,9 +33,7 @@ pub use model::{
 pub use prometheus::{
     DEFAULT_TIMEOUT, PromData, PromErrorType, PromSample, PromSeries, Prometheus, parse_response,
 };
-pub use watch::{
-    TelemetryProblem, TelemetryProblemKind, TelemetryUpdate, WatchOptions, watch, watch_with_clock,
-};
+pub use watch::{TelemetryProblem, TelemetryUpdate, WatchOptions, watch, watch_with_clock};
 
 /// Why traffic figures could not be read. The graph shows the one line and keeps drawing the
 /// configuration.
@@ -68,14 +66,14 @@ pub enum TelemetryError {
 
 impl TelemetryError {
     /// Stable identifier for scripts and the UI.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> crate::ErrorCode {
         match self {
-            TelemetryError::Missing { .. } => "telemetry_missing",
-            TelemetryError::Starting { .. } => "telemetry_starting",
-            TelemetryError::Slow { .. } => "telemetry_slow",
-            TelemetryError::Refused { .. } => "telemetry_refused",
-            TelemetryError::Cluster(_) => "telemetry_cluster",
-            TelemetryError::BadResponse(_) => "telemetry_bad_response",
+            TelemetryError::Missing { .. } => crate::ErrorCode::TelemetryMissing,
+            TelemetryError::Starting { .. } => crate::ErrorCode::TelemetryStarting,
+            TelemetryError::Slow { .. } => crate::ErrorCode::TelemetrySlow,
+            TelemetryError::Refused { .. } => crate::ErrorCode::TelemetryRefused,
+            TelemetryError::Cluster(_) => crate::ErrorCode::TelemetryCluster,
+            TelemetryError::BadResponse(_) => crate::ErrorCode::TelemetryBadResponse,
         }
     }
 

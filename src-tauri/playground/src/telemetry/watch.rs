@@ -31,44 +31,21 @@ impl Default for WatchOptions {
     }
 }
 
-/// What kind of trouble, for the UI to pick an icon; the message says it in words.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[serde(rename_all = "kebab-case")]
-#[ts(export)]
-pub enum TelemetryProblemKind {
-    Missing,
-    Starting,
-    Slow,
-    Refused,
-    Cluster,
-    BadResponse,
-}
-
 /// Why a reading has no figures: one line and what to do.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub struct TelemetryProblem {
-    pub kind: TelemetryProblemKind,
-    /// The stable error code (`telemetry_starting`, ...).
-    pub code: String,
+    /// What kind of trouble: `telemetry_missing`, `telemetry_starting`, `telemetry_slow`, ...
+    pub code: crate::ErrorCode,
     pub message: String,
     pub hint: Option<String>,
 }
 
 impl From<&TelemetryError> for TelemetryProblem {
     fn from(e: &TelemetryError) -> Self {
-        let kind = match e {
-            TelemetryError::Missing { .. } => TelemetryProblemKind::Missing,
-            TelemetryError::Starting { .. } => TelemetryProblemKind::Starting,
-            TelemetryError::Slow { .. } => TelemetryProblemKind::Slow,
-            TelemetryError::Refused { .. } => TelemetryProblemKind::Refused,
-            TelemetryError::Cluster(_) => TelemetryProblemKind::Cluster,
-            TelemetryError::BadResponse(_) => TelemetryProblemKind::BadResponse,
-        };
         TelemetryProblem {
-            kind,
-            code: e.code().to_string(),
+            code: e.code(),
             message: e.to_string(),
             hint: e.hint(),
         }
