@@ -66,6 +66,8 @@ pub fn unix_ms(t: SystemTime) -> i64 {
 #[derive(Debug)]
 struct Series {
     labels: Arc<Labels>,
+    /// The same without `__name__`, shared by every function result of the series.
+    unnamed: Arc<Labels>,
     /// (tick, value) at every tick where the value changed, oldest first.
     points: VecDeque<(i64, f64)>,
 }
@@ -124,8 +126,11 @@ impl Tsdb {
         if let Some(name) = labels.get(METRIC_NAME) {
             self.by_name.entry(name.clone()).or_default().push(id);
         }
+        let mut unnamed = (*labels).clone();
+        unnamed.remove(METRIC_NAME);
         self.series.push(Series {
             labels: labels.clone(),
+            unnamed: Arc::new(unnamed),
             points: VecDeque::new(),
         });
         self.index.insert(labels, id);
@@ -201,6 +206,11 @@ impl Tsdb {
 
     pub fn labels(&self, id: usize) -> &Arc<Labels> {
         &self.series[id].labels
+    }
+
+    /// The series' labels without the metric name, as functions return them.
+    pub fn labels_without_name(&self, id: usize) -> &Arc<Labels> {
+        &self.series[id].unnamed
     }
 
     /// The ticks with samples in (start_ms, end_ms], given that scrapes up to `now_ms` have

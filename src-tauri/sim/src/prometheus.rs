@@ -113,7 +113,7 @@ fn vector_json(samples: &[Sample], t_ms: i64) -> Value {
     Value::Array(
         samples
             .iter()
-            .map(|s| json!({"metric": s.labels, "value": point(t_ms, s.value)}))
+            .map(|s| json!({"metric": s.labels.as_ref(), "value": point(t_ms, s.value)}))
             .collect(),
     )
 }
@@ -123,7 +123,7 @@ fn matrix_json(series: &[RangeSeries]) -> Value {
         series
             .iter()
             .map(|s| {
-                json!({"metric": s.labels, "values": s.points.iter().map(|(t, v)| point(*t, *v)).collect::<Vec<_>>()})
+                json!({"metric": s.labels.as_ref(), "values": s.points.iter().map(|(t, v)| point(*t, *v)).collect::<Vec<_>>()})
             })
             .collect(),
     )

@@ -11,6 +11,7 @@
 //! filters keep it.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::Duration;
 
 use promql_parser::label::Matcher;
@@ -50,17 +51,18 @@ fn unsupported(what: impl std::fmt::Display) -> QueryError {
     ))
 }
 
-/// A sample of an instant vector.
+/// A sample of an instant vector. Labels are shared with the series they come from until an
+/// operation changes them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sample {
-    pub labels: Labels,
+    pub labels: Arc<Labels>,
     pub value: f64,
 }
 
 /// A series of a range vector or of a range query's result: (timestamp ms, value) points.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RangeSeries {
-    pub labels: Labels,
+    pub labels: Arc<Labels>,
     pub points: Vec<(i64, f64)>,
 }
 
@@ -113,8 +115,13 @@ fn matches(vs: &VectorSelector, labels: &Labels) -> bool {
         && (vs.matchers.or_matchers.is_empty() || vs.matchers.or_matchers.iter().any(|g| all(g)))
 }
 
-fn drop_name(mut l: Labels) -> Labels {
-    l.remove(METRIC_NAME);
+/// A group's labels, borrowed from its first sample while grouping.
+type GroupKey<'a> = Vec<(&'a str, &'a str)>;
+
+fn drop_name(mut l: Arc<Labels>) -> Arc<Labels> {
+    if l.contains_key(METRIC_NAME) {
+        Arc::make_mut(&mut l).remove(METRIC_NAME);
+    }
     l
 }
 
@@ -245,29 +252,40 @@ fn compare(op: token::TokenId, l: f64, r: f64) -> Option<bool> {
     })
 }
 
-/// The labels two sides are matched on.
-fn signature(labels: &Labels, matching: Option<&LabelModifier>) -> Vec<(String, String)> {
+/// What two sides are matched on, borrowed from the labels: the values of the `on` labels
+/// in order, or every other label's name and value (the metric name and `ignoring` labels
+/// left out).
+fn signature<'a>(labels: &'a Labels, matching: Option<&LabelModifier>) -> Vec<&'a str> {
     match matching {
         Some(LabelModifier::Include(on)) => on
             .labels
             .iter()
-            .map(|k| (k.clone(), labels.get(k).cloned().unwrap_or_default()))
+            .map(|k| labels.get(k).map(String::as_str).unwrap_or(""))
             .collect(),
         Some(LabelModifier::Exclude(ign)) => labels
             .iter()
             .filter(|(k, _)| *k != METRIC_NAME && !ign.labels.contains(k))
-            .map(|(k, v)| (k.clone(), v.clone()))
+            .flat_map(|(k, v)| [k.as_str(), v.as_str()])
             .collect(),
         None => labels
             .iter()
             .filter(|(k, _)| *k != METRIC_NAME)
-            .map(|(k, v)| (k.clone(), v.clone()))
+            .flat_map(|(k, v)| [k.as_str(), v.as_str()])
             .collect(),
     }
 }
 
-fn describe(sig: &[(String, String)]) -> String {
-    let inner: Vec<String> = sig.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
+/// A match group as Prometheus's errors show it: `{k="v", ...}`.
+fn describe(labels: &Labels, matching: Option<&LabelModifier>) -> String {
+    let inner: Vec<String> = labels
+        .iter()
+        .filter(|(k, _)| match matching {
+            Some(LabelModifier::Include(on)) => on.labels.contains(k),
+            Some(LabelModifier::Exclude(ign)) => *k != METRIC_NAME && !ign.labels.contains(k),
+            None => *k != METRIC_NAME,
+        })
+        .map(|(k, v)| format!("{k}=\"{v}\""))
+        .collect();
     format!("{{{}}}", inner.join(", "))
 }
 
@@ -336,11 +354,13 @@ impl Evaluator<'_> {
                 "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)".into(),
             ));
         }
-        let mut out: BTreeMap<Labels, Vec<(i64, f64)>> = BTreeMap::new();
+        let mut out: BTreeMap<Arc<Labels>, Vec<(i64, f64)>> = BTreeMap::new();
         let mut t = start_ms;
         while t <= end_ms {
             match self.instant(expr, t)? {
-                QueryValue::Scalar(v) => out.entry(Labels::new()).or_default().push((t, v)),
+                QueryValue::Scalar(v) => {
+                    out.entry(Arc::new(Labels::new())).or_default().push((t, v))
+                }
                 QueryValue::Vector(v) => {
                     for s in v {
                         out.entry(s.labels).or_default().push((t, s.value));
@@ -368,7 +388,7 @@ impl Evaluator<'_> {
                 self.db
                     .instant(id, at, LOOKBACK_MS, self.now_ms)
                     .map(|value| Sample {
-                        labels: (**self.db.labels(id)).clone(),
+                        labels: self.db.labels(id).clone(),
                         value,
                     })
             })
@@ -391,7 +411,7 @@ impl Evaluator<'_> {
         Ok(ids
             .into_iter()
             .map(|id| RangeSeries {
-                labels: (**self.db.labels(id)).clone(),
+                labels: self.db.labels(id).clone(),
                 points: self.db.samples(id, start, end, self.now_ms),
             })
             .filter(|s| !s.points.is_empty())
@@ -422,7 +442,7 @@ impl Evaluator<'_> {
             };
             if let Some(value) = v {
                 out.push(Sample {
-                    labels: drop_name((**self.db.labels(id)).clone()),
+                    labels: self.db.labels_without_name(id).clone(),
                     value,
                 });
             }
@@ -470,7 +490,7 @@ impl Evaluator<'_> {
             "rate" | "increase" | "irate" => self.over_range(name, arg(0)?, t_ms),
             "time" => Ok(QueryValue::Scalar(t_ms as f64 / 1000.0)),
             "vector" => Ok(QueryValue::Vector(vec![Sample {
-                labels: Labels::new(),
+                labels: Arc::new(Labels::new()),
                 value: self.scalar_arg(arg(0)?, t_ms, name)?,
             }])),
             "scalar" => {
@@ -505,22 +525,29 @@ impl Evaluator<'_> {
             "histogram_quantile" => {
                 let q = self.scalar_arg(arg(0)?, t_ms, name)?;
                 let v = self.vector_arg(arg(1)?, t_ms, name)?;
-                let mut groups: BTreeMap<Labels, Vec<(f64, f64)>> = BTreeMap::new();
-                for s in v {
-                    let mut labels = drop_name(s.labels);
-                    let Some(le) = labels.remove("le") else {
+                // Buckets grouped by their other labels, borrowed until the end.
+                let mut groups: BTreeMap<GroupKey<'_>, Vec<(f64, f64)>> = BTreeMap::new();
+                for s in &v {
+                    let Some(Ok(le)) = s.labels.get("le").map(|le| le.parse::<f64>()) else {
                         continue;
                     };
-                    let Ok(le) = le.parse::<f64>() else {
-                        continue;
-                    };
-                    groups.entry(labels).or_default().push((le, s.value));
+                    let key: Vec<(&str, &str)> = s
+                        .labels
+                        .iter()
+                        .filter(|(k, _)| *k != METRIC_NAME && *k != "le")
+                        .map(|(k, v)| (k.as_str(), v.as_str()))
+                        .collect();
+                    groups.entry(key).or_default().push((le, s.value));
                 }
                 Ok(QueryValue::Vector(
                     groups
                         .into_iter()
-                        .map(|(labels, buckets)| Sample {
-                            labels,
+                        .map(|(key, buckets)| Sample {
+                            labels: Arc::new(
+                                key.into_iter()
+                                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                                    .collect(),
+                            ),
                             value: bucket_quantile(q, buckets),
                         })
                         .collect(),
@@ -541,21 +568,28 @@ impl Evaluator<'_> {
             return Err(unsupported(format!("the aggregation {}", a.op)));
         }
         let input = self.vector_arg(&a.expr, t_ms, &a.op.to_string())?;
-        // (sum or extreme, count) per group.
-        let mut groups: BTreeMap<Labels, (f64, usize)> = BTreeMap::new();
-        for s in input {
-            let key: Labels = match &a.modifier {
-                Some(LabelModifier::Include(by)) => s
+        let listed: std::collections::HashSet<&str> = a
+            .modifier
+            .as_ref()
+            .map(|m| m.labels().labels.iter().map(String::as_str).collect())
+            .unwrap_or_default();
+        // (sum or extreme, count) per group, keyed by borrowed labels until the end.
+        let mut groups: BTreeMap<GroupKey<'_>, (f64, usize)> = BTreeMap::new();
+        for s in &input {
+            let key: Vec<(&str, &str)> = match &a.modifier {
+                Some(LabelModifier::Include(_)) => s
                     .labels
-                    .into_iter()
-                    .filter(|(k, _)| by.labels.contains(k))
+                    .iter()
+                    .filter(|(k, _)| listed.contains(k.as_str()))
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
                     .collect(),
-                Some(LabelModifier::Exclude(without)) => s
+                Some(LabelModifier::Exclude(_)) => s
                     .labels
-                    .into_iter()
-                    .filter(|(k, _)| k != METRIC_NAME && !without.labels.contains(k))
+                    .iter()
+                    .filter(|(k, _)| *k != METRIC_NAME && !listed.contains(k.as_str()))
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
                     .collect(),
-                None => Labels::new(),
+                None => vec![],
             };
             let e = groups.entry(key).or_insert((f64::NAN, 0));
             e.0 = match (op, e.1) {
@@ -570,8 +604,12 @@ impl Evaluator<'_> {
         Ok(QueryValue::Vector(
             groups
                 .into_iter()
-                .map(|(labels, (acc, n))| Sample {
-                    labels,
+                .map(|(key, (acc, n))| Sample {
+                    labels: Arc::new(
+                        key.into_iter()
+                            .map(|(k, v)| (k.to_string(), v.to_string()))
+                            .collect(),
+                    ),
                     value: match op {
                         token::T_AVG => acc / n as f64,
                         token::T_COUNT => n as f64,
@@ -613,7 +651,7 @@ impl Evaluator<'_> {
             }
         };
         let keep_name = is_cmp && !return_bool;
-        let relabel = |l: Labels| if keep_name { l } else { drop_name(l) };
+        let relabel = |l: Arc<Labels>| if keep_name { l } else { drop_name(l) };
         match (lhs, rhs) {
             (QueryValue::Scalar(l), QueryValue::Scalar(r)) => {
                 let v = if is_cmp {
@@ -662,40 +700,38 @@ impl Evaluator<'_> {
                 if b.op.is_set_operator() {
                     return Ok(QueryValue::Vector(set_op(op, l, r, matching)));
                 }
-                let mut right: HashMap<Vec<(String, String)>, Sample> = HashMap::new();
-                for s in r {
-                    let sig = signature(&s.labels, matching);
-                    if right.contains_key(&sig) {
+                let mut right: HashMap<Vec<&str>, &Sample> = HashMap::new();
+                for s in &r {
+                    if right.insert(signature(&s.labels, matching), s).is_some() {
                         return Err(QueryError::Execution(format!(
                             "found duplicate series for the match group {} on the right hand-side of the operation: many-to-many matching not allowed: matching labels must be unique on one side",
-                            describe(&sig)
+                            describe(&s.labels, matching)
                         )));
                     }
-                    right.insert(sig, s);
                 }
-                let mut seen = HashMap::new();
+                let mut seen = std::collections::HashSet::new();
                 let mut out = vec![];
-                for s in l {
+                for s in &l {
                     let sig = signature(&s.labels, matching);
                     let Some(other) = right.get(&sig) else {
                         continue;
                     };
-                    if seen.insert(sig.clone(), ()).is_some() {
+                    if !seen.insert(sig) {
                         return Err(QueryError::Execution(format!(
                             "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right); match group {}",
-                            describe(&sig)
+                            describe(&s.labels, matching)
                         )));
                     }
                     let Some(value) = apply(s.value, other.value) else {
                         continue;
                     };
-                    let mut labels = relabel(s.labels);
+                    let mut labels = relabel(s.labels.clone());
                     match matching {
                         Some(LabelModifier::Include(on)) => {
-                            labels.retain(|k, _| on.labels.contains(k))
+                            Arc::make_mut(&mut labels).retain(|k, _| on.labels.contains(k))
                         }
                         Some(LabelModifier::Exclude(ign)) => {
-                            labels.retain(|k, _| !ign.labels.contains(k))
+                            Arc::make_mut(&mut labels).retain(|k, _| !ign.labels.contains(k))
                         }
                         None => {}
                     }
@@ -717,24 +753,36 @@ fn set_op(
     r: Vec<Sample>,
     matching: Option<&LabelModifier>,
 ) -> Vec<Sample> {
-    let right: std::collections::HashSet<Vec<(String, String)>> =
-        r.iter().map(|s| signature(&s.labels, matching)).collect();
+    use std::collections::HashSet;
+    let in_right: HashSet<Vec<&str>> = r.iter().map(|s| signature(&s.labels, matching)).collect();
+    let left_matched: Vec<bool> = l
+        .iter()
+        .map(|s| in_right.contains(&signature(&s.labels, matching)))
+        .collect();
     match op {
-        token::T_LAND => l
-            .into_iter()
-            .filter(|s| right.contains(&signature(&s.labels, matching)))
-            .collect(),
-        token::T_LUNLESS => l
-            .into_iter()
-            .filter(|s| !right.contains(&signature(&s.labels, matching)))
-            .collect(),
+        token::T_LAND | token::T_LUNLESS => {
+            let keep = op == token::T_LAND;
+            l.into_iter()
+                .zip(left_matched)
+                .filter(|(_, m)| *m == keep)
+                .map(|(s, _)| s)
+                .collect()
+        }
         _ => {
-            let left: std::collections::HashSet<Vec<(String, String)>> =
+            let in_left: HashSet<Vec<&str>> =
                 l.iter().map(|s| signature(&s.labels, matching)).collect();
+            let right_new: Vec<bool> = r
+                .iter()
+                .map(|s| !in_left.contains(&signature(&s.labels, matching)))
+                .collect();
+            drop(in_left);
+            drop(in_right);
             let mut out = l;
             out.extend(
                 r.into_iter()
-                    .filter(|s| !left.contains(&signature(&s.labels, matching))),
+                    .zip(right_new)
+                    .filter(|(_, n)| *n)
+                    .map(|(s, _)| s),
             );
             out
         }
@@ -931,7 +979,7 @@ mod tests {
         let m = vector(&d, "a / on (k) b", 15);
         assert_eq!(m.len(), 1);
         assert_eq!(m[0].value, 0.75);
-        assert_eq!(m[0].labels, Labels::from([("k".into(), "x".into())]));
+        assert_eq!(*m[0].labels, Labels::from([("k".into(), "x".into())]));
         assert_eq!(vector(&d, "a / ignoring (extra) b", 15).len(), 1);
         assert!(vector(&d, "a / b", 15).is_empty());
         assert_eq!(vector(&d, "a or b", 15).len(), 3);
