@@ -398,7 +398,7 @@ impl Prometheus {
 mod tests {
     use super::*;
 
-    // Bodies as Prometheus 3 writes them (recorded from its documented shapes).
+    // Bodies in the shapes Prometheus's HTTP API documents (written here, not captured).
     const VECTOR: &str = r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"destination_workload":"reviews-v2","response_code":"200"},"value":[1435781451.781,"1.5"]},{"metric":{"destination_workload":"reviews-v3"},"value":[1435781451.781,"NaN"]},{"metric":{"le":"x"},"value":[1435781451,"+Inf"]},{"metric":{},"value":[1435781451,"-Inf"]}]}}"#;
     const EMPTY: &str = r#"{"status":"success","data":{"resultType":"vector","result":[]}}"#;
     const MATRIX: &str = r#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"__name__":"up","job":"prometheus"},"values":[[1435781430.781,"1"],[1435781445.781,"0.5"]]}]}}"#;
@@ -469,6 +469,105 @@ mod tests {
             ),
             Err(TelemetryError::BadResponse(_))
         ));
+    }
+
+    fn api_error(code: u16, reason: &str, message: &str) -> kube::Error {
+        kube::Error::Api(
+            kube::core::Status::failure(message, reason)
+                .with_code(code)
+                .boxed(),
+        )
+    }
+
+    #[tokio::test]
+    async fn proxy_failures_say_missing_starting_slow_or_refused() {
+        let prom =
+            Prometheus::from_config(kube::Config::new("http://127.0.0.1:9".parse().unwrap()))
+                .unwrap();
+        let kind = |e: kube::Error| prom.classify(e);
+        assert!(matches!(
+            kind(api_error(
+                404,
+                "NotFound",
+                "services \"prometheus\" not found"
+            )),
+            TelemetryError::Missing { .. }
+        ));
+        assert!(matches!(
+            kind(api_error(
+                503,
+                "ServiceUnavailable",
+                "no service port \"9090\" found for service \"prometheus\""
+            )),
+            TelemetryError::Missing { .. }
+        ));
+        assert!(matches!(
+            kind(api_error(
+                503,
+                "ServiceUnavailable",
+                "no endpoints available for service \"prometheus:9090\""
+            )),
+            TelemetryError::Starting { .. }
+        ));
+        // Prometheus itself, while its storage loads: plain text, which kube wraps.
+        assert!(matches!(
+            kind(api_error(
+                503,
+                "Failed to parse error data",
+                "Service Unavailable"
+            )),
+            TelemetryError::Starting { .. }
+        ));
+        // Prometheus's own errors pass through the proxy with its status codes.
+        assert!(matches!(
+            kind(api_error(
+                503,
+                "Failed to parse error data",
+                r#"{"status":"error","errorType":"timeout","error":"query timed out in expression evaluation"}"#
+            )),
+            TelemetryError::Slow { .. }
+        ));
+        assert!(matches!(
+            kind(api_error(
+                422,
+                "Failed to parse error data",
+                r#"{"status":"error","errorType":"execution","error":"many-to-many matching not allowed"}"#
+            )),
+            TelemetryError::Refused {
+                error_type: PromErrorType::Execution,
+                ..
+            }
+        ));
+        assert!(matches!(
+            kind(api_error(
+                403,
+                "Forbidden",
+                "services \"prometheus:9090\" is forbidden"
+            )),
+            TelemetryError::Cluster(_)
+        ));
+        assert!(matches!(
+            kind(api_error(
+                404,
+                "Failed to parse error data",
+                "404 page not found"
+            )),
+            TelemetryError::BadResponse(_)
+        ));
+    }
+
+    #[tokio::test]
+    async fn proxy_paths_encode_the_query() {
+        let prom =
+            Prometheus::from_config(kube::Config::new("http://127.0.0.1:9".parse().unwrap()))
+                .unwrap();
+        let path = |p: &Prometheus| p.proxy_path("query", &[("query", r#"sum(x{a="b"}) > 0"#)]);
+        assert_eq!(
+            path(&prom),
+            "/api/v1/namespaces/istio-system/services/prometheus:9090/proxy/api/v1/query?query=sum%28x%7Ba%3D%22b%22%7D%29+%3E+0"
+        );
+        let other = prom.with_service("monitoring", "prom", 80);
+        assert!(path(&other).starts_with("/api/v1/namespaces/monitoring/services/prom:80/proxy/"));
     }
 
     #[test]
