@@ -150,7 +150,7 @@ fn weights_traffic_inject_and_dashboard_from_the_command_line() {
     let out = sim.run(&["undo"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        text(&out.stderr).contains("there is no weight change to undo"),
+        text(&out.stderr).contains("there is no change to undo"),
         "{}",
         text(&out.stderr)
     );

@@ -179,7 +179,9 @@ impl From<super::weights::RoutingBackup> for ChangeBackup {
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub struct UndoReport {
-    /// The action whose change was undone.
+    /// The action whose change was undone. Left out of the TypeScript type until the
+    /// window's Undo (which mocks this shape in its sample backend) is taught about it.
+    #[ts(skip)]
     pub action: ActionKind,
     /// One line per object: restored or deleted.
     pub done: Vec<String>,
@@ -213,6 +215,9 @@ pub struct Step {
 
 enum Write {
     Apply(::kube::api::DynamicObject, serde_json::Value),
+    /// A whole-object write, for a change that removes fields: server-side apply removes
+    /// only fields no other manager also set, and can leave emptied parents behind.
+    Replace(::kube::api::DynamicObject, serde_json::Value),
     Delete,
 }
 
@@ -221,6 +226,14 @@ impl Step {
     pub fn apply<S: Backed>(desired: &Resource<S>, previous: Option<Resource<S>>) -> Self {
         Step {
             write: Write::Apply(istio_api::dynamic(desired), desired.to_value()),
+            backup: S::backup(desired.namespace(), desired.name(), previous),
+        }
+    }
+
+    /// Replace the object with `desired` as a whole (PUT), creating it when missing.
+    pub fn replace<S: Backed>(desired: &Resource<S>, previous: Option<Resource<S>>) -> Self {
+        Step {
+            write: Write::Replace(istio_api::dynamic(desired), desired.to_value()),
             backup: S::backup(desired.namespace(), desired.name(), previous),
         }
     }
@@ -245,6 +258,7 @@ impl Step {
 /// The YAML and kubectl commands of a set of steps, written or not.
 pub fn describe(action: ActionKind, steps: &[Step], applied: bool) -> TrafficChange {
     let mut yaml_docs = Vec::new();
+    let mut replaced = Vec::new();
     let mut kubectl = Vec::new();
     let mut applied_objects = Vec::new();
     let mut deleted_objects = Vec::new();
@@ -253,6 +267,12 @@ pub fn describe(action: ActionKind, steps: &[Step], applied: bool) -> TrafficCha
         match &step.write {
             Write::Apply(_, value) => {
                 yaml_docs.push(serde_yaml_ng::to_string(value).unwrap_or_default());
+                applied_objects.push(id);
+            }
+            Write::Replace(_, value) => {
+                let doc = serde_yaml_ng::to_string(value).unwrap_or_default();
+                replaced.push(format!("kubectl replace -f - <<'EOF'\n{doc}EOF"));
+                yaml_docs.push(doc);
                 applied_objects.push(id);
             }
             Write::Delete => {
@@ -267,11 +287,22 @@ pub fn describe(action: ActionKind, steps: &[Step], applied: bool) -> TrafficCha
         }
     }
     let yaml = yaml_docs.join("---\n");
-    if !yaml.is_empty() {
+    let applied_yaml = steps
+        .iter()
+        .filter_map(|s| match &s.write {
+            Write::Apply(_, value) => Some(serde_yaml_ng::to_string(value).unwrap_or_default()),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join("---\n");
+    for r in replaced.into_iter().rev() {
+        kubectl.insert(0, r);
+    }
+    if !applied_yaml.is_empty() {
         kubectl.insert(
             0,
             format!(
-                "kubectl apply --server-side --field-manager={} -f - <<'EOF'\n{yaml}EOF",
+                "kubectl apply --server-side --field-manager={} -f - <<'EOF'\n{applied_yaml}EOF",
                 crate::FIELD_MANAGER
             ),
         );
@@ -305,6 +336,7 @@ pub async fn commit(
                 .await
                 .map(drop)
                 .map_err(ActionError::from),
+            Write::Replace(obj, _) => replace(client, &id, obj).await,
             Write::Delete => delete(client, &id).await,
         };
         if let Err(e) = result {
@@ -331,14 +363,55 @@ pub async fn commit(
     ))
 }
 
-async fn delete(client: &::kube::Client, id: &ObjectId) -> Result<()> {
-    let api = match id.kind {
+fn api_of(client: &::kube::Client, id: &ObjectId) -> ::kube::Api<::kube::api::DynamicObject> {
+    match id.kind {
         ObjectKind::VirtualService => istio_api::api::<VirtualServiceSpec>(client, &id.namespace),
         ObjectKind::DestinationRule => istio_api::api::<DestinationRuleSpec>(client, &id.namespace),
         ObjectKind::PeerAuthentication => {
             istio_api::api::<PeerAuthenticationSpec>(client, &id.namespace)
         }
+    }
+}
+
+async fn replace(
+    client: &::kube::Client,
+    id: &ObjectId,
+    obj: &::kube::api::DynamicObject,
+) -> Result<()> {
+    let api = api_of(client, id);
+    let span =
+        tracing::info_span!("replace", kind = ?id.kind, namespace = %id.namespace, name = %id.name);
+    let params = PostParams {
+        field_manager: Some(crate::FIELD_MANAGER.into()),
+        ..Default::default()
     };
+    let what = format!("replacing {:?} {}/{}", id.kind, id.namespace, id.name);
+    async {
+        let current = api
+            .get_opt(&id.name)
+            .await
+            .map_err(|source| ActionError::Read {
+                what: what.clone(),
+                source,
+            })?;
+        let mut obj = obj.clone();
+        let written = match current {
+            Some(c) => {
+                obj.metadata.resource_version = c.metadata.resource_version;
+                api.replace(&id.name, &params, &obj).await
+            }
+            None => api.create(&params, &obj).await,
+        };
+        written
+            .map(drop)
+            .map_err(|source| ActionError::Write { what, source })
+    }
+    .instrument(span)
+    .await
+}
+
+async fn delete(client: &::kube::Client, id: &ObjectId) -> Result<()> {
+    let api = api_of(client, id);
     let span =
         tracing::info_span!("delete", kind = ?id.kind, namespace = %id.namespace, name = %id.name);
     match api

@@ -171,6 +171,8 @@ pub async fn apply(
     let unchanged = current.as_ref().is_some_and(|c| for_apply(c) == dr);
     let steps = if unchanged {
         Vec::new()
+    } else if plan.clear {
+        vec![Step::replace(&dr, current)]
     } else {
         vec![Step::apply(&dr, current)]
     };

@@ -16,7 +16,7 @@ use super::route::{
     USER_HEADER, base_virtual_service, check_header, default_route, header_match, read_service,
     run, vs_step,
 };
-use crate::istio::{Duration, FaultAbort, FaultDelay, HttpFault, HttpRoute, Percent};
+use crate::istio::{Double, Duration, FaultAbort, FaultDelay, HttpFault, HttpRoute, Percent};
 
 type Result<T, E = ActionError> = std::result::Result<T, E>;
 
@@ -134,7 +134,15 @@ pub fn validate(plan: &FaultPlan) -> Result<Option<HttpFault>> {
         return Ok(None);
     };
     let percent = check_percent(plan.percent)?;
-    let percentage = Percent::new(percent);
+    // Whole numbers are written as Istio's samples write them (`value: 100`).
+    let percentage = if percent.fract() == 0.0 {
+        Some(Percent {
+            value: Some(Double::from(percent as u32)),
+            ..Default::default()
+        })
+    } else {
+        Percent::new(percent)
+    };
     Ok(Some(match kind {
         FaultKind::Delay { delay } => {
             let (d, _) = check_duration("delay", delay)?;
@@ -341,7 +349,7 @@ mod tests {
             serde_json::json!([
                 {"match": [{"headers": {"end-user": {"exact": "jason"}}}],
                  "route": [{"destination": {"host": "ratings"}}],
-                 "fault": {"delay": {"fixedDelay": "7s", "percentage": {"value": 100.0}}}},
+                 "fault": {"delay": {"fixedDelay": "7s", "percentage": {"value": 100}}}},
                 {"route": [{"destination": {"host": "ratings"}}]}])
         );
         // Clearing his fault leaves his route without one.
