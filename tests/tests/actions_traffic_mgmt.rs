@@ -518,6 +518,27 @@ async fn timeouts_retries_breakers_and_mtls_are_written_as_istios_tasks_write_th
         vs["spec"]["http"][0]["route"][0]["destination"]["subset"], "v2",
         "the route is kept"
     );
+    // Istio's task: with a 2 s delay on ratings, reviews (v2) now gives up after 0.5 s.
+    let (_, slow) = fault::apply(
+        c,
+        &fault_plan(Some(FaultKind::Delay { delay: "2s".into() }), 100.0, None),
+        false,
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = Instant::now();
+    let (_, body) = page(&b, None).await;
+    assert!(
+        body.contains("Sorry, product reviews are currently unavailable for this book."),
+        "{body}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_millis(1900),
+        "{:?}",
+        started.elapsed()
+    );
+    undo(&b, slow).await;
     // The same again changes nothing and records nothing.
     let (same, none) = policy::apply_timeout(c, &timeout(Some("0.5s")), false)
         .await
