@@ -68,23 +68,24 @@ pub struct ObjectId {
 }
 
 /// One object as it was before a change: its content, or `None` when it did not exist.
+/// Boxed: the kinds differ a lot in size.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all_fields = "camelCase")]
 pub enum ObjectBackup {
     VirtualService {
         namespace: String,
         name: String,
-        previous: Option<VirtualService>,
+        previous: Option<Box<VirtualService>>,
     },
     DestinationRule {
         namespace: String,
         name: String,
-        previous: Option<DestinationRule>,
+        previous: Option<Box<DestinationRule>>,
     },
     PeerAuthentication {
         namespace: String,
         name: String,
-        previous: Option<PeerAuthentication>,
+        previous: Option<Box<PeerAuthentication>>,
     },
 }
 
@@ -119,7 +120,7 @@ impl Backed for VirtualServiceSpec {
         ObjectBackup::VirtualService {
             namespace: namespace.into(),
             name: name.into(),
-            previous,
+            previous: previous.map(Box::new),
         }
     }
 }
@@ -129,7 +130,7 @@ impl Backed for DestinationRuleSpec {
         ObjectBackup::DestinationRule {
             namespace: namespace.into(),
             name: name.into(),
-            previous,
+            previous: previous.map(Box::new),
         }
     }
 }
@@ -139,7 +140,7 @@ impl Backed for PeerAuthenticationSpec {
         ObjectBackup::PeerAuthentication {
             namespace: namespace.into(),
             name: name.into(),
-            previous,
+            previous: previous.map(Box::new),
         }
     }
 }
@@ -436,17 +437,17 @@ pub async fn restore(client: &::kube::Client, backup: &ObjectBackup) -> Result<(
             namespace,
             name,
             previous,
-        } => restore_one(client, namespace, name, previous.as_ref()).await,
+        } => restore_one(client, namespace, name, previous.as_deref()).await,
         ObjectBackup::DestinationRule {
             namespace,
             name,
             previous,
-        } => restore_one(client, namespace, name, previous.as_ref()).await,
+        } => restore_one(client, namespace, name, previous.as_deref()).await,
         ObjectBackup::PeerAuthentication {
             namespace,
             name,
             previous,
-        } => restore_one(client, namespace, name, previous.as_ref()).await,
+        } => restore_one(client, namespace, name, previous.as_deref()).await,
     }
 }
 
