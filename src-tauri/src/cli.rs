@@ -80,9 +80,149 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
-    /// Undo the last weights change made to this cluster (by the window or the command
-    /// line, also before a restart): the VirtualService and DestinationRule as they were.
+    /// Undo the last change made to this cluster by weights, route, fault, timeout, retries,
+    /// breaker, mtls or reset-routing (from the window or the command line, also before a
+    /// restart): every object it touched goes back as it was.
     Undo,
+    /// Send all of a service's requests to one version (`route reviews --to v1`), or one
+    /// user's (`route reviews --user jason --to v2 --else v1`: the `end-user` header
+    /// Bookinfo's login sets). Creates the DestinationRule subsets when missing.
+    Route {
+        service: String,
+        /// The version that gets the requests.
+        #[arg(long, value_name = "VERSION")]
+        to: String,
+        /// Only this user's requests (the value of the end-user header).
+        #[arg(long)]
+        user: Option<String>,
+        /// The header compared with --user.
+        #[arg(long, default_value = "end-user", requires = "user")]
+        header: String,
+        /// With --user: where everyone else's requests go (default: where they went).
+        #[arg(long = "else", value_name = "VERSION", requires = "user")]
+        otherwise: Option<String>,
+        #[arg(short, long, default_value = "default")]
+        namespace: String,
+        /// Only validate and print the YAML and kubectl command; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Inject a delay or an HTTP abort on a service's routes (`fault ratings --delay 7s
+    /// --user jason`, `fault ratings --abort 500 --percent 50`), or remove them (`--clear`).
+    Fault {
+        service: String,
+        /// Hold requests this long (7s, 500ms).
+        #[arg(long, value_name = "DURATION", group = "what")]
+        delay: Option<String>,
+        /// Answer with this HTTP status (200-599) instead of forwarding.
+        #[arg(
+            long,
+            value_name = "STATUS",
+            group = "what",
+            allow_negative_numbers = true
+        )]
+        abort: Option<i64>,
+        /// Remove the faults (of --user's route, or of every route).
+        #[arg(long, group = "what")]
+        clear: bool,
+        /// Share of requests affected, 0 to 100.
+        #[arg(long, default_value_t = 100.0, allow_negative_numbers = true)]
+        percent: f64,
+        /// Only this user's requests (the value of the end-user header).
+        #[arg(long)]
+        user: Option<String>,
+        /// The header compared with --user.
+        #[arg(long, default_value = "end-user", requires = "user")]
+        header: String,
+        #[arg(short, long, default_value = "default")]
+        namespace: String,
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Set the timeout of a service's requests (`timeout reviews 0.5s`), or remove it.
+    Timeout {
+        service: String,
+        /// 0.5s, 3s, 100ms...
+        #[arg(required_unless_present = "clear", conflicts_with = "clear")]
+        timeout: Option<String>,
+        #[arg(long)]
+        clear: bool,
+        #[arg(short, long, default_value = "default")]
+        namespace: String,
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Set the retries of a service's requests (`retries ratings --attempts 3 --per-try 2s
+    /// --on 5xx,connect-failure`), or remove them.
+    Retries {
+        service: String,
+        #[arg(long, allow_negative_numbers = true)]
+        attempts: Option<i64>,
+        /// Time allowed to each try.
+        #[arg(long, value_name = "DURATION")]
+        per_try: Option<String>,
+        /// Envoy's retry conditions, comma-separated (5xx, connect-failure, 503...).
+        #[arg(long, value_delimiter = ',')]
+        on: Vec<String>,
+        #[arg(long)]
+        clear: bool,
+        #[arg(short, long, default_value = "default")]
+        namespace: String,
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Put a circuit breaker on a service (its DestinationRule's connection pool and
+    /// outlier detection; subsets are kept), or remove it.
+    Breaker {
+        service: String,
+        #[arg(long, allow_negative_numbers = true)]
+        max_connections: Option<i64>,
+        #[arg(long, allow_negative_numbers = true)]
+        max_pending: Option<i64>,
+        #[arg(long, allow_negative_numbers = true)]
+        max_requests_per_connection: Option<i64>,
+        #[arg(long = "consecutive-5xx", allow_negative_numbers = true)]
+        consecutive_5xx: Option<i64>,
+        /// Time between ejection sweeps (1s).
+        #[arg(long, value_name = "DURATION")]
+        interval: Option<String>,
+        /// Base ejection time (3m).
+        #[arg(long, value_name = "DURATION")]
+        ejection: Option<String>,
+        /// Max ejection percent, 0 to 100.
+        #[arg(long, allow_negative_numbers = true)]
+        max_ejection: Option<i64>,
+        #[arg(long)]
+        clear: bool,
+        #[arg(short, long, default_value = "default")]
+        namespace: String,
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Set the mutual TLS mode of the mesh (no -n), a namespace (-n) or one workload
+    /// (-n and --workload), or remove that policy (`clear`).
+    Mtls {
+        #[arg(value_parser = ["strict", "permissive", "disable", "clear"])]
+        mode: String,
+        /// A namespace instead of the whole mesh.
+        #[arg(short, long)]
+        namespace: Option<String>,
+        /// One workload (a Deployment, or the pods labelled app=NAME) of the namespace.
+        #[arg(long, requires = "namespace")]
+        workload: Option<String>,
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Remove the VirtualServices, DestinationRules and PeerAuthentications the app wrote,
+    /// back to Bookinfo's routing as setup left it. Lists what it removes and keeps.
+    ResetRouting {
+        /// Only list what would be removed and kept.
+        #[arg(long)]
+        dry_run: bool,
+        /// Also remove such objects written by others (kubectl, other tools).
+        #[arg(long)]
+        include_user_objects: bool,
+    },
     /// Turn Istio sidecar injection on or off for a namespace.
     Inject {
         namespace: String,
@@ -177,6 +317,169 @@ pub fn run(command: Command, session: Session) -> ExitCode {
             &session, &service, &namespace, &weights, dry_run,
         )),
         Command::Undo => runtime.block_on(undo_command(&session)),
+        Command::Route {
+            service,
+            to,
+            user,
+            header,
+            otherwise,
+            namespace,
+            dry_run,
+        } => {
+            let plan = playground::actions::route::RoutePlan {
+                header: user.as_ref().map(|_| header),
+                service,
+                namespace,
+                to,
+                user,
+                otherwise,
+            };
+            runtime.block_on(async {
+                let change = session.route(&plan, dry_run).await?;
+                print_change(&change);
+                Ok(())
+            })
+        }
+        Command::Fault {
+            service,
+            delay,
+            abort,
+            clear,
+            percent,
+            user,
+            header,
+            namespace,
+            dry_run,
+        } => {
+            use playground::actions::fault::{FaultKind, FaultPlan};
+            let fault = match (delay, abort) {
+                (Some(delay), _) => Some(FaultKind::Delay { delay }),
+                (_, Some(status)) => Some(FaultKind::Abort { status }),
+                _ if clear => None,
+                _ => {
+                    return usage_error("give --delay DURATION, --abort STATUS or --clear");
+                }
+            };
+            let plan = FaultPlan {
+                header: user.as_ref().map(|_| header),
+                service,
+                namespace,
+                fault,
+                percent,
+                user,
+            };
+            runtime.block_on(async {
+                let change = session.fault(&plan, dry_run).await?;
+                print_change(&change.change);
+                if let Some(effect) = &change.effect {
+                    println!("\nWhat to expect: {}", fault_effect_text(effect));
+                }
+                Ok(())
+            })
+        }
+        Command::Timeout {
+            service,
+            timeout,
+            clear: _,
+            namespace,
+            dry_run,
+        } => {
+            let plan = playground::actions::policy::TimeoutPlan {
+                service,
+                namespace,
+                timeout,
+            };
+            runtime.block_on(async {
+                print_change(&session.set_timeout(&plan, dry_run).await?);
+                Ok(())
+            })
+        }
+        Command::Retries {
+            service,
+            attempts,
+            per_try,
+            on,
+            clear,
+            namespace,
+            dry_run,
+        } => {
+            let plan = playground::actions::policy::RetryPlan {
+                service,
+                namespace,
+                clear,
+                attempts,
+                per_try_timeout: per_try,
+                retry_on: on,
+            };
+            runtime.block_on(async {
+                print_change(&session.set_retries(&plan, dry_run).await?);
+                Ok(())
+            })
+        }
+        Command::Breaker {
+            service,
+            max_connections,
+            max_pending,
+            max_requests_per_connection,
+            consecutive_5xx,
+            interval,
+            ejection,
+            max_ejection,
+            clear,
+            namespace,
+            dry_run,
+        } => {
+            let plan = playground::actions::breaker::BreakerPlan {
+                service,
+                namespace,
+                clear,
+                max_connections,
+                max_pending_requests: max_pending,
+                max_requests_per_connection,
+                consecutive_5xx_errors: consecutive_5xx,
+                interval,
+                base_ejection_time: ejection,
+                max_ejection_percent: max_ejection,
+            };
+            runtime.block_on(async {
+                print_change(&session.set_breaker(&plan, dry_run).await?);
+                Ok(())
+            })
+        }
+        Command::Mtls {
+            mode,
+            namespace,
+            workload,
+            dry_run,
+        } => {
+            use playground::actions::mtls::{MtlsPlan, MtlsScope, MtlsSetting};
+            let mode = match mode.as_str() {
+                "strict" => Some(MtlsSetting::Strict),
+                "permissive" => Some(MtlsSetting::Permissive),
+                "disable" => Some(MtlsSetting::Disable),
+                _ => None,
+            };
+            let scope = match (namespace, workload) {
+                (Some(namespace), Some(name)) => MtlsScope::Workload { namespace, name },
+                (Some(namespace), None) => MtlsScope::Namespace { namespace },
+                (None, _) => MtlsScope::Mesh,
+            };
+            runtime.block_on(async {
+                print_change(&session.set_mtls(&MtlsPlan { scope, mode }, dry_run).await?);
+                Ok(())
+            })
+        }
+        Command::ResetRouting {
+            dry_run,
+            include_user_objects,
+        } => runtime.block_on(async {
+            let plan = playground::actions::reset::ResetPlan {
+                include_user_objects,
+            };
+            let report = session.reset_routing(&plan, dry_run).await?;
+            print_reset(&report);
+            Ok(())
+        }),
         Command::Inject {
             namespace,
             state,
@@ -253,9 +556,116 @@ async fn weights_command(
     Ok(())
 }
 
+fn usage_error(message: &str) -> ExitCode {
+    eprintln!("istio-playground: {message}");
+    ExitCode::from(2)
+}
+
+fn action_name(action: playground::actions::backup::ActionKind) -> &'static str {
+    use playground::actions::backup::ActionKind as A;
+    match action {
+        A::Weights => "weights",
+        A::Route => "route",
+        A::Fault => "fault",
+        A::Timeout => "timeout",
+        A::Retries => "retries",
+        A::Breaker => "breaker",
+        A::Mtls => "mtls",
+        A::ResetRouting => "reset-routing",
+    }
+}
+
+fn object_text(o: &playground::actions::backup::ObjectId) -> String {
+    format!("{:?} {}/{}", o.kind, o.namespace, o.name)
+}
+
+/// What an action wrote (or would write) and the kubectl that does the same.
+fn print_change(change: &playground::actions::backup::TrafficChange) {
+    let (apply, delete) = if change.applied {
+        ("Applied", "Deleted")
+    } else {
+        ("Would apply", "Would delete")
+    };
+    if change.applied_objects.is_empty() && change.deleted_objects.is_empty() {
+        println!("Nothing to change: the cluster already is that way.");
+        return;
+    }
+    for o in &change.applied_objects {
+        println!("{apply} {}", object_text(o));
+    }
+    for o in &change.deleted_objects {
+        println!("{delete} {}", object_text(o));
+    }
+    println!("\nThe same with kubectl:\n{}", change.kubectl);
+}
+
+fn print_reset(report: &playground::actions::reset::ResetReport) {
+    use playground::actions::reset::KeptReason;
+    let verb = if report.change.applied {
+        "Removed"
+    } else {
+        "Would remove"
+    };
+    if report.removed.is_empty() {
+        println!("Nothing to remove: no routing object written by the app is left.");
+    }
+    for o in &report.removed {
+        println!("{verb} {}", object_text(o));
+    }
+    for k in &report.kept {
+        let why = match k.reason {
+            KeptReason::IngressRouting => "the ingress's routing, as setup left it",
+            KeptReason::NotWrittenByApp => {
+                "not written by the app (add --include-user-objects to remove it too)"
+            }
+        };
+        println!("Kept {} ({why})", object_text(&k.object));
+    }
+    if !report.change.kubectl.is_empty() {
+        println!("\nThe same with kubectl:\n{}", report.change.kubectl);
+    }
+}
+
+/// The lesson of a fault, in words.
+fn fault_effect_text(effect: &playground::actions::fault::FaultEffect) -> String {
+    use playground::actions::fault::FaultEffect as E;
+    let secs = |ms: u64| format!("{}", ms as f64 / 1000.0);
+    match effect {
+        E::ProductpageGivesUp {
+            service,
+            delay_ms,
+            productpage_timeout_ms,
+            productpage_attempts,
+            page_wait_ms,
+            reviews_timeout_ms,
+        } => format!(
+            "the {} s delay on {service} is longer than productpage waits for reviews ({} s, {productpage_attempts} tries), so after about {} s the page says \"Sorry, product reviews are currently unavailable for this book.\" reviews v2 itself would have waited {} s for ratings: the timeouts do not fit together, which is the bug this fault finds.",
+            secs(*delay_ms),
+            secs(*productpage_timeout_ms),
+            secs(*page_wait_ms),
+            secs(*reviews_timeout_ms)
+        ),
+        E::Slower { service, delay_ms } => format!(
+            "requests to {service} take {} s longer; every timeout on the way is longer, so the page only slows down.",
+            secs(*delay_ms)
+        ),
+        E::RatingsUnavailable { status } => format!(
+            "ratings answers {status} at once, so reviews v2 and v3 show \"Ratings service is currently unavailable\" (reviews v1 never calls ratings)."
+        ),
+        E::PartUnavailable { service, status } => format!(
+            "{service} answers {status} at once, so the page says that part is currently unavailable."
+        ),
+        E::PageFails { status } => format!("the product page itself answers {status}."),
+        E::Other { service } => format!("the callers of {service} get the delay or the error."),
+    }
+}
+
 async fn undo_command(session: &Session) -> playground::Result<()> {
-    let report = session.undo_weights().await?;
-    println!("The routing is back as it was before the last weights change:");
+    let report = session.undo_last().await?;
+    println!(
+        "Undid the last {} change; every object it touched is as it was:",
+        action_name(report.action)
+    );
     for line in &report.done {
         println!("  {line}");
     }

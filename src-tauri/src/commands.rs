@@ -7,7 +7,14 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use playground::actions::backup::TrafficChange;
+use playground::actions::breaker::BreakerPlan;
+use playground::actions::fault::{FaultChange, FaultPlan};
 use playground::actions::injection::{InjectionReport, InjectionRequest};
+use playground::actions::mtls::MtlsPlan;
+use playground::actions::policy::{RetryPlan, TimeoutPlan};
+use playground::actions::reset::{ResetPlan, ResetReport};
+use playground::actions::route::RoutePlan;
 use playground::actions::weights::{Routing, UndoReport, WeightChange, WeightPlan};
 use playground::dashboards::{Dashboard, DashboardLink};
 use playground::logging::{LogInfo, LogLine};
@@ -226,6 +233,79 @@ pub async fn undo_weights(state: State<'_, AppState>) -> Result<UndoReport, IpcE
     boundary("undo_weights", state.session.undo_weights()).await
 }
 
+// ---- Routing, faults, timeouts, retries, circuit breaking, mTLS ----
+// `dry_run` true validates and returns what would be written, writing nothing.
+
+/// Sends a service's requests (or one user's) to one version.
+#[tauri::command]
+pub async fn route_traffic(
+    state: State<'_, AppState>,
+    plan: RoutePlan,
+    dry_run: bool,
+) -> Result<TrafficChange, IpcError> {
+    boundary("route_traffic", state.session.route(&plan, dry_run)).await
+}
+
+/// Injects (or clears) a delay or an abort on a service's routes.
+#[tauri::command]
+pub async fn inject_fault(
+    state: State<'_, AppState>,
+    plan: FaultPlan,
+    dry_run: bool,
+) -> Result<FaultChange, IpcError> {
+    boundary("inject_fault", state.session.fault(&plan, dry_run)).await
+}
+
+/// Sets (or clears) a service's request timeout.
+#[tauri::command]
+pub async fn set_timeout(
+    state: State<'_, AppState>,
+    plan: TimeoutPlan,
+    dry_run: bool,
+) -> Result<TrafficChange, IpcError> {
+    boundary("set_timeout", state.session.set_timeout(&plan, dry_run)).await
+}
+
+/// Sets (or clears) a service's retries.
+#[tauri::command]
+pub async fn set_retries(
+    state: State<'_, AppState>,
+    plan: RetryPlan,
+    dry_run: bool,
+) -> Result<TrafficChange, IpcError> {
+    boundary("set_retries", state.session.set_retries(&plan, dry_run)).await
+}
+
+/// Sets (or clears) a service's circuit breaker.
+#[tauri::command]
+pub async fn set_breaker(
+    state: State<'_, AppState>,
+    plan: BreakerPlan,
+    dry_run: bool,
+) -> Result<TrafficChange, IpcError> {
+    boundary("set_breaker", state.session.set_breaker(&plan, dry_run)).await
+}
+
+/// Sets (or removes) the mTLS mode of the mesh, a namespace or a workload.
+#[tauri::command]
+pub async fn set_mtls(
+    state: State<'_, AppState>,
+    plan: MtlsPlan,
+    dry_run: bool,
+) -> Result<TrafficChange, IpcError> {
+    boundary("set_mtls", state.session.set_mtls(&plan, dry_run)).await
+}
+
+/// Lists (with `dry_run`) or removes the routing objects the app wrote.
+#[tauri::command]
+pub async fn reset_routing(
+    state: State<'_, AppState>,
+    plan: ResetPlan,
+    dry_run: bool,
+) -> Result<ResetReport, IpcError> {
+    boundary("reset_routing", state.session.reset_routing(&plan, dry_run)).await
+}
+
 /// Turns sidecar injection on or off for a namespace, restarting its deployments if asked.
 #[tauri::command]
 pub async fn set_injection(
@@ -323,7 +403,10 @@ mod tests {
         });
         let err = failed.unwrap_err();
         assert_eq!(err.code, ErrorCode::NothingToUndo);
-        assert_eq!(err.hint.as_deref(), Some("Apply some weights first."));
+        assert_eq!(
+            err.hint.as_deref(),
+            Some("Apply a change first (weights, routing, a fault, a timeout...).")
+        );
         assert_eq!(fine.unwrap(), 7);
         let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
         assert_eq!(log.matches("command failed").count(), 1, "{log}");
@@ -331,6 +414,6 @@ mod tests {
         assert!(line.contains("WARN"), "{line}");
         assert!(line.contains("command{command=\"undo_weights\"}"), "{line}");
         assert!(line.contains("code=nothing_to_undo"), "{line}");
-        assert!(line.contains("there is no weight change to undo"), "{line}");
+        assert!(line.contains("there is no change to undo"), "{line}");
     }
 }

@@ -150,7 +150,7 @@ fn weights_traffic_inject_and_dashboard_from_the_command_line() {
     let out = sim.run(&["undo"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        text(&out.stderr).contains("there is no weight change to undo"),
+        text(&out.stderr).contains("there is no change to undo"),
         "{}",
         text(&out.stderr)
     );
@@ -211,4 +211,130 @@ fn the_command_line_refuses_bad_traffic_settings_and_unknown_dashboards() {
     let out = run(&["dashboard", "loki"]);
     assert_eq!(out.status.code(), Some(2), "clap refuses unknown names");
     let _ = Path::new("");
+}
+
+#[test]
+fn route_fault_reset_routing_and_undo_from_the_command_line() {
+    let sim = sim_serve();
+    // Bad input: refused before anything is written, with what to do.
+    for (args, words) in [
+        (
+            vec!["fault", "ratings", "--abort", "500", "--percent", "101"],
+            "not a percentage from 0 to 100",
+        ),
+        (vec!["fault", "ratings", "--delay", "7"], "unit is missing"),
+        (vec!["fault", "ratings", "--abort", "700"], "200 to 599"),
+        (vec!["route", "reviews", "--to", "v9"], "has no version v9"),
+        (
+            vec![
+                "route", "reviews", "--to", "v2", "--user", "jason", "--header", "end user",
+            ],
+            "spaces",
+        ),
+        (
+            vec!["retries", "ratings", "--on", "often"],
+            "retry condition",
+        ),
+    ] {
+        let out = sim.run(&args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = text(&out.stderr);
+        assert!(err.contains(words), "{args:?}: {err}");
+        assert!(err.lines().count() >= 2, "a hint follows: {err}");
+    }
+    let out = sim.run(&["fault", "ratings"]);
+    assert_eq!(out.status.code(), Some(2), "nothing asked");
+
+    // Pods turn ready after the simulated delay; until then the versions have none.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let out = loop {
+        let out = sim.run(&[
+            "route", "reviews", "--to", "v2", "--user", "jason", "--else", "v1",
+        ]);
+        if out.status.success() {
+            break out;
+        }
+        assert!(text(&out.stderr).contains("ready"), "{}", text(&out.stderr));
+        assert!(Instant::now() < deadline, "pods never became ready");
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("Applied DestinationRule default/reviews"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Applied VirtualService default/reviews"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("end-user"), "{stdout}");
+    assert!(stdout.contains("kubectl apply --server-side"), "{stdout}");
+
+    let out = sim.run(&[
+        "fault",
+        "ratings",
+        "--delay",
+        "7s",
+        "--user",
+        "jason",
+        "--dry-run",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("Would apply VirtualService default/ratings"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("productpage waits for reviews (3 s, 2 tries)")
+            && stdout.contains("after about 6 s")
+            && stdout.contains("reviews v2 itself would have waited 10 s"),
+        "{stdout}"
+    );
+    let out = sim.run(&["fault", "ratings", "--abort", "500", "--percent", "100"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("Ratings service is currently unavailable"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let out = sim.run(&["reset-routing", "--dry-run"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("Would remove VirtualService default/ratings"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Would remove DestinationRule default/reviews"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Kept VirtualService default/bookinfo (the ingress's routing"),
+        "{stdout}"
+    );
+
+    // Undo takes back the fault, then the routing, from another process each time.
+    let out = sim.run(&["undo"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("Undid the last fault change"), "{stdout}");
+    assert!(
+        stdout.contains("deleted VirtualService default/ratings (it did not exist before)"),
+        "{stdout}"
+    );
+    let out = sim.run(&["undo"]);
+    assert!(
+        text(&out.stdout).contains("Undid the last route change"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = sim.run(&["reset-routing"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("Nothing to remove"),
+        "{}",
+        text(&out.stdout)
+    );
 }

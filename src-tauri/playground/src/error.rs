@@ -165,6 +165,15 @@ pub enum ErrorCode {
     NothingToUndo,
     ApplyRolledBack,
     RollbackFailed,
+    // Routing, faults, timeouts, retries, circuit breaking, mTLS.
+    InvalidPercent,
+    InvalidDuration,
+    InvalidHttpStatus,
+    InvalidHeader,
+    UnknownRetryCondition,
+    InvalidLimit,
+    NothingToChange,
+    UnknownWorkload,
     // The traffic generator.
     TrafficRate,
     TrafficConcurrency,
@@ -193,7 +202,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for the tests that the strings and the TypeScript type agree.
-    pub const ALL: [ErrorCode; 55] = [
+    pub const ALL: [ErrorCode; 63] = [
         ErrorCode::DockerUnreachable,
         ErrorCode::Io,
         ErrorCode::ClusterTarget,
@@ -231,6 +240,14 @@ impl ErrorCode {
         ErrorCode::NothingToUndo,
         ErrorCode::ApplyRolledBack,
         ErrorCode::RollbackFailed,
+        ErrorCode::InvalidPercent,
+        ErrorCode::InvalidDuration,
+        ErrorCode::InvalidHttpStatus,
+        ErrorCode::InvalidHeader,
+        ErrorCode::UnknownRetryCondition,
+        ErrorCode::InvalidLimit,
+        ErrorCode::NothingToChange,
+        ErrorCode::UnknownWorkload,
         ErrorCode::TrafficRate,
         ErrorCode::TrafficConcurrency,
         ErrorCode::TrafficDuration,
@@ -291,6 +308,14 @@ impl ErrorCode {
             ErrorCode::NothingToUndo => "nothing_to_undo",
             ErrorCode::ApplyRolledBack => "apply_rolled_back",
             ErrorCode::RollbackFailed => "rollback_failed",
+            ErrorCode::InvalidPercent => "invalid_percent",
+            ErrorCode::InvalidDuration => "invalid_duration",
+            ErrorCode::InvalidHttpStatus => "invalid_http_status",
+            ErrorCode::InvalidHeader => "invalid_header",
+            ErrorCode::UnknownRetryCondition => "unknown_retry_condition",
+            ErrorCode::InvalidLimit => "invalid_limit",
+            ErrorCode::NothingToChange => "nothing_to_change",
+            ErrorCode::UnknownWorkload => "unknown_workload",
             ErrorCode::TrafficRate => "traffic_rate",
             ErrorCode::TrafficConcurrency => "traffic_concurrency",
             ErrorCode::TrafficDuration => "traffic_duration",

@@ -3,7 +3,14 @@
 //! its input before it writes anything and returns the YAML and kubectl commands it is
 //! equivalent to, so the UI can show what was done to the cluster.
 
+pub mod backup;
+pub mod breaker;
+pub mod fault;
 pub mod injection;
+pub mod mtls;
+pub mod policy;
+pub mod reset;
+pub mod route;
 pub mod weights;
 
 use crate::kube::apply::ApplyError;
@@ -56,8 +63,46 @@ pub enum ActionError {
         weight: i64,
     },
     /// There is nothing to undo.
-    #[error("there is no weight change to undo")]
+    #[error("there is no change to undo")]
     NothingToUndo,
+    /// A percentage of requests is not a number from 0 to 100.
+    #[error("{raw:?} is not a percentage from 0 to 100")]
+    InvalidPercent { raw: String },
+    /// A duration is not one Istio accepts, or is not positive.
+    #[error("the {what} {raw:?} is not a positive duration: {reason}")]
+    InvalidDuration {
+        what: String,
+        raw: String,
+        reason: String,
+    },
+    /// An HTTP status outside 200-599.
+    #[error("{status} is not an HTTP status an abort can return (200 to 599)")]
+    InvalidHttpStatus { status: i64 },
+    /// A header name or value that cannot be matched.
+    #[error("the header {name:?} cannot be matched: {reason}")]
+    InvalidHeader { name: String, reason: String },
+    /// A retry condition Envoy does not know.
+    #[error("{condition:?} is not a retry condition Envoy knows")]
+    UnknownRetryCondition { condition: String },
+    /// A count (attempts, connections, a percentage of hosts) out of range.
+    #[error("{what} is {value}; it must be {bound}")]
+    InvalidLimit {
+        what: String,
+        value: i64,
+        bound: String,
+    },
+    /// The request asks for no change at all.
+    #[error("nothing to change: {what}")]
+    NothingToChange { what: String },
+    /// No Deployment or pods carry this workload name.
+    #[error("there is no workload {name} in namespace {namespace}")]
+    UnknownWorkload { name: String, namespace: String },
+    /// One write of a change was refused; the earlier ones were put back.
+    #[error("{cause}; what had been written before was put back, so nothing changed")]
+    ChangeRolledBack { cause: String },
+    /// One write was refused and putting back the earlier ones failed too.
+    #[error("{cause}; putting back what had been written failed too ({restore})")]
+    ChangeRollbackFailed { cause: String, restore: String },
     /// Reading from the cluster failed.
     #[error("reading {what} failed: {source}")]
     Read {
@@ -106,6 +151,16 @@ impl ActionError {
             ActionError::Apply(e) => e.code(),
             ActionError::RolledBack { .. } => crate::ErrorCode::ApplyRolledBack,
             ActionError::RollbackFailed { .. } => crate::ErrorCode::RollbackFailed,
+            ActionError::InvalidPercent { .. } => crate::ErrorCode::InvalidPercent,
+            ActionError::InvalidDuration { .. } => crate::ErrorCode::InvalidDuration,
+            ActionError::InvalidHttpStatus { .. } => crate::ErrorCode::InvalidHttpStatus,
+            ActionError::InvalidHeader { .. } => crate::ErrorCode::InvalidHeader,
+            ActionError::UnknownRetryCondition { .. } => crate::ErrorCode::UnknownRetryCondition,
+            ActionError::InvalidLimit { .. } => crate::ErrorCode::InvalidLimit,
+            ActionError::NothingToChange { .. } => crate::ErrorCode::NothingToChange,
+            ActionError::UnknownWorkload { .. } => crate::ErrorCode::UnknownWorkload,
+            ActionError::ChangeRolledBack { .. } => crate::ErrorCode::ApplyRolledBack,
+            ActionError::ChangeRollbackFailed { .. } => crate::ErrorCode::RollbackFailed,
         }
     }
 
@@ -135,7 +190,40 @@ impl ActionError {
             ActionError::NoReadyPods { version, .. } => format!(
                 "Give {version} a weight of 0, or wait until its pods are ready (see the Mesh screen)."
             ),
-            ActionError::NothingToUndo => "Apply some weights first.".into(),
+            ActionError::NothingToUndo => {
+                "Apply a change first (weights, routing, a fault, a timeout...).".into()
+            }
+            ActionError::InvalidPercent { .. } => {
+                "Give a number from 0 to 100, like 50 or 12.5.".into()
+            }
+            ActionError::InvalidDuration { .. } => {
+                "Write a duration with its unit, like 7s, 0.5s, 100ms or 3m.".into()
+            }
+            ActionError::InvalidHttpStatus { .. } => {
+                "Use a status such as 500 (server error) or 503 (unavailable).".into()
+            }
+            ActionError::InvalidHeader { .. } => {
+                "Header names are one word of letters, digits and - (like end-user); values are one line of text.".into()
+            }
+            ActionError::UnknownRetryCondition { .. } => format!(
+                "Use Envoy's conditions, separated by commas: {}, or a status code such as 503.",
+                policy::RETRY_ON.join(", ")
+            ),
+            ActionError::InvalidLimit { what, bound, .. } => {
+                format!("Give a {what} that is {bound}.")
+            }
+            ActionError::NothingToChange { .. } => {
+                "Give at least one setting, or --clear to remove them.".into()
+            }
+            ActionError::UnknownWorkload { .. } => {
+                "Name a Deployment (like reviews-v2) or an app label (like reviews); the Mesh screen lists them.".into()
+            }
+            ActionError::ChangeRolledBack { .. } => {
+                "Nothing was changed. Check that Istio is installed (its kinds), then try again.".into()
+            }
+            ActionError::ChangeRollbackFailed { .. } => {
+                "Look at the objects on the Mesh screen; Undo, or use Reset routing.".into()
+            }
             ActionError::Read { .. } | ActionError::Write { .. } => {
                 "Check that the playground cluster is running (Setup screen), then try again.".into()
             }

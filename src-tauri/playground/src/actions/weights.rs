@@ -8,16 +8,17 @@
 
 use std::collections::BTreeMap;
 
-use ::kube::api::{Api, DeleteParams, ListParams, PostParams};
+use ::kube::api::{Api, ListParams};
 use ::kube::discovery::ApiResource;
 use k8s_openapi::api::core::v1::{Pod, Service};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-use super::{ActionError, shell_word};
+use super::ActionError;
+use super::backup::restore_one;
 use crate::istio::{
     Destination, DestinationRule, DestinationRuleSpec, HttpRoute, HttpRouteDestination, Labels,
-    ObjectMeta, Resource, Spec, Subset, VirtualService, VirtualServiceSpec, names_service, selects,
+    Subset, VirtualService, VirtualServiceSpec, names_service, selects,
 };
 use crate::kube::apply::Applier;
 use crate::kube::istio as istio_api;
@@ -180,16 +181,7 @@ pub struct RoutingBackup {
     pub virtual_service: Option<VirtualService>,
 }
 
-/// What an undo did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
-#[serde(rename_all = "camelCase")]
-#[ts(export)]
-pub struct UndoReport {
-    /// One line per object: restored or deleted.
-    pub done: Vec<String>,
-    /// The kubectl commands that do the same.
-    pub kubectl: Vec<String>,
-}
+pub use super::backup::UndoReport;
 
 pub fn destination_rule_resource() -> ApiResource {
     istio_api::api_resource::<DestinationRuleSpec>()
@@ -235,14 +227,14 @@ pub struct ServiceFacts {
 }
 
 impl ServiceFacts {
-    fn existing_subsets(&self) -> &[Subset] {
+    pub(crate) fn existing_subsets(&self) -> &[Subset] {
         self.destination_rule
             .as_ref()
             .map_or(&[], |dr| dr.spec.subsets.as_slice())
     }
 
     /// The labels a subset for `version` selects: the existing subset's, or `version=<v>`.
-    fn subset_labels(&self, version: &str) -> Labels {
+    pub(crate) fn subset_labels(&self, version: &str) -> Labels {
         self.existing_subsets()
             .iter()
             .find(|s| s.name == version)
@@ -251,7 +243,7 @@ impl ServiceFacts {
     }
 }
 
-fn version_labels(version: &str) -> Labels {
+pub(crate) fn version_labels(version: &str) -> Labels {
     Labels::from([("version".to_string(), version.to_string())])
 }
 
@@ -297,7 +289,7 @@ pub fn validate(plan: &WeightPlan, facts: &ServiceFacts) -> Result<()> {
     Ok(())
 }
 
-fn read_err(what: impl Into<String>) -> impl FnOnce(::kube::Error) -> ActionError {
+pub(crate) fn read_err(what: impl Into<String>) -> impl FnOnce(::kube::Error) -> ActionError {
     let what = what.into();
     move |source| ActionError::Read { what, source }
 }
@@ -491,6 +483,9 @@ fn desired_objects(
         ns.clone(),
         DestinationRuleSpec {
             host: host.clone(),
+            // Sent back as it is: a policy the app wrote (a circuit breaker) would be
+            // removed by server-side apply if this apply left it out.
+            traffic_policy: existing_dr.and_then(|d| d.spec.traffic_policy.clone()),
             subsets,
             ..Default::default()
         },
@@ -619,107 +614,10 @@ pub async fn apply(
     ))
 }
 
-/// Puts one object back as it was: replaced with its old content, or deleted when it did
-/// not exist. Returns a line saying what was done and the kubectl equivalent.
-async fn restore_one<S: Spec>(
-    client: &::kube::Client,
-    namespace: &str,
-    name: &str,
-    previous: Option<&Resource<S>>,
-) -> Result<(String, String)> {
-    let resource = istio_api::api_resource::<S>();
-    let api = istio_api::api::<S>(client, namespace);
-    let kind = &resource.kind;
-    let what = format!("{kind} {namespace}/{name}");
-    match previous {
-        None => {
-            match api.delete(name, &DeleteParams::default()).await {
-                Ok(_) => {}
-                Err(::kube::Error::Api(s)) if s.code == 404 => {}
-                Err(source) => {
-                    return Err(ActionError::Write {
-                        what: format!("deleting {what}"),
-                        source,
-                    });
-                }
-            }
-            Ok((
-                format!("deleted {what} (it did not exist before)"),
-                format!(
-                    "kubectl delete {} {} -n {}",
-                    resource.plural,
-                    shell_word(name),
-                    shell_word(namespace)
-                ),
-            ))
-        }
-        Some(old) => {
-            // Only what a person writes: the server sets the rest (uid, managedFields...).
-            let mut restored = old.clone();
-            restored.metadata = ObjectMeta {
-                labels: old.metadata.labels.clone(),
-                annotations: old.metadata.annotations.clone(),
-                ..ObjectMeta::new(old.metadata.name.clone(), old.metadata.namespace.clone())
-            };
-            let shown = istio_api::dynamic(&restored);
-            let mut obj = shown.clone();
-            match api.get_opt(name).await.map_err(read_err(what.clone()))? {
-                Some(current) => {
-                    obj.metadata.resource_version = current.metadata.resource_version;
-                    api.replace(name, &PostParams::default(), &obj)
-                        .await
-                        .map_err(|source| ActionError::Write {
-                            what: format!("restoring {what}"),
-                            source,
-                        })?;
-                }
-                None => {
-                    api.create(&PostParams::default(), &obj)
-                        .await
-                        .map_err(|source| ActionError::Write {
-                            what: format!("restoring {what}"),
-                            source,
-                        })?;
-                }
-            }
-            Ok((
-                format!("restored {what} as it was"),
-                format!(
-                    "kubectl replace -f - <<'EOF'\n{}EOF",
-                    serde_yaml_ng::to_string(&shown).unwrap_or_default()
-                ),
-            ))
-        }
-    }
-}
-
 /// Restores the routing saved before a change: the VirtualService first (so it never
 /// names a subset that is gone), then the DestinationRule.
-#[tracing::instrument(skip(client, backup), fields(namespace = %backup.namespace))]
 pub async fn undo(client: &::kube::Client, backup: &RoutingBackup) -> Result<UndoReport> {
-    let mut report = UndoReport {
-        done: Vec::new(),
-        kubectl: Vec::new(),
-    };
-    let (done, kubectl) = restore_one(
-        client,
-        &backup.namespace,
-        &backup.virtual_service_name,
-        backup.virtual_service.as_ref(),
-    )
-    .await?;
-    report.done.push(done);
-    report.kubectl.push(kubectl);
-    let (done, kubectl) = restore_one(
-        client,
-        &backup.namespace,
-        &backup.destination_rule_name,
-        backup.destination_rule.as_ref(),
-    )
-    .await?;
-    report.done.push(done);
-    report.kubectl.push(kubectl);
-    Ok(report)
+    super::backup::undo(client, &backup.clone().into()).await
 }
 
 #[cfg(test)]
@@ -855,8 +753,8 @@ mod tests {
         assert!(kubectl_apply(&yaml).starts_with("kubectl apply --server-side"));
     }
 
-    fn read<S: crate::istio::Spec>(v: serde_json::Value) -> Resource<S> {
-        Resource::from_value(v).unwrap()
+    fn read<S: crate::istio::Spec>(v: serde_json::Value) -> crate::istio::Resource<S> {
+        crate::istio::Resource::from_value(v).unwrap()
     }
 
     #[test]
@@ -892,8 +790,9 @@ mod tests {
             "the existing subset goes back whole"
         );
         assert_eq!(
-            dr.spec.traffic_policy, None,
-            "the rule's own policy is left to whoever set it"
+            dr.to_value()["spec"]["trafficPolicy"],
+            serde_json::json!({"loadBalancer": {"simple": "RANDOM"}}),
+            "the rule's own policy is sent back as it was"
         );
         assert_eq!(vs.metadata.name, "reviews-routes");
         assert_eq!(vs.spec.hosts, ["reviews.default.svc.cluster.local"]);

@@ -11,7 +11,7 @@
 //! - the simulated playground it started, if any;
 //! - the mesh watch feeding the Mesh screen (a new one stops the previous);
 //! - the setup or teardown in progress;
-//! - the weights undo history, on disk (see [`undo`]) so it survives a restart;
+//! - the undo history of the traffic actions, on disk (see [`undo`]) so it survives a restart;
 //! - the traffic run (one at a time) and the dashboards' port-forwards.
 //!
 //! Whether the current cluster is simulated is decided in one place, [`Session::simulated`]:
@@ -23,6 +23,7 @@ pub mod kubeconfig;
 pub mod undo;
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::SystemTime;
@@ -30,8 +31,15 @@ use std::time::SystemTime;
 use tokio::sync::mpsc;
 
 use crate::actions::ActionError;
+use crate::actions::backup::{self, ChangeBackup, TrafficChange, UndoReport};
+use crate::actions::breaker::{self, BreakerPlan};
+use crate::actions::fault::{self, FaultChange, FaultPlan};
 use crate::actions::injection::{self, InjectionReport, InjectionRequest};
-use crate::actions::weights::{self, Routing, UndoReport, WeightChange, WeightPlan};
+use crate::actions::mtls::{self, MtlsPlan};
+use crate::actions::policy::{self, RetryPlan, TimeoutPlan};
+use crate::actions::reset::{self, ResetPlan, ResetReport};
+use crate::actions::route::{self, RoutePlan};
+use crate::actions::weights::{self, Routing, WeightChange, WeightPlan};
 use crate::dashboards::{self, Dashboard, DashboardError, DashboardLink, PortForward};
 use crate::kube::ClusterTarget;
 use crate::mesh::watch::MeshWatch;
@@ -277,16 +285,22 @@ impl Session {
         let (change, backup) = weights::apply(&client, plan).await?;
         // The change is in the cluster whatever happens here; failing the command would say
         // otherwise. The log says why Undo will not offer it.
-        if let Err(e) = self.undo.push(&key, backup) {
+        if let Err(e) = self.undo.push(&key, backup.into()) {
             tracing::error!(error = %e, "the weight change was applied but cannot be undone later");
         }
         Ok(change)
     }
 
-    /// Restores the routing as it was before the current cluster's last recorded change
-    /// (made by this window, an earlier run of the app, or the CLI).
-    #[tracing::instrument(skip(self))]
+    /// Puts back the objects of the current cluster's last recorded change, whichever action
+    /// made it (weights, routing, a fault...), by this window, an earlier run of the app, or
+    /// the CLI. The window's Undo button calls it under its first name.
     pub async fn undo_weights(&self) -> Result<UndoReport> {
+        self.undo_last().await
+    }
+
+    /// See [`undo_weights`](Self::undo_weights).
+    #[tracing::instrument(skip(self))]
+    pub async fn undo_last(&self) -> Result<UndoReport> {
         let client = self.client().await?;
         let key = self.undo_key();
         let _order = self.undo_order.lock().await;
@@ -294,12 +308,12 @@ impl Session {
             .undo
             .last(&key)?
             .ok_or(Error::from(ActionError::NothingToUndo))?;
-        let report = weights::undo(&client, &entry.backup).await?;
+        let report = backup::undo(&client, &entry.backup).await?;
         self.undo.remove(&key, entry.id)?;
         Ok(report)
     }
 
-    /// How many weight changes of the current cluster can be undone.
+    /// How many changes of the current cluster can be undone.
     pub fn undo_depth(&self) -> Result<usize> {
         self.undo.depth(&self.undo_key())
     }
@@ -313,6 +327,77 @@ impl Session {
             kubeconfig: target.kubeconfig,
             context: target.context,
         }
+    }
+
+    // ---- Routing, faults, timeouts, retries, circuit breaking, mTLS ----
+
+    /// Runs an action on the current cluster and records how to undo what it wrote. A dry
+    /// run writes nothing and records nothing.
+    async fn recorded<T, F, Fut>(&self, action: F) -> Result<T>
+    where
+        F: FnOnce(::kube::Client) -> Fut,
+        Fut: Future<Output = std::result::Result<(T, Option<ChangeBackup>), ActionError>>,
+    {
+        let client = self.client().await?;
+        let key = self.undo_key();
+        let _order = self.undo_order.lock().await;
+        let (out, backup) = action(client).await?;
+        if let Some(backup) = backup
+            && let Err(e) = self.undo.push(&key, backup)
+        {
+            // The change is in the cluster; failing the command would say otherwise.
+            tracing::error!(error = %e, "the change was applied but cannot be undone later");
+        }
+        Ok(out)
+    }
+
+    /// Sends a service's requests (or one user's) to one version.
+    #[tracing::instrument(skip(self))]
+    pub async fn route(&self, plan: &RoutePlan, dry_run: bool) -> Result<TrafficChange> {
+        self.recorded(|c| async move { route::apply(&c, plan, dry_run).await })
+            .await
+    }
+
+    /// Injects (or clears) a delay or an abort on a service's routes.
+    #[tracing::instrument(skip(self))]
+    pub async fn fault(&self, plan: &FaultPlan, dry_run: bool) -> Result<FaultChange> {
+        self.recorded(|c| async move { fault::apply(&c, plan, dry_run).await })
+            .await
+    }
+
+    /// Sets (or clears) the timeout of a service's routes.
+    #[tracing::instrument(skip(self))]
+    pub async fn set_timeout(&self, plan: &TimeoutPlan, dry_run: bool) -> Result<TrafficChange> {
+        self.recorded(|c| async move { policy::apply_timeout(&c, plan, dry_run).await })
+            .await
+    }
+
+    /// Sets (or clears) the retries of a service's routes.
+    #[tracing::instrument(skip(self))]
+    pub async fn set_retries(&self, plan: &RetryPlan, dry_run: bool) -> Result<TrafficChange> {
+        self.recorded(|c| async move { policy::apply_retries(&c, plan, dry_run).await })
+            .await
+    }
+
+    /// Sets (or clears) a service's circuit breaker.
+    #[tracing::instrument(skip(self))]
+    pub async fn set_breaker(&self, plan: &BreakerPlan, dry_run: bool) -> Result<TrafficChange> {
+        self.recorded(|c| async move { breaker::apply(&c, plan, dry_run).await })
+            .await
+    }
+
+    /// Sets (or removes) the mTLS mode of the mesh, a namespace or a workload.
+    #[tracing::instrument(skip(self))]
+    pub async fn set_mtls(&self, plan: &MtlsPlan, dry_run: bool) -> Result<TrafficChange> {
+        self.recorded(|c| async move { mtls::apply(&c, plan, dry_run).await })
+            .await
+    }
+
+    /// Lists, and unless `dry_run` removes, the routing objects the app wrote.
+    #[tracing::instrument(skip(self))]
+    pub async fn reset_routing(&self, plan: &ResetPlan, dry_run: bool) -> Result<ResetReport> {
+        self.recorded(|c| async move { reset::reset(&c, plan, dry_run).await })
+            .await
     }
 
     // ---- Injection ----

@@ -1,4 +1,5 @@
-//! The weights undo history, kept in the app's folder (`<app dir>/state/undo.json`) so it
+//! The undo history of the traffic actions (weights, routing, faults, timeouts, retries,
+//! circuit breaking, mTLS, reset routing), kept in the app's folder (`<app dir>/state/undo.json`) so it
 //! survives a restart of the app and is shared by the window and the CLI.
 //!
 //! One stack per cluster, keyed by the kubeconfig file, the context and the API server the
@@ -9,18 +10,23 @@
 //! cannot lose each other's entries. A file that cannot be parsed is logged, set aside as
 //! `undo.json.corrupt` for inspection, and treated as empty: losing the history must never stop
 //! the buttons working.
+//!
+//! Format 1 (weights only) held a `RoutingBackup` per entry; it is read and converted to the
+//! [`ChangeBackup`] of format 2 (its DestinationRule, then its VirtualService), so an undo
+//! recorded before the upgrade still works. The file is written back in format 2.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::actions::backup::ChangeBackup;
 use crate::actions::weights::RoutingBackup;
 use crate::{Error, Result};
 
 /// Entries kept per cluster; older ones are dropped first.
 pub const MAX_ENTRIES: usize = 50;
-const FORMAT_VERSION: u32 = 1;
+const FORMAT_VERSION: u32 = 2;
 
 /// Which cluster a stack belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,14 +61,66 @@ struct Stack {
 #[serde(rename_all = "camelCase")]
 struct Entry {
     id: u64,
+    backup: ChangeBackup,
+}
+
+/// Format 1: the weights' backup.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UndoFileV1 {
+    next_id: u64,
+    stacks: Vec<StackV1>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StackV1 {
+    target: UndoKey,
+    entries: Vec<EntryV1>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EntryV1 {
+    id: u64,
     backup: RoutingBackup,
 }
 
-/// A routing backup on top of a stack, with the id that removes exactly it.
+impl From<UndoFileV1> for UndoFile {
+    fn from(old: UndoFileV1) -> Self {
+        UndoFile {
+            version: FORMAT_VERSION,
+            next_id: old.next_id,
+            stacks: old
+                .stacks
+                .into_iter()
+                .map(|s| Stack {
+                    target: s.target,
+                    entries: s
+                        .entries
+                        .into_iter()
+                        .map(|e| Entry {
+                            id: e.id,
+                            backup: e.backup.into(),
+                        })
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Only the version, to know how to read the rest.
+#[derive(Debug, Deserialize)]
+struct Versioned {
+    version: u32,
+}
+
+/// A change's backup on top of a stack, with the id that removes exactly it.
 #[derive(Debug, Clone)]
 pub struct UndoEntry {
     pub id: u64,
-    pub backup: RoutingBackup,
+    pub backup: ChangeBackup,
 }
 
 /// The undo file of one app folder.
@@ -89,7 +147,7 @@ impl UndoStore {
     }
 
     /// Remembers `backup` on top of the key's stack.
-    pub fn push(&self, key: &UndoKey, backup: RoutingBackup) -> Result<()> {
+    pub fn push(&self, key: &UndoKey, backup: ChangeBackup) -> Result<()> {
         self.update(|file| {
             let id = file.next_id;
             file.next_id += 1;
@@ -161,10 +219,17 @@ impl UndoStore {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(UndoFile::default()),
             Err(e) => return Err(Error::io(&self.file, e)),
         };
-        match serde_json::from_slice::<UndoFile>(&bytes) {
-            Ok(file) if file.version <= FORMAT_VERSION => Ok(file),
-            Ok(file) => {
-                self.set_aside(&format!("written by a newer app (format {})", file.version));
+        let parsed = serde_json::from_slice::<Versioned>(&bytes).and_then(|v| match v.version {
+            1 => serde_json::from_slice::<UndoFileV1>(&bytes)
+                .map(UndoFile::from)
+                .map(Some),
+            FORMAT_VERSION => serde_json::from_slice::<UndoFile>(&bytes).map(Some),
+            _ => Ok(None),
+        });
+        match parsed {
+            Ok(Some(file)) => Ok(file),
+            Ok(None) => {
+                self.set_aside("written by a newer app");
                 Ok(UndoFile::default())
             }
             Err(e) => {
@@ -181,7 +246,7 @@ impl UndoStore {
             file = %self.file.display(),
             kept_as = %aside.display(),
             moved = moved.is_ok(),
-            "the weights undo history could not be read ({why}); starting with an empty one"
+            "the undo history could not be read ({why}); starting with an empty one"
         );
     }
 
@@ -230,7 +295,7 @@ fn stack_mut<'a>(file: &'a mut UndoFile, key: &UndoKey) -> &'a mut Stack {
 mod tests {
     use super::*;
 
-    fn backup(name: &str) -> RoutingBackup {
+    fn backup(name: &str) -> ChangeBackup {
         RoutingBackup {
             namespace: "default".into(),
             destination_rule_name: name.into(),
@@ -238,6 +303,11 @@ mod tests {
             destination_rule: None,
             virtual_service: None,
         }
+        .into()
+    }
+
+    fn first_name(b: &ChangeBackup) -> String {
+        b.objects[0].id().name
     }
 
     fn key(context: &str, server: &str) -> UndoKey {
@@ -261,18 +331,13 @@ mod tests {
         store.push(&a, backup("second")).unwrap();
         store.push(&b, backup("other")).unwrap();
         let top = store.last(&a).unwrap().unwrap();
-        assert_eq!(top.backup.destination_rule_name, "second");
+        assert_eq!(first_name(&top.backup), "second");
         assert_eq!(store.depth(&b).unwrap(), 1);
         assert_eq!(store.depth(&a_new_server).unwrap(), 0);
 
         store.remove(&a, top.id).unwrap();
         assert_eq!(
-            store
-                .last(&a)
-                .unwrap()
-                .unwrap()
-                .backup
-                .destination_rule_name,
+            first_name(&store.last(&a).unwrap().unwrap().backup),
             "first"
         );
         store.clear(Path::new("/k"), "a").unwrap();
@@ -298,7 +363,7 @@ mod tests {
             .unwrap();
         store.remove(&k, top.id).unwrap();
         let left = store.last(&k).unwrap().unwrap();
-        assert_eq!(left.backup.destination_rule_name, "newer");
+        assert_eq!(first_name(&left.backup), "newer");
         assert_eq!(store.depth(&k).unwrap(), 1);
     }
 
@@ -317,7 +382,7 @@ mod tests {
         store.push(&k, backup("after")).unwrap();
         let text = std::fs::read_to_string(store.path()).unwrap();
         let parsed: serde_json::Value = serde_json::from_str(&text).unwrap();
-        assert_eq!(parsed["version"], 1);
+        assert_eq!(parsed["version"], 2);
         assert_eq!(store.depth(&k).unwrap(), 1);
         // A file from a newer app is not misread either.
         std::fs::write(
@@ -326,5 +391,45 @@ mod tests {
         )
         .unwrap();
         assert_eq!(store.depth(&k).unwrap(), 0);
+    }
+
+    #[test]
+    fn a_format_1_weights_history_is_read_and_undone_as_before() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = UndoStore::new(dir.path());
+        let k = key("a", "https://1");
+        let v1 = serde_json::json!({"version": 1, "nextId": 8, "stacks": [{
+            "target": {"kubeconfig": "/k", "context": "a", "server": "https://1"},
+            "entries": [{"id": 7, "backup": {
+                "namespace": "default",
+                "destinationRuleName": "reviews",
+                "virtualServiceName": "reviews-vs",
+                "destinationRule": {"apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
+                    "metadata": {"name": "reviews", "namespace": "default"},
+                    "spec": {"host": "reviews", "subsets": [{"name": "v1", "labels": {"version": "v1"}}]}},
+                "virtualService": null}}]}]});
+        std::fs::write(store.path(), serde_json::to_vec(&v1).unwrap()).unwrap();
+        let top = store.last(&k).unwrap().unwrap();
+        assert_eq!(top.id, 7);
+        assert_eq!(
+            top.backup.action,
+            crate::actions::backup::ActionKind::Weights
+        );
+        let ids: Vec<_> = top.backup.objects.iter().map(|o| o.id().name).collect();
+        assert_eq!(ids, ["reviews", "reviews-vs"]);
+        match &top.backup.objects[0] {
+            crate::actions::backup::ObjectBackup::DestinationRule { previous, .. } => {
+                assert_eq!(previous.as_ref().unwrap().spec.subsets[0].name, "v1")
+            }
+            other => panic!("{other:?}"),
+        }
+        // The next write keeps the entry and the id counter, in format 2.
+        store.push(&k, backup("later")).unwrap();
+        let text: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(store.path()).unwrap()).unwrap();
+        assert_eq!(text["version"], 2);
+        assert_eq!(text["nextId"], 9);
+        assert_eq!(store.depth(&k).unwrap(), 2);
+        assert!(!store.corrupt_path().exists());
     }
 }
