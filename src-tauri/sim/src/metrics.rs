@@ -300,8 +300,9 @@ pub struct HopRecord<'a> {
     pub at_source: Outcome,
     /// What the receiving pod saw, when the request reached it.
     pub at_destination: Option<Outcome>,
-    /// How long after the start of the whole request this hop completed; the counters move
-    /// at that simulated time.
+    /// How long the hop took: the counters move that long after it was routed, when a real
+    /// proxy would report it. (The time spent before the hop within an outer request is not
+    /// added: a few milliseconds, except behind an injected delay.)
     pub completes_after: Duration,
 }
 
