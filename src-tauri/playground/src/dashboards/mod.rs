@@ -75,12 +75,13 @@ impl Dashboard {
         }
     }
 
-    /// The page to open: Kiali's web root, Grafana's Istio mesh dashboard.
+    /// The page to open: Kiali's web root, Grafana's Istio mesh dashboard, Jaeger's base
+    /// path (Istio 1.30's addon runs Jaeger with `--query.base-path=/jaeger`, so `/` is a 404).
     pub fn path(self) -> &'static str {
         match self {
             Dashboard::Kiali => "/kiali",
             Dashboard::Grafana => "/d/1a9a8ea49444aae205c7737573e894f9",
-            Dashboard::Jaeger => "/",
+            Dashboard::Jaeger => "/jaeger",
             Dashboard::Prometheus => "/",
         }
     }
@@ -372,6 +373,7 @@ mod tests {
         assert_eq!(Dashboard::Jaeger.usual_local_port(), 16686);
         assert_eq!(Dashboard::Jaeger.service_port(), 80);
         assert_eq!(Dashboard::Kiali.path(), "/kiali");
+        assert_eq!(Dashboard::Jaeger.path(), "/jaeger");
         assert!(
             Dashboard::Grafana
                 .path()
