@@ -69,6 +69,19 @@ impl StepCtx {
         self.event(StepState::Running, Some(rounded), line);
     }
 
+    /// A context outside any run, for tests of code that reports through one.
+    #[cfg(test)]
+    pub(crate) fn detached(step: StepId, sink: EventSink) -> Self {
+        StepCtx {
+            step,
+            cancel: CancellationToken::new(),
+            sink,
+            run_started: Instant::now(),
+            started: Instant::now(),
+            last_percent: AtomicU32::new(f32::NAN.to_bits()),
+        }
+    }
+
     /// Fails with `Cancelled` when the user cancelled.
     pub fn check_cancel(&self) -> Result<(), Error> {
         if self.cancel.is_cancelled() {

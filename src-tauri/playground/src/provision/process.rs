@@ -23,6 +23,13 @@ pub struct Finished {
     pub tail: Vec<String>,
 }
 
+/// A whole line read by `read_until`, decoded lossily; empties the buffer for the next one.
+fn take_line(buf: &mut Vec<u8>) -> String {
+    let line = String::from_utf8_lossy(buf).into_owned();
+    buf.clear();
+    line
+}
+
 /// One command to run.
 pub struct ToolCommand<'a> {
     pub tool: &'static str,
@@ -72,8 +79,13 @@ impl ToolCommand<'_> {
                 program: PathBuf::from(self.program),
                 reason: e.to_string(),
             })?;
-        let mut out = BufReader::new(child.stdout.take().expect("piped")).lines();
-        let mut err = BufReader::new(child.stderr.take().expect("piped")).lines();
+        let mut out = BufReader::new(child.stdout.take().expect("piped"));
+        let mut err = BufReader::new(child.stderr.take().expect("piped"));
+        // Lines are read as bytes and decoded lossily: a tool printing in a legacy code page
+        // (or a stray binary byte) must not end the reading of its pipe, or it blocks once
+        // the pipe is full. The buffers live across select! turns because read_until keeps a
+        // partly read line in them when the other branch wins.
+        let (mut out_buf, mut err_buf) = (Vec::new(), Vec::new());
         let mut tail: VecDeque<String> = VecDeque::new();
         let mut push = |line: String, tail: &mut VecDeque<String>| {
             let line = line.trim_end().to_string();
@@ -91,12 +103,12 @@ impl ToolCommand<'_> {
             let (mut out_open, mut err_open) = (true, true);
             while out_open || err_open {
                 tokio::select! {
-                    l = out.next_line(), if out_open => match l {
-                        Ok(Some(l)) => push(l, &mut tail),
+                    n = out.read_until(b'\n', &mut out_buf), if out_open => match n {
+                        Ok(n) if n > 0 => push(take_line(&mut out_buf), &mut tail),
                         _ => out_open = false,
                     },
-                    l = err.next_line(), if err_open => match l {
-                        Ok(Some(l)) => push(l, &mut tail),
+                    n = err.read_until(b'\n', &mut err_buf), if err_open => match n {
+                        Ok(n) if n > 0 => push(take_line(&mut err_buf), &mut tail),
                         _ => err_open = false,
                     },
                 }
@@ -158,5 +170,50 @@ impl ToolCommand<'_> {
                 text
             },
         })
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::provision::StepId;
+
+    fn script(dir: &Path, body: &str) -> PathBuf {
+        let file = dir.join("tool.sh");
+        std::fs::write(&file, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o755)).unwrap();
+        file
+    }
+
+    #[tokio::test]
+    async fn a_line_that_is_not_utf8_does_not_stop_the_reading() {
+        let dir = tempfile::tempdir().unwrap();
+        // Invalid UTF-8 first, then far more than a pipe holds (64 KiB): if the reader gave
+        // up at the bad line, the child would block writing and the run would time out.
+        let program = script(
+            dir.path(),
+            "printf 'caf\\351 \\377\\376 bytes\\n'\ni=0; while [ $i -lt 4000 ]; do echo \"line $i of many, long enough to fill the pipe quickly\"; i=$((i+1)); done\necho done >&2",
+        );
+        let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+        let l = Arc::clone(&lines);
+        let ctx = StepCtx::detached(StepId::Cluster, Arc::new(|_| {}));
+        let cmd = ToolCommand {
+            tool: "kind",
+            program: &program,
+            args: vec![],
+            timeout: Duration::from_secs(20),
+        };
+        let done = cmd
+            .run(&ctx, |line| l.lock().unwrap().push(line.to_string()), "")
+            .await
+            .expect("the child finishes");
+        assert!(done.success, "{done:?}");
+        let lines = lines.lock().unwrap();
+        assert_eq!(lines[0], "caf\u{FFFD} \u{FFFD}\u{FFFD} bytes");
+        assert!(lines.iter().any(|l| l.starts_with("line 3999 ")), "{}", lines.len());
+        assert!(lines.iter().any(|l| l == "done"));
     }
 }
