@@ -31,6 +31,7 @@ pub use cluster::{NodeContainer, kind_config, node_containers};
 pub use engine::{Outcome, Step, StepCtx, run_steps};
 pub use error::{Error, human};
 pub use metallb::{Ipv4Subnet, MetallbPool, kind_network_subnet};
+pub(crate) use process::no_console_window;
 pub use steps::{SetupRun, plan, setup, setup_steps, teardown};
 pub use tokio_util::sync::CancellationToken;
 pub use tools::Platform;

@@ -30,6 +30,55 @@ fn take_line(buf: &mut Vec<u8>) -> String {
     line
 }
 
+/// Windows: `CREATE_NO_WINDOW`, so kind and istioctl (console programs) started from the
+/// window app do not each open a console window, which would stop the step when closed.
+pub(crate) fn no_console_window(command: &mut tokio::process::Command) {
+    #[cfg(windows)]
+    command.creation_flags(CREATE_NO_WINDOW);
+    #[cfg(not(windows))]
+    let _ = command;
+}
+
+#[cfg(windows)]
+const CREATE_NO_WINDOW: u32 = 0x0800_0000;
+
+/// Kills a child and everything it started when dropped while armed (cancel, time-out).
+/// Killing only the child would leave its own children running: kind's `docker exec`
+/// processes go on configuring a cluster after kind is gone.
+struct TreeKill(Option<u32>);
+
+impl Drop for TreeKill {
+    fn drop(&mut self) {
+        let Some(pid) = self.0 else { return };
+        #[cfg(unix)]
+        {
+            // The child leads its own group (process_group(0) at spawn).
+            if let Some(group) = i32::try_from(pid)
+                .ok()
+                .and_then(rustix::process::Pid::from_raw)
+            {
+                if let Err(e) =
+                    rustix::process::kill_process_group(group, rustix::process::Signal::KILL)
+                {
+                    tracing::debug!(pid, error = %e, "process group already gone");
+                }
+            }
+        }
+        #[cfg(windows)]
+        {
+            // A job object would need unsafe Win32 calls; taskkill walks the same tree.
+            use std::os::windows::process::CommandExt;
+            let _ = std::process::Command::new("taskkill")
+                .args(["/T", "/F", "/PID", &pid.to_string()])
+                .creation_flags(CREATE_NO_WINDOW)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}
+
 /// One command to run.
 pub struct ToolCommand<'a> {
     pub tool: &'static str,
@@ -65,20 +114,28 @@ impl ToolCommand<'_> {
         timeout_hint: &str,
     ) -> Result<Finished, Error> {
         ctx.log(format!("$ {}", self.display()));
-        let mut child = tokio::process::Command::new(self.program)
+        let mut command = tokio::process::Command::new(self.program);
+        command
             .args(&self.args)
             // Only the kubeconfig named on the command line may be used.
             .env_remove("KUBECONFIG")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|e| Error::ToolStart {
-                tool: self.tool,
-                program: PathBuf::from(self.program),
-                reason: e.to_string(),
-            })?;
+            .kill_on_drop(true);
+        no_console_window(&mut command);
+        // Its own process group, so that a stop reaches what kind started too (`docker exec
+        // ... kubeadm init` would otherwise run on and finish a cluster nobody waits for).
+        #[cfg(unix)]
+        command.process_group(0);
+        let mut child = command.spawn().map_err(|e| Error::ToolStart {
+            tool: self.tool,
+            program: PathBuf::from(self.program),
+            reason: e.to_string(),
+        })?;
+        // Declared after `child`, so on cancel or time-out it is dropped first and kills the
+        // whole tree while its root still exists (Windows finds the tree through it).
+        let mut tree = TreeKill(child.id());
         let mut out = BufReader::new(child.stdout.take().expect("piped"));
         let mut err = BufReader::new(child.stderr.take().expect("piped"));
         // Lines are read as bytes and decoded lossily: a tool printing in a legacy code page
@@ -116,7 +173,11 @@ impl ToolCommand<'_> {
             child.wait().await
         };
         let status = match tokio::time::timeout(self.timeout, work).await {
-            Ok(Ok(status)) => status,
+            Ok(Ok(status)) => {
+                // Exited by itself: its process group id may be reused from now on.
+                tree.0 = None;
+                status
+            }
             Ok(Err(e)) => {
                 return Err(Error::ToolStart {
                     tool: self.tool,
@@ -125,7 +186,8 @@ impl ToolCommand<'_> {
                 });
             }
             Err(_) => {
-                // The child is killed when dropped (kill_on_drop), which happens here.
+                // The child and everything it started are killed when `tree` and `child` are
+                // dropped, which happens here.
                 return Err(Error::ToolTimeout {
                     tool: self.tool,
                     command: self.display(),
@@ -213,7 +275,11 @@ mod tests {
         assert!(done.success, "{done:?}");
         let lines = lines.lock().unwrap();
         assert_eq!(lines[0], "caf\u{FFFD} \u{FFFD}\u{FFFD} bytes");
-        assert!(lines.iter().any(|l| l.starts_with("line 3999 ")), "{}", lines.len());
+        assert!(
+            lines.iter().any(|l| l.starts_with("line 3999 ")),
+            "{}",
+            lines.len()
+        );
         assert!(lines.iter().any(|l| l == "done"));
     }
 }
