@@ -74,6 +74,7 @@ fn last_state(events: &[playground::provision::ProvisionEvent], step: StepId) ->
 #[tokio::test]
 async fn a_kind_that_hangs_is_stopped_at_its_time_limit() {
     let (dir, _site, mut cfg, _sim) = prepared("pg-hang").await;
+    let cluster = cfg.cluster_name.clone();
     let _cleanup = DockerCleanup {
         cluster: cfg.cluster_name.clone(),
         network: None,
@@ -111,6 +112,157 @@ async fn a_kind_that_hangs_is_stopped_at_its_time_limit() {
         gone(&pid, Duration::from_secs(5)),
         "kind (pid {pid}) was killed"
     );
+    // What kind may have made before it was stopped is deleted at once.
+    let calls = read(dir.path().join("kind.calls"));
+    assert!(
+        calls.contains(&format!("delete cluster --name {}", cluster)),
+        "{calls}"
+    );
+}
+
+#[tokio::test]
+async fn cancel_during_create_kills_what_kind_started_and_deletes_the_unfinished_cluster() {
+    let (dir, _site, cfg, _sim) = prepared("pg-tree").await;
+    let _cleanup = DockerCleanup {
+        cluster: cfg.cluster_name.clone(),
+        network: None,
+    };
+    set_mode(dir.path(), "kind", "hang-tree");
+    let cancel = CancellationToken::new();
+    let c = cancel.clone();
+    let child_pid_file = dir.path().join("kind.child.pid");
+    let kind_pid_file = dir.path().join("kind.pid");
+    tokio::spawn(async move {
+        while !(child_pid_file.exists() && kind_pid_file.exists()) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        c.cancel();
+    });
+    let (sink, events) = recorder();
+    let started = Instant::now();
+    let err = setup_steps(cfg.clone(), &StepId::SETUP, sink, cancel)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "cancelled");
+    assert!(started.elapsed() < Duration::from_secs(20));
+    for file in ["kind.pid", "kind.child.pid"] {
+        let pid = read(dir.path().join(file));
+        assert!(!pid.trim().is_empty(), "{file}");
+        assert!(
+            gone(&pid, Duration::from_secs(5)),
+            "{file}: pid {pid} still runs after cancel"
+        );
+    }
+    let calls = read(dir.path().join("kind.calls"));
+    assert!(
+        calls.contains(&format!(
+            "delete cluster --name {} --kubeconfig {}",
+            cfg.cluster_name,
+            cfg.target.kubeconfig.display()
+        )),
+        "{calls}"
+    );
+    assert!(
+        playground::provision::node_containers(&cfg, &cfg.cluster_name)
+            .await
+            .unwrap()
+            .is_empty(),
+        "the half-made node container was deleted"
+    );
+    let log: Vec<String> = events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e.message.clone())
+        .collect();
+    assert!(
+        log.iter()
+            .any(|l| l.starts_with("Cleaning up: deleting the unfinished cluster")),
+        "{log:#?}"
+    );
+}
+
+#[tokio::test]
+async fn an_unfinished_cluster_left_by_an_earlier_run_is_deleted_and_created_again() {
+    let (dir, _site, cfg, _sim) = prepared("pg-half").await;
+    let _cleanup = DockerCleanup {
+        cluster: cfg.cluster_name.clone(),
+        network: None,
+    };
+    // What a create stopped after "Preparing nodes" leaves (an older app, or a crash): the
+    // labelled node container, and a kubeconfig whose API server never came up.
+    let image = node_image();
+    let out = std::process::Command::new("docker")
+        .args([
+            "run",
+            "-d",
+            "--name",
+            &format!("{}-control-plane", cfg.cluster_name),
+            "--network",
+            KIND_NETWORK,
+            "--label",
+            &format!("io.x-k8s.kind.cluster={}", cfg.cluster_name),
+            &image,
+            "/bin/sleep",
+            "infinity",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = dead.local_addr().unwrap().port();
+    drop(dead);
+    std::fs::create_dir_all(cfg.target.kubeconfig.parent().unwrap()).unwrap();
+    std::fs::write(
+        &cfg.target.kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {{server: 'http://127.0.0.1:{port}'}}\ncontexts:\n- name: {ctx}\n  context: {{cluster: c, user: u}}\nusers:\n- name: u\n  user: {{}}\ncurrent-context: {ctx}\n",
+            ctx = cfg.target.context
+        ),
+    )
+    .unwrap();
+
+    let (sink, events) = recorder();
+    setup_steps(
+        cfg.clone(),
+        &[StepId::Tools, StepId::Cluster],
+        sink,
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    let events = events.lock().unwrap().clone();
+    assert_eq!(last_state(&events, StepId::Cluster), Some(StepState::Done));
+    let calls = read(dir.path().join("kind.calls"));
+    let delete = calls.find("delete cluster").expect(&calls);
+    let create = calls.find("create cluster").expect(&calls);
+    assert!(delete < create, "deleted before creating again: {calls}");
+    let log: Vec<String> = events.iter().filter_map(|e| e.message.clone()).collect();
+    assert!(
+        log.iter().any(|l| l.contains("was never finished")),
+        "{log:#?}"
+    );
+
+    // Now finished: the next run reuses it without asking kind for anything.
+    let before = read(dir.path().join("kind.calls"));
+    let (sink, events) = recorder();
+    setup_steps(
+        cfg,
+        &[StepId::Tools, StepId::Cluster],
+        sink,
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        last_state(&events.lock().unwrap(), StepId::Cluster),
+        Some(StepState::Skipped)
+    );
+    assert_eq!(read(dir.path().join("kind.calls")), before);
 }
 
 #[tokio::test]

@@ -265,7 +265,10 @@ pub fn node_image() -> String {
 /// A kind stand-in. It records every call in `<dir>/kind.calls` and reads how to answer
 /// from `<dir>/kind.mode`: `ok` (create: start a labelled node container on `network` and
 /// copy `<dir>/cluster.kubeconfig` to --kubeconfig), `fail` (kind's message for a busy
-/// port, exit 1) or `hang` (never answers; its pid goes to `<dir>/kind.pid`).
+/// port, exit 1), `hang` (create never answers; its pid goes to `<dir>/kind.pid`) or
+/// `hang-tree` (create starts the node container, then a child process standing for kind's
+/// `docker exec ... kubeadm init`, pid in `<dir>/kind.child.pid`, and waits for it). Other
+/// commands answer as in `ok`.
 pub fn kind_script(dir: &Path, network: &str) -> String {
     let d = dir.display();
     let image = node_image();
@@ -281,7 +284,17 @@ for a in "$@"; do
   case "$prev" in --name) name="$a";; --kubeconfig) kc="$a";; esac
   prev="$a"
 done
-if [ "$mode" = hang ]; then echo $$ > "{d}/kind.pid"; exec sleep 300; fi
+if [ "$mode" = hang ] && [ "$1" = create ]; then echo $$ > "{d}/kind.pid"; exec sleep 300; fi
+if [ "$mode" = hang-tree ] && [ "$1" = create ]; then
+  echo "Creating cluster \"$name\" ..." >&2
+  docker run -d --name "$name-control-plane" --network "{network}" --label "io.x-k8s.kind.cluster=$name" --label io.x-k8s.kind.role=control-plane {image} /bin/sleep infinity > /dev/null || exit 2
+  echo " ✓ Preparing nodes 📦" >&2
+  sleep 300 &
+  echo $! > "{d}/kind.child.pid"
+  echo $$ > "{d}/kind.pid"
+  wait
+  exit 0
+fi
 if [ "$mode" = fail ]; then
   echo "Creating cluster \"$name\" ..." >&2
   echo "ERROR: failed to create cluster: command \"docker run --name $name-control-plane\" failed with error: exit status 125" >&2

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::ffi::OsString;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bollard::query_parameters::ListContainersOptionsBuilder;
@@ -150,6 +150,65 @@ fn os(s: impl Into<OsString>) -> OsString {
     s.into()
 }
 
+/// The file that says `kind create cluster` finished for these node containers. Written
+/// only after kind succeeded, so node containers without it are what an interrupted create
+/// left: no CNI, no StorageClass, a tainted control plane, where every pod stays Pending.
+fn created_marker(cfg: &ProvisionConfig) -> PathBuf {
+    cfg.dirs
+        .root()
+        .join(format!("cluster-{}.created", cfg.cluster_name))
+}
+
+/// The marker's content: the node containers' ids, so a cluster made again by other means
+/// under the same name is not taken for the finished one.
+fn marker_text(nodes: &[NodeContainer]) -> String {
+    let mut ids: Vec<&str> = nodes.iter().map(|n| n.id.as_str()).collect();
+    ids.sort_unstable();
+    ids.join("\n")
+}
+
+fn created_here(cfg: &ProvisionConfig, nodes: &[NodeContainer]) -> bool {
+    std::fs::read_to_string(created_marker(cfg)).is_ok_and(|t| t.trim() == marker_text(nodes))
+}
+
+fn write_marker(cfg: &ProvisionConfig, nodes: &[NodeContainer]) -> Result<(), Error> {
+    let file = created_marker(cfg);
+    std::fs::write(&file, marker_text(nodes))
+        .map_err(|e| Error::Precondition(format!("cannot write {}: {e}", file.display())))
+}
+
+fn forget_marker(cfg: &ProvisionConfig) {
+    let _ = std::fs::remove_file(created_marker(cfg));
+}
+
+/// For a cluster without the marker (made by an older version of the app, or by hand): it is
+/// finished when the API answers and a node is Ready, which kubelet reports only once the
+/// CNI runs.
+#[tracing::instrument(skip(cfg))]
+async fn finished_cluster(cfg: &ProvisionConfig) -> Result<(), String> {
+    use k8s_openapi::api::core::v1::Node;
+    api_answers(cfg).await?;
+    let client = cfg.target.client().await.map_err(|e| e.to_string())?;
+    let nodes = tokio::time::timeout(
+        Duration::from_secs(15),
+        ::kube::Api::<Node>::all(client).list(&Default::default()),
+    )
+    .await
+    .map_err(|_| "listing its nodes took longer than 15 s".to_string())?
+    .map_err(|e| e.to_string())?;
+    let ready = nodes.items.iter().any(|n| {
+        n.status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+    });
+    if ready {
+        Ok(())
+    } else {
+        Err("no node is Ready (kind stopped before installing the network plugin)".into())
+    }
+}
+
 /// Makes sure the playground's cluster exists and answers. Returns what it did, or None when
 /// the cluster was already there and reachable.
 pub async fn ensure(
@@ -168,27 +227,51 @@ pub async fn ensure(
                 .collect::<Vec<_>>()
                 .join(", ")
         ));
+        let finished = created_here(cfg, &nodes);
         start_stopped(cfg, ctx, &nodes).await?;
+        let mut usable = Ok(());
         if !has_context(kubeconfig, &cfg.target.context) {
             ctx.log("Writing its access details to the playground's own kubeconfig");
-            export_kubeconfig(cfg, ctx, kind, Some(kubeconfig)).await?;
+            match export_kubeconfig(cfg, ctx, kind, Some(kubeconfig)).await {
+                Ok(()) => {}
+                // A create stopped before kubeadm wrote the admin kubeconfig.
+                Err(e) if !finished => usable = Err(e.to_string()),
+                Err(e) => return Err(e.into()),
+            }
         }
-        match api_answers(cfg).await {
-            Ok(version) => {
-                ctx.log(format!(
-                    "Kubernetes {version} answers; reusing this cluster"
-                ));
+        let usable = match usable {
+            Err(why) => Err(why),
+            Ok(()) if finished => api_answers(cfg)
+                .await
+                .map(|v| format!("Kubernetes {v} answers")),
+            Ok(()) => finished_cluster(cfg)
+                .await
+                .map(|()| "it answers and its node is Ready, so it is complete".to_string()),
+        };
+        match usable {
+            Ok(how) => {
+                if !finished {
+                    write_marker(cfg, &nodes)?;
+                }
+                ctx.log(format!("{how}; reusing this cluster"));
                 merge_if_asked(cfg, ctx, kind).await?;
                 return Ok(None);
             }
-            Err(why) => {
+            Err(why) if finished => {
                 ctx.log(format!(
                     "The cluster left from an earlier run does not answer ({why}); deleting it to create it again"
                 ));
                 delete(cfg, ctx, kind).await?;
             }
+            Err(why) => {
+                ctx.log(format!(
+                    "This cluster was never finished: an earlier \"kind create cluster\" was stopped part-way ({why}). Deleting it to create it again; pods would stay Pending in it"
+                ));
+                delete(cfg, ctx, kind).await?;
+            }
         }
     }
+    forget_marker(cfg);
     ctx.check_cancel()?;
     if let Some(parent) = kubeconfig.parent() {
         std::fs::create_dir_all(parent).map_err(|e| crate::Error::io(parent, e))?;
@@ -213,6 +296,21 @@ pub async fn ensure(
         "Waiting",
     ];
     let mut seen = 0usize;
+    // Stopped part-way, kind leaves a cluster that looks usable but is not: delete it at
+    // once rather than leave it for the next run to find.
+    let (cleanup_cfg, cleanup_kind) = (cfg.clone(), kind.to_path_buf());
+    ctx.arm_cleanup(
+        format!(
+            "deleting the unfinished cluster {} (kind delete cluster)",
+            cfg.cluster_name
+        ),
+        Box::new(move |ctx| {
+            Box::pin(async move {
+                delete(&cleanup_cfg, ctx, &cleanup_kind).await?;
+                Ok(())
+            })
+        }),
+    );
     let cmd = ToolCommand {
         tool: "kind",
         program: kind,
@@ -252,6 +350,8 @@ pub async fn ensure(
         ))
         .into());
     }
+    write_marker(cfg, &node_containers(cfg, &cfg.cluster_name).await?)?;
+    ctx.disarm_cleanups();
     merge_if_asked(cfg, ctx, kind).await?;
     Ok(Some(format!(
         "Cluster {} created; its kubeconfig is {}",
@@ -303,6 +403,7 @@ async fn export_kubeconfig(
 
 /// `kind delete cluster` with the playground's own kubeconfig.
 pub async fn delete(cfg: &ProvisionConfig, ctx: &StepCtx, kind: &Path) -> Result<(), Error> {
+    forget_marker(cfg);
     ToolCommand {
         tool: "kind",
         program: kind,
