@@ -383,3 +383,106 @@ async fn an_istioctl_that_hangs_is_stopped_and_an_existing_cluster_is_reused() {
         "{log:#?}"
     );
 }
+
+/// A TCP proxy on `port` to `target` that starts listening only after `delay`: an API server
+/// coming back some seconds after its node container was started again.
+fn api_server_back_after(port: u16, target: String, delay: Duration) {
+    tokio::spawn(async move {
+        tokio::time::sleep(delay).await;
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .unwrap();
+        loop {
+            let Ok((mut conn, _)) = listener.accept().await else {
+                return;
+            };
+            let target = target.clone();
+            tokio::spawn(async move {
+                if let Ok(mut up) = tokio::net::TcpStream::connect(&target).await {
+                    let _ = tokio::io::copy_bidirectional(&mut conn, &mut up).await;
+                }
+            });
+        }
+    });
+}
+
+#[tokio::test]
+async fn after_a_restart_a_stopped_cluster_is_started_and_its_api_server_waited_for() {
+    let (dir, _site, mut cfg, sim) = prepared("pg-restart").await;
+    let _cleanup = DockerCleanup {
+        cluster: cfg.cluster_name.clone(),
+        network: None,
+    };
+    let (sink, _) = recorder();
+    setup_steps(
+        cfg.clone(),
+        &[StepId::Tools, StepId::Cluster],
+        sink,
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+
+    // The computer restarted: the node container is stopped, and its API server answers
+    // only some seconds after the container runs again.
+    let name = format!("{}-control-plane", cfg.cluster_name);
+    let out = std::process::Command::new("docker")
+        .args(["stop", "-t", "0", &name])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = free.local_addr().unwrap().port();
+    drop(free);
+    let api = sim.api_url();
+    let kubeconfig =
+        read(&cfg.target.kubeconfig).replace(&api, &format!("http://127.0.0.1:{port}"));
+    std::fs::write(&cfg.target.kubeconfig, kubeconfig).unwrap();
+    api_server_back_after(
+        port,
+        api.trim_start_matches("http://").to_string(),
+        Duration::from_secs(3),
+    );
+
+    cfg.timeouts.api_restart = Duration::from_secs(30);
+    let (sink, events) = recorder();
+    let started = Instant::now();
+    setup_steps(
+        cfg.clone(),
+        &[StepId::Tools, StepId::Cluster],
+        sink,
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    let took = started.elapsed();
+    let events = events.lock().unwrap().clone();
+    assert_eq!(
+        last_state(&events, StepId::Cluster),
+        Some(StepState::Skipped),
+        "the cluster is reused, not made again"
+    );
+    assert!(took >= Duration::from_secs(3), "{took:?}");
+    let calls = read(dir.path().join("kind.calls"));
+    assert_eq!(calls.matches("create cluster").count(), 1, "{calls}");
+    assert!(!calls.contains("delete cluster"), "{calls}");
+    let log: Vec<String> = events.iter().filter_map(|e| e.message.clone()).collect();
+    assert!(
+        log.iter()
+            .any(|l| l == &format!("Starting the stopped node container {name}")),
+        "{log:#?}"
+    );
+    assert!(
+        log.iter()
+            .any(|l| l.starts_with("The API server is not answering yet")),
+        "{log:#?}"
+    );
+    let nodes = playground::provision::node_containers(&cfg, &cfg.cluster_name)
+        .await
+        .unwrap();
+    assert!(nodes.iter().all(|n| n.running), "{nodes:?}");
+}

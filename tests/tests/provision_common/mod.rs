@@ -203,6 +203,7 @@ pub fn config(home: &Path, site: &Site, cluster: &str, network: &str) -> Provisi
         workloads: Duration::from_secs(30),
         verify: Duration::from_secs(10),
         short_command: Duration::from_secs(10),
+        api_restart: Duration::from_secs(5),
     };
     cfg.poll_interval = Duration::from_millis(200);
     cfg

@@ -118,6 +118,38 @@ pub async fn api_answers(cfg: &ProvisionConfig) -> Result<String, String> {
     }
 }
 
+/// Waits for the API server of a cluster whose node containers run, asking again with a
+/// growing pause (1 s up to 10 s) for up to `timeouts.api_restart`. After a reboot or a
+/// Docker restart it needs tens of seconds; asking once would delete a healthy cluster and
+/// lose the user's changes.
+#[tracing::instrument(skip_all)]
+async fn wait_for_api(cfg: &ProvisionConfig, ctx: &StepCtx) -> Result<String, String> {
+    use backon::{ExponentialBuilder, Retryable};
+    let limit = cfg.timeouts.api_restart;
+    let started = std::time::Instant::now();
+    let backoff = ExponentialBuilder::default()
+        .with_min_delay(Duration::from_secs(1).min(limit))
+        .with_max_delay(Duration::from_secs(10))
+        .with_total_delay(Some(limit))
+        .without_max_times();
+    (|| api_answers(cfg))
+        .retry(backoff)
+        .sleep(tokio::time::sleep)
+        .notify(|why, next| {
+            let waited = started.elapsed();
+            ctx.progress(
+                100.0 * waited.as_secs_f32() / limit.as_secs_f32().max(1.0),
+                Some(format!(
+                    "The API server is not answering yet ({why}); it can take a minute or two after a restart. Asking again in {} (waited {} of up to {})",
+                    super::human(next),
+                    super::human(waited),
+                    super::human(limit)
+                )),
+            );
+        })
+        .await
+}
+
 fn kind_hint(output: &str, cfg: &ProvisionConfig) -> String {
     let lower = output.to_lowercase();
     if lower.contains("port is already allocated") || lower.contains("address already in use") {
@@ -241,7 +273,7 @@ pub async fn ensure(
         }
         let usable = match usable {
             Err(why) => Err(why),
-            Ok(()) if finished => api_answers(cfg)
+            Ok(()) if finished => wait_for_api(cfg, ctx)
                 .await
                 .map(|v| format!("Kubernetes {v} answers")),
             Ok(()) => finished_cluster(cfg)

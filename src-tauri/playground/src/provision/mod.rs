@@ -245,6 +245,9 @@ pub struct Timeouts {
     pub verify: Duration,
     /// Anything quick: `kind export kubeconfig`, `kind get clusters`.
     pub short_command: Duration,
+    /// An existing cluster's API server coming up after a reboot or a Docker restart
+    /// (kubelet starts the static pods again; this takes tens of seconds).
+    pub api_restart: Duration,
 }
 
 impl Default for Timeouts {
@@ -257,6 +260,7 @@ impl Default for Timeouts {
             workloads: Duration::from_secs(15 * 60),
             verify: Duration::from_secs(3 * 60),
             short_command: Duration::from_secs(60),
+            api_restart: Duration::from_secs(120),
         }
     }
 }
