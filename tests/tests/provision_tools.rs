@@ -324,6 +324,10 @@ async fn an_istioctl_that_hangs_is_stopped_and_an_existing_cluster_is_reused() {
         cluster: cfg.cluster_name.clone(),
         network: None,
     };
+    // The PATH kind gets is the one the config computed (the app's, with Docker's folders).
+    let mut path: Vec<std::path::PathBuf> = std::env::split_paths(&cfg.child_path).collect();
+    path.push(dir.path().join("docker-cli-folder"));
+    cfg.child_path = std::env::join_paths(path).unwrap();
     // First the cluster, through the stand-in kind.
     let (sink, _) = recorder();
     setup_steps(
@@ -339,6 +343,12 @@ async fn an_istioctl_that_hangs_is_stopped_and_an_existing_cluster_is_reused() {
             .matches("create cluster")
             .count(),
         1
+    );
+    let env = read(dir.path().join("kind.env"));
+    assert!(
+        env.lines()
+            .any(|l| l == format!("PATH={}", cfg.child_path.to_string_lossy())),
+        "{env}"
     );
 
     // The playground's kubeconfig is lost: the cluster is found by its labelled container

@@ -263,7 +263,8 @@ pub fn node_image() -> String {
         .clone()
 }
 
-/// A kind stand-in. It records every call in `<dir>/kind.calls` and reads how to answer
+/// A kind stand-in. It records every call in `<dir>/kind.calls` (and the PATH, DOCKER_HOST
+/// and DOCKER_CONTEXT of the last one in `<dir>/kind.env`) and reads how to answer
 /// from `<dir>/kind.mode`: `ok` (create: start a labelled node container on `network` and
 /// copy `<dir>/cluster.kubeconfig` to --kubeconfig), `fail` (kind's message for a busy
 /// port, exit 1), `hang` (create never answers; its pid goes to `<dir>/kind.pid`) or
@@ -276,6 +277,7 @@ pub fn kind_script(dir: &Path, network: &str) -> String {
     format!(
         r#"#!/bin/sh
 echo "$@" >> "{d}/kind.calls"
+printf 'PATH=%s\nDOCKER_HOST=%s\nDOCKER_CONTEXT=%s\n' "$PATH" "$DOCKER_HOST" "$DOCKER_CONTEXT" > "{d}/kind.env"
 mode=$(cat "{d}/kind.mode" 2>/dev/null || echo ok)
 case "$1" in
 version) echo "kind v0.32.0 go1.25.4 linux/amd64"; exit 0;;

@@ -267,8 +267,31 @@ const WHY_DOCKER: &str =
     "kind runs the whole Kubernetes cluster as Docker containers, so nothing works without it.";
 const WHY_RESOURCES: &str = "Istio's demo profile, its addons and Bookinfo run about 30 containers; with too little CPU or memory pods stay Pending or restart.";
 
-pub(super) fn check_engine(probe: &DockerProbe) -> CheckResult {
+/// What to do when the engine answers but no `docker` command is found (kind needs one).
+fn docker_cli_fix() -> String {
+    if cfg!(target_os = "macos") {
+        "Open Docker Desktop > Settings > Advanced and choose to install the CLI tools for the system (/usr/local/bin) or your user (~/.docker/bin); with Colima or another engine, install the CLI with `brew install docker`. Then press Check again.".into()
+    } else if cfg!(windows) {
+        "Reinstall or repair Docker Desktop: it puts docker.exe in C:\\Program Files\\Docker\\Docker\\resources\\bin. Then press Check again.".into()
+    } else {
+        "Install the Docker command: `sudo apt-get install docker.io` (Debian, Ubuntu) or the docker-ce-cli package from Docker, then press Check again.".into()
+    }
+}
+
+/// The engine row; `docker_cli` is the `docker` command found on the PATH kind will get.
+pub(super) fn check_engine(
+    probe: &DockerProbe,
+    docker_cli: Option<&std::path::Path>,
+) -> CheckResult {
     let (status, summary, fix) = match &probe.outcome {
+        Ok(f) if docker_cli.is_none() => (
+            CheckStatus::Fail,
+            format!(
+                "Docker {} answered, but the `docker` command is not installed where the playground looks (your PATH and Docker's usual folders); kind needs it to create the cluster.",
+                f.version
+            ),
+            Some(docker_cli_fix()),
+        ),
         Ok(f) => (
             CheckStatus::Pass,
             format!(
@@ -471,6 +494,23 @@ mod tests {
     }
 
     #[test]
+    fn an_engine_without_a_docker_command_fails_because_kind_needs_it() {
+        let with = check_engine(
+            &facts(4, 8, true),
+            Some(std::path::Path::new("/usr/local/bin/docker")),
+        );
+        assert_eq!(with.status, CheckStatus::Pass, "{}", with.summary);
+        let without = check_engine(&facts(4, 8, true), None);
+        assert_eq!(without.status, CheckStatus::Fail);
+        assert!(
+            without.summary.contains("`docker` command"),
+            "{}",
+            without.summary
+        );
+        assert!(without.fix.is_some_and(|f| f.contains("press Check again")));
+    }
+
+    #[test]
     fn every_failure_says_what_to_do() {
         for problem in [
             DockerProblem::NotFound("x".into()),
@@ -479,10 +519,13 @@ mod tests {
             DockerProblem::Timeout(TIMEOUT),
             DockerProblem::Other("x".into()),
         ] {
-            let row = check_engine(&DockerProbe {
-                endpoint: DockerEndpoint::parse("unix:///nope.sock"),
-                outcome: Err(problem.clone()),
-            });
+            let row = check_engine(
+                &DockerProbe {
+                    endpoint: DockerEndpoint::parse("unix:///nope.sock"),
+                    outcome: Err(problem.clone()),
+                },
+                Some(std::path::Path::new("/usr/bin/docker")),
+            );
             assert_eq!(row.status, CheckStatus::Fail, "{problem:?}");
             assert!(
                 row.fix.as_deref().is_some_and(|f| !f.is_empty()),

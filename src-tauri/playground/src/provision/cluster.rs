@@ -358,6 +358,7 @@ pub async fn ensure(
             os("--wait"),
             os("120s"),
         ],
+        env: cfg.child_env(),
         timeout: cfg.timeouts.kind_create,
     };
     cmd.run_ok(
@@ -421,6 +422,7 @@ async fn export_kubeconfig(
         tool: "kind",
         program: kind,
         args,
+        env: cfg.child_env(),
         timeout: cfg.timeouts.short_command,
     }
     .run_ok(
@@ -447,6 +449,7 @@ pub async fn delete(cfg: &ProvisionConfig, ctx: &StepCtx, kind: &Path) -> Result
             os("--kubeconfig"),
             os(&cfg.target.kubeconfig),
         ],
+        env: cfg.child_env(),
         timeout: cfg.timeouts.kind_delete,
     }
     .run_ok(

@@ -278,6 +278,9 @@ pub struct ProvisionConfig {
     pub docker: DockerEndpoint,
     /// The `PATH` to look for kind and istioctl in.
     pub path: Option<OsString>,
+    /// The `PATH` kind and istioctl run with: the app's own with Docker's usual CLI folders
+    /// added (kind runs `docker`; a macOS app opened from the Finder has a bare PATH).
+    pub child_path: OsString,
     pub platform: Platform,
     pub sources: Sources,
     /// `http://localhost:9080/productpage`.
@@ -298,7 +301,8 @@ impl ProvisionConfig {
             cluster_name: crate::CLUSTER_NAME.into(),
             kind_network: "kind".into(),
             docker: DockerEndpoint::from_env(),
-            path: std::env::var_os("PATH"),
+            path: Some(crate::preflight::path::child_path()),
+            child_path: crate::preflight::path::child_path(),
             platform: Platform::current(),
             sources: Sources::default(),
             product_page_url: format!(
@@ -324,6 +328,11 @@ impl ProvisionConfig {
     /// kind's context name for the cluster.
     pub fn kind_context(&self) -> String {
         format!("kind-{}", self.cluster_name)
+    }
+
+    /// The environment kind and istioctl get on top of the app's own.
+    pub fn child_env(&self) -> Vec<(&'static str, OsString)> {
+        vec![("PATH", self.child_path.clone())]
     }
 
     /// True when the plan may create and delete the cluster itself (its own target).

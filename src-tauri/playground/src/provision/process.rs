@@ -84,6 +84,8 @@ pub struct ToolCommand<'a> {
     pub tool: &'static str,
     pub program: &'a Path,
     pub args: Vec<OsString>,
+    /// Set on top of the app's environment (see [`super::ProvisionConfig::child_env`]).
+    pub env: Vec<(&'static str, OsString)>,
     pub timeout: Duration,
 }
 
@@ -119,6 +121,7 @@ impl ToolCommand<'_> {
             .args(&self.args)
             // Only the kubeconfig named on the command line may be used.
             .env_remove("KUBECONFIG")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -266,6 +269,7 @@ mod tests {
             tool: "kind",
             program: &program,
             args: vec![],
+            env: vec![],
             timeout: Duration::from_secs(20),
         };
         let done = cmd
