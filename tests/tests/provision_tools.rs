@@ -350,6 +350,12 @@ async fn an_istioctl_that_hangs_is_stopped_and_an_existing_cluster_is_reused() {
             .any(|l| l == format!("PATH={}", cfg.child_path.to_string_lossy())),
         "{env}"
     );
+    // The engine the app inspects is the one kind's docker command is told to use.
+    assert!(
+        env.lines()
+            .any(|l| l == format!("DOCKER_HOST={}", cfg.docker)),
+        "{env}"
+    );
 
     // The playground's kubeconfig is lost: the cluster is found by its labelled container
     // and its context written again with `kind export kubeconfig`, not created again.

@@ -43,27 +43,123 @@ impl std::fmt::Display for DockerEndpoint {
     }
 }
 
+/// What decides which engine the `docker` command (and so kind) talks to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DockerCliEnv {
+    /// `DOCKER_HOST`.
+    pub docker_host: Option<String>,
+    /// `DOCKER_CONTEXT`.
+    pub docker_context: Option<String>,
+    /// `DOCKER_CONFIG`, else `~/.docker`.
+    pub config_dir: Option<PathBuf>,
+    pub home: Option<PathBuf>,
+    pub windows: bool,
+}
+
+impl DockerCliEnv {
+    /// This process's environment.
+    pub fn current() -> Self {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        DockerCliEnv {
+            docker_host: var("DOCKER_HOST"),
+            docker_context: var("DOCKER_CONTEXT"),
+            config_dir: var("DOCKER_CONFIG").map(PathBuf::from),
+            home: dirs::home_dir(),
+            windows: cfg!(windows),
+        }
+    }
+}
+
+/// The engine the app and kind both use, and the docker CLI context it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FoundEngine {
+    pub endpoint: DockerEndpoint,
+    /// The docker CLI context it came from, when not from `DOCKER_HOST` or a usual socket.
+    pub context: Option<String>,
+}
+
+/// The sha256 of a context name, in hex: the folder the docker CLI keeps its metadata in.
+fn context_dir_name(name: &str) -> String {
+    use sha2::{Digest, Sha256};
+    format!("{:x}", Sha256::digest(name.as_bytes()))
+}
+
+/// The endpoint of a docker CLI context, from `<config>/contexts/meta/<sha256>/meta.json`.
+fn context_endpoint(config_dir: &std::path::Path, name: &str) -> Result<DockerEndpoint, String> {
+    let file = config_dir
+        .join("contexts/meta")
+        .join(context_dir_name(name))
+        .join("meta.json");
+    let text = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let meta: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", file.display()))?;
+    meta["Endpoints"]["docker"]["Host"]
+        .as_str()
+        .filter(|h| !h.is_empty())
+        .map(DockerEndpoint::parse)
+        .ok_or_else(|| format!("{} names no Endpoints.docker.Host", file.display()))
+}
+
+/// Finds the engine the way the docker CLI (and so kind) does: `DOCKER_HOST`, else the
+/// current context (`DOCKER_CONTEXT`, else `currentContext` in `config.json`), else the
+/// usual sockets (Linux engine, Docker Desktop, Colima, OrbStack, Rancher Desktop), else the
+/// platform default. With two engines installed, the app must inspect the one kind builds on.
+pub fn find_engine(env: &DockerCliEnv) -> FoundEngine {
+    if let Some(host) = &env.docker_host {
+        return FoundEngine {
+            endpoint: DockerEndpoint::parse(host),
+            context: None,
+        };
+    }
+    let config_dir = env
+        .config_dir
+        .clone()
+        .or_else(|| env.home.as_ref().map(|h| h.join(".docker")));
+    if let Some(config_dir) = &config_dir {
+        let current = env.docker_context.clone().or_else(|| {
+            let text = std::fs::read_to_string(config_dir.join("config.json")).ok()?;
+            let config: serde_json::Value = serde_json::from_str(&text).ok()?;
+            config["currentContext"].as_str().map(str::to_string)
+        });
+        // "default" is the CLI's name for "no context": DOCKER_HOST or the platform socket.
+        if let Some(name) = current.filter(|n| !n.is_empty() && n != "default") {
+            match context_endpoint(config_dir, &name) {
+                Ok(endpoint) => {
+                    return FoundEngine {
+                        endpoint,
+                        context: Some(name),
+                    };
+                }
+                Err(e) => tracing::warn!(context = %name, "docker context unreadable: {e}"),
+            }
+        }
+    }
+    if env.windows {
+        return FoundEngine {
+            endpoint: DockerEndpoint::NamedPipe("npipe:////./pipe/docker_engine".into()),
+            context: None,
+        };
+    }
+    let home = env.home.clone().unwrap_or_default();
+    let candidates = [
+        PathBuf::from("/var/run/docker.sock"),
+        home.join(".docker/run/docker.sock"),
+        home.join(".docker/desktop/docker.sock"),
+        home.join(".colima/default/docker.sock"),
+        home.join(".orbstack/run/docker.sock"),
+        home.join(".rd/docker.sock"),
+    ];
+    let found = candidates.iter().find(|p| p.exists());
+    FoundEngine {
+        endpoint: DockerEndpoint::Unix(found.unwrap_or(&candidates[0]).clone()),
+        context: None,
+    }
+}
+
 impl DockerEndpoint {
-    /// `DOCKER_HOST` when set, else the first usual socket that exists (Linux engine, Docker
-    /// Desktop on Linux and macOS, Colima), else the platform default.
+    /// The engine for this process's environment (see [`find_engine`]).
     pub fn from_env() -> Self {
-        if let Ok(host) = std::env::var("DOCKER_HOST")
-            && !host.is_empty()
-        {
-            return Self::parse(&host);
-        }
-        if cfg!(windows) {
-            return DockerEndpoint::NamedPipe("npipe:////./pipe/docker_engine".into());
-        }
-        let home = dirs::home_dir().unwrap_or_default();
-        let candidates = [
-            PathBuf::from("/var/run/docker.sock"),
-            home.join(".docker/run/docker.sock"),
-            home.join(".docker/desktop/docker.sock"),
-            home.join(".colima/default/docker.sock"),
-        ];
-        let found = candidates.iter().find(|p| p.exists());
-        DockerEndpoint::Unix(found.unwrap_or(&candidates[0]).clone())
+        find_engine(&DockerCliEnv::current()).endpoint
     }
 
     /// Parses a `DOCKER_HOST` value.
@@ -442,6 +538,104 @@ mod tests {
                 latency: Duration::from_millis(3),
             }),
         }
+    }
+
+    fn write_context(config_dir: &std::path::Path, name: &str, host: &str) {
+        let dir = config_dir
+            .join("contexts/meta")
+            .join(context_dir_name(name));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("meta.json"),
+            serde_json::json!({"Name": name, "Metadata": {"Description": "x"},
+                "Endpoints": {"docker": {"Host": host, "SkipTLSVerify": false}}})
+            .to_string(),
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn the_docker_clis_current_context_decides_the_engine_as_it_does_for_kind() {
+        let home = tempfile::tempdir().unwrap();
+        let config = home.path().join(".docker");
+        std::fs::create_dir_all(&config).unwrap();
+        std::fs::write(
+            config.join("config.json"),
+            r#"{"auths": {}, "currentContext": "colima"}"#,
+        )
+        .unwrap();
+        write_context(
+            &config,
+            "colima",
+            "unix:///Users/ana/.colima/default/docker.sock",
+        );
+        write_context(
+            &config,
+            "orbstack",
+            "unix:///Users/ana/.orbstack/run/docker.sock",
+        );
+        // The folder name is the sha256 of the context name, as the docker CLI stores it.
+        assert_eq!(
+            context_dir_name("default"),
+            "37a8eec1ce19687d132fe29051dca629d164e2c4958ba141d5f4133a33f0688f"
+        );
+        let env = DockerCliEnv {
+            home: Some(home.path().to_path_buf()),
+            ..Default::default()
+        };
+        assert_eq!(
+            find_engine(&env),
+            FoundEngine {
+                endpoint: DockerEndpoint::Unix("/Users/ana/.colima/default/docker.sock".into()),
+                context: Some("colima".into()),
+            }
+        );
+        // DOCKER_CONTEXT wins over config.json, DOCKER_HOST over both.
+        let env2 = DockerCliEnv {
+            docker_context: Some("orbstack".into()),
+            ..env.clone()
+        };
+        assert_eq!(
+            find_engine(&env2).endpoint,
+            DockerEndpoint::Unix("/Users/ana/.orbstack/run/docker.sock".into())
+        );
+        let env3 = DockerCliEnv {
+            docker_host: Some("tcp://127.0.0.1:2375".into()),
+            ..env2
+        };
+        assert_eq!(
+            find_engine(&env3),
+            FoundEngine {
+                endpoint: DockerEndpoint::Tcp("tcp://127.0.0.1:2375".into()),
+                context: None
+            }
+        );
+        // "default", or a context whose metadata is missing, falls back to the sockets.
+        for name in ["default", "gone"] {
+            let env4 = DockerCliEnv {
+                docker_context: Some(name.into()),
+                ..env.clone()
+            };
+            let found = find_engine(&env4);
+            assert_eq!(found.context, None, "{name}");
+            assert!(matches!(found.endpoint, DockerEndpoint::Unix(_)), "{name}");
+        }
+        // DOCKER_CONFIG moves the whole folder.
+        let elsewhere = tempfile::tempdir().unwrap();
+        std::fs::write(
+            elsewhere.path().join("config.json"),
+            r#"{"currentContext": "remote"}"#,
+        )
+        .unwrap();
+        write_context(elsewhere.path(), "remote", "tcp://127.0.0.1:2376");
+        let env5 = DockerCliEnv {
+            config_dir: Some(elsewhere.path().to_path_buf()),
+            ..env
+        };
+        assert_eq!(
+            find_engine(&env5).endpoint,
+            DockerEndpoint::Tcp("tcp://127.0.0.1:2376".into())
+        );
     }
 
     #[test]

@@ -276,6 +276,8 @@ pub struct ProvisionConfig {
     /// Docker network kind attaches its nodes to.
     pub kind_network: String,
     pub docker: DockerEndpoint,
+    /// The docker CLI context `docker` was found through, when it was.
+    pub docker_context: Option<String>,
     /// The `PATH` to look for kind and istioctl in.
     pub path: Option<OsString>,
     /// The `PATH` kind and istioctl run with: the app's own with Docker's usual CLI folders
@@ -295,12 +297,16 @@ pub struct ProvisionConfig {
 impl ProvisionConfig {
     /// The real machine: Docker from the environment, the user's PATH, the release sites.
     pub fn from_env(dirs: AppDirs, target: ClusterTarget) -> Self {
+        let engine = crate::preflight::docker::find_engine(
+            &crate::preflight::docker::DockerCliEnv::current(),
+        );
         Self {
             dirs,
             target,
             cluster_name: crate::CLUSTER_NAME.into(),
             kind_network: "kind".into(),
-            docker: DockerEndpoint::from_env(),
+            docker: engine.endpoint,
+            docker_context: engine.context,
             path: Some(crate::preflight::path::child_path()),
             child_path: crate::preflight::path::child_path(),
             platform: Platform::current(),
@@ -330,9 +336,15 @@ impl ProvisionConfig {
         format!("kind-{}", self.cluster_name)
     }
 
-    /// The environment kind and istioctl get on top of the app's own.
+    /// The environment kind and istioctl get on top of the app's own: the PATH, and the
+    /// engine the app checked and inspects, named the way the docker CLI that kind runs
+    /// understands (the same context, or DOCKER_HOST), so both use one engine.
     pub fn child_env(&self) -> Vec<(&'static str, OsString)> {
-        vec![("PATH", self.child_path.clone())]
+        let engine = match &self.docker_context {
+            Some(name) => ("DOCKER_CONTEXT", OsString::from(name)),
+            None => ("DOCKER_HOST", OsString::from(self.docker.to_string())),
+        };
+        vec![("PATH", self.child_path.clone()), engine]
     }
 
     /// True when the plan may create and delete the cluster itself (its own target).
@@ -389,6 +401,27 @@ impl Drop for RunTicket<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kind_is_pointed_at_the_engine_the_app_inspects() {
+        let dirs = AppDirs::at("/tmp/pg");
+        let mut cfg =
+            ProvisionConfig::from_env(dirs.clone(), ClusterTarget::resolve(&dirs, None, None));
+        cfg.docker = DockerEndpoint::parse("unix:///home/u/.colima/default/docker.sock");
+        cfg.docker_context = None;
+        let env = cfg.child_env();
+        assert!(env.contains(&(
+            "DOCKER_HOST",
+            OsString::from("unix:///home/u/.colima/default/docker.sock")
+        )));
+        // Found through a context: kind's docker is given the context itself (it may carry
+        // TLS settings that DOCKER_HOST alone would lose).
+        cfg.docker_context = Some("colima".into());
+        let env = cfg.child_env();
+        assert!(env.contains(&("DOCKER_CONTEXT", OsString::from("colima"))));
+        assert!(!env.iter().any(|(k, _)| *k == "DOCKER_HOST"));
+        assert!(env.iter().any(|(k, _)| *k == "PATH"));
+    }
 
     #[test]
     fn one_run_at_a_time_and_cancel_reaches_it() {
