@@ -208,14 +208,107 @@ impl DockerEndpoint {
     }
 }
 
+/// Where the engine runs its containers, as far as the playground cares: on this computer's
+/// own kernel, or inside a VM (whose container networks, and so MetalLB's addresses, the
+/// host cannot reach; its CPU and memory limits are set in that product).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EngineHost {
+    /// Docker Engine on this Linux machine.
+    Native,
+    /// Docker Desktop; on Windows usually on WSL 2, which takes its limits from `.wslconfig`.
+    DockerDesktop {
+        wsl2: bool,
+    },
+    Colima,
+    OrbStack,
+    RancherDesktop,
+    PodmanMachine,
+    Lima,
+    /// Some other engine on macOS or Windows: there, Linux containers always run in a VM.
+    OtherVm,
+}
+
+/// The parts of `docker info` (and the endpoint) that tell the engines apart.
+#[derive(Debug, Clone, Default)]
+pub struct EngineInfo<'a> {
+    /// `OperatingSystem`: "Docker Desktop", "OrbStack", "Rancher Desktop WSL Distribution",
+    /// "Ubuntu 24.04 LTS"...
+    pub operating_system: &'a str,
+    /// `KernelVersion`: "...-microsoft-standard-WSL2" on WSL 2.
+    pub kernel_version: &'a str,
+    /// `Name`, the engine's host name: "colima", "lima-rancher-desktop"...
+    pub name: &'a str,
+    pub labels: &'a [String],
+    /// Where the app reached it: `unix:///Users/ana/.colima/default/docker.sock`...
+    pub endpoint: &'a str,
+    /// The OS this app runs on (`std::env::consts::OS`).
+    pub host_os: &'a str,
+}
+
+impl EngineHost {
+    pub fn classify(info: &EngineInfo<'_>) -> Self {
+        let os = info.operating_system.to_lowercase();
+        let kernel = info.kernel_version.to_lowercase();
+        let name = info.name.to_lowercase();
+        let endpoint = info.endpoint.to_lowercase();
+        let labelled = |word: &str| info.labels.iter().any(|l| l.to_lowercase().contains(word));
+        if os.contains("docker desktop") {
+            EngineHost::DockerDesktop {
+                wsl2: kernel.contains("microsoft") || kernel.contains("wsl2"),
+            }
+        } else if os.contains("orbstack") || endpoint.contains(".orbstack") {
+            EngineHost::OrbStack
+        } else if os.contains("rancher desktop")
+            || name.contains("rancher-desktop")
+            || endpoint.contains("/.rd/")
+            || endpoint.contains("rancher-desktop")
+        {
+            EngineHost::RancherDesktop
+        } else if name == "colima" || name.starts_with("colima-") || endpoint.contains("/.colima/")
+        {
+            EngineHost::Colima
+        } else if (labelled("podman") || endpoint.contains("podman") || os.contains("podman"))
+            && info.host_os != "linux"
+        {
+            EngineHost::PodmanMachine
+        } else if name.starts_with("lima-") || endpoint.contains("/.lima/") {
+            EngineHost::Lima
+        } else if info.host_os == "macos" || info.host_os == "windows" {
+            EngineHost::OtherVm
+        } else {
+            EngineHost::Native
+        }
+    }
+
+    /// The product's name, for sentences.
+    pub fn name(self) -> &'static str {
+        match self {
+            EngineHost::Native => "Docker Engine",
+            EngineHost::DockerDesktop { .. } => "Docker Desktop",
+            EngineHost::Colima => "Colima",
+            EngineHost::OrbStack => "OrbStack",
+            EngineHost::RancherDesktop => "Rancher Desktop",
+            EngineHost::PodmanMachine => "Podman machine",
+            EngineHost::Lima => "Lima",
+            EngineHost::OtherVm => "Your Docker engine",
+        }
+    }
+
+    /// True when containers run in a VM: their networks (MetalLB's addresses) are not
+    /// reachable from this computer, only ports published on localhost are.
+    pub fn networks_in_vm(self) -> bool {
+        self != EngineHost::Native
+    }
+}
+
 /// What the engine told us.
 #[derive(Debug, Clone)]
 pub struct DockerFacts {
     pub version: String,
     pub api_version: String,
     pub operating_system: String,
-    /// Docker Desktop runs containers in a VM: their network is not reachable from the host.
-    pub docker_desktop: bool,
+    /// Where its containers run (Docker Desktop, Colima... keep them in a VM).
+    pub host: EngineHost,
     pub cpus: i64,
     pub memory_bytes: i64,
     pub root_dir: Option<String>,
@@ -303,10 +396,20 @@ async fn ask(endpoint: &DockerEndpoint, timeout: Duration) -> Result<DockerFacts
         .filter_map(|p| p.public_port)
         .collect();
     let operating_system = info.operating_system.clone().unwrap_or_default();
+    let endpoint_text = endpoint.to_string();
+    let labels = info.labels.clone().unwrap_or_default();
+    let host = EngineHost::classify(&EngineInfo {
+        operating_system: &operating_system,
+        kernel_version: info.kernel_version.as_deref().unwrap_or_default(),
+        name: info.name.as_deref().unwrap_or_default(),
+        labels: &labels,
+        endpoint: &endpoint_text,
+        host_os: std::env::consts::OS,
+    });
     Ok(DockerFacts {
         version: version.version.unwrap_or_else(|| "unknown".into()),
         api_version: version.api_version.unwrap_or_default(),
-        docker_desktop: operating_system.contains("Docker Desktop"),
+        host,
         operating_system,
         cpus: info.ncpu.unwrap_or(0),
         memory_bytes: info.mem_total.unwrap_or(0),
@@ -395,10 +498,9 @@ pub(super) fn check_engine(
                 f.version,
                 f.api_version,
                 f.latency.as_millis(),
-                if f.docker_desktop {
-                    "Docker Desktop".to_string()
-                } else {
-                    f.operating_system.clone()
+                match f.host {
+                    EngineHost::Native | EngineHost::OtherVm => f.operating_system.clone(),
+                    host => host.name().to_string(),
                 }
             ),
             None,
@@ -493,7 +595,7 @@ pub(super) fn check_resources(probe: &DockerProbe) -> CheckResult {
     } else {
         CheckStatus::Pass
     };
-    let how = if f.docker_desktop {
+    let how = if matches!(f.host, EngineHost::DockerDesktop { .. }) {
         "Give Docker more in Docker Desktop > Settings > Resources."
     } else {
         "Docker uses this machine directly: close other programs, or use a machine with more CPUs and memory."
@@ -530,7 +632,11 @@ mod tests {
                 version: "28.2.2".into(),
                 api_version: "1.50".into(),
                 operating_system: if desktop { "Docker Desktop" } else { "Debian" }.into(),
-                docker_desktop: desktop,
+                host: if desktop {
+                    EngineHost::DockerDesktop { wsl2: false }
+                } else {
+                    EngineHost::Native
+                },
                 cpus,
                 memory_bytes: mem_gib << 30,
                 root_dir: None,
@@ -636,6 +742,143 @@ mod tests {
             find_engine(&env5).endpoint,
             DockerEndpoint::Tcp("tcp://127.0.0.1:2376".into())
         );
+    }
+
+    #[test]
+    fn engines_that_keep_containers_in_a_vm_are_told_apart_from_docker_info() {
+        let classify = |os: &str, kernel: &str, name: &str, endpoint: &str, host_os: &str| {
+            EngineHost::classify(&EngineInfo {
+                operating_system: os,
+                kernel_version: kernel,
+                name,
+                labels: &[],
+                endpoint,
+                host_os,
+            })
+        };
+        // Values as `docker info` reports them on each product.
+        assert_eq!(
+            classify(
+                "Docker Desktop",
+                "6.10.14-linuxkit",
+                "docker-desktop",
+                "unix:///Users/a/.docker/run/docker.sock",
+                "macos"
+            ),
+            EngineHost::DockerDesktop { wsl2: false }
+        );
+        assert_eq!(
+            classify(
+                "Docker Desktop",
+                "5.15.167.4-microsoft-standard-WSL2",
+                "docker-desktop",
+                "npipe:////./pipe/docker_engine",
+                "windows"
+            ),
+            EngineHost::DockerDesktop { wsl2: true }
+        );
+        assert_eq!(
+            classify(
+                "Ubuntu 24.04.1 LTS",
+                "6.8.0-50-generic",
+                "colima",
+                "unix:///Users/a/.colima/default/docker.sock",
+                "macos"
+            ),
+            EngineHost::Colima
+        );
+        assert_eq!(
+            classify(
+                "Ubuntu 24.04 LTS",
+                "6.8.0",
+                "colima-work",
+                "unix:///x.sock",
+                "macos"
+            ),
+            EngineHost::Colima
+        );
+        assert_eq!(
+            classify(
+                "OrbStack",
+                "6.12.5-orbstack",
+                "orbstack",
+                "unix:///Users/a/.orbstack/run/docker.sock",
+                "macos"
+            ),
+            EngineHost::OrbStack
+        );
+        assert_eq!(
+            classify(
+                "Alpine Linux v3.20",
+                "6.6.14-0-virt",
+                "lima-rancher-desktop",
+                "unix:///Users/a/.rd/docker.sock",
+                "macos"
+            ),
+            EngineHost::RancherDesktop
+        );
+        assert_eq!(
+            classify(
+                "Rancher Desktop WSL Distribution",
+                "5.15.153.1-microsoft-standard-WSL2",
+                "x",
+                "npipe:////./pipe/docker_engine",
+                "windows"
+            ),
+            EngineHost::RancherDesktop
+        );
+        assert_eq!(
+            classify(
+                "fedora",
+                "6.12.7-200.fc41",
+                "localhost.localdomain",
+                "unix:///var/folders/x/podman/podman-machine-default-api.sock",
+                "macos"
+            ),
+            EngineHost::PodmanMachine
+        );
+        assert_eq!(
+            classify(
+                "Ubuntu 24.10",
+                "6.11.0",
+                "lima-docker",
+                "unix:///Users/a/.lima/docker/sock/docker.sock",
+                "macos"
+            ),
+            EngineHost::Lima
+        );
+        assert_eq!(
+            classify(
+                "Debian GNU/Linux 12 (bookworm)",
+                "6.1.0-28-amd64",
+                "box",
+                "unix:///var/run/docker.sock",
+                "linux"
+            ),
+            EngineHost::Native
+        );
+        assert_eq!(
+            classify(
+                "Ubuntu 22.04",
+                "6.1.0",
+                "vm",
+                "tcp://192.168.64.2:2375",
+                "macos"
+            ),
+            EngineHost::OtherVm
+        );
+        assert!(!EngineHost::Native.networks_in_vm());
+        for host in [
+            EngineHost::DockerDesktop { wsl2: true },
+            EngineHost::Colima,
+            EngineHost::OrbStack,
+            EngineHost::RancherDesktop,
+            EngineHost::PodmanMachine,
+            EngineHost::Lima,
+            EngineHost::OtherVm,
+        ] {
+            assert!(host.networks_in_vm(), "{host:?}");
+        }
     }
 
     #[test]

@@ -203,8 +203,10 @@ pub struct SetupPlan {
     pub downloads: Vec<PlannedDownload>,
     /// The MetalLB range from the current `kind` network, when that network exists.
     pub metallb_pool: Option<String>,
-    /// Docker Desktop: the MetalLB addresses are not reachable from this computer.
-    pub docker_desktop: bool,
+    /// The engine that keeps container networks in a VM (Docker Desktop, Colima, OrbStack,
+    /// Rancher Desktop...), when it does: the MetalLB addresses are not reachable from this
+    /// computer, localhost is.
+    pub networks_in_vm: Option<String>,
     /// Where the shop will answer.
     pub product_page_url: String,
 }
