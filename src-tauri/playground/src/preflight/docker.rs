@@ -294,6 +294,40 @@ impl EngineHost {
         }
     }
 
+    /// Where this engine's CPU and memory limits are raised, as a sentence.
+    pub fn resources_fix(self) -> &'static str {
+        match self {
+            EngineHost::Native => {
+                "Docker uses this machine directly: close other programs, or use a machine with more CPUs and memory."
+            }
+            EngineHost::DockerDesktop { wsl2: false } => {
+                "Give Docker more in Docker Desktop > Settings > Resources."
+            }
+            // Docker Desktop on WSL 2 has no such settings: WSL's VM has the limits.
+            EngineHost::DockerDesktop { wsl2: true } => {
+                "Docker Desktop on WSL 2 gets its CPUs and memory from WSL: put the three lines `[wsl2]`, `memory=8GB` and `processors=4` in %UserProfile%\\.wslconfig (create the file if it is missing), run `wsl --shutdown` in a terminal, then start Docker Desktop again."
+            }
+            EngineHost::Colima => {
+                "Restart Colima with more: `colima stop`, then `colima start --cpu 4 --memory 8`."
+            }
+            EngineHost::OrbStack => {
+                "Raise the memory limit in OrbStack > Settings > System (OrbStack uses every CPU by default)."
+            }
+            EngineHost::RancherDesktop => {
+                "Give it more in Rancher Desktop > Preferences > Virtual Machine (on Windows, in %UserProfile%\\.wslconfig under `[wsl2]`, then `wsl --shutdown`)."
+            }
+            EngineHost::PodmanMachine => {
+                "Give the machine more: `podman machine stop`, `podman machine set --cpus 4 --memory 8192`, then `podman machine start`."
+            }
+            EngineHost::Lima => {
+                "Give the instance more: `limactl stop <instance>`, `limactl edit <instance> --cpus 4 --memory 8`, then `limactl start <instance>`."
+            }
+            EngineHost::OtherVm => {
+                "Give the virtual machine your Docker engine runs in about 4 CPUs and 8 GiB."
+            }
+        }
+    }
+
     /// True when containers run in a VM: their networks (MetalLB's addresses) are not
     /// reachable from this computer, only ports published on localhost are.
     pub fn networks_in_vm(self) -> bool {
@@ -595,11 +629,7 @@ pub(super) fn check_resources(probe: &DockerProbe) -> CheckResult {
     } else {
         CheckStatus::Pass
     };
-    let how = if matches!(f.host, EngineHost::DockerDesktop { .. }) {
-        "Give Docker more in Docker Desktop > Settings > Resources."
-    } else {
-        "Docker uses this machine directly: close other programs, or use a machine with more CPUs and memory."
-    };
+    let how = f.host.resources_fix();
     match status {
         CheckStatus::Pass => row(
             status,
@@ -928,6 +958,37 @@ mod tests {
         assert!(row.fix.unwrap().contains("Settings > Resources"));
         let row = check_resources(&facts(4, 2, false));
         assert!(!row.fix.unwrap().contains("Settings"));
+    }
+
+    #[test]
+    fn docker_desktop_on_wsl2_is_sent_to_wslconfig_not_to_settings_it_does_not_have() {
+        let mut probe = facts(4, 2, true);
+        if let Ok(f) = &mut probe.outcome {
+            // What `docker info` says on Windows with the WSL 2 backend.
+            f.host = EngineHost::classify(&EngineInfo {
+                operating_system: "Docker Desktop",
+                kernel_version: "5.15.167.4-microsoft-standard-WSL2",
+                name: "docker-desktop",
+                labels: &[],
+                endpoint: "npipe:////./pipe/docker_engine",
+                host_os: "windows",
+            });
+        }
+        let fix = check_resources(&probe).fix.unwrap();
+        assert!(fix.contains(r"%UserProfile%\.wslconfig"), "{fix}");
+        assert!(
+            fix.contains("`[wsl2]`")
+                && fix.contains("`memory=8GB`")
+                && fix.contains("`processors=4`"),
+            "{fix}"
+        );
+        assert!(fix.contains("wsl --shutdown"), "{fix}");
+        assert!(!fix.contains("Settings > Resources"), "{fix}");
+        let colima = EngineHost::Colima.resources_fix();
+        assert!(
+            colima.contains("colima start --cpu 4 --memory 8"),
+            "{colima}"
+        );
     }
 
     #[test]

@@ -150,9 +150,7 @@ impl SetupRun {
         let facts = self.docker_facts().await;
         workloads::slow_hint(
             facts.as_ref().map(|f| f.memory_bytes),
-            facts
-                .as_ref()
-                .is_some_and(|f| matches!(f.host, docker::EngineHost::DockerDesktop { .. })),
+            facts.as_ref().map(|f| f.host),
             self.cfg.timeouts.workloads,
         )
     }
