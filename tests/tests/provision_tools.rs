@@ -502,3 +502,59 @@ async fn after_a_restart_a_stopped_cluster_is_started_and_its_api_server_waited_
         .unwrap();
     assert!(nodes.iter().all(|n| n.running), "{nodes:?}");
 }
+
+#[tokio::test]
+async fn merge_kubeconfig_adds_the_context_to_the_users_file_without_switching_and_down_removes_it()
+{
+    let (_dir, _site, mut cfg, _sim) = prepared("pg-merge").await;
+    let _cleanup = DockerCleanup {
+        cluster: cfg.cluster_name.clone(),
+        network: None,
+    };
+    let users = cfg.user_kubeconfig.clone().unwrap();
+    std::fs::create_dir_all(users.parent().unwrap()).unwrap();
+    let mine = "apiVersion: v1\nkind: Config\nclusters:\n- name: work\n  cluster: {server: 'https://work.example:6443'}\ncontexts:\n- name: work\n  context: {cluster: work, user: me}\ncurrent-context: work\nusers:\n- name: me\n  user: {token: abc}\n";
+    std::fs::write(&users, mine).unwrap();
+    cfg.merge_kubeconfig = true;
+    let (sink, events) = recorder();
+    setup_steps(
+        cfg.clone(),
+        &[StepId::Tools, StepId::Cluster],
+        sink,
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    let context = cfg.target.context.clone();
+    let merged: serde_json::Value = serde_yaml_ng::from_str(&read(&users)).unwrap();
+    assert_eq!(
+        merged["current-context"], "work",
+        "the user's context is kept"
+    );
+    let contexts: Vec<&str> = merged["contexts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    assert_eq!(contexts, ["work", context.as_str()]);
+    let log: Vec<String> = events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e.message.clone())
+        .collect();
+    assert!(
+        log.iter()
+            .any(|l| l.contains(&format!("kubectl config use-context {context}"))),
+        "{log:#?}"
+    );
+
+    let (sink, _) = recorder();
+    playground::provision::teardown(cfg.clone(), sink, CancellationToken::new())
+        .await
+        .unwrap();
+    let after: serde_json::Value = serde_yaml_ng::from_str(&read(&users)).unwrap();
+    let before: serde_json::Value = serde_yaml_ng::from_str(mine).unwrap();
+    assert_eq!(after, before, "down leaves the user's kubeconfig as it was");
+}

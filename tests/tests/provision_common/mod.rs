@@ -206,6 +206,8 @@ pub fn config(home: &Path, site: &Site, cluster: &str, network: &str) -> Provisi
         api_restart: Duration::from_secs(5),
     };
     cfg.poll_interval = Duration::from_millis(200);
+    // Never the real ~/.kube/config of the machine running the tests.
+    cfg.user_kubeconfig = Some(home.join("users-kube").join("config"));
     cfg
 }
 

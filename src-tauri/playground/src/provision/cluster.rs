@@ -264,7 +264,7 @@ pub async fn ensure(
         let mut usable = Ok(());
         if !has_context(kubeconfig, &cfg.target.context) {
             ctx.log("Writing its access details to the playground's own kubeconfig");
-            match export_kubeconfig(cfg, ctx, kind, Some(kubeconfig)).await {
+            match export_kubeconfig(cfg, ctx, kind, kubeconfig).await {
                 Ok(()) => {}
                 // A create stopped before kubeadm wrote the admin kubeconfig.
                 Err(e) if !finished => usable = Err(e.to_string()),
@@ -286,7 +286,7 @@ pub async fn ensure(
                     write_marker(cfg, &nodes)?;
                 }
                 ctx.log(format!("{how}; reusing this cluster"));
-                merge_if_asked(cfg, ctx, kind).await?;
+                merge_if_asked(cfg, ctx)?;
                 return Ok(None);
             }
             Err(why) if finished => {
@@ -385,7 +385,7 @@ pub async fn ensure(
     }
     write_marker(cfg, &node_containers(cfg, &cfg.cluster_name).await?)?;
     ctx.disarm_cleanups();
-    merge_if_asked(cfg, ctx, kind).await?;
+    merge_if_asked(cfg, ctx)?;
     Ok(Some(format!(
         "Cluster {} created; its kubeconfig is {}",
         cfg.cluster_name,
@@ -393,31 +393,49 @@ pub async fn ensure(
     )))
 }
 
-/// Adds the cluster to the user's own kubeconfig, only when they asked for it.
-async fn merge_if_asked(cfg: &ProvisionConfig, ctx: &StepCtx, kind: &Path) -> Result<(), Error> {
+/// Adds the cluster to the user's own kubeconfig, only when they asked for it. Not with
+/// `kind export kubeconfig`: that writes `~/.kube/config` whatever `$KUBECONFIG` says and
+/// switches the user's current context.
+fn merge_if_asked(cfg: &ProvisionConfig, ctx: &StepCtx) -> Result<(), Error> {
     if !cfg.merge_kubeconfig {
         return Ok(());
     }
-    ctx.log("Adding the cluster to your own kubeconfig, as you asked (kind export kubeconfig)");
-    export_kubeconfig(cfg, ctx, kind, None).await
+    let Some(file) = &cfg.user_kubeconfig else {
+        return Err(Error::Precondition(
+            "there is no home folder, so no kubeconfig of yours to add the cluster to".into(),
+        ));
+    };
+    let merged =
+        super::kubeconfig::merge_context(&cfg.target.kubeconfig, file, &cfg.target.context)?;
+    let context = &cfg.target.context;
+    ctx.log(match merged.current_context {
+        Some(current) => format!(
+            "Added context {context} to your kubeconfig {}, as you asked. Your current context stays {current}; use the playground with `kubectl --context {context} ...` or switch with `kubectl config use-context {context}`",
+            file.display()
+        ),
+        None => format!(
+            "Added context {context} to your kubeconfig {}, as you asked; it had no current context, so {context} is now the current one",
+            file.display()
+        ),
+    });
+    Ok(())
 }
 
-/// `kind export kubeconfig` into `file`, or into the user's default kubeconfig when None.
+/// `kind export kubeconfig` into `file` (the playground's own kubeconfig).
 async fn export_kubeconfig(
     cfg: &ProvisionConfig,
     ctx: &StepCtx,
     kind: &Path,
-    file: Option<&Path>,
+    file: &Path,
 ) -> Result<(), Error> {
-    let mut args = vec![
+    let args = vec![
         os("export"),
         os("kubeconfig"),
         os("--name"),
         os(&cfg.cluster_name),
+        os("--kubeconfig"),
+        os(file),
     ];
-    if let Some(f) = file {
-        args.extend([os("--kubeconfig"), os(f)]);
-    }
     ToolCommand {
         tool: "kind",
         program: kind,
@@ -466,29 +484,8 @@ pub async fn delete(cfg: &ProvisionConfig, ctx: &StepCtx, kind: &Path) -> Result
 /// kubeconfig, when kind left it there. The file is the app's own, so this never touches
 /// the user's kubeconfig.
 pub fn forget_context(file: &Path, context: &str) -> Result<bool, Error> {
-    let Ok(mut k) = ::kube::config::Kubeconfig::read_from(file) else {
-        return Ok(false);
-    };
-    let Some(pos) = k.contexts.iter().position(|c| c.name == context) else {
-        return Ok(false);
-    };
-    let named = k.contexts.remove(pos);
-    if let Some(c) = named.context {
-        k.clusters.retain(|x| x.name != c.cluster);
-        if let Some(user) = c.user {
-            k.auth_infos.retain(|x| x.name != user);
-        }
-    }
-    if k.current_context.as_deref() == Some(context) {
-        k.current_context = None;
-    }
-    let yaml = serde_yaml_ng::to_string(&k).map_err(|e| {
-        Error::TeardownIncomplete(format!("cannot rewrite {}: {e}", file.display()))
-    })?;
-    std::fs::write(file, yaml).map_err(|e| {
-        Error::TeardownIncomplete(format!("cannot rewrite {}: {e}", file.display()))
-    })?;
-    Ok(true)
+    super::kubeconfig::remove_context(file, context)
+        .map_err(|e| Error::TeardownIncomplete(e.to_string()))
 }
 
 #[cfg(test)]

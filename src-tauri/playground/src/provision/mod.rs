@@ -12,6 +12,7 @@ pub mod download;
 mod engine;
 mod error;
 mod istio;
+pub mod kubeconfig;
 pub mod metallb;
 mod process;
 mod steps;
@@ -291,6 +292,9 @@ pub struct ProvisionConfig {
     pub product_page_url: String,
     /// Also add the cluster to the user's own kubeconfig (only when they ask).
     pub merge_kubeconfig: bool,
+    /// The user's own kubeconfig (first file of `$KUBECONFIG`, else `~/.kube/config`):
+    /// `--merge-kubeconfig` writes there and teardown removes the playground's entries.
+    pub user_kubeconfig: Option<PathBuf>,
     pub timeouts: Timeouts,
     /// How often waits look again.
     pub poll_interval: Duration,
@@ -318,6 +322,10 @@ impl ProvisionConfig {
                 versions::ports::INGRESS_HTTP
             ),
             merge_kubeconfig: false,
+            user_kubeconfig: kubeconfig::user_kubeconfig(
+                std::env::var_os("KUBECONFIG").as_deref(),
+                dirs::home_dir().as_deref(),
+            ),
             timeouts: Timeouts::default(),
             poll_interval: Duration::from_secs(2),
         }

@@ -639,6 +639,17 @@ impl SetupRun {
             ))
             .into());
         }
+        // Left there by `up --merge-kubeconfig`: a context of a deleted cluster only confuses
+        // kubectl. Only the playground's own context, cluster and user entries go.
+        if let Some(file) = &cfg.user_kubeconfig
+            && cluster::forget_context(file, &cfg.target.context)?
+        {
+            ctx.log(format!(
+                "Removed context {} (and its cluster and user entries) from your kubeconfig {}",
+                cfg.target.context,
+                file.display()
+            ));
+        }
         Ok(Outcome::Done(format!(
             "Cluster {} deleted: no node containers left, context {} removed from the playground's kubeconfig",
             cfg.cluster_name, cfg.target.context
@@ -747,8 +758,11 @@ pub async fn plan(cfg: &ProvisionConfig) -> SetupPlan {
                     versions::ports::INGRESS_HTTPS,
                     versions::ports::INGRESS_HTTPS_NODE_PORT
                 ),
-                if cfg.merge_kubeconfig {
-                    "Also add it to your own kubeconfig (you asked)".into()
+                if let (true, Some(file)) = (cfg.merge_kubeconfig, &cfg.user_kubeconfig) {
+                    format!(
+                        "Also add context {context} to your kubeconfig {} (you asked); your current context is kept",
+                        file.display()
+                    )
                 } else {
                     "Your own kubeconfig is not touched".into()
                 },
