@@ -56,12 +56,10 @@ impl Drop for TreeKill {
             if let Some(group) = i32::try_from(pid)
                 .ok()
                 .and_then(rustix::process::Pid::from_raw)
-            {
-                if let Err(e) =
+                && let Err(e) =
                     rustix::process::kill_process_group(group, rustix::process::Signal::KILL)
-                {
-                    tracing::debug!(pid, error = %e, "process group already gone");
-                }
+            {
+                tracing::debug!(pid, error = %e, "process group already gone");
             }
         }
         #[cfg(windows)]
