@@ -8,15 +8,20 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/istio-playground/target
 APP_DIR := $(CARGO_TARGET_DIR)/e2e-app
 APP := $(APP_DIR)/istio-playground
 
-.PHONY: run test deps ui app lint rust-test ui-test types-current e2e bench bench-mesh bench-webview
+.PHONY: run test deps docker-up ui app lint rust-test ui-test types-current e2e bench bench-mesh bench-webview bundle bundle-test
 
 run: deps app
 	$(APP)
 
-test: deps lint rust-test types-current ui-test e2e
+test: deps docker-up lint rust-test types-current ui-test e2e
 
 deps:
 	@bash .ci/deps
+
+# The tests talk to a real Docker engine: start it when it is installed but stopped, or say
+# exactly what to run.
+docker-up:
+	@bash .ci/docker-up
 
 ui:
 	cd ui && npm run build
