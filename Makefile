@@ -56,6 +56,18 @@ e2e: app
 	@echo "e2e screenshots: $(CURDIR)/target/e2e/"
 	@ls -1 $(CURDIR)/target/e2e/*.png
 
+# Installable packages (not part of `make test`: a clean release build takes about 17 minutes
+# on 2 cores). deb and rpm build offline; the AppImage needs linuxdeploy, which tauri
+# downloads at build time, so it is left to the release workflow.
+bundle: deps
+	ui/node_modules/.bin/tauri build --bundles deb,rpm
+	@ls -1 $(CARGO_TARGET_DIR)/release/bundle/deb/*.deb $(CARGO_TARGET_DIR)/release/bundle/rpm/*.rpm
+
+# Installs the .deb into this machine, opens the installed app under Xvfb, checks the Setup
+# screen, removes the package.
+bundle-test:
+	bash .ci/bundle-test
+
 # Benchmarks (figures in the README). Not part of `make test`.
 bench: bench-mesh bench-webview
 
