@@ -501,6 +501,49 @@ async fn after_a_restart_a_stopped_cluster_is_started_and_its_api_server_waited_
         .await
         .unwrap();
     assert!(nodes.iter().all(|n| n.running), "{nodes:?}");
+
+    // The same for a cluster made by an older version of the app (no "created" marker): it
+    // is waited for too, then found complete (its node is Ready) and kept.
+    let marker = cfg
+        .dirs
+        .root()
+        .join(format!("cluster-{}.created", cfg.cluster_name));
+    assert!(marker.is_file());
+    std::fs::remove_file(&marker).unwrap();
+    let out = std::process::Command::new("docker")
+        .args(["stop", "-t", "0", &name])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port2 = free.local_addr().unwrap().port();
+    drop(free);
+    let kubeconfig = read(&cfg.target.kubeconfig).replace(
+        &format!("http://127.0.0.1:{port}"),
+        &format!("http://127.0.0.1:{port2}"),
+    );
+    std::fs::write(&cfg.target.kubeconfig, kubeconfig).unwrap();
+    api_server_back_after(
+        port2,
+        api.trim_start_matches("http://").to_string(),
+        Duration::from_secs(2),
+    );
+    let (sink, events) = recorder();
+    setup_steps(
+        cfg.clone(),
+        &[StepId::Tools, StepId::Cluster],
+        sink,
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        last_state(&events.lock().unwrap(), StepId::Cluster),
+        Some(StepState::Skipped)
+    );
+    let calls = read(dir.path().join("kind.calls"));
+    assert!(!calls.contains("delete cluster"), "{calls}");
+    assert!(marker.is_file(), "adopted: the marker is written");
 }
 
 #[tokio::test]

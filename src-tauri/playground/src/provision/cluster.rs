@@ -260,6 +260,7 @@ pub async fn ensure(
                 .join(", ")
         ));
         let finished = created_here(cfg, &nodes);
+        let restarted = nodes.iter().any(|n| !n.running);
         start_stopped(cfg, ctx, &nodes).await?;
         let mut usable = Ok(());
         if !has_context(kubeconfig, &cfg.target.context) {
@@ -276,9 +277,21 @@ pub async fn ensure(
             Ok(()) if finished => wait_for_api(cfg, ctx)
                 .await
                 .map(|v| format!("Kubernetes {v} answers")),
-            Ok(()) => finished_cluster(cfg)
-                .await
-                .map(|()| "it answers and its node is Ready, so it is complete".to_string()),
+            // No marker (a cluster from an older version of the app): after a restart its
+            // API server needs the same patience before its nodes can be asked about.
+            Ok(()) => {
+                let up = if restarted {
+                    wait_for_api(cfg, ctx).await.map(drop)
+                } else {
+                    Ok(())
+                };
+                match up {
+                    Ok(()) => finished_cluster(cfg).await.map(|()| {
+                        "it answers and its node is Ready, so it is complete".to_string()
+                    }),
+                    Err(why) => Err(why),
+                }
+            }
         };
         match usable {
             Ok(how) => {
