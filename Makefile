@@ -8,7 +8,7 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/istio-playground/target
 APP_DIR := $(CARGO_TARGET_DIR)/e2e-app
 APP := $(APP_DIR)/istio-playground
 
-.PHONY: run test deps docker-up ui app lint rust-test ui-test types-current e2e bench bench-mesh bench-webview bundle bundle-test
+.PHONY: run test deps docker-up ui app lint rust-test ui-test types-current e2e bench bench-mesh bench-webview bundle bundle-test bench-startup
 
 run: deps app
 	$(APP)
@@ -70,6 +70,16 @@ bundle-test:
 
 # Benchmarks (figures in the README). Not part of `make test`.
 bench: bench-mesh bench-webview
+
+# First useful paint and idle memory of the release app next to an empty Tauri 2 app built
+# the same way (run `make bundle` first for the release app).
+EMPTY_APP := $(CARGO_TARGET_DIR)/empty-app
+bench-startup:
+	rm -rf $(EMPTY_APP) && cp -r tests/bench/empty-app $(EMPTY_APP)
+	mkdir -p $(EMPTY_APP)/icons && cp icons/icon.png $(EMPTY_APP)/icons/ && cp Cargo.lock $(EMPTY_APP)/
+	cd $(EMPTY_APP) && cargo build --release --features custom-protocol
+	xvfb-run -a -s "-screen 0 1280x800x24" python3 tests/bench/startup.py \
+		--app $(CARGO_TARGET_DIR)/release/istio-playground --empty $(CARGO_TARGET_DIR)/release/empty-tauri --runs 3
 
 bench-mesh:
 	cargo bench -p playground --bench mesh
