@@ -200,13 +200,21 @@ async fn setup_screen_shows_real_preflight_rows_and_the_other_screens_say_what_i
         .click()
         .await
         .unwrap();
-    let main = client
-        .find(Locator::Css("main"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    // The Mesh screen is loaded on first use: wait for its text.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let main = loop {
+        let text = client
+            .find(Locator::Css("main"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if text.contains("No cluster to show yet") || Instant::now() > deadline {
+            break text;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     // Without a cluster the Mesh screen says so and what to do.
     assert!(main.contains("No cluster to show yet"), "{main}");
     assert!(main.contains("Set up the playground first"), "{main}");
@@ -242,9 +250,13 @@ async fn with_docker_unreachable_the_docker_row_says_how_to_start_it() {
     client.close().await.unwrap();
 }
 
+/// Waits for the element (the Mesh screen is loaded on first use, so its controls appear a
+/// moment after the navigation click) and clicks it.
 async fn click(client: &Client, testid: &str) {
     client
-        .find(Locator::Css(&format!("[data-testid={testid}]")))
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(&format!("[data-testid={testid}]")))
         .await
         .unwrap_or_else(|e| panic!("{testid} not found: {e}"))
         .click()

@@ -418,18 +418,23 @@ async fn the_whole_setup_resumes_after_a_failure_at_each_step_then_tears_down() 
             .iter()
             .map(|id| (*id, StepState::Skipped))
             .collect();
+        let mut got = finals(&events);
         if i > 0 {
             // The step fixed just before this run acts now, unless it had failed only while
-            // waiting: then its pods became ready meanwhile and it finds nothing to do.
+            // waiting: then its pods usually became ready meanwhile and it finds nothing to
+            // do; on a loaded machine they may still be starting and it waits again (Done).
             let waited = matches!(StepId::SETUP[i - 1], StepId::Addons | StepId::Bookinfo);
             expected[i - 1].1 = if waited {
                 StepState::Skipped
             } else {
                 StepState::Done
             };
+            if waited && got.get(i - 1) == Some(&(StepId::SETUP[i - 1], StepState::Done)) {
+                got[i - 1].1 = StepState::Skipped;
+            }
         }
         expected.push((*step, StepState::Failed));
-        assert_eq!(finals(&events), expected, "run {i}: {err}");
+        assert_eq!(got, expected, "run {i}: {err}");
         let failed = events
             .iter()
             .find(|e| e.state == StepState::Failed)

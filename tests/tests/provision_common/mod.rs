@@ -203,8 +203,11 @@ pub fn config(home: &Path, site: &Site, cluster: &str, network: &str) -> Provisi
         workloads: Duration::from_secs(30),
         verify: Duration::from_secs(10),
         short_command: Duration::from_secs(10),
+        api_restart: Duration::from_secs(5),
     };
     cfg.poll_interval = Duration::from_millis(200);
+    // Never the real ~/.kube/config of the machine running the tests.
+    cfg.user_kubeconfig = Some(home.join("users-kube").join("config"));
     cfg
 }
 
@@ -262,16 +265,21 @@ pub fn node_image() -> String {
         .clone()
 }
 
-/// A kind stand-in. It records every call in `<dir>/kind.calls` and reads how to answer
+/// A kind stand-in. It records every call in `<dir>/kind.calls` (and the PATH, DOCKER_HOST
+/// and DOCKER_CONTEXT of the last one in `<dir>/kind.env`) and reads how to answer
 /// from `<dir>/kind.mode`: `ok` (create: start a labelled node container on `network` and
 /// copy `<dir>/cluster.kubeconfig` to --kubeconfig), `fail` (kind's message for a busy
-/// port, exit 1) or `hang` (never answers; its pid goes to `<dir>/kind.pid`).
+/// port, exit 1), `hang` (create never answers; its pid goes to `<dir>/kind.pid`) or
+/// `hang-tree` (create starts the node container, then a child process standing for kind's
+/// `docker exec ... kubeadm init`, pid in `<dir>/kind.child.pid`, and waits for it). Other
+/// commands answer as in `ok`.
 pub fn kind_script(dir: &Path, network: &str) -> String {
     let d = dir.display();
     let image = node_image();
     format!(
         r#"#!/bin/sh
 echo "$@" >> "{d}/kind.calls"
+printf 'PATH=%s\nDOCKER_HOST=%s\nDOCKER_CONTEXT=%s\n' "$PATH" "$DOCKER_HOST" "$DOCKER_CONTEXT" > "{d}/kind.env"
 mode=$(cat "{d}/kind.mode" 2>/dev/null || echo ok)
 case "$1" in
 version) echo "kind v0.32.0 go1.25.4 linux/amd64"; exit 0;;
@@ -281,7 +289,17 @@ for a in "$@"; do
   case "$prev" in --name) name="$a";; --kubeconfig) kc="$a";; esac
   prev="$a"
 done
-if [ "$mode" = hang ]; then echo $$ > "{d}/kind.pid"; exec sleep 300; fi
+if [ "$mode" = hang ] && [ "$1" = create ]; then echo $$ > "{d}/kind.pid"; exec sleep 300; fi
+if [ "$mode" = hang-tree ] && [ "$1" = create ]; then
+  echo "Creating cluster \"$name\" ..." >&2
+  docker run -d --name "$name-control-plane" --network "{network}" --label "io.x-k8s.kind.cluster=$name" --label io.x-k8s.kind.role=control-plane {image} /bin/sleep infinity > /dev/null || exit 2
+  echo " ✓ Preparing nodes 📦" >&2
+  sleep 300 &
+  echo $! > "{d}/kind.child.pid"
+  echo $$ > "{d}/kind.pid"
+  wait
+  exit 0
+fi
 if [ "$mode" = fail ]; then
   echo "Creating cluster \"$name\" ..." >&2
   echo "ERROR: failed to create cluster: command \"docker run --name $name-control-plane\" failed with error: exit status 125" >&2

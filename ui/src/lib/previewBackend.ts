@@ -224,7 +224,7 @@ const PREVIEW_PLAN: SetupPlan = {
   teardown: planned("teardown", "Delete the cluster", "Deletes the cluster and its containers."),
   downloads: [],
   metallbPool: "172.18.255.200-172.18.255.250",
-  dockerDesktop: false,
+  networksInVm: null,
   productPageUrl: "http://localhost:9080/productpage",
 };
 

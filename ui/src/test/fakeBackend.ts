@@ -104,7 +104,7 @@ export const SETUP_PLAN: SetupPlan = {
   teardown: plannedStep("teardown", "Delete the cluster"),
   downloads: [],
   metallbPool: null,
-  dockerDesktop: false,
+  networksInVm: null,
   productPageUrl: "http://localhost:9080/productpage",
 };
 

@@ -75,12 +75,13 @@ impl Dashboard {
         }
     }
 
-    /// The page to open: Kiali's web root, Grafana's Istio mesh dashboard.
+    /// The page to open: Kiali's web root, Grafana's Istio mesh dashboard, Jaeger's base
+    /// path (Istio 1.30's addon runs Jaeger with `--query.base-path=/jaeger`, so `/` is a 404).
     pub fn path(self) -> &'static str {
         match self {
             Dashboard::Kiali => "/kiali",
             Dashboard::Grafana => "/d/1a9a8ea49444aae205c7737573e894f9",
-            Dashboard::Jaeger => "/",
+            Dashboard::Jaeger => "/jaeger",
             Dashboard::Prometheus => "/",
         }
     }
@@ -323,16 +324,81 @@ pub async fn open(
 }
 
 async fn accept_loop(client: ::kube::Client, dashboard: Dashboard, listener: TcpListener) {
+    let listener = &listener;
+    let error = serve_accepted(
+        ACCEPT_BACKOFF,
+        move || listener.accept(),
+        |(conn, peer)| {
+            let client = client.clone();
+            tokio::spawn(async move {
+                if let Err(e) = forward_one(&client, dashboard, conn, peer).await {
+                    tracing::warn!(dashboard = dashboard.title(), error = %e, "forwarded connection failed");
+                }
+            });
+        },
+    )
+    .await;
+    tracing::error!(
+        dashboard = dashboard.title(),
+        %error,
+        "the dashboard's local port stopped accepting connections; open the dashboard again"
+    );
+}
+
+/// The pauses after accept failures in a row, and how many before giving up.
+#[derive(Debug, Clone, Copy)]
+struct AcceptBackoff {
+    first: std::time::Duration,
+    max: std::time::Duration,
+    tries: usize,
+}
+
+/// 10 ms doubling up to 1 s, 30 pauses (about 25 s in all) before giving up.
+const ACCEPT_BACKOFF: AcceptBackoff = AcceptBackoff {
+    first: std::time::Duration::from_millis(10),
+    max: std::time::Duration::from_secs(1),
+    tries: 30,
+};
+
+impl AcceptBackoff {
+    fn pauses(self) -> impl Iterator<Item = std::time::Duration> {
+        use backon::BackoffBuilder;
+        backon::ExponentialBuilder::default()
+            .with_min_delay(self.first)
+            .with_max_delay(self.max)
+            .with_max_times(self.tries)
+            .build()
+    }
+}
+
+/// Hands every accepted connection to `on_conn`. An accept error (out of file descriptors,
+/// say) is usually persistent: retrying at once would spin a core at 100 %, so the loop
+/// pauses, longer each time, and gives up with the last error after repeated failures. A
+/// success resets the pauses.
+async fn serve_accepted<T, F, Fut>(
+    backoff: AcceptBackoff,
+    mut accept: F,
+    mut on_conn: impl FnMut(T),
+) -> std::io::Error
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = std::io::Result<T>>,
+{
+    let mut pauses = backoff.pauses();
     loop {
-        let Ok((conn, peer)) = listener.accept().await else {
-            continue;
-        };
-        let client = client.clone();
-        tokio::spawn(async move {
-            if let Err(e) = forward_one(&client, dashboard, conn, peer).await {
-                tracing::warn!(dashboard = dashboard.title(), error = %e, "forwarded connection failed");
+        match accept().await {
+            Ok(conn) => {
+                pauses = backoff.pauses();
+                on_conn(conn);
             }
-        });
+            Err(e) => match pauses.next() {
+                Some(pause) => {
+                    tracing::warn!(error = %e, ?pause, "accepting a dashboard connection failed");
+                    tokio::time::sleep(pause).await;
+                }
+                None => return e,
+            },
+        }
     }
 }
 
@@ -372,12 +438,88 @@ mod tests {
         assert_eq!(Dashboard::Jaeger.usual_local_port(), 16686);
         assert_eq!(Dashboard::Jaeger.service_port(), 80);
         assert_eq!(Dashboard::Kiali.path(), "/kiali");
+        assert_eq!(Dashboard::Jaeger.path(), "/jaeger");
         assert!(
             Dashboard::Grafana
                 .path()
                 .ends_with("1a9a8ea49444aae205c7737573e894f9")
         );
         assert_eq!(Dashboard::parse("loki"), None);
+    }
+
+    #[tokio::test]
+    async fn a_failing_accept_is_retried_with_growing_pauses_not_in_a_busy_loop() {
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        let accept = || {
+            calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            async {
+                tokio::task::yield_now().await;
+                Err::<(), _>(std::io::Error::other("Too many open files (os error 24)"))
+            }
+        };
+        let run = serve_accepted(ACCEPT_BACKOFF, accept, |()| {});
+        let _ = tokio::time::timeout(std::time::Duration::from_millis(300), run).await;
+        // 10 + 20 + 40 + 80 + 160 ms of pauses fit in 300 ms: a handful of tries, where a
+        // loop without pauses makes hundreds of thousands.
+        let n = calls.load(std::sync::atomic::Ordering::SeqCst);
+        assert!((3..=8).contains(&n), "{n} accept calls in 300 ms");
+    }
+
+    /// The same shape as the real pauses, a hundred times shorter.
+    const QUICK: AcceptBackoff = AcceptBackoff {
+        first: std::time::Duration::from_micros(100),
+        max: std::time::Duration::from_millis(10),
+        tries: 30,
+    };
+
+    #[tokio::test]
+    async fn a_persistent_accept_error_ends_the_loop_with_that_error() {
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        let started = std::time::Instant::now();
+        let error = serve_accepted(
+            QUICK,
+            || {
+                calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                async { Err::<(), _>(std::io::Error::other("Too many open files (os error 24)")) }
+            },
+            |()| {},
+        )
+        .await;
+        assert!(error.to_string().contains("Too many open files"), "{error}");
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 31);
+        let waited = started.elapsed();
+        assert!(
+            waited >= std::time::Duration::from_millis(200),
+            "{waited:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_connection_accepted_between_failures_resets_the_pauses() {
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        let served = std::sync::atomic::AtomicUsize::new(0);
+        // Fails 20 times, accepts one, then fails for good: it takes 30 more failures after
+        // the success to give up, so 20 + 1 + 31 calls.
+        let error = serve_accepted(
+            QUICK,
+            || {
+                let n = calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                async move {
+                    if n == 20 {
+                        Ok(())
+                    } else {
+                        Err(std::io::Error::other("EMFILE"))
+                    }
+                }
+            },
+            |()| {
+                served.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            },
+        )
+        .await;
+        assert_eq!(error.to_string(), "EMFILE");
+        assert_eq!(served.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 52);
     }
 
     #[tokio::test]

@@ -43,27 +43,123 @@ impl std::fmt::Display for DockerEndpoint {
     }
 }
 
+/// What decides which engine the `docker` command (and so kind) talks to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DockerCliEnv {
+    /// `DOCKER_HOST`.
+    pub docker_host: Option<String>,
+    /// `DOCKER_CONTEXT`.
+    pub docker_context: Option<String>,
+    /// `DOCKER_CONFIG`, else `~/.docker`.
+    pub config_dir: Option<PathBuf>,
+    pub home: Option<PathBuf>,
+    pub windows: bool,
+}
+
+impl DockerCliEnv {
+    /// This process's environment.
+    pub fn current() -> Self {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        DockerCliEnv {
+            docker_host: var("DOCKER_HOST"),
+            docker_context: var("DOCKER_CONTEXT"),
+            config_dir: var("DOCKER_CONFIG").map(PathBuf::from),
+            home: dirs::home_dir(),
+            windows: cfg!(windows),
+        }
+    }
+}
+
+/// The engine the app and kind both use, and the docker CLI context it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FoundEngine {
+    pub endpoint: DockerEndpoint,
+    /// The docker CLI context it came from, when not from `DOCKER_HOST` or a usual socket.
+    pub context: Option<String>,
+}
+
+/// The sha256 of a context name, in hex: the folder the docker CLI keeps its metadata in.
+fn context_dir_name(name: &str) -> String {
+    use sha2::{Digest, Sha256};
+    format!("{:x}", Sha256::digest(name.as_bytes()))
+}
+
+/// The endpoint of a docker CLI context, from `<config>/contexts/meta/<sha256>/meta.json`.
+fn context_endpoint(config_dir: &std::path::Path, name: &str) -> Result<DockerEndpoint, String> {
+    let file = config_dir
+        .join("contexts/meta")
+        .join(context_dir_name(name))
+        .join("meta.json");
+    let text = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let meta: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", file.display()))?;
+    meta["Endpoints"]["docker"]["Host"]
+        .as_str()
+        .filter(|h| !h.is_empty())
+        .map(DockerEndpoint::parse)
+        .ok_or_else(|| format!("{} names no Endpoints.docker.Host", file.display()))
+}
+
+/// Finds the engine the way the docker CLI (and so kind) does: `DOCKER_HOST`, else the
+/// current context (`DOCKER_CONTEXT`, else `currentContext` in `config.json`), else the
+/// usual sockets (Linux engine, Docker Desktop, Colima, OrbStack, Rancher Desktop), else the
+/// platform default. With two engines installed, the app must inspect the one kind builds on.
+pub fn find_engine(env: &DockerCliEnv) -> FoundEngine {
+    if let Some(host) = &env.docker_host {
+        return FoundEngine {
+            endpoint: DockerEndpoint::parse(host),
+            context: None,
+        };
+    }
+    let config_dir = env
+        .config_dir
+        .clone()
+        .or_else(|| env.home.as_ref().map(|h| h.join(".docker")));
+    if let Some(config_dir) = &config_dir {
+        let current = env.docker_context.clone().or_else(|| {
+            let text = std::fs::read_to_string(config_dir.join("config.json")).ok()?;
+            let config: serde_json::Value = serde_json::from_str(&text).ok()?;
+            config["currentContext"].as_str().map(str::to_string)
+        });
+        // "default" is the CLI's name for "no context": DOCKER_HOST or the platform socket.
+        if let Some(name) = current.filter(|n| !n.is_empty() && n != "default") {
+            match context_endpoint(config_dir, &name) {
+                Ok(endpoint) => {
+                    return FoundEngine {
+                        endpoint,
+                        context: Some(name),
+                    };
+                }
+                Err(e) => tracing::warn!(context = %name, "docker context unreadable: {e}"),
+            }
+        }
+    }
+    if env.windows {
+        return FoundEngine {
+            endpoint: DockerEndpoint::NamedPipe("npipe:////./pipe/docker_engine".into()),
+            context: None,
+        };
+    }
+    let home = env.home.clone().unwrap_or_default();
+    let candidates = [
+        PathBuf::from("/var/run/docker.sock"),
+        home.join(".docker/run/docker.sock"),
+        home.join(".docker/desktop/docker.sock"),
+        home.join(".colima/default/docker.sock"),
+        home.join(".orbstack/run/docker.sock"),
+        home.join(".rd/docker.sock"),
+    ];
+    let found = candidates.iter().find(|p| p.exists());
+    FoundEngine {
+        endpoint: DockerEndpoint::Unix(found.unwrap_or(&candidates[0]).clone()),
+        context: None,
+    }
+}
+
 impl DockerEndpoint {
-    /// `DOCKER_HOST` when set, else the first usual socket that exists (Linux engine, Docker
-    /// Desktop on Linux and macOS, Colima), else the platform default.
+    /// The engine for this process's environment (see [`find_engine`]).
     pub fn from_env() -> Self {
-        if let Ok(host) = std::env::var("DOCKER_HOST")
-            && !host.is_empty()
-        {
-            return Self::parse(&host);
-        }
-        if cfg!(windows) {
-            return DockerEndpoint::NamedPipe("npipe:////./pipe/docker_engine".into());
-        }
-        let home = dirs::home_dir().unwrap_or_default();
-        let candidates = [
-            PathBuf::from("/var/run/docker.sock"),
-            home.join(".docker/run/docker.sock"),
-            home.join(".docker/desktop/docker.sock"),
-            home.join(".colima/default/docker.sock"),
-        ];
-        let found = candidates.iter().find(|p| p.exists());
-        DockerEndpoint::Unix(found.unwrap_or(&candidates[0]).clone())
+        find_engine(&DockerCliEnv::current()).endpoint
     }
 
     /// Parses a `DOCKER_HOST` value.
@@ -112,14 +208,141 @@ impl DockerEndpoint {
     }
 }
 
+/// Where the engine runs its containers, as far as the playground cares: on this computer's
+/// own kernel, or inside a VM (whose container networks, and so MetalLB's addresses, the
+/// host cannot reach; its CPU and memory limits are set in that product).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EngineHost {
+    /// Docker Engine on this Linux machine.
+    Native,
+    /// Docker Desktop; on Windows usually on WSL 2, which takes its limits from `.wslconfig`.
+    DockerDesktop {
+        wsl2: bool,
+    },
+    Colima,
+    OrbStack,
+    RancherDesktop,
+    PodmanMachine,
+    Lima,
+    /// Some other engine on macOS or Windows: there, Linux containers always run in a VM.
+    OtherVm,
+}
+
+/// The parts of `docker info` (and the endpoint) that tell the engines apart.
+#[derive(Debug, Clone, Default)]
+pub struct EngineInfo<'a> {
+    /// `OperatingSystem`: "Docker Desktop", "OrbStack", "Rancher Desktop WSL Distribution",
+    /// "Ubuntu 24.04 LTS"...
+    pub operating_system: &'a str,
+    /// `KernelVersion`: "...-microsoft-standard-WSL2" on WSL 2.
+    pub kernel_version: &'a str,
+    /// `Name`, the engine's host name: "colima", "lima-rancher-desktop"...
+    pub name: &'a str,
+    pub labels: &'a [String],
+    /// Where the app reached it: `unix:///Users/ana/.colima/default/docker.sock`...
+    pub endpoint: &'a str,
+    /// The OS this app runs on (`std::env::consts::OS`).
+    pub host_os: &'a str,
+}
+
+impl EngineHost {
+    pub fn classify(info: &EngineInfo<'_>) -> Self {
+        let os = info.operating_system.to_lowercase();
+        let kernel = info.kernel_version.to_lowercase();
+        let name = info.name.to_lowercase();
+        let endpoint = info.endpoint.to_lowercase();
+        let labelled = |word: &str| info.labels.iter().any(|l| l.to_lowercase().contains(word));
+        if os.contains("docker desktop") {
+            EngineHost::DockerDesktop {
+                wsl2: kernel.contains("microsoft") || kernel.contains("wsl2"),
+            }
+        } else if os.contains("orbstack") || endpoint.contains(".orbstack") {
+            EngineHost::OrbStack
+        } else if os.contains("rancher desktop")
+            || name.contains("rancher-desktop")
+            || endpoint.contains("/.rd/")
+            || endpoint.contains("rancher-desktop")
+        {
+            EngineHost::RancherDesktop
+        } else if name == "colima" || name.starts_with("colima-") || endpoint.contains("/.colima/")
+        {
+            EngineHost::Colima
+        } else if (labelled("podman") || endpoint.contains("podman") || os.contains("podman"))
+            && info.host_os != "linux"
+        {
+            EngineHost::PodmanMachine
+        } else if name.starts_with("lima-") || endpoint.contains("/.lima/") {
+            EngineHost::Lima
+        } else if info.host_os == "macos" || info.host_os == "windows" {
+            EngineHost::OtherVm
+        } else {
+            EngineHost::Native
+        }
+    }
+
+    /// The product's name, for sentences.
+    pub fn name(self) -> &'static str {
+        match self {
+            EngineHost::Native => "Docker Engine",
+            EngineHost::DockerDesktop { .. } => "Docker Desktop",
+            EngineHost::Colima => "Colima",
+            EngineHost::OrbStack => "OrbStack",
+            EngineHost::RancherDesktop => "Rancher Desktop",
+            EngineHost::PodmanMachine => "Podman machine",
+            EngineHost::Lima => "Lima",
+            EngineHost::OtherVm => "Your Docker engine",
+        }
+    }
+
+    /// Where this engine's CPU and memory limits are raised, as a sentence.
+    pub fn resources_fix(self) -> &'static str {
+        match self {
+            EngineHost::Native => {
+                "Docker uses this machine directly: close other programs, or use a machine with more CPUs and memory."
+            }
+            EngineHost::DockerDesktop { wsl2: false } => {
+                "Give Docker more in Docker Desktop > Settings > Resources."
+            }
+            // Docker Desktop on WSL 2 has no such settings: WSL's VM has the limits.
+            EngineHost::DockerDesktop { wsl2: true } => {
+                "Docker Desktop on WSL 2 gets its CPUs and memory from WSL: put the three lines `[wsl2]`, `memory=8GB` and `processors=4` in %UserProfile%\\.wslconfig (create the file if it is missing), run `wsl --shutdown` in a terminal, then start Docker Desktop again."
+            }
+            EngineHost::Colima => {
+                "Restart Colima with more: `colima stop`, then `colima start --cpu 4 --memory 8`."
+            }
+            EngineHost::OrbStack => {
+                "Raise the memory limit in OrbStack > Settings > System (OrbStack uses every CPU by default)."
+            }
+            EngineHost::RancherDesktop => {
+                "Give it more in Rancher Desktop > Preferences > Virtual Machine (on Windows, in %UserProfile%\\.wslconfig under `[wsl2]`, then `wsl --shutdown`)."
+            }
+            EngineHost::PodmanMachine => {
+                "Give the machine more: `podman machine stop`, `podman machine set --cpus 4 --memory 8192`, then `podman machine start`."
+            }
+            EngineHost::Lima => {
+                "Give the instance more: `limactl stop <instance>`, `limactl edit <instance> --cpus 4 --memory 8`, then `limactl start <instance>`."
+            }
+            EngineHost::OtherVm => {
+                "Give the virtual machine your Docker engine runs in about 4 CPUs and 8 GiB."
+            }
+        }
+    }
+
+    /// True when containers run in a VM: their networks (MetalLB's addresses) are not
+    /// reachable from this computer, only ports published on localhost are.
+    pub fn networks_in_vm(self) -> bool {
+        self != EngineHost::Native
+    }
+}
+
 /// What the engine told us.
 #[derive(Debug, Clone)]
 pub struct DockerFacts {
     pub version: String,
     pub api_version: String,
     pub operating_system: String,
-    /// Docker Desktop runs containers in a VM: their network is not reachable from the host.
-    pub docker_desktop: bool,
+    /// Where its containers run (Docker Desktop, Colima... keep them in a VM).
+    pub host: EngineHost,
     pub cpus: i64,
     pub memory_bytes: i64,
     pub root_dir: Option<String>,
@@ -207,10 +430,20 @@ async fn ask(endpoint: &DockerEndpoint, timeout: Duration) -> Result<DockerFacts
         .filter_map(|p| p.public_port)
         .collect();
     let operating_system = info.operating_system.clone().unwrap_or_default();
+    let endpoint_text = endpoint.to_string();
+    let labels = info.labels.clone().unwrap_or_default();
+    let host = EngineHost::classify(&EngineInfo {
+        operating_system: &operating_system,
+        kernel_version: info.kernel_version.as_deref().unwrap_or_default(),
+        name: info.name.as_deref().unwrap_or_default(),
+        labels: &labels,
+        endpoint: &endpoint_text,
+        host_os: std::env::consts::OS,
+    });
     Ok(DockerFacts {
         version: version.version.unwrap_or_else(|| "unknown".into()),
         api_version: version.api_version.unwrap_or_default(),
-        docker_desktop: operating_system.contains("Docker Desktop"),
+        host,
         operating_system,
         cpus: info.ncpu.unwrap_or(0),
         memory_bytes: info.mem_total.unwrap_or(0),
@@ -267,8 +500,31 @@ const WHY_DOCKER: &str =
     "kind runs the whole Kubernetes cluster as Docker containers, so nothing works without it.";
 const WHY_RESOURCES: &str = "Istio's demo profile, its addons and Bookinfo run about 30 containers; with too little CPU or memory pods stay Pending or restart.";
 
-pub(super) fn check_engine(probe: &DockerProbe) -> CheckResult {
+/// What to do when the engine answers but no `docker` command is found (kind needs one).
+fn docker_cli_fix() -> String {
+    if cfg!(target_os = "macos") {
+        "Open Docker Desktop > Settings > Advanced and choose to install the CLI tools for the system (/usr/local/bin) or your user (~/.docker/bin); with Colima or another engine, install the CLI with `brew install docker`. Then press Check again.".into()
+    } else if cfg!(windows) {
+        "Reinstall or repair Docker Desktop: it puts docker.exe in C:\\Program Files\\Docker\\Docker\\resources\\bin. Then press Check again.".into()
+    } else {
+        "Install the Docker command: `sudo apt-get install docker.io` (Debian, Ubuntu) or the docker-ce-cli package from Docker, then press Check again.".into()
+    }
+}
+
+/// The engine row; `docker_cli` is the `docker` command found on the PATH kind will get.
+pub(super) fn check_engine(
+    probe: &DockerProbe,
+    docker_cli: Option<&std::path::Path>,
+) -> CheckResult {
     let (status, summary, fix) = match &probe.outcome {
+        Ok(f) if docker_cli.is_none() => (
+            CheckStatus::Fail,
+            format!(
+                "Docker {} answered, but the `docker` command is not installed where the playground looks (your PATH and Docker's usual folders); kind needs it to create the cluster.",
+                f.version
+            ),
+            Some(docker_cli_fix()),
+        ),
         Ok(f) => (
             CheckStatus::Pass,
             format!(
@@ -276,10 +532,9 @@ pub(super) fn check_engine(probe: &DockerProbe) -> CheckResult {
                 f.version,
                 f.api_version,
                 f.latency.as_millis(),
-                if f.docker_desktop {
-                    "Docker Desktop".to_string()
-                } else {
-                    f.operating_system.clone()
+                match f.host {
+                    EngineHost::Native | EngineHost::OtherVm => f.operating_system.clone(),
+                    host => host.name().to_string(),
                 }
             ),
             None,
@@ -374,11 +629,7 @@ pub(super) fn check_resources(probe: &DockerProbe) -> CheckResult {
     } else {
         CheckStatus::Pass
     };
-    let how = if f.docker_desktop {
-        "Give Docker more in Docker Desktop > Settings > Resources."
-    } else {
-        "Docker uses this machine directly: close other programs, or use a machine with more CPUs and memory."
-    };
+    let how = f.host.resources_fix();
     match status {
         CheckStatus::Pass => row(
             status,
@@ -411,13 +662,252 @@ mod tests {
                 version: "28.2.2".into(),
                 api_version: "1.50".into(),
                 operating_system: if desktop { "Docker Desktop" } else { "Debian" }.into(),
-                docker_desktop: desktop,
+                host: if desktop {
+                    EngineHost::DockerDesktop { wsl2: false }
+                } else {
+                    EngineHost::Native
+                },
                 cpus,
                 memory_bytes: mem_gib << 30,
                 root_dir: None,
                 playground_ports: vec![],
                 latency: Duration::from_millis(3),
             }),
+        }
+    }
+
+    fn write_context(config_dir: &std::path::Path, name: &str, host: &str) {
+        let dir = config_dir
+            .join("contexts/meta")
+            .join(context_dir_name(name));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("meta.json"),
+            serde_json::json!({"Name": name, "Metadata": {"Description": "x"},
+                "Endpoints": {"docker": {"Host": host, "SkipTLSVerify": false}}})
+            .to_string(),
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn the_docker_clis_current_context_decides_the_engine_as_it_does_for_kind() {
+        let home = tempfile::tempdir().unwrap();
+        let config = home.path().join(".docker");
+        std::fs::create_dir_all(&config).unwrap();
+        std::fs::write(
+            config.join("config.json"),
+            r#"{"auths": {}, "currentContext": "colima"}"#,
+        )
+        .unwrap();
+        write_context(
+            &config,
+            "colima",
+            "unix:///Users/ana/.colima/default/docker.sock",
+        );
+        write_context(
+            &config,
+            "orbstack",
+            "unix:///Users/ana/.orbstack/run/docker.sock",
+        );
+        // The folder name is the sha256 of the context name, as the docker CLI stores it.
+        assert_eq!(
+            context_dir_name("default"),
+            "37a8eec1ce19687d132fe29051dca629d164e2c4958ba141d5f4133a33f0688f"
+        );
+        let env = DockerCliEnv {
+            home: Some(home.path().to_path_buf()),
+            ..Default::default()
+        };
+        assert_eq!(
+            find_engine(&env),
+            FoundEngine {
+                endpoint: DockerEndpoint::Unix("/Users/ana/.colima/default/docker.sock".into()),
+                context: Some("colima".into()),
+            }
+        );
+        // DOCKER_CONTEXT wins over config.json, DOCKER_HOST over both.
+        let env2 = DockerCliEnv {
+            docker_context: Some("orbstack".into()),
+            ..env.clone()
+        };
+        assert_eq!(
+            find_engine(&env2).endpoint,
+            DockerEndpoint::Unix("/Users/ana/.orbstack/run/docker.sock".into())
+        );
+        let env3 = DockerCliEnv {
+            docker_host: Some("tcp://127.0.0.1:2375".into()),
+            ..env2
+        };
+        assert_eq!(
+            find_engine(&env3),
+            FoundEngine {
+                endpoint: DockerEndpoint::Tcp("tcp://127.0.0.1:2375".into()),
+                context: None
+            }
+        );
+        // "default", or a context whose metadata is missing, falls back to the sockets.
+        for name in ["default", "gone"] {
+            let env4 = DockerCliEnv {
+                docker_context: Some(name.into()),
+                ..env.clone()
+            };
+            let found = find_engine(&env4);
+            assert_eq!(found.context, None, "{name}");
+            assert!(matches!(found.endpoint, DockerEndpoint::Unix(_)), "{name}");
+        }
+        // DOCKER_CONFIG moves the whole folder.
+        let elsewhere = tempfile::tempdir().unwrap();
+        std::fs::write(
+            elsewhere.path().join("config.json"),
+            r#"{"currentContext": "remote"}"#,
+        )
+        .unwrap();
+        write_context(elsewhere.path(), "remote", "tcp://127.0.0.1:2376");
+        let env5 = DockerCliEnv {
+            config_dir: Some(elsewhere.path().to_path_buf()),
+            ..env
+        };
+        assert_eq!(
+            find_engine(&env5).endpoint,
+            DockerEndpoint::Tcp("tcp://127.0.0.1:2376".into())
+        );
+    }
+
+    #[test]
+    fn engines_that_keep_containers_in_a_vm_are_told_apart_from_docker_info() {
+        let classify = |os: &str, kernel: &str, name: &str, endpoint: &str, host_os: &str| {
+            EngineHost::classify(&EngineInfo {
+                operating_system: os,
+                kernel_version: kernel,
+                name,
+                labels: &[],
+                endpoint,
+                host_os,
+            })
+        };
+        // Values as `docker info` reports them on each product.
+        assert_eq!(
+            classify(
+                "Docker Desktop",
+                "6.10.14-linuxkit",
+                "docker-desktop",
+                "unix:///Users/a/.docker/run/docker.sock",
+                "macos"
+            ),
+            EngineHost::DockerDesktop { wsl2: false }
+        );
+        assert_eq!(
+            classify(
+                "Docker Desktop",
+                "5.15.167.4-microsoft-standard-WSL2",
+                "docker-desktop",
+                "npipe:////./pipe/docker_engine",
+                "windows"
+            ),
+            EngineHost::DockerDesktop { wsl2: true }
+        );
+        assert_eq!(
+            classify(
+                "Ubuntu 24.04.1 LTS",
+                "6.8.0-50-generic",
+                "colima",
+                "unix:///Users/a/.colima/default/docker.sock",
+                "macos"
+            ),
+            EngineHost::Colima
+        );
+        assert_eq!(
+            classify(
+                "Ubuntu 24.04 LTS",
+                "6.8.0",
+                "colima-work",
+                "unix:///x.sock",
+                "macos"
+            ),
+            EngineHost::Colima
+        );
+        assert_eq!(
+            classify(
+                "OrbStack",
+                "6.12.5-orbstack",
+                "orbstack",
+                "unix:///Users/a/.orbstack/run/docker.sock",
+                "macos"
+            ),
+            EngineHost::OrbStack
+        );
+        assert_eq!(
+            classify(
+                "Alpine Linux v3.20",
+                "6.6.14-0-virt",
+                "lima-rancher-desktop",
+                "unix:///Users/a/.rd/docker.sock",
+                "macos"
+            ),
+            EngineHost::RancherDesktop
+        );
+        assert_eq!(
+            classify(
+                "Rancher Desktop WSL Distribution",
+                "5.15.153.1-microsoft-standard-WSL2",
+                "x",
+                "npipe:////./pipe/docker_engine",
+                "windows"
+            ),
+            EngineHost::RancherDesktop
+        );
+        assert_eq!(
+            classify(
+                "fedora",
+                "6.12.7-200.fc41",
+                "localhost.localdomain",
+                "unix:///var/folders/x/podman/podman-machine-default-api.sock",
+                "macos"
+            ),
+            EngineHost::PodmanMachine
+        );
+        assert_eq!(
+            classify(
+                "Ubuntu 24.10",
+                "6.11.0",
+                "lima-docker",
+                "unix:///Users/a/.lima/docker/sock/docker.sock",
+                "macos"
+            ),
+            EngineHost::Lima
+        );
+        assert_eq!(
+            classify(
+                "Debian GNU/Linux 12 (bookworm)",
+                "6.1.0-28-amd64",
+                "box",
+                "unix:///var/run/docker.sock",
+                "linux"
+            ),
+            EngineHost::Native
+        );
+        assert_eq!(
+            classify(
+                "Ubuntu 22.04",
+                "6.1.0",
+                "vm",
+                "tcp://192.168.64.2:2375",
+                "macos"
+            ),
+            EngineHost::OtherVm
+        );
+        assert!(!EngineHost::Native.networks_in_vm());
+        for host in [
+            EngineHost::DockerDesktop { wsl2: true },
+            EngineHost::Colima,
+            EngineHost::OrbStack,
+            EngineHost::RancherDesktop,
+            EngineHost::PodmanMachine,
+            EngineHost::Lima,
+            EngineHost::OtherVm,
+        ] {
+            assert!(host.networks_in_vm(), "{host:?}");
         }
     }
 
@@ -471,6 +961,54 @@ mod tests {
     }
 
     #[test]
+    fn docker_desktop_on_wsl2_is_sent_to_wslconfig_not_to_settings_it_does_not_have() {
+        let mut probe = facts(4, 2, true);
+        if let Ok(f) = &mut probe.outcome {
+            // What `docker info` says on Windows with the WSL 2 backend.
+            f.host = EngineHost::classify(&EngineInfo {
+                operating_system: "Docker Desktop",
+                kernel_version: "5.15.167.4-microsoft-standard-WSL2",
+                name: "docker-desktop",
+                labels: &[],
+                endpoint: "npipe:////./pipe/docker_engine",
+                host_os: "windows",
+            });
+        }
+        let fix = check_resources(&probe).fix.unwrap();
+        assert!(fix.contains(r"%UserProfile%\.wslconfig"), "{fix}");
+        assert!(
+            fix.contains("`[wsl2]`")
+                && fix.contains("`memory=8GB`")
+                && fix.contains("`processors=4`"),
+            "{fix}"
+        );
+        assert!(fix.contains("wsl --shutdown"), "{fix}");
+        assert!(!fix.contains("Settings > Resources"), "{fix}");
+        let colima = EngineHost::Colima.resources_fix();
+        assert!(
+            colima.contains("colima start --cpu 4 --memory 8"),
+            "{colima}"
+        );
+    }
+
+    #[test]
+    fn an_engine_without_a_docker_command_fails_because_kind_needs_it() {
+        let with = check_engine(
+            &facts(4, 8, true),
+            Some(std::path::Path::new("/usr/local/bin/docker")),
+        );
+        assert_eq!(with.status, CheckStatus::Pass, "{}", with.summary);
+        let without = check_engine(&facts(4, 8, true), None);
+        assert_eq!(without.status, CheckStatus::Fail);
+        assert!(
+            without.summary.contains("`docker` command"),
+            "{}",
+            without.summary
+        );
+        assert!(without.fix.is_some_and(|f| f.contains("press Check again")));
+    }
+
+    #[test]
     fn every_failure_says_what_to_do() {
         for problem in [
             DockerProblem::NotFound("x".into()),
@@ -479,10 +1017,13 @@ mod tests {
             DockerProblem::Timeout(TIMEOUT),
             DockerProblem::Other("x".into()),
         ] {
-            let row = check_engine(&DockerProbe {
-                endpoint: DockerEndpoint::parse("unix:///nope.sock"),
-                outcome: Err(problem.clone()),
-            });
+            let row = check_engine(
+                &DockerProbe {
+                    endpoint: DockerEndpoint::parse("unix:///nope.sock"),
+                    outcome: Err(problem.clone()),
+                },
+                Some(std::path::Path::new("/usr/bin/docker")),
+            );
             assert_eq!(row.status, CheckStatus::Fail, "{problem:?}");
             assert!(
                 row.fix.as_deref().is_some_and(|f| !f.is_empty()),

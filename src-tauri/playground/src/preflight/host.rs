@@ -69,7 +69,7 @@ pub(super) async fn check_disk(dirs: &AppDirs, docker: Option<&DockerFacts>) -> 
     let docker_dir = docker
         .and_then(|f| f.root_dir.as_deref())
         .map(PathBuf::from)
-        .filter(|p| p.exists() && docker.is_some_and(|f| !f.docker_desktop));
+        .filter(|p| p.exists() && docker.is_some_and(|f| !f.host.networks_in_vm()));
     let (place, path) = match docker_dir {
         Some(p) => ("Docker's image store", p),
         None => ("the app's data folder", existing_ancestor(dirs.root())),
@@ -94,7 +94,9 @@ pub(super) async fn check_disk(dirs: &AppDirs, docker: Option<&DockerFacts>) -> 
         }
     };
     let found = format!("{} free for {place} ({}).", gib(free), path.display());
-    let how = if docker.is_some_and(|f| f.docker_desktop) {
+    let how = if docker
+        .is_some_and(|f| matches!(f.host, super::docker::EngineHost::DockerDesktop { .. }))
+    {
         "Free some space, or raise the disk limit in Docker Desktop > Settings > Resources."
     } else {
         "Free some space (for example `docker system prune` removes unused images)."

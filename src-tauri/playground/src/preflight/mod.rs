@@ -4,6 +4,7 @@
 
 pub mod docker;
 mod host;
+pub mod path;
 mod ports;
 pub mod tools;
 
@@ -90,7 +91,7 @@ pub struct PreflightInput {
     pub docker_timeout: Duration,
     pub dirs: AppDirs,
     pub ports: Vec<PlannedPort>,
-    /// The `PATH` to look for kind and istioctl in.
+    /// The `PATH` to look for kind, istioctl and the `docker` command in.
     pub path: Option<OsString>,
     /// Where `/proc/sys/fs/inotify` lives (tests point this at a fake tree).
     pub proc_sys: PathBuf,
@@ -98,14 +99,15 @@ pub struct PreflightInput {
 
 impl PreflightInput {
     /// The real machine: Docker from `DOCKER_HOST` or the platform's usual socket, the
-    /// playground's ports, the user's `PATH`.
+    /// playground's ports, the user's `PATH` with Docker's usual CLI folders (what kind will
+    /// get).
     pub fn from_env(dirs: AppDirs) -> Self {
         Self {
             docker: DockerEndpoint::from_env(),
             docker_timeout: docker::TIMEOUT,
             dirs,
             ports: ports::planned(),
-            path: std::env::var_os("PATH"),
+            path: Some(path::child_path()),
             proc_sys: PathBuf::from("/proc/sys"),
         }
     }
@@ -130,7 +132,8 @@ pub async fn run(input: &PreflightInput) -> PreflightReport {
     let port_check = timed(ports::check(&input.ports, probe.published_ports())).await;
     let disk = timed(host::check_disk(&input.dirs, probe.info())).await;
     let resources = docker::check_resources(&probe);
-    let mut docker_row = docker::check_engine(&probe);
+    let docker_cli = tools::find_on_path("docker", input.path.as_ref());
+    let mut docker_row = docker::check_engine(&probe, docker_cli.as_deref());
     docker_row.elapsed_ms = millis(docker_elapsed);
 
     let checks = vec![

@@ -107,10 +107,10 @@ fn is_executable(path: &Path) -> bool {
 /// Runs `<tool> <version args>` with a timeout and returns the parsed version.
 #[tracing::instrument(skip_all, fields(tool = %path.display()))]
 pub async fn version_of(path: &Path, args: &[&str]) -> Result<String, String> {
-    let run = tokio::process::Command::new(path)
-        .args(args)
-        .kill_on_drop(true)
-        .output();
+    let mut command = tokio::process::Command::new(path);
+    command.args(args).kill_on_drop(true);
+    crate::provision::no_console_window(&mut command);
+    let run = command.output();
     let out = tokio::time::timeout(VERSION_TIMEOUT, run)
         .await
         .map_err(|_| format!("did not answer within {} s", VERSION_TIMEOUT.as_secs()))?

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::ffi::OsString;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bollard::query_parameters::ListContainersOptionsBuilder;
@@ -118,6 +118,38 @@ pub async fn api_answers(cfg: &ProvisionConfig) -> Result<String, String> {
     }
 }
 
+/// Waits for the API server of a cluster whose node containers run, asking again with a
+/// growing pause (1 s up to 10 s) for up to `timeouts.api_restart`. After a reboot or a
+/// Docker restart it needs tens of seconds; asking once would delete a healthy cluster and
+/// lose the user's changes.
+#[tracing::instrument(skip_all)]
+async fn wait_for_api(cfg: &ProvisionConfig, ctx: &StepCtx) -> Result<String, String> {
+    use backon::{ExponentialBuilder, Retryable};
+    let limit = cfg.timeouts.api_restart;
+    let started = std::time::Instant::now();
+    let backoff = ExponentialBuilder::default()
+        .with_min_delay(Duration::from_secs(1).min(limit))
+        .with_max_delay(Duration::from_secs(10))
+        .with_total_delay(Some(limit))
+        .without_max_times();
+    (|| api_answers(cfg))
+        .retry(backoff)
+        .sleep(tokio::time::sleep)
+        .notify(|why, next| {
+            let waited = started.elapsed();
+            ctx.progress(
+                100.0 * waited.as_secs_f32() / limit.as_secs_f32().max(1.0),
+                Some(format!(
+                    "The API server is not answering yet ({why}); it can take a minute or two after a restart. Asking again in {} (waited {} of up to {})",
+                    super::human(next),
+                    super::human(waited),
+                    super::human(limit)
+                )),
+            );
+        })
+        .await
+}
+
 fn kind_hint(output: &str, cfg: &ProvisionConfig) -> String {
     let lower = output.to_lowercase();
     if lower.contains("port is already allocated") || lower.contains("address already in use") {
@@ -150,6 +182,65 @@ fn os(s: impl Into<OsString>) -> OsString {
     s.into()
 }
 
+/// The file that says `kind create cluster` finished for these node containers. Written
+/// only after kind succeeded, so node containers without it are what an interrupted create
+/// left: no CNI, no StorageClass, a tainted control plane, where every pod stays Pending.
+fn created_marker(cfg: &ProvisionConfig) -> PathBuf {
+    cfg.dirs
+        .root()
+        .join(format!("cluster-{}.created", cfg.cluster_name))
+}
+
+/// The marker's content: the node containers' ids, so a cluster made again by other means
+/// under the same name is not taken for the finished one.
+fn marker_text(nodes: &[NodeContainer]) -> String {
+    let mut ids: Vec<&str> = nodes.iter().map(|n| n.id.as_str()).collect();
+    ids.sort_unstable();
+    ids.join("\n")
+}
+
+fn created_here(cfg: &ProvisionConfig, nodes: &[NodeContainer]) -> bool {
+    std::fs::read_to_string(created_marker(cfg)).is_ok_and(|t| t.trim() == marker_text(nodes))
+}
+
+fn write_marker(cfg: &ProvisionConfig, nodes: &[NodeContainer]) -> Result<(), Error> {
+    let file = created_marker(cfg);
+    std::fs::write(&file, marker_text(nodes))
+        .map_err(|e| Error::Precondition(format!("cannot write {}: {e}", file.display())))
+}
+
+fn forget_marker(cfg: &ProvisionConfig) {
+    let _ = std::fs::remove_file(created_marker(cfg));
+}
+
+/// For a cluster without the marker (made by an older version of the app, or by hand): it is
+/// finished when the API answers and a node is Ready, which kubelet reports only once the
+/// CNI runs.
+#[tracing::instrument(skip(cfg))]
+async fn finished_cluster(cfg: &ProvisionConfig) -> Result<(), String> {
+    use k8s_openapi::api::core::v1::Node;
+    api_answers(cfg).await?;
+    let client = cfg.target.client().await.map_err(|e| e.to_string())?;
+    let nodes = tokio::time::timeout(
+        Duration::from_secs(15),
+        ::kube::Api::<Node>::all(client).list(&Default::default()),
+    )
+    .await
+    .map_err(|_| "listing its nodes took longer than 15 s".to_string())?
+    .map_err(|e| e.to_string())?;
+    let ready = nodes.items.iter().any(|n| {
+        n.status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+    });
+    if ready {
+        Ok(())
+    } else {
+        Err("no node is Ready (kind stopped before installing the network plugin)".into())
+    }
+}
+
 /// Makes sure the playground's cluster exists and answers. Returns what it did, or None when
 /// the cluster was already there and reachable.
 pub async fn ensure(
@@ -168,27 +259,64 @@ pub async fn ensure(
                 .collect::<Vec<_>>()
                 .join(", ")
         ));
+        let finished = created_here(cfg, &nodes);
+        let restarted = nodes.iter().any(|n| !n.running);
         start_stopped(cfg, ctx, &nodes).await?;
+        let mut usable = Ok(());
         if !has_context(kubeconfig, &cfg.target.context) {
             ctx.log("Writing its access details to the playground's own kubeconfig");
-            export_kubeconfig(cfg, ctx, kind, Some(kubeconfig)).await?;
+            match export_kubeconfig(cfg, ctx, kind, kubeconfig).await {
+                Ok(()) => {}
+                // A create stopped before kubeadm wrote the admin kubeconfig.
+                Err(e) if !finished => usable = Err(e.to_string()),
+                Err(e) => return Err(e.into()),
+            }
         }
-        match api_answers(cfg).await {
-            Ok(version) => {
-                ctx.log(format!(
-                    "Kubernetes {version} answers; reusing this cluster"
-                ));
-                merge_if_asked(cfg, ctx, kind).await?;
+        let usable = match usable {
+            Err(why) => Err(why),
+            Ok(()) if finished => wait_for_api(cfg, ctx)
+                .await
+                .map(|v| format!("Kubernetes {v} answers")),
+            // No marker (a cluster from an older version of the app): after a restart its
+            // API server needs the same patience before its nodes can be asked about.
+            Ok(()) => {
+                let up = if restarted {
+                    wait_for_api(cfg, ctx).await.map(drop)
+                } else {
+                    Ok(())
+                };
+                match up {
+                    Ok(()) => finished_cluster(cfg).await.map(|()| {
+                        "it answers and its node is Ready, so it is complete".to_string()
+                    }),
+                    Err(why) => Err(why),
+                }
+            }
+        };
+        match usable {
+            Ok(how) => {
+                if !finished {
+                    write_marker(cfg, &nodes)?;
+                }
+                ctx.log(format!("{how}; reusing this cluster"));
+                merge_if_asked(cfg, ctx)?;
                 return Ok(None);
             }
-            Err(why) => {
+            Err(why) if finished => {
                 ctx.log(format!(
                     "The cluster left from an earlier run does not answer ({why}); deleting it to create it again"
                 ));
                 delete(cfg, ctx, kind).await?;
             }
+            Err(why) => {
+                ctx.log(format!(
+                    "This cluster was never finished: an earlier \"kind create cluster\" was stopped part-way ({why}). Deleting it to create it again; pods would stay Pending in it"
+                ));
+                delete(cfg, ctx, kind).await?;
+            }
         }
     }
+    forget_marker(cfg);
     ctx.check_cancel()?;
     if let Some(parent) = kubeconfig.parent() {
         std::fs::create_dir_all(parent).map_err(|e| crate::Error::io(parent, e))?;
@@ -213,6 +341,21 @@ pub async fn ensure(
         "Waiting",
     ];
     let mut seen = 0usize;
+    // Stopped part-way, kind leaves a cluster that looks usable but is not: delete it at
+    // once rather than leave it for the next run to find.
+    let (cleanup_cfg, cleanup_kind) = (cfg.clone(), kind.to_path_buf());
+    ctx.arm_cleanup(
+        format!(
+            "deleting the unfinished cluster {} (kind delete cluster)",
+            cfg.cluster_name
+        ),
+        Box::new(move |ctx| {
+            Box::pin(async move {
+                delete(&cleanup_cfg, ctx, &cleanup_kind).await?;
+                Ok(())
+            })
+        }),
+    );
     let cmd = ToolCommand {
         tool: "kind",
         program: kind,
@@ -228,6 +371,7 @@ pub async fn ensure(
             os("--wait"),
             os("120s"),
         ],
+        env: cfg.child_env(),
         timeout: cfg.timeouts.kind_create,
     };
     cmd.run_ok(
@@ -252,7 +396,9 @@ pub async fn ensure(
         ))
         .into());
     }
-    merge_if_asked(cfg, ctx, kind).await?;
+    write_marker(cfg, &node_containers(cfg, &cfg.cluster_name).await?)?;
+    ctx.disarm_cleanups();
+    merge_if_asked(cfg, ctx)?;
     Ok(Some(format!(
         "Cluster {} created; its kubeconfig is {}",
         cfg.cluster_name,
@@ -260,35 +406,54 @@ pub async fn ensure(
     )))
 }
 
-/// Adds the cluster to the user's own kubeconfig, only when they asked for it.
-async fn merge_if_asked(cfg: &ProvisionConfig, ctx: &StepCtx, kind: &Path) -> Result<(), Error> {
+/// Adds the cluster to the user's own kubeconfig, only when they asked for it. Not with
+/// `kind export kubeconfig`: that writes `~/.kube/config` whatever `$KUBECONFIG` says and
+/// switches the user's current context.
+fn merge_if_asked(cfg: &ProvisionConfig, ctx: &StepCtx) -> Result<(), Error> {
     if !cfg.merge_kubeconfig {
         return Ok(());
     }
-    ctx.log("Adding the cluster to your own kubeconfig, as you asked (kind export kubeconfig)");
-    export_kubeconfig(cfg, ctx, kind, None).await
+    let Some(file) = &cfg.user_kubeconfig else {
+        return Err(Error::Precondition(
+            "there is no home folder, so no kubeconfig of yours to add the cluster to".into(),
+        ));
+    };
+    let merged =
+        super::kubeconfig::merge_context(&cfg.target.kubeconfig, file, &cfg.target.context)?;
+    let context = &cfg.target.context;
+    ctx.log(match merged.current_context {
+        Some(current) => format!(
+            "Added context {context} to your kubeconfig {}, as you asked. Your current context stays {current}; use the playground with `kubectl --context {context} ...` or switch with `kubectl config use-context {context}`",
+            file.display()
+        ),
+        None => format!(
+            "Added context {context} to your kubeconfig {}, as you asked; it had no current context, so {context} is now the current one",
+            file.display()
+        ),
+    });
+    Ok(())
 }
 
-/// `kind export kubeconfig` into `file`, or into the user's default kubeconfig when None.
+/// `kind export kubeconfig` into `file` (the playground's own kubeconfig).
 async fn export_kubeconfig(
     cfg: &ProvisionConfig,
     ctx: &StepCtx,
     kind: &Path,
-    file: Option<&Path>,
+    file: &Path,
 ) -> Result<(), Error> {
-    let mut args = vec![
+    let args = vec![
         os("export"),
         os("kubeconfig"),
         os("--name"),
         os(&cfg.cluster_name),
+        os("--kubeconfig"),
+        os(file),
     ];
-    if let Some(f) = file {
-        args.extend([os("--kubeconfig"), os(f)]);
-    }
     ToolCommand {
         tool: "kind",
         program: kind,
         args,
+        env: cfg.child_env(),
         timeout: cfg.timeouts.short_command,
     }
     .run_ok(
@@ -303,6 +468,7 @@ async fn export_kubeconfig(
 
 /// `kind delete cluster` with the playground's own kubeconfig.
 pub async fn delete(cfg: &ProvisionConfig, ctx: &StepCtx, kind: &Path) -> Result<(), Error> {
+    forget_marker(cfg);
     ToolCommand {
         tool: "kind",
         program: kind,
@@ -314,6 +480,7 @@ pub async fn delete(cfg: &ProvisionConfig, ctx: &StepCtx, kind: &Path) -> Result
             os("--kubeconfig"),
             os(&cfg.target.kubeconfig),
         ],
+        env: cfg.child_env(),
         timeout: cfg.timeouts.kind_delete,
     }
     .run_ok(
@@ -330,29 +497,8 @@ pub async fn delete(cfg: &ProvisionConfig, ctx: &StepCtx, kind: &Path) -> Result
 /// kubeconfig, when kind left it there. The file is the app's own, so this never touches
 /// the user's kubeconfig.
 pub fn forget_context(file: &Path, context: &str) -> Result<bool, Error> {
-    let Ok(mut k) = ::kube::config::Kubeconfig::read_from(file) else {
-        return Ok(false);
-    };
-    let Some(pos) = k.contexts.iter().position(|c| c.name == context) else {
-        return Ok(false);
-    };
-    let named = k.contexts.remove(pos);
-    if let Some(c) = named.context {
-        k.clusters.retain(|x| x.name != c.cluster);
-        if let Some(user) = c.user {
-            k.auth_infos.retain(|x| x.name != user);
-        }
-    }
-    if k.current_context.as_deref() == Some(context) {
-        k.current_context = None;
-    }
-    let yaml = serde_yaml_ng::to_string(&k).map_err(|e| {
-        Error::TeardownIncomplete(format!("cannot rewrite {}: {e}", file.display()))
-    })?;
-    std::fs::write(file, yaml).map_err(|e| {
-        Error::TeardownIncomplete(format!("cannot rewrite {}: {e}", file.display()))
-    })?;
-    Ok(true)
+    super::kubeconfig::remove_context(file, context)
+        .map_err(|e| Error::TeardownIncomplete(e.to_string()))
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! Runs steps in order with events, timing and cancel. Knows nothing about kind or Istio.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use futures::future::BoxFuture;
@@ -24,6 +24,12 @@ pub trait Step: Send + Sync {
     fn run<'a>(&'a self, ctx: &'a StepCtx) -> BoxFuture<'a, crate::Result<Outcome>>;
 }
 
+/// Undoes a half-made change when its step ends early (cancel, failure, time-out). It runs
+/// after the step's future is dropped (its child processes are gone by then), with the same
+/// context to report through.
+pub type Cleanup =
+    Box<dyn for<'a> FnOnce(&'a StepCtx) -> BoxFuture<'a, crate::Result<()>> + Send + Sync>;
+
 /// What a running step can report through, and its cancel.
 pub struct StepCtx {
     pub step: StepId,
@@ -33,6 +39,7 @@ pub struct StepCtx {
     started: Instant,
     /// Last percent sent, as f32 bits, to avoid flooding the UI with equal values.
     last_percent: AtomicU32,
+    cleanups: Mutex<Vec<(String, Cleanup)>>,
 }
 
 impl StepCtx {
@@ -67,6 +74,52 @@ impl StepCtx {
             tracing::info!(step = ?self.step, percent = rounded, "{l}");
         }
         self.event(StepState::Running, Some(rounded), line);
+    }
+
+    /// A context outside any run, for tests of code that reports through one.
+    #[cfg(test)]
+    pub(crate) fn detached(step: StepId, sink: EventSink) -> Self {
+        StepCtx {
+            step,
+            cancel: CancellationToken::new(),
+            sink,
+            run_started: Instant::now(),
+            started: Instant::now(),
+            last_percent: AtomicU32::new(f32::NAN.to_bits()),
+            cleanups: Mutex::default(),
+        }
+    }
+
+    /// Registers `cleanup` to run if the step ends early from now on; `what` says what it
+    /// undoes. [`StepCtx::disarm_cleanups`] forgets them once the change is complete.
+    pub fn arm_cleanup(&self, what: impl Into<String>, cleanup: Cleanup) {
+        self.cleanups
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((what.into(), cleanup));
+    }
+
+    pub fn disarm_cleanups(&self) {
+        self.cleanups
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+
+    /// Runs the armed cleanups (the step ended early). Their failures are logged, not
+    /// returned: the step's own error is what the user must see.
+    async fn run_cleanups(&self) {
+        let armed = std::mem::take(&mut *self.cleanups.lock().unwrap_or_else(|p| p.into_inner()));
+        for (what, cleanup) in armed {
+            self.log(format!("Cleaning up: {what}"));
+            match cleanup(self).await {
+                Ok(()) => self.log(format!("Cleaned up: {what}")),
+                Err(e) => {
+                    tracing::warn!(step = ?self.step, "cleanup failed: {e}");
+                    self.log(format!("Could not clean up ({what}): {e}"));
+                }
+            }
+        }
     }
 
     /// Fails with `Cancelled` when the user cancelled.
@@ -111,6 +164,7 @@ pub async fn run_steps(
             run_started,
             started: Instant::now(),
             last_percent: AtomicU32::new(f32::NAN.to_bits()),
+            cleanups: Mutex::default(),
         };
         let span = tracing::info_span!("step", id = ?step.id());
         ctx.event(
@@ -126,9 +180,12 @@ pub async fn run_steps(
                 // Dropping the step's future stops its child processes (kill_on_drop) and
                 // its downloads.
                 _ = cancel.cancelled() => Err(Error::Cancelled.into()),
-                r = tracing::Instrument::instrument(step.run(&ctx), span) => r,
+                r = tracing::Instrument::instrument(step.run(&ctx), span.clone()) => r,
             }
         };
+        if result.is_err() {
+            tracing::Instrument::instrument(ctx.run_cleanups(), span).await;
+        }
         match result {
             Ok(Outcome::Done(text)) => {
                 tracing::info!(step = ?step.id(), elapsed_ms = millis(ctx.started), "{text}");

@@ -71,6 +71,7 @@ pub async fn install(
         tool: "istioctl",
         program: istioctl,
         args: install_args(cfg),
+        env: cfg.child_env(),
         timeout: cfg.timeouts.istio_install,
     }
     .run_ok(

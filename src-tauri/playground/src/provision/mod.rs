@@ -12,6 +12,7 @@ pub mod download;
 mod engine;
 mod error;
 mod istio;
+pub mod kubeconfig;
 pub mod metallb;
 mod process;
 mod steps;
@@ -31,6 +32,7 @@ pub use cluster::{NodeContainer, kind_config, node_containers};
 pub use engine::{Outcome, Step, StepCtx, run_steps};
 pub use error::{Error, human};
 pub use metallb::{Ipv4Subnet, MetallbPool, kind_network_subnet};
+pub(crate) use process::no_console_window;
 pub use steps::{SetupRun, plan, setup, setup_steps, teardown};
 pub use tokio_util::sync::CancellationToken;
 pub use tools::Platform;
@@ -202,8 +204,10 @@ pub struct SetupPlan {
     pub downloads: Vec<PlannedDownload>,
     /// The MetalLB range from the current `kind` network, when that network exists.
     pub metallb_pool: Option<String>,
-    /// Docker Desktop: the MetalLB addresses are not reachable from this computer.
-    pub docker_desktop: bool,
+    /// The engine that keeps container networks in a VM (Docker Desktop, Colima, OrbStack,
+    /// Rancher Desktop...), when it does: the MetalLB addresses are not reachable from this
+    /// computer, localhost is.
+    pub networks_in_vm: Option<String>,
     /// Where the shop will answer.
     pub product_page_url: String,
 }
@@ -244,6 +248,9 @@ pub struct Timeouts {
     pub verify: Duration,
     /// Anything quick: `kind export kubeconfig`, `kind get clusters`.
     pub short_command: Duration,
+    /// An existing cluster's API server coming up after a reboot or a Docker restart
+    /// (kubelet starts the static pods again; this takes tens of seconds).
+    pub api_restart: Duration,
 }
 
 impl Default for Timeouts {
@@ -256,6 +263,7 @@ impl Default for Timeouts {
             workloads: Duration::from_secs(15 * 60),
             verify: Duration::from_secs(3 * 60),
             short_command: Duration::from_secs(60),
+            api_restart: Duration::from_secs(120),
         }
     }
 }
@@ -271,14 +279,22 @@ pub struct ProvisionConfig {
     /// Docker network kind attaches its nodes to.
     pub kind_network: String,
     pub docker: DockerEndpoint,
+    /// The docker CLI context `docker` was found through, when it was.
+    pub docker_context: Option<String>,
     /// The `PATH` to look for kind and istioctl in.
     pub path: Option<OsString>,
+    /// The `PATH` kind and istioctl run with: the app's own with Docker's usual CLI folders
+    /// added (kind runs `docker`; a macOS app opened from the Finder has a bare PATH).
+    pub child_path: OsString,
     pub platform: Platform,
     pub sources: Sources,
     /// `http://localhost:9080/productpage`.
     pub product_page_url: String,
     /// Also add the cluster to the user's own kubeconfig (only when they ask).
     pub merge_kubeconfig: bool,
+    /// The user's own kubeconfig (first file of `$KUBECONFIG`, else `~/.kube/config`):
+    /// `--merge-kubeconfig` writes there and teardown removes the playground's entries.
+    pub user_kubeconfig: Option<PathBuf>,
     pub timeouts: Timeouts,
     /// How often waits look again.
     pub poll_interval: Duration,
@@ -287,13 +303,18 @@ pub struct ProvisionConfig {
 impl ProvisionConfig {
     /// The real machine: Docker from the environment, the user's PATH, the release sites.
     pub fn from_env(dirs: AppDirs, target: ClusterTarget) -> Self {
+        let engine = crate::preflight::docker::find_engine(
+            &crate::preflight::docker::DockerCliEnv::current(),
+        );
         Self {
             dirs,
             target,
             cluster_name: crate::CLUSTER_NAME.into(),
             kind_network: "kind".into(),
-            docker: DockerEndpoint::from_env(),
-            path: std::env::var_os("PATH"),
+            docker: engine.endpoint,
+            docker_context: engine.context,
+            path: Some(crate::preflight::path::child_path()),
+            child_path: crate::preflight::path::child_path(),
             platform: Platform::current(),
             sources: Sources::default(),
             product_page_url: format!(
@@ -301,6 +322,10 @@ impl ProvisionConfig {
                 versions::ports::INGRESS_HTTP
             ),
             merge_kubeconfig: false,
+            user_kubeconfig: kubeconfig::user_kubeconfig(
+                std::env::var_os("KUBECONFIG").as_deref(),
+                dirs::home_dir().as_deref(),
+            ),
             timeouts: Timeouts::default(),
             poll_interval: Duration::from_secs(2),
         }
@@ -319,6 +344,17 @@ impl ProvisionConfig {
     /// kind's context name for the cluster.
     pub fn kind_context(&self) -> String {
         format!("kind-{}", self.cluster_name)
+    }
+
+    /// The environment kind and istioctl get on top of the app's own: the PATH, and the
+    /// engine the app checked and inspects, named the way the docker CLI that kind runs
+    /// understands (the same context, or DOCKER_HOST), so both use one engine.
+    pub fn child_env(&self) -> Vec<(&'static str, OsString)> {
+        let engine = match &self.docker_context {
+            Some(name) => ("DOCKER_CONTEXT", OsString::from(name)),
+            None => ("DOCKER_HOST", OsString::from(self.docker.to_string())),
+        };
+        vec![("PATH", self.child_path.clone()), engine]
     }
 
     /// True when the plan may create and delete the cluster itself (its own target).
@@ -375,6 +411,27 @@ impl Drop for RunTicket<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kind_is_pointed_at_the_engine_the_app_inspects() {
+        let dirs = AppDirs::at("/tmp/pg");
+        let mut cfg =
+            ProvisionConfig::from_env(dirs.clone(), ClusterTarget::resolve(&dirs, None, None));
+        cfg.docker = DockerEndpoint::parse("unix:///home/u/.colima/default/docker.sock");
+        cfg.docker_context = None;
+        let env = cfg.child_env();
+        assert!(env.contains(&(
+            "DOCKER_HOST",
+            OsString::from("unix:///home/u/.colima/default/docker.sock")
+        )));
+        // Found through a context: kind's docker is given the context itself (it may carry
+        // TLS settings that DOCKER_HOST alone would lose).
+        cfg.docker_context = Some("colima".into());
+        let env = cfg.child_env();
+        assert!(env.contains(&("DOCKER_CONTEXT", OsString::from("colima"))));
+        assert!(!env.iter().any(|(k, _)| *k == "DOCKER_HOST"));
+        assert!(env.iter().any(|(k, _)| *k == "PATH"));
+    }
 
     #[test]
     fn one_run_at_a_time_and_cancel_reaches_it() {

@@ -150,7 +150,7 @@ impl SetupRun {
         let facts = self.docker_facts().await;
         workloads::slow_hint(
             facts.as_ref().map(|f| f.memory_bytes),
-            facts.as_ref().is_some_and(|f| f.docker_desktop),
+            facts.as_ref().map(|f| f.host),
             self.cfg.timeouts.workloads,
         )
     }
@@ -272,12 +272,8 @@ impl SetupRun {
             ));
         }
         let (subnet, pool) = self.pool().await?;
-        let desktop = self.docker_facts().await.is_some_and(|f| f.docker_desktop);
-        let reach = if desktop {
-            "Docker Desktop keeps container networks inside its VM, so these addresses are not reachable from this computer; http://localhost:9080 is."
-        } else {
-            "These addresses are reachable from this computer, and so is http://localhost:9080."
-        };
+        let reach = reachability(self.docker_facts().await.map(|f| f.host));
+        let reach = reach.as_str();
         let client = self.client().await?;
         let manifest = self.metallb_manifest(ctx).await?;
         let objects = parse_documents("metallb-native.yaml", &manifest)?;
@@ -643,10 +639,35 @@ impl SetupRun {
             ))
             .into());
         }
+        // Left there by `up --merge-kubeconfig`: a context of a deleted cluster only confuses
+        // kubectl. Only the playground's own context, cluster and user entries go.
+        if let Some(file) = &cfg.user_kubeconfig
+            && cluster::forget_context(file, &cfg.target.context)?
+        {
+            ctx.log(format!(
+                "Removed context {} (and its cluster and user entries) from your kubeconfig {}",
+                cfg.target.context,
+                file.display()
+            ));
+        }
         Ok(Outcome::Done(format!(
             "Cluster {} deleted: no node containers left, context {} removed from the playground's kubeconfig",
             cfg.cluster_name, cfg.target.context
         )))
+    }
+}
+
+/// Whether the MetalLB addresses can be opened from this computer. Engines that keep their
+/// containers in a VM (Docker Desktop, Colima, OrbStack, Rancher Desktop, Podman machine,
+/// Lima) do not route the host to container networks; ports published on localhost work.
+fn reachability(host: Option<docker::EngineHost>) -> String {
+    match host {
+        Some(h) if h.networks_in_vm() => format!(
+            "{} keeps container networks inside its VM, so these addresses are not reachable from this computer; http://localhost:9080 is.",
+            h.name()
+        ),
+        _ => "These addresses are reachable from this computer, and so is http://localhost:9080."
+            .into(),
     }
 }
 
@@ -701,7 +722,10 @@ pub async fn plan(cfg: &ProvisionConfig) -> SetupPlan {
         .await
         .outcome
         .ok();
-    let docker_desktop = facts.as_ref().is_some_and(|f| f.docker_desktop);
+    let networks_in_vm = facts
+        .as_ref()
+        .map(|f| f.host)
+        .filter(|h| h.networks_in_vm());
     let cluster_actions = if !cfg.owns_cluster() {
         vec![format!(
             "Use the cluster you chose: context {context} in {kubeconfig} (nothing is created)"
@@ -734,8 +758,11 @@ pub async fn plan(cfg: &ProvisionConfig) -> SetupPlan {
                     versions::ports::INGRESS_HTTPS,
                     versions::ports::INGRESS_HTTPS_NODE_PORT
                 ),
-                if cfg.merge_kubeconfig {
-                    "Also add it to your own kubeconfig (you asked)".into()
+                if let (true, Some(file)) = (cfg.merge_kubeconfig, &cfg.user_kubeconfig) {
+                    format!(
+                        "Also add context {context} to your kubeconfig {} (you asked); your current context is kept",
+                        file.display()
+                    )
                 } else {
                     "Your own kubeconfig is not touched".into()
                 },
@@ -777,8 +804,8 @@ pub async fn plan(cfg: &ProvisionConfig) -> SetupPlan {
                 cfg.kind_network
             ),
         });
-        if docker_desktop {
-            metallb_actions.push("Docker Desktop: these addresses are not reachable from this computer; localhost:9080 is".into());
+        if networks_in_vm.is_some() {
+            metallb_actions.push(reachability(networks_in_vm));
         }
     }
 
@@ -851,7 +878,37 @@ pub async fn plan(cfg: &ProvisionConfig) -> SetupPlan {
             Some(Ok((p, _))) => Some(p.to_string()),
             _ => None,
         },
-        docker_desktop,
+        networks_in_vm: networks_in_vm.map(|h| h.name().to_string()),
         product_page_url: cfg.product_page_url.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_an_engine_on_this_machines_kernel_is_told_the_metallb_addresses_are_reachable() {
+        let native = reachability(Some(docker::EngineHost::Native));
+        assert!(
+            native.starts_with("These addresses are reachable"),
+            "{native}"
+        );
+        for (host, name) in [
+            (docker::EngineHost::Colima, "Colima"),
+            (docker::EngineHost::OrbStack, "OrbStack"),
+            (docker::EngineHost::RancherDesktop, "Rancher Desktop"),
+            (
+                docker::EngineHost::DockerDesktop { wsl2: true },
+                "Docker Desktop",
+            ),
+        ] {
+            let text = reachability(Some(host));
+            assert!(
+                text.starts_with(&format!("{name} keeps container networks inside its VM")),
+                "{text}"
+            );
+            assert!(text.contains("not reachable"), "{text}");
+        }
     }
 }

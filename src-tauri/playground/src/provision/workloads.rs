@@ -234,17 +234,19 @@ pub async fn wait_ready(
 }
 
 /// The hint for a wait that ran out: image pulls on a slow network, or too little memory.
-pub fn slow_hint(docker_memory: Option<i64>, docker_desktop: bool, limit: Duration) -> String {
+pub fn slow_hint(
+    docker_memory: Option<i64>,
+    host: Option<crate::preflight::docker::EngineHost>,
+    limit: Duration,
+) -> String {
     let gib = docker_memory.map(|m| m as f64 / f64::from(1u32 << 30));
     match gib {
         Some(g) if g < 7.5 => {
-            let where_ = if docker_desktop {
-                "Docker Desktop > Settings > Resources"
-            } else {
-                "close other programs or add memory"
-            };
+            let how = host
+                .unwrap_or(crate::preflight::docker::EngineHost::Native)
+                .resources_fix();
             format!(
-                "Docker has {g:.0} GiB; Istio's demo, the addons and Bookinfo want about 8: {where_}. Then press \"Set up\" again."
+                "Docker has {g:.0} GiB; Istio's demo, the addons and Bookinfo want about 8. {how} Then press \"Set up\" again."
             )
         }
         _ => format!(
@@ -314,11 +316,27 @@ mod tests {
 
     #[test]
     fn the_memory_hint_names_docker_desktops_settings() {
-        let h = slow_hint(Some(2 << 30), true, Duration::from_secs(60));
+        use crate::preflight::docker::EngineHost;
+        let h = slow_hint(
+            Some(2 << 30),
+            Some(EngineHost::DockerDesktop { wsl2: false }),
+            Duration::from_secs(60),
+        );
         assert!(h.contains("Docker has 2 GiB"), "{h}");
         assert!(h.contains("Docker Desktop > Settings > Resources"), "{h}");
+        let wsl = slow_hint(
+            Some(2 << 30),
+            Some(EngineHost::DockerDesktop { wsl2: true }),
+            Duration::from_secs(60),
+        );
+        assert!(wsl.contains(".wslconfig"), "{wsl}");
         assert!(
-            slow_hint(Some(16 << 30), false, Duration::from_secs(60)).contains("limited to 60 s")
+            slow_hint(
+                Some(16 << 30),
+                Some(EngineHost::Native),
+                Duration::from_secs(60)
+            )
+            .contains("limited to 60 s")
         );
     }
 

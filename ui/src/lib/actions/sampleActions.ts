@@ -116,7 +116,7 @@ export function sampleActions(opts: { simulated?: () => boolean } = {}): ActionC
         throw { code: "dashboard_needs_real_cluster", message: `${dashboard} needs a real cluster`, hint: "Set up the real playground." } satisfies IpcError;
       }
       const ports = { kiali: 20001, grafana: 3000, jaeger: 16686, prometheus: 9090 } as const;
-      const paths = { kiali: "/kiali", grafana: "/d/1a9a8ea49444aae205c7737573e894f9", jaeger: "/", prometheus: "/" } as const;
+      const paths = { kiali: "/kiali", grafana: "/d/1a9a8ea49444aae205c7737573e894f9", jaeger: "/jaeger", prometheus: "/" } as const;
       const port = ports[dashboard];
       return {
         dashboard,

@@ -15,9 +15,11 @@ teardown: PlannedStep, downloads: Array<PlannedDownload>,
  */
 metallbPool: string | null, 
 /**
- * Docker Desktop: the MetalLB addresses are not reachable from this computer.
+ * The engine that keeps container networks in a VM (Docker Desktop, Colima, OrbStack,
+ * Rancher Desktop...), when it does: the MetalLB addresses are not reachable from this
+ * computer, localhost is.
  */
-dockerDesktop: boolean, 
+networksInVm: string | null, 
 /**
  * Where the shop will answer.
  */
