@@ -343,6 +343,9 @@ async fn fetch(
         .request_from_pod(pod, &host, &req, through_sidecar);
     let (status, elapsed, body) = match outcome {
         PodRequestOutcome::Refused => return Err(refused()),
+        PodRequestOutcome::Reset => {
+            return Err(err(56, "Recv failure: Connection reset by peer"));
+        }
         PodRequestOutcome::Answered {
             status,
             elapsed,

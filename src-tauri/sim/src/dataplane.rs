@@ -16,9 +16,9 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use playground_istio::{
-    DestinationRule, Gateway, HttpMatchRequest, HttpRoute, HttpRouteDestination, Labels,
-    ResolvedHost, Resource, Spec, StringMatch, StringRule, VirtualService, host_matches,
-    resolve_host, selects,
+    DestinationRule, Gateway, HttpMatchRequest, HttpRoute, HttpRouteDestination, Labels, MtlsMode,
+    PeerAuthentication, ResolvedHost, Resource, Spec, StringMatch, StringRule, VirtualService,
+    host_matches, resolve_host, selects,
 };
 use serde_json::{Map, Value};
 use tracing::Instrument;
@@ -108,7 +108,12 @@ pub struct Snapshot {
     virtual_services: Vec<VirtualService>,
     destination_rules: Vec<DestinationRule>,
     gateways: Vec<Gateway>,
+    /// Oldest first: Istio takes the oldest when two policies apply at the same level.
+    peer_authentications: Vec<PeerAuthentication>,
 }
+
+/// Istio's root namespace: a PeerAuthentication there without a selector covers the mesh.
+const ROOT_NAMESPACE: &str = "istio-system";
 
 /// The store's objects of an Istio kind, typed. The simulated API server does not check
 /// objects against their schema, so one it stored may not have its kind's shape: Envoy
@@ -144,7 +149,58 @@ impl Snapshot {
             virtual_services: vs,
             destination_rules: istio_objects(store),
             gateways: istio_objects(store),
+            peer_authentications: {
+                let mut pa: Vec<PeerAuthentication> = istio_objects(store);
+                pa.sort_by(|a, b| {
+                    (&a.metadata.creation_timestamp, &a.metadata.name)
+                        .cmp(&(&b.metadata.creation_timestamp, &b.metadata.name))
+                });
+                pa
+            },
         }
+    }
+
+    /// The mTLS mode the sidecar of `pod` enforces for what it receives, by Istio's
+    /// precedence: a policy selecting the workload, else its namespace's, else the mesh's
+    /// (root namespace), else PERMISSIVE. UNSET inherits from the next level. Port-level
+    /// modes are not looked at: Bookinfo's services have one port each.
+    pub fn peer_mode(&self, pod: &Value) -> MtlsMode {
+        let ns = s(pod, "/metadata/namespace");
+        let labels: Labels = pod
+            .pointer("/metadata/labels")
+            .and_then(Value::as_object)
+            .map(|l| {
+                l.iter()
+                    .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let with_selector = |pa: &PeerAuthentication| {
+            pa.spec
+                .selector
+                .as_ref()
+                .is_some_and(|sel| !sel.match_labels.is_empty())
+        };
+        let workload = self.peer_authentications.iter().find(|pa| {
+            pa.namespace() == ns
+                && with_selector(pa)
+                && pa
+                    .spec
+                    .selector
+                    .as_ref()
+                    .is_some_and(|sel| selects(&sel.match_labels, &labels))
+                && pa.spec.mode().is_some()
+        });
+        let level = |in_ns: &str| {
+            self.peer_authentications.iter().find(|pa| {
+                pa.namespace() == in_ns && !with_selector(pa) && pa.spec.mode().is_some()
+            })
+        };
+        workload
+            .or_else(|| level(ns))
+            .or_else(|| level(ROOT_NAMESPACE))
+            .and_then(|pa| pa.spec.mode().cloned())
+            .unwrap_or(MtlsMode::Permissive)
     }
 }
 
@@ -596,6 +652,8 @@ pub enum PodRequestOutcome {
     },
     /// Nothing listened: no ready pod behind the Service and no sidecar to answer 503.
     Refused,
+    /// The connection was reset: a plain-text client reached a sidecar in STRICT mode.
+    Reset,
 }
 
 impl DataPlane {
@@ -615,31 +673,10 @@ impl DataPlane {
         let call = if through_sidecar {
             self.call(&snap, host, ns, req, source, Duration::MAX)
         } else {
-            let target = resolve_host(host, ns);
-            match self.endpoints(&snap, &target, None) {
-                Ok(pods) => {
-                    let i = ((self.rand() * pods.len() as f64) as usize).min(pods.len() - 1);
-                    let inner = self.serve(&snap, pods[i], req);
-                    let mut call = inner.clone();
-                    call.elapsed += self.hop_latency();
-                    // Only the destination's sidecar, if it has one, sees this request.
-                    let at = Outcome {
-                        code: inner.status,
-                        flag: None,
-                        duration: inner.elapsed,
-                    };
-                    self.metrics.record(&HopRecord {
-                        source,
-                        source_proxied: false,
-                        service_host: &target.fqdn(),
-                        destination: Some(pods[i]),
-                        at_source: at,
-                        at_destination: Some(at),
-                        completes_after: call.elapsed,
-                    });
-                    call
-                }
-                Err(_) => return PodRequestOutcome::Refused,
+            match self.direct(&snap, source, host, ns, req) {
+                Direct::Served(call) => call,
+                Direct::Refused => return PodRequestOutcome::Refused,
+                Direct::Reset => return PodRequestOutcome::Reset,
             }
         };
         PodRequestOutcome::Answered {
@@ -648,6 +685,60 @@ impl DataPlane {
             body: call.body,
         }
     }
+
+    /// A request that leaves a pod without passing a sidecar: kube-proxy sends it to one of
+    /// the Service's ready pods, and no VirtualService, DestinationRule or fault applies.
+    fn direct(
+        &self,
+        snap: &Snapshot,
+        source: &Value,
+        host: &str,
+        ns: &str,
+        req: &MeshRequest,
+    ) -> Direct {
+        let target = resolve_host(host, ns);
+        let Ok(pods) = self.endpoints(snap, &target, None) else {
+            return Direct::Refused;
+        };
+        let i = ((self.rand() * pods.len() as f64) as usize).min(pods.len() - 1);
+        let pod = pods[i];
+        // A STRICT sidecar's inbound listener has no plain-text filter chain: the
+        // connection is closed before any HTTP is read, so the client sees a reset and no
+        // proxy reports a request (istio_requests_total counts HTTP requests; Envoy counts
+        // this only in its listener's no_filter_chain_match statistic, not simulated).
+        if crate::inject::already_injected(pod) && snap.peer_mode(pod) == MtlsMode::Strict {
+            return Direct::Reset;
+        }
+        let inner = self.serve(snap, pod, req);
+        let mut call = inner.clone();
+        call.elapsed += self.hop_latency();
+        // Only the destination's sidecar, if it has one, sees this request.
+        let at = Outcome {
+            code: inner.status,
+            flag: None,
+            duration: inner.elapsed,
+        };
+        self.metrics.record(&HopRecord {
+            source,
+            source_proxied: false,
+            mutual_tls: false,
+            service_host: &target.fqdn(),
+            destination: Some(pod),
+            at_source: at,
+            at_destination: Some(at),
+            completes_after: call.elapsed,
+        });
+        Direct::Served(call)
+    }
+}
+
+/// What a request sent without a sidecar got.
+enum Direct {
+    Served(Call),
+    /// No ready pod behind the Service: nothing accepts the connection.
+    Refused,
+    /// The destination's sidecar requires mutual TLS and closed the plain-text connection.
+    Reset,
 }
 
 impl DataPlane {
@@ -661,6 +752,19 @@ impl DataPlane {
         source_pod: &Value,
         app_timeout: Duration,
     ) -> Call {
+        // An application pod without a sidecar (Bookinfo deployed without injection) is not
+        // routed by the mesh either.
+        if !crate::inject::already_injected(source_pod) {
+            return match self.direct(snap, source_pod, host, ns, req) {
+                Direct::Served(call) => call,
+                Direct::Refused | Direct::Reset => Call {
+                    status: 0,
+                    elapsed: Duration::ZERO,
+                    pod: None,
+                    body: String::new(),
+                },
+            };
+        }
         let lat = self.hop_latency();
         let source = source_pod
             .pointer("/metadata/labels")
@@ -762,9 +866,13 @@ impl DataPlane {
                         }
                     }
                 });
+            let mutual_tls = reached
+                .as_ref()
+                .is_none_or(|(pod, _, _)| snap.peer_mode(pod) != MtlsMode::Disable);
             self.metrics.record(&HopRecord {
                 source,
                 source_proxied: crate::inject::already_injected(source),
+                mutual_tls,
                 service_host: &service,
                 destination: reached
                     .as_ref()

@@ -292,6 +292,9 @@ pub struct HopRecord<'a> {
     /// Whether it left through the source pod's proxy (not so from a pod without a
     /// sidecar, or from the istio-proxy container itself, whose traffic is not captured).
     pub source_proxied: bool,
+    /// Whether the two proxies spoke mutual TLS: both sides have one and the destination's
+    /// PeerAuthentication is not DISABLE (auto mTLS then sends plain text).
+    pub mutual_tls: bool,
     /// The service host it was for (FQDN), or the request's authority when no route matched.
     pub service_host: &'a str,
     /// The pod it reached, when it reached one.
@@ -493,9 +496,9 @@ impl MeshMetrics {
         let at_ms = unix_ms(self.clock.now() + hop.completes_after);
         let source_proxy = hop.source_proxied;
         let dest_proxy = hop.destination.is_some_and(already_injected);
-        // Sidecars speak mutual TLS to each other on their own (auto mTLS); a client
-        // without one sends plain text.
-        let mtls = source_proxy && dest_proxy;
+        // Sidecars speak mutual TLS to each other on their own (auto mTLS) unless the
+        // destination disables it; a client without one sends plain text.
+        let mtls = source_proxy && dest_proxy && hop.mutual_tls;
         let source = Peer::of(hop.source, mtls);
         let destination = hop
             .destination
@@ -788,6 +791,7 @@ mod tests {
         m.record(&HopRecord {
             source: &src,
             source_proxied: already_injected(&src),
+            mutual_tls: true,
             service_host: "reviews.default.svc.cluster.local",
             destination: Some(&dst),
             at_source: ok,
@@ -842,6 +846,7 @@ mod tests {
         m.record(&HopRecord {
             source: &src,
             source_proxied: already_injected(&src),
+            mutual_tls: true,
             service_host: "productpage.default.svc.cluster.local",
             destination: Some(&dst),
             at_source: ok,
@@ -862,6 +867,7 @@ mod tests {
         m.record(&HopRecord {
             source: &src,
             source_proxied: already_injected(&src),
+            mutual_tls: true,
             service_host: "ratings.default.svc.cluster.local",
             destination: None,
             at_source: Outcome {
