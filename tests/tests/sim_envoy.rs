@@ -275,3 +275,143 @@ async fn destination_metrics_tell_mutual_tls_from_plain_text() {
     let productpage = policies(&prom, "productpage").await;
     assert_eq!(productpage, vec![("mutual_tls".to_string(), 3.0)]);
 }
+
+/// Runs the app's traffic generator against the ingress and returns its status counts.
+async fn generate(
+    env: &Env,
+    rate: f64,
+    concurrency: u32,
+) -> std::collections::BTreeMap<String, u64> {
+    let run = playground::traffic::start(
+        &env.cluster.ingress_url(),
+        playground::traffic::TrafficSettings {
+            rate,
+            concurrency,
+            duration_secs: Some(1.0),
+        },
+        |_| {},
+    )
+    .unwrap();
+    run.finish().await.statuses
+}
+
+async fn flagged(prom: &Prometheus, reporter: &str, flag: &str) -> f64 {
+    let q = format!(
+        "sum(istio_requests_total{{reporter=\"{reporter}\",response_flags=\"{flag}\",response_code=\"503\"}})"
+    );
+    prom.query(&q, SystemTime::now())
+        .await
+        .unwrap()
+        .into_vector()
+        .unwrap()
+        .first()
+        .map(|s| s.value)
+        .unwrap_or(0.0)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_breaker_of_one_connection_trips_concurrent_requests_only() {
+    let e = env(true).await;
+    let prom = Prometheus::from_config(Config::new(e.cluster.api_url().parse().unwrap())).unwrap();
+    // Istio's circuit-breaking task's DestinationRule, on productpage.
+    apply(
+        &e,
+        "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata:\n  name: productpage\nspec:\n  host: productpage\n  trafficPolicy:\n    connectionPool:\n      tcp: {maxConnections: 1}\n      http: {http1MaxPendingRequests: 1, maxRequestsPerConnection: 1}\n    outlierDetection:\n      consecutive5xxErrors: 1\n      interval: 1s\n      baseEjectionTime: 3m\n      maxEjectionPercent: 100\n",
+    );
+    let sequential = generate(&e, 50.0, 1).await;
+    assert_eq!(
+        sequential.keys().collect::<Vec<_>>(),
+        vec!["200"],
+        "{sequential:?}"
+    );
+
+    let concurrent = generate(&e, 500.0, 3).await;
+    let tripped = concurrent.get("503").copied().unwrap_or(0);
+    let served = concurrent.get("200").copied().unwrap_or(0);
+    assert!(tripped > 0 && served > 0, "{concurrent:?}");
+    assert_eq!(
+        tripped + served,
+        concurrent.values().sum::<u64>(),
+        "{concurrent:?}"
+    );
+
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let uo = flagged(&prom, "source", "UO").await;
+    assert!(
+        (uo - tripped as f64).abs() < 0.5,
+        "{uo} UO against {tripped} 503s"
+    );
+    assert_eq!(
+        flagged(&prom, "destination", "UO").await,
+        0.0,
+        "never reached productpage"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hosts_failing_in_a_row_are_ejected_until_no_healthy_upstream() {
+    let e = env(false).await;
+    let prom = Prometheus::from_config(Config::new(e.cluster.api_url().parse().unwrap())).unwrap();
+    let r = kubectl(
+        &e,
+        &[
+            "create",
+            "deployment",
+            "httpbin",
+            "--image=docker.io/kong/httpbin:0.1.0",
+            "--port=80",
+            "--replicas=2",
+        ],
+    );
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let r = kubectl(
+        &e,
+        &[
+            "expose",
+            "deployment",
+            "httpbin",
+            "--port=8000",
+            "--target-port=80",
+        ],
+    );
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    until(&e, &["get", "pods", "-l", "app=httpbin"], |o| {
+        o.matches("2/2").count() == 2 && o.matches("Running").count() == 2
+    })
+    .await;
+    apply(
+        &e,
+        "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata:\n  name: httpbin\nspec:\n  host: httpbin\n  trafficPolicy:\n    outlierDetection:\n      consecutive5xxErrors: 1\n      interval: 1s\n      baseEjectionTime: 3m\n      maxEjectionPercent: 100\n",
+    );
+    let code = |path: &str| {
+        let r = curl_code(
+            &e,
+            "default",
+            "deploy/ratings-v1",
+            "ratings",
+            &format!("http://httpbin:8000{path}"),
+        );
+        r.stdout
+    };
+    assert_eq!(code("/get"), "200");
+    // Each failing host is ejected after its first 5xx: two 500s, then nothing is left.
+    assert_eq!(code("/status/500"), "500");
+    assert_eq!(code("/status/500"), "500");
+    assert_eq!(code("/get"), "503");
+    let r = kubectl(
+        &e,
+        &[
+            "exec",
+            "deploy/ratings-v1",
+            "-c",
+            "ratings",
+            "--",
+            "curl",
+            "-sS",
+            "http://httpbin:8000/get",
+        ],
+    );
+    assert_eq!(r.stdout, "no healthy upstream");
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    assert_eq!(flagged(&prom, "source", "UH").await, 2.0);
+}

@@ -28,6 +28,7 @@ use crate::controller::pod_is_ready;
 use crate::metrics::{HopRecord, MeshMetrics, Outcome};
 use crate::selector::LabelSelector;
 use crate::store::Store;
+use crate::upstream::{Ejection, Limits, Ticket, Upstreams};
 
 /// Data plane settings.
 #[derive(Debug, Clone)]
@@ -45,6 +46,8 @@ pub struct DataPlane {
     cache: Mutex<Option<(u64, Arc<Snapshot>)>>,
     /// Where every proxy counts the hops it sees (Istio's standard metrics).
     metrics: Arc<MeshMetrics>,
+    /// Client proxies' connection pools and outlier detection.
+    upstreams: Upstreams,
 }
 
 pub fn router(dp: Arc<DataPlane>) -> Router {
@@ -64,6 +67,7 @@ impl DataPlane {
             cfg,
             cache: Mutex::new(None),
             metrics,
+            upstreams: Upstreams::default(),
         }
     }
 
@@ -158,6 +162,35 @@ impl Snapshot {
                 pa
             },
         }
+    }
+
+    /// The connection pool and outlier detection for a cluster: the subset's own policy
+    /// field by field, else the DestinationRule's.
+    fn upstream_policy(
+        &self,
+        host: &str,
+        subset: Option<&str>,
+    ) -> (
+        Option<&playground_istio::ConnectionPool>,
+        Option<&playground_istio::OutlierDetection>,
+    ) {
+        let Some(dr) = self
+            .destination_rules
+            .iter()
+            .find(|dr| resolve_host(&dr.spec.host, dr.namespace()).fqdn() == host)
+        else {
+            return (None, None);
+        };
+        let top = dr.spec.traffic_policy.as_ref();
+        let sub = subset
+            .and_then(|n| dr.spec.subset(n))
+            .and_then(|x| x.traffic_policy.as_ref());
+        (
+            sub.and_then(|p| p.connection_pool.as_ref())
+                .or_else(|| top.and_then(|p| p.connection_pool.as_ref())),
+            sub.and_then(|p| p.outlier_detection.as_ref())
+                .or_else(|| top.and_then(|p| p.outlier_detection.as_ref())),
+        )
     }
 
     /// The mTLS mode the sidecar of `pod` enforces for what it receives, by Istio's
@@ -327,6 +360,10 @@ pub struct Routed {
     pub delay: Duration,
     /// The route's timeout, if the VirtualService set one.
     pub timeout: Option<Duration>,
+    /// The DestinationRule subset the route named.
+    pub subset: Option<String>,
+    /// The cluster's ready pods the choice was made from.
+    pub endpoints: Vec<Value>,
 }
 
 /// The outcome of routing one hop.
@@ -479,6 +516,8 @@ impl DataPlane {
                     host: host.fqdn(),
                     delay,
                     timeout,
+                    subset: subset.map(String::from),
+                    endpoints: pods.into_iter().cloned().collect(),
                 })
             }
             Err(failure) => Hop::Failed { failure, delay },
@@ -512,6 +551,8 @@ impl DataPlane {
                         host: target.fqdn(),
                         delay: Duration::ZERO,
                         timeout: None,
+                        subset: None,
+                        endpoints: pods.into_iter().cloned().collect(),
                     })
                 }
                 Err(failure) => Hop::Failed {
@@ -627,6 +668,74 @@ impl DataPlane {
             Duration::from_micros(1_000 + (self.rand() * 3_000.0) as u64)
         } else {
             Duration::ZERO
+        }
+    }
+}
+
+/// A request's place in its cluster's pool, and how its answer counts for outlier detection.
+struct Guard {
+    cluster: String,
+    ticket: Ticket,
+    ejection: Option<Ejection>,
+}
+
+impl DataPlane {
+    /// What the client proxy's cluster does before the request leaves: skips hosts that
+    /// outlier detection ejected (none left: no healthy upstream, UH; Istio turns Envoy's
+    /// panic mode off with outlier detection, so ejected hosts are not used anyway), then
+    /// takes a place in the connection pool (none left: overflow, UO).
+    fn admit(
+        &self,
+        snap: &Snapshot,
+        mut r: Routed,
+        client: &str,
+    ) -> Result<(Routed, Option<Guard>), (Failure, Duration)> {
+        let (pool, od) = snap.upstream_policy(&r.host, r.subset.as_deref());
+        if pool.is_none() && od.is_none() {
+            return Ok((r, None));
+        }
+        let cluster = format!("{}|{}", r.host, r.subset.as_deref().unwrap_or(""));
+        let ejection = od.map(Ejection::of);
+        if ejection.is_some() {
+            let ejected = self.upstreams.ejected(client, &cluster);
+            let name = |p: &Value| s(p, "/metadata/name").to_string();
+            if ejected.contains(&name(&r.pod)) {
+                let healthy: Vec<&Value> = r
+                    .endpoints
+                    .iter()
+                    .filter(|p| !ejected.contains(&name(p)))
+                    .collect();
+                if healthy.is_empty() {
+                    return Err((
+                        Failure {
+                            status: 503,
+                            body: "no healthy upstream".into(),
+                            flag: "UH",
+                        },
+                        r.delay,
+                    ));
+                }
+                let i = ((self.rand() * healthy.len() as f64) as usize).min(healthy.len() - 1);
+                r.pod = healthy[i].clone();
+            }
+        }
+        match self.upstreams.admit(client, &cluster, Limits::of(pool)) {
+            Some(ticket) => Ok((
+                r,
+                Some(Guard {
+                    cluster,
+                    ticket,
+                    ejection,
+                }),
+            )),
+            None => Err((
+                Failure {
+                    status: 503,
+                    body: "upstream connect error or disconnect/reset before headers. reset reason: overflow".into(),
+                    flag: "UO",
+                },
+                r.delay,
+            )),
         }
     }
 }
@@ -811,24 +920,54 @@ impl DataPlane {
                 }
             }
             Hop::Routed(r) => {
-                let inner = self.serve(snap, &r.pod, req);
-                let elapsed = r.delay + lat + inner.elapsed;
-                service = r.host;
-                if !r.delay.is_zero() {
-                    flag = Some("DI");
-                }
-                reached = Some((r.pod.clone(), inner.clone(), r.delay + lat));
-                match r.timeout {
-                    Some(t) if elapsed > t => {
-                        flag = Some("UT");
+                let client = source_pod.map(|p| s(p, "/metadata/name")).unwrap_or("");
+                match self.admit(snap, r, client) {
+                    Err((failure, delay)) => {
+                        flag = Some(failure.flag);
                         Call {
-                            status: 504,
-                            elapsed: t,
+                            status: failure.status,
+                            elapsed: delay + lat,
                             pod: None,
-                            body: "upstream request timeout".into(),
+                            body: failure.body,
                         }
                     }
-                    _ => Call { elapsed, ..inner },
+                    Ok((r, guard)) => {
+                        let inner = self.serve(snap, &r.pod, req);
+                        let wait = guard.as_ref().map(|g| g.ticket.wait).unwrap_or_default();
+                        let elapsed = r.delay + wait + lat + inner.elapsed;
+                        service = r.host.clone();
+                        if !r.delay.is_zero() {
+                            flag = Some("DI");
+                        }
+                        reached = Some((r.pod.clone(), inner.clone(), r.delay + wait + lat));
+                        let call = match r.timeout {
+                            Some(t) if elapsed > t => {
+                                flag = Some("UT");
+                                Call {
+                                    status: 504,
+                                    elapsed: t,
+                                    pod: None,
+                                    body: "upstream request timeout".into(),
+                                }
+                            }
+                            _ => Call { elapsed, ..inner },
+                        };
+                        if let Some(g) = guard {
+                            let served = call.elapsed.saturating_sub(r.delay + wait);
+                            self.upstreams.finish(client, &g.cluster, g.ticket, served);
+                            if let Some(rule) = g.ejection {
+                                self.upstreams.outcome(
+                                    client,
+                                    &g.cluster,
+                                    s(&r.pod, "/metadata/name"),
+                                    r.endpoints.len(),
+                                    call.status,
+                                    rule,
+                                );
+                            }
+                        }
+                        call
+                    }
                 }
             }
         };
@@ -933,6 +1072,38 @@ impl DataPlane {
                         body: r#"[{"id": 0, "title": "The Comedy of Errors", "descriptionHtml": "A Shakespeare comedy of two pairs of twins (simulated catalogue)."}]"#.into(),
                     },
                     _ => Call { status: 404, elapsed: work, pod: Some(pod.clone()), body: "Not Found".into() },
+                }
+            }
+            // httpbin, the server of Istio's circuit-breaking and security tasks: the
+            // endpoints those tasks call.
+            "httpbin" => {
+                let path = req.path.split('?').next().unwrap_or("");
+                let mut parts = path.trim_start_matches('/').splitn(2, '/');
+                let (status, elapsed) = match (parts.next(), parts.next()) {
+                    (Some("status"), Some(code)) => (
+                        code.split(',')
+                            .next()
+                            .and_then(|c| c.parse().ok())
+                            .unwrap_or(400),
+                        work,
+                    ),
+                    (Some("delay"), Some(secs)) => (
+                        200,
+                        work + Duration::from_secs_f64(
+                            secs.parse::<f64>().unwrap_or(0.0).clamp(0.0, 10.0),
+                        ),
+                    ),
+                    _ => (200, work),
+                };
+                Call {
+                    status,
+                    elapsed,
+                    pod: Some(pod.clone()),
+                    body: if status == 200 {
+                        format!("{{\"url\": \"http://{}{}\"}}", req.authority, req.path)
+                    } else {
+                        String::new()
+                    },
                 }
             }
             "details" => Call {

@@ -56,6 +56,7 @@ mod selector;
 mod status;
 mod store;
 mod table;
+mod upstream;
 
 use std::net::SocketAddr;
 use std::path::Path;
