@@ -326,6 +326,7 @@ async fn a_breaker_of_one_connection_trips_concurrent_requests_only() {
     );
 
     let concurrent = generate(&e, 500.0, 3).await;
+    eprintln!("concurrency 1: {sequential:?}; concurrency 3: {concurrent:?}");
     let tripped = concurrent.get("503").copied().unwrap_or(0);
     let served = concurrent.get("200").copied().unwrap_or(0);
     assert!(tripped > 0 && served > 0, "{concurrent:?}");
@@ -414,4 +415,134 @@ async fn hosts_failing_in_a_row_are_ejected_until_no_healthy_upstream() {
     assert_eq!(r.stdout, "no healthy upstream");
     tokio::time::sleep(Duration::from_millis(1_100)).await;
     assert_eq!(flagged(&prom, "source", "UH").await, 2.0);
+}
+
+/// httpbin in `default` (injected), one pod, behind `httpbin:8000`.
+async fn httpbin(env: &Env) {
+    let r = kubectl(
+        env,
+        &[
+            "create",
+            "deployment",
+            "httpbin",
+            "--image=docker.io/kong/httpbin:0.1.0",
+            "--port=80",
+        ],
+    );
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let r = kubectl(
+        env,
+        &[
+            "expose",
+            "deployment",
+            "httpbin",
+            "--port=8000",
+            "--target-port=80",
+        ],
+    );
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    until(env, &["get", "pods", "-l", "app=httpbin"], |o| {
+        o.contains("2/2") && o.contains("Running")
+    })
+    .await;
+}
+
+async fn count(prom: &Prometheus, selector: &str) -> f64 {
+    prom.query(
+        &format!("sum(istio_requests_total{{{selector}}})"),
+        SystemTime::now(),
+    )
+    .await
+    .unwrap()
+    .into_vector()
+    .unwrap()
+    .first()
+    .map(|s| s.value)
+    .unwrap_or(0.0)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn retries_turn_a_flaky_upstream_into_successes_and_say_when_they_ran_out() {
+    let e = env(false).await;
+    let prom = Prometheus::from_config(Config::new(e.cluster.api_url().parse().unwrap())).unwrap();
+    httpbin(&e).await;
+    let failures = |path: &str, n: usize| {
+        (0..n)
+            .filter(|_| {
+                let r = curl_code(
+                    &e,
+                    "default",
+                    "deploy/ratings-v1",
+                    "ratings",
+                    &format!("http://httpbin:8000{path}"),
+                );
+                r.stdout != "200"
+            })
+            .count()
+    };
+    // Half of httpbin's answers fail; no retries yet.
+    let without = failures("/status/200,500", 30);
+    assert!((7..=23).contains(&without), "{without} of 30 failed");
+
+    apply(
+        &e,
+        "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: httpbin\nspec:\n  hosts: [httpbin]\n  http:\n  - route:\n    - destination: {host: httpbin}\n    retries: {attempts: 3, retryOn: 5xx}\n",
+    );
+    let with = failures("/status/200,500", 30);
+    eprintln!("/status/200,500: {without} of 30 failed without retries, {with} with three");
+    assert!(with <= 6, "{with} of 30 failed with three retries");
+    // Always failing: one request at the source, four tries at the destination, and URX.
+    assert_eq!(failures("/status/500", 1), 1);
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let urx = count(&prom, "reporter=\"source\",response_flags=\"URX\"").await;
+    assert_eq!(urx, (with + 1) as f64);
+    let tried = count(
+        &prom,
+        "reporter=\"destination\",destination_service_name=\"httpbin\",response_code=\"500\"",
+    )
+    .await;
+    let sent_500 = count(
+        &prom,
+        "reporter=\"source\",destination_service_name=\"httpbin\",response_code=\"500\"",
+    )
+    .await;
+    assert_eq!(sent_500, (without + with + 1) as f64);
+    assert!(
+        tried >= (without + 4 * (with + 1)) as f64,
+        "{tried} 500s at httpbin"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn istio_request_timeouts_task_answers_in_about_a_second() {
+    let e = env(false).await;
+    apply(
+        &e,
+        "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata:\n  name: reviews\nspec:\n  host: reviews\n  subsets:\n  - {name: v1, labels: {version: v1}}\n  - {name: v2, labels: {version: v2}}\n---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: reviews\nspec:\n  hosts: [reviews]\n  http:\n  - route:\n    - destination: {host: reviews, subset: v2}\n---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: ratings\nspec:\n  hosts: [ratings]\n  http:\n  - fault:\n      delay: {percentage: {value: 100}, fixedDelay: 2s}\n    route:\n    - destination: {host: ratings}\n",
+    );
+    let page = |e: &Env| {
+        let url = format!("{}/productpage", e.cluster.ingress_url());
+        async move {
+            let t = std::time::Instant::now();
+            let body = reqwest::get(url).await.unwrap().text().await.unwrap();
+            (t.elapsed(), body)
+        }
+    };
+    let (took, body) = page(&e).await;
+    assert!(took >= Duration::from_secs(2), "{took:?}");
+    assert!(body.contains("<u>reviews-v2-"), "{body}");
+
+    apply(
+        &e,
+        "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: reviews\nspec:\n  hosts: [reviews]\n  http:\n  - route:\n    - destination: {host: reviews, subset: v2}\n    timeout: 0.5s\n",
+    );
+    let (took, body) = page(&e).await;
+    assert!(
+        took >= Duration::from_millis(950) && took < Duration::from_millis(1_600),
+        "{took:?}"
+    );
+    assert!(
+        body.contains("Sorry, product reviews are currently unavailable for this book."),
+        "{body}"
+    );
 }

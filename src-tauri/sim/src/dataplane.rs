@@ -177,6 +177,10 @@ impl Snapshot {
         let Some(dr) = self
             .destination_rules
             .iter()
+            .filter(|dr| {
+                dr.spec.traffic_policy.is_some()
+                    || dr.spec.subsets.iter().any(|x| x.traffic_policy.is_some())
+            })
             .find(|dr| resolve_host(&dr.spec.host, dr.namespace()).fqdn() == host)
         else {
             return (None, None);
@@ -193,11 +197,21 @@ impl Snapshot {
         )
     }
 
+    /// A ready pod by namespace and name.
+    fn pod(&self, ns: &str, name: &str) -> Option<&Value> {
+        self.pods
+            .iter()
+            .find(|p| s(p, "/metadata/namespace") == ns && s(p, "/metadata/name") == name)
+    }
+
     /// The mTLS mode the sidecar of `pod` enforces for what it receives, by Istio's
     /// precedence: a policy selecting the workload, else its namespace's, else the mesh's
     /// (root namespace), else PERMISSIVE. UNSET inherits from the next level. Port-level
     /// modes are not looked at: Bookinfo's services have one port each.
     pub fn peer_mode(&self, pod: &Value) -> MtlsMode {
+        if self.peer_authentications.is_empty() {
+            return MtlsMode::Permissive;
+        }
         let ns = s(pod, "/metadata/namespace");
         let labels: Labels = pod
             .pointer("/metadata/labels")
@@ -362,8 +376,11 @@ pub struct Routed {
     pub timeout: Option<Duration>,
     /// The DestinationRule subset the route named.
     pub subset: Option<String>,
-    /// The cluster's ready pods the choice was made from.
-    pub endpoints: Vec<Value>,
+    /// Names of the cluster's ready pods the choice was made from (all in the pod's
+    /// namespace): names, not the pods, since every hop carries them.
+    pub endpoints: Vec<String>,
+    /// The route's retry policy.
+    pub retries: Option<playground_istio::HttpRetry>,
 }
 
 /// The outcome of routing one hop.
@@ -517,7 +534,11 @@ impl DataPlane {
                     delay,
                     timeout,
                     subset: subset.map(String::from),
-                    endpoints: pods.into_iter().cloned().collect(),
+                    endpoints: pods
+                        .iter()
+                        .map(|p| s(p, "/metadata/name").to_owned())
+                        .collect(),
+                    retries: None,
                 })
             }
             Err(failure) => Hop::Failed { failure, delay },
@@ -552,7 +573,11 @@ impl DataPlane {
                         delay: Duration::ZERO,
                         timeout: None,
                         subset: None,
-                        endpoints: pods.into_iter().cloned().collect(),
+                        endpoints: pods
+                            .iter()
+                            .map(|p| s(p, "/metadata/name").to_owned())
+                            .collect(),
+                        retries: None,
                     })
                 }
                 Err(failure) => Hop::Failed {
@@ -592,9 +617,19 @@ impl DataPlane {
         if let Some(failure) = abort {
             return Hop::Failed { failure, delay };
         }
-        let timeout = h.timeout.as_ref().and_then(|t| t.to_std().ok());
+        let timeout = h
+            .timeout
+            .as_ref()
+            .and_then(|t| t.to_std().ok())
+            .filter(|t| !t.is_zero());
         match self.pick_weighted(&h.route) {
-            Some(dest) => self.to_destination(snap, dest, vs.namespace(), delay, timeout),
+            Some(dest) => match self.to_destination(snap, dest, vs.namespace(), delay, timeout) {
+                Hop::Routed(mut r) => {
+                    r.retries = h.retries.clone();
+                    Hop::Routed(r)
+                }
+                failed => failed,
+            },
             None => Hop::Failed {
                 failure: Failure {
                     status: 404,
@@ -672,6 +707,84 @@ impl DataPlane {
     }
 }
 
+/// What one try of a request got.
+struct Attempt {
+    call: Call,
+    /// Envoy's flag for a try that did not get the pod's answer (UO, UH, UT).
+    flag: Option<&'static str>,
+    /// Whether the answer came from upstream (or its per-try timeout), which retries may
+    /// repeat; the pool's overflow and no healthy upstream are not retried here.
+    upstream: bool,
+    /// The pod it reached, its answer, and when it got the request (from the try's start).
+    reached: Option<(Value, Call, Duration)>,
+}
+
+/// A route's retry policy as Envoy applies it.
+struct RetryPolicy {
+    attempts: u32,
+    per_try_timeout: Option<Duration>,
+    on: Vec<String>,
+}
+
+impl RetryPolicy {
+    /// Only what the route sets: Istio's own default (two retries on connect failures,
+    /// refused streams and 503) is left out, since the simulation has no connection
+    /// failures and a 503 from a pod is rare.
+    fn of(retry: Option<&playground_istio::HttpRetry>) -> Self {
+        RetryPolicy {
+            attempts: retry
+                .and_then(|r| r.attempts)
+                .and_then(|a| u32::try_from(a).ok())
+                .unwrap_or(0),
+            per_try_timeout: retry
+                .and_then(|r| r.per_try_timeout.as_ref())
+                .and_then(|d| d.to_std().ok())
+                .filter(|d| !d.is_zero()),
+            on: retry
+                .map(|r| r.retry_on_conditions().map(String::from).collect())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Whether Envoy's retry-on conditions cover this answer (a per-try timeout is a 504).
+    fn retries(&self, status: u16, flag: Option<&str>) -> bool {
+        let timed_out = flag == Some("UT");
+        self.on.iter().any(|c| match c.as_str() {
+            "5xx" => status >= 500 || timed_out,
+            "gateway-error" => (502..=504).contains(&status),
+            "reset" => timed_out,
+            "retriable-4xx" => status == 409,
+            code => code.parse::<u16>().is_ok_and(|c| c == status),
+        })
+    }
+}
+
+impl DataPlane {
+    /// httpbin's `/status/CODES`: one code, or one picked at random from `a,b` or by weight
+    /// from `a:3,b:1`; 400 when a code does not parse.
+    fn httpbin_status(&self, codes: &str) -> u16 {
+        let choices: Option<Vec<(u16, f64)>> = codes
+            .split(',')
+            .map(|c| match c.split_once(':') {
+                Some((code, w)) => Some((code.trim().parse().ok()?, w.trim().parse().ok()?)),
+                None => Some((c.trim().parse().ok()?, 1.0)),
+            })
+            .collect();
+        let Some(choices) = choices.filter(|c| !c.is_empty()) else {
+            return 400;
+        };
+        let total: f64 = choices.iter().map(|(_, w)| w).sum();
+        let mut x = self.rand() * total;
+        for (code, w) in &choices {
+            if x < *w {
+                return *code;
+            }
+            x -= w;
+        }
+        choices[choices.len() - 1].0
+    }
+}
+
 /// A request's place in its cluster's pool, and how its answer counts for outlier detection.
 struct Guard {
     cluster: String,
@@ -684,26 +797,28 @@ impl DataPlane {
     /// outlier detection ejected (none left: no healthy upstream, UH; Istio turns Envoy's
     /// panic mode off with outlier detection, so ejected hosts are not used anyway), then
     /// takes a place in the connection pool (none left: overflow, UO).
+    ///
+    /// Returns the pod to send to (another one than routing chose when that one is ejected).
     fn admit(
         &self,
         snap: &Snapshot,
-        mut r: Routed,
+        r: &Routed,
         client: &str,
-    ) -> Result<(Routed, Option<Guard>), (Failure, Duration)> {
+    ) -> Result<(Option<Value>, Option<Guard>), (Failure, Duration)> {
         let (pool, od) = snap.upstream_policy(&r.host, r.subset.as_deref());
         if pool.is_none() && od.is_none() {
-            return Ok((r, None));
+            return Ok((None, None));
         }
+        let mut pod = None;
         let cluster = format!("{}|{}", r.host, r.subset.as_deref().unwrap_or(""));
         let ejection = od.map(Ejection::of);
         if ejection.is_some() {
             let ejected = self.upstreams.ejected(client, &cluster);
-            let name = |p: &Value| s(p, "/metadata/name").to_string();
-            if ejected.contains(&name(&r.pod)) {
-                let healthy: Vec<&Value> = r
+            if ejected.iter().any(|e| e == s(&r.pod, "/metadata/name")) {
+                let healthy: Vec<&String> = r
                     .endpoints
                     .iter()
-                    .filter(|p| !ejected.contains(&name(p)))
+                    .filter(|p| !ejected.contains(p))
                     .collect();
                 if healthy.is_empty() {
                     return Err((
@@ -716,12 +831,14 @@ impl DataPlane {
                     ));
                 }
                 let i = ((self.rand() * healthy.len() as f64) as usize).min(healthy.len() - 1);
-                r.pod = healthy[i].clone();
+                pod = snap
+                    .pod(s(&r.pod, "/metadata/namespace"), healthy[i])
+                    .cloned();
             }
         }
         match self.upstreams.admit(client, &cluster, Limits::of(pool)) {
             Some(ticket) => Ok((
-                r,
+                pod,
                 Some(Guard {
                     cluster,
                     ticket,
@@ -833,7 +950,7 @@ impl DataPlane {
             mutual_tls: false,
             service_host: &target.fqdn(),
             destination: Some(pod),
-            at_source: at,
+            at_source: Some(at),
             at_destination: Some(at),
             completes_after: call.elapsed,
         });
@@ -891,8 +1008,9 @@ impl DataPlane {
     }
 
     /// A routed request leaving a proxy: the destination serves it unless the route failed,
-    /// the route's timeout or the sending application's own cuts it short, and both proxies
-    /// count the hop in the metrics.
+    /// the route's timeout or the sending application's own cuts it short; the route's
+    /// retry policy tries again; both proxies count the hop in the metrics (the destination
+    /// every try that reached it, the source the request once).
     #[allow(clippy::too_many_arguments)]
     fn forward(
         &self,
@@ -904,11 +1022,12 @@ impl DataPlane {
         lat: Duration,
         app_timeout: Option<Duration>,
     ) -> Call {
-        let mut flag = None;
+        let mut flag: Option<&'static str>;
         let mut service = called_host.to_string();
-        // The pod reached, when it was reached before the sender gave up: (pod, its answer,
-        // when it got the request).
+        // The pod the final try reached, when it was reached: (pod, its answer, when it got
+        // the request, counted from the start of the hop).
         let mut reached: Option<(Value, Call, Duration)> = None;
+        let client = source_pod.map(|p| s(p, "/metadata/name")).unwrap_or("");
         let mut call = match hop {
             Hop::Failed { failure, delay } => {
                 flag = Some(failure.flag);
@@ -919,55 +1038,85 @@ impl DataPlane {
                     body: failure.body,
                 }
             }
-            Hop::Routed(r) => {
-                let client = source_pod.map(|p| s(p, "/metadata/name")).unwrap_or("");
-                match self.admit(snap, r, client) {
-                    Err((failure, delay)) => {
-                        flag = Some(failure.flag);
-                        Call {
-                            status: failure.status,
-                            elapsed: delay + lat,
+            Hop::Routed(mut r) => {
+                service = r.host.clone();
+                let policy = RetryPolicy::of(r.retries.as_ref());
+                // Time since the hop started: the injected delay, then the tries.
+                let mut spent = r.delay;
+                let mut tries = 0;
+                loop {
+                    if tries > 0 {
+                        // Envoy's default back-off: 25 ms base interval, doubled per retry,
+                        // fully jittered; and a host picked again.
+                        let cap = 25.0 * f64::from(1u32 << (tries - 1).min(3));
+                        spent += Duration::from_micros((self.rand() * cap * 1000.0) as u64);
+                        let i = ((self.rand() * r.endpoints.len() as f64) as usize)
+                            .min(r.endpoints.len().saturating_sub(1));
+                        if let Some(p) = r
+                            .endpoints
+                            .get(i)
+                            .and_then(|name| snap.pod(s(&r.pod, "/metadata/namespace"), name))
+                        {
+                            r.pod = p.clone();
+                        }
+                    }
+                    let a = self.attempt(snap, &r, req, client, lat, policy.per_try_timeout);
+                    let ends = spent + a.call.elapsed;
+                    if let Some(t) = r.timeout
+                        && ends > t
+                    {
+                        // The route's timeout bounds every try together.
+                        flag = Some("UT");
+                        reached = a.reached.map(|(pod, inner, at)| (pod, inner, spent + at));
+                        break Call {
+                            status: 504,
+                            elapsed: t,
                             pod: None,
-                            body: failure.body,
-                        }
-                    }
-                    Ok((r, guard)) => {
-                        let inner = self.serve(snap, &r.pod, req);
-                        let wait = guard.as_ref().map(|g| g.ticket.wait).unwrap_or_default();
-                        let elapsed = r.delay + wait + lat + inner.elapsed;
-                        service = r.host.clone();
-                        if !r.delay.is_zero() {
-                            flag = Some("DI");
-                        }
-                        reached = Some((r.pod.clone(), inner.clone(), r.delay + wait + lat));
-                        let call = match r.timeout {
-                            Some(t) if elapsed > t => {
-                                flag = Some("UT");
-                                Call {
-                                    status: 504,
-                                    elapsed: t,
-                                    pod: None,
-                                    body: "upstream request timeout".into(),
-                                }
-                            }
-                            _ => Call { elapsed, ..inner },
+                            body: "upstream request timeout".into(),
                         };
-                        if let Some(g) = guard {
-                            let served = call.elapsed.saturating_sub(r.delay + wait);
-                            self.upstreams.finish(client, &g.cluster, g.ticket, served);
-                            if let Some(rule) = g.ejection {
-                                self.upstreams.outcome(
-                                    client,
-                                    &g.cluster,
-                                    s(&r.pod, "/metadata/name"),
-                                    r.endpoints.len(),
-                                    call.status,
-                                    rule,
-                                );
-                            }
-                        }
-                        call
                     }
+                    let retriable = a.upstream && policy.retries(a.call.status, a.flag);
+                    if retriable && tries < policy.attempts {
+                        // This try ends here; only the destination saw it.
+                        if let (Some(source), Some((pod, inner, at))) = (source_pod, &a.reached) {
+                            let at_destination = if a.call.pod.is_some() {
+                                Outcome {
+                                    code: inner.status,
+                                    flag: None,
+                                    duration: inner.elapsed,
+                                }
+                            } else {
+                                Outcome {
+                                    code: 0,
+                                    flag: Some("DC"),
+                                    duration: a.call.elapsed.saturating_sub(*at),
+                                }
+                            };
+                            self.metrics.record(&HopRecord {
+                                source,
+                                source_proxied: crate::inject::already_injected(source),
+                                mutual_tls: snap.peer_mode(pod) != MtlsMode::Disable,
+                                service_host: &service,
+                                destination: Some(pod),
+                                at_source: None,
+                                at_destination: Some(at_destination),
+                                completes_after: ends,
+                            });
+                        }
+                        spent = ends;
+                        tries += 1;
+                        continue;
+                    }
+                    flag = match a.flag {
+                        None if retriable && policy.attempts > 0 => Some("URX"),
+                        None if !r.delay.is_zero() => Some("DI"),
+                        f => f,
+                    };
+                    reached = a.reached.map(|(pod, inner, at)| (pod, inner, spent + at));
+                    break Call {
+                        elapsed: ends,
+                        ..a.call
+                    };
                 }
             }
         };
@@ -1017,16 +1166,92 @@ impl DataPlane {
                     .as_ref()
                     .filter(|_| at_destination.is_some())
                     .map(|(pod, _, _)| pod),
-                at_source: Outcome {
+                at_source: Some(Outcome {
                     code: call.status,
                     flag,
                     duration: call.elapsed,
-                },
+                }),
                 at_destination,
                 completes_after: call.elapsed,
             });
         }
         call
+    }
+
+    /// One try of a routed request: past outlier detection and the connection pool to the
+    /// pod, cut at the per-try timeout. Times are counted from the start of the try.
+    fn attempt(
+        &self,
+        snap: &Snapshot,
+        r: &Routed,
+        req: &MeshRequest,
+        client: &str,
+        lat: Duration,
+        per_try_timeout: Option<Duration>,
+    ) -> Attempt {
+        let (other, guard) = match self.admit(snap, r, client) {
+            Err((failure, _)) => {
+                return Attempt {
+                    call: Call {
+                        status: failure.status,
+                        elapsed: lat,
+                        pod: None,
+                        body: failure.body,
+                    },
+                    flag: Some(failure.flag),
+                    upstream: false,
+                    reached: None,
+                };
+            }
+            Ok(x) => x,
+        };
+        let pod = other.as_ref().unwrap_or(&r.pod);
+        let inner = self.serve(snap, pod, req);
+        let wait = guard.as_ref().map(|g| g.ticket.wait).unwrap_or_default();
+        let arrived = wait + lat;
+        let elapsed = arrived + inner.elapsed;
+        let (call, flag) = match per_try_timeout {
+            Some(t) if elapsed > t => (
+                Call {
+                    status: 504,
+                    elapsed: t,
+                    pod: None,
+                    body: "upstream request timeout".into(),
+                },
+                Some("UT"),
+            ),
+            _ => (
+                Call {
+                    elapsed,
+                    ..inner.clone()
+                },
+                None,
+            ),
+        };
+        if let Some(g) = guard {
+            self.upstreams.finish(
+                client,
+                &g.cluster,
+                g.ticket,
+                call.elapsed.saturating_sub(wait),
+            );
+            if let Some(rule) = g.ejection {
+                self.upstreams.outcome(
+                    client,
+                    &g.cluster,
+                    s(pod, "/metadata/name"),
+                    r.endpoints.len(),
+                    call.status,
+                    rule,
+                );
+            }
+        }
+        Attempt {
+            call,
+            flag,
+            upstream: true,
+            reached: Some((pod.clone(), inner, arrived)),
+        }
     }
 
     /// The Bookinfo application code of the pod that received a request.
@@ -1055,7 +1280,7 @@ impl DataPlane {
                         downstream.authority = "reviews:9080".into();
                         // productpage retries reviews once after its 3 s timeout.
                         let mut reviews = self.call(snap, "reviews", ns, &downstream, pod, Duration::from_secs(3));
-                        if reviews.status == 0 {
+                        if reviews.status != 200 {
                             let again = self.call(snap, "reviews", ns, &downstream, pod, Duration::from_secs(3));
                             reviews = Call { elapsed: reviews.elapsed + again.elapsed, ..again };
                         }
@@ -1080,13 +1305,7 @@ impl DataPlane {
                 let path = req.path.split('?').next().unwrap_or("");
                 let mut parts = path.trim_start_matches('/').splitn(2, '/');
                 let (status, elapsed) = match (parts.next(), parts.next()) {
-                    (Some("status"), Some(code)) => (
-                        code.split(',')
-                            .next()
-                            .and_then(|c| c.parse().ok())
-                            .unwrap_or(400),
-                        work,
-                    ),
+                    (Some("status"), Some(codes)) => (self.httpbin_status(codes), work),
                     (Some("delay"), Some(secs)) => (
                         200,
                         work + Duration::from_secs_f64(

@@ -299,8 +299,9 @@ pub struct HopRecord<'a> {
     pub service_host: &'a str,
     /// The pod it reached, when it reached one.
     pub destination: Option<&'a Value>,
-    /// What the sender saw.
-    pub at_source: Outcome,
+    /// What the sender saw; None for a try that a retry replaced (only the destination
+    /// counts it).
+    pub at_source: Option<Outcome>,
     /// What the receiving pod saw, when the request reached it.
     pub at_destination: Option<Outcome>,
     /// How long the hop took: the counters move that long after it was routed, when a real
@@ -504,17 +505,17 @@ impl MeshMetrics {
             .destination
             .map(|d| Peer::of(d, mtls))
             .unwrap_or_else(Peer::unknown);
-        if source_proxy {
+        if source_proxy && let Some(at_source) = &hop.at_source {
             let labels = self.labels(
                 "source",
                 hop,
                 &source,
                 &destination,
-                &hop.at_source,
+                at_source,
                 "unknown",
                 hop.source,
             );
-            self.count(labels, at_ms, &hop.at_source);
+            self.count(labels, at_ms, at_source);
         }
         if let (true, Some(outcome), Some(dest_pod)) =
             (dest_proxy, hop.at_destination.as_ref(), hop.destination)
@@ -794,7 +795,7 @@ mod tests {
             mutual_tls: true,
             service_host: "reviews.default.svc.cluster.local",
             destination: Some(&dst),
-            at_source: ok,
+            at_source: Some(ok),
             at_destination: Some(ok),
             completes_after: Duration::ZERO,
         });
@@ -849,7 +850,7 @@ mod tests {
             mutual_tls: true,
             service_host: "productpage.default.svc.cluster.local",
             destination: Some(&dst),
-            at_source: ok,
+            at_source: Some(ok),
             at_destination: Some(ok),
             completes_after: Duration::ZERO,
         });
@@ -870,11 +871,11 @@ mod tests {
             mutual_tls: true,
             service_host: "ratings.default.svc.cluster.local",
             destination: None,
-            at_source: Outcome {
+            at_source: Some(Outcome {
                 code: 500,
                 flag: Some("FI"),
                 duration: Duration::ZERO,
-            },
+            }),
             at_destination: None,
             completes_after: Duration::ZERO,
         });

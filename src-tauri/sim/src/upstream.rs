@@ -128,7 +128,13 @@ impl Upstreams {
         let now = Instant::now();
         self.with(client, cluster, |st| {
             st.requests.retain(|r| r.end.is_none_or(|end| end > now));
-            let serving = st.requests.iter().filter(|r| r.start <= now).count();
+            // A waiter whose connection frees up exactly now still counts once as waiting.
+            let serving = st
+                .requests
+                .iter()
+                .filter(|r| r.start <= now)
+                .count()
+                .min(limits.concurrent);
             let waiting = st.requests.len() - serving;
             let start = if serving < limits.concurrent {
                 now
