@@ -494,8 +494,17 @@ async fn retries_turn_a_flaky_upstream_into_successes_and_say_when_they_ran_out(
     // Always failing: one request at the source, four tries at the destination, and URX.
     assert_eq!(failures("/status/500", 1), 1);
     tokio::time::sleep(Duration::from_millis(1_100)).await;
-    let urx = count(&prom, "reporter=\"source\",response_flags=\"URX\"").await;
-    assert_eq!(urx, (with + 1) as f64);
+    let urx_before_faults = count(&prom, "reporter=\"source\",response_flags=\"URX\"").await;
+    // An injected abort is answered before the router, so the route's retries never see it
+    // (istio/istio#13705): half the requests still fail.
+    apply(
+        &e,
+        "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: httpbin\nspec:\n  hosts: [httpbin]\n  http:\n  - fault:\n      abort: {httpStatus: 503, percentage: {value: 50}}\n    route:\n    - destination: {host: httpbin}\n    retries: {attempts: 3, retryOn: 5xx}\n",
+    );
+    let aborted = failures("/get", 30);
+    eprintln!("50 % abort with three retries: {aborted} of 30 failed");
+    assert!((7..=23).contains(&aborted), "{aborted} of 30 failed");
+    assert_eq!(urx_before_faults, (with + 1) as f64);
     let tried = count(
         &prom,
         "reporter=\"destination\",destination_service_name=\"httpbin\",response_code=\"500\"",

@@ -1029,6 +1029,8 @@ impl DataPlane {
         let mut reached: Option<(Value, Call, Duration)> = None;
         let client = source_pod.map(|p| s(p, "/metadata/name")).unwrap_or("");
         let mut call = match hop {
+            // Faults are answered by Envoy's fault filter, before the router: the route's
+            // retries never see them (istio/istio#13705).
             Hop::Failed { failure, delay } => {
                 flag = Some(failure.flag);
                 Call {
@@ -1562,6 +1564,28 @@ mod tests {
 
     fn matcher(v: Value) -> HttpMatchRequest {
         serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn retry_on_conditions_cover_what_envoy_retries() {
+        let policy = |on: &str| {
+            RetryPolicy::of(Some(
+                &serde_json::from_value(json!({"attempts": 2, "retryOn": on})).unwrap(),
+            ))
+        };
+        let p = policy("5xx");
+        assert!(p.retries(500, None) && p.retries(504, Some("UT")));
+        assert!(!p.retries(404, None) && !p.retries(200, None));
+        let p = policy("gateway-error");
+        assert!(p.retries(503, None) && !p.retries(500, None));
+        let p = policy("retriable-4xx,429");
+        assert!(p.retries(409, None) && p.retries(429, None) && !p.retries(404, None));
+        let p = policy("reset");
+        assert!(p.retries(504, Some("UT")) && !p.retries(503, None));
+        assert!(
+            !RetryPolicy::of(None).retries(503, None),
+            "no policy, no retries"
+        );
     }
 
     #[test]
