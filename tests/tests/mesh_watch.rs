@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use playground::mesh::diff;
 use playground::mesh::watch::{self, MeshWatch};
-use playground::mesh::{EdgeKind, MeshEvent, MeshSnapshot, Sidecar};
+use playground::mesh::{
+    EdgeKind, Injection, MeshEvent, MeshSnapshot, NodeDetails, NodeKind, Readiness, Sidecar,
+};
 use playground::sim::{self, Scenario, SimOptions};
 use playground_tests::SimFixture;
 use tokio::sync::mpsc;
@@ -60,23 +62,18 @@ fn all_pods_ready(s: &MeshSnapshot) -> bool {
     pods.len() == 6
         && pods
             .iter()
-            .all(|p| p.ready.as_deref() == Some("2/2") && p.sidecar == Some(Sidecar::Ready))
+            .all(|p| p.ready == Some(Readiness::new(2, 2)) && p.sidecar == Some(Sidecar::Ready))
 }
 
 /// Every pod and workload ready: nothing is still starting.
 fn settled(s: &MeshSnapshot) -> bool {
+    let done = |r: &Readiness| r.ready == r.total && r.total != 0;
     all_pods_ready(s)
-        && s.nodes.iter().filter_map(|n| n.ready.as_deref()).all(|r| {
-            let (a, b) = r.split_once('/').unwrap();
-            a == b && b != "0"
+        && s.nodes.iter().filter_map(|n| n.ready.as_ref()).all(done)
+        && s.nodes.iter().all(|n| match &n.details {
+            NodeDetails::Service(svc) => done(&svc.endpoints),
+            _ => true,
         })
-        && s.nodes
-            .iter()
-            .flat_map(|n| n.fields.iter().filter(|f| f.label == "Endpoints"))
-            .all(|f| {
-                let (ready, total) = f.value.split_once(" ready of ").unwrap();
-                ready == total && total != "0"
-            })
 }
 
 fn kubectl(f: &SimFixture, args: &[&str], stdin: Option<&str>) -> String {
@@ -122,12 +119,13 @@ fn assert_request_chain(s: &MeshSnapshot) {
     }
 }
 
-fn route_labels(s: &MeshSnapshot, from: &str) -> Vec<(String, Option<String>)> {
+/// Route targets and weights out of a VirtualService.
+fn route_weights(s: &MeshSnapshot, from: &str) -> Vec<(String, u32)> {
     let mut v: Vec<_> = s
         .edges
         .iter()
         .filter(|e| e.kind == EdgeKind::Route && e.source == from)
-        .map(|e| (e.target.clone(), e.label.clone()))
+        .filter_map(|e| Some((e.target.clone(), e.route.as_ref()?.weight)))
         .collect();
     v.sort();
     v
@@ -153,7 +151,7 @@ async fn simulated_bookinfo_shows_the_whole_chain_and_matches_the_golden_file() 
         .flat_map(|n| {
             n.validations
                 .iter()
-                .map(move |v| (n.id.clone(), v.code.clone()))
+                .map(move |v| (n.id.clone(), v.finding.clone()))
         })
         .collect();
     assert!(
@@ -168,11 +166,12 @@ async fn simulated_bookinfo_shows_the_whole_chain_and_matches_the_golden_file() 
     let mut normalized = current.clone();
     let mut pod_names = Vec::new();
     for n in &mut normalized.nodes {
-        n.fields.retain(|f| f.label != "Pod IP");
-        if n.kind == playground::mesh::NodeKind::Pod {
+        if let NodeDetails::Pod(pod) = &mut n.details {
+            pod.ip = None;
+        }
+        if n.kind == NodeKind::Pod {
             let (stem, _) = n.name.rsplit_once('-').unwrap();
             pod_names.push((n.name.clone(), format!("{stem}-xxxxx")));
-            n.label = "xxxxx".into();
         }
     }
     let mut text = serde_json::to_string_pretty(&normalized).unwrap() + "\n";
@@ -213,15 +212,15 @@ async fn changes_made_with_kubectl_arrive_as_diffs() {
     // Weights: a DestinationRule and a 60/30/10 VirtualService applied with kubectl.
     kubectl(&f, &["apply", "-f", "-"], Some(REVIEWS_SPLIT));
     follow_until(&mut rx, &mut current, "the 60/30/10 split", |s| {
-        route_labels(s, "vs/default/reviews").len() == 3
+        route_weights(s, "vs/default/reviews").len() == 3
     })
     .await;
     assert_eq!(
-        route_labels(&current, "vs/default/reviews"),
+        route_weights(&current, "vs/default/reviews"),
         [
-            ("subset/default/reviews/v1".into(), Some("60%".into())),
-            ("subset/default/reviews/v2".into(), Some("30%".into())),
-            ("subset/default/reviews/v3".into(), Some("10%".into())),
+            ("subset/default/reviews/v1".into(), 60),
+            ("subset/default/reviews/v2".into(), 30),
+            ("subset/default/reviews/v3".into(), 10),
         ]
     );
     kubectl(
@@ -237,7 +236,7 @@ async fn changes_made_with_kubectl_arrive_as_diffs() {
         None,
     );
     follow_until(&mut rx, &mut current, "the 20/30/50 split", |s| {
-        route_labels(s, "vs/default/reviews")[0].1.as_deref() == Some("20%")
+        route_weights(s, "vs/default/reviews")[0].1 == 20
     })
     .await;
 
@@ -252,9 +251,10 @@ async fn changes_made_with_kubectl_arrive_as_diffs() {
         &mut current,
         "injection off on the namespace",
         |s| {
-            s.nodes
-                .iter()
-                .any(|n| n.id == "ns/default" && n.fields[0].value.starts_with("off"))
+            s.nodes.iter().any(|n| {
+                n.id == "ns/default"
+                    && matches!(&n.details, NodeDetails::Namespace(d) if d.injection == Injection::None)
+            })
         },
     )
     .await;
@@ -294,7 +294,7 @@ async fn the_model_keeps_following_the_cluster_after_all_watches_are_dropped() {
         &mut rx,
         &mut current,
         "the split after the watches were dropped",
-        |s| route_labels(s, "vs/default/reviews").len() == 3,
+        |s| route_weights(s, "vs/default/reviews").len() == 3,
     )
     .await;
 }
@@ -331,14 +331,14 @@ async fn the_model_of_istios_own_bookinfo_samples_is_right() {
     let (mut rx, _watch) = watch(&f).await;
     let mut current = MeshSnapshot::default();
     follow_until(&mut rx, &mut current, "Istio's Bookinfo settled", |s| {
-        settled(s) && route_labels(s, "vs/default/reviews").len() == 2
+        settled(s) && route_weights(s, "vs/default/reviews").len() == 2
     })
     .await;
     assert_eq!(
-        route_labels(&current, "vs/default/reviews"),
+        route_weights(&current, "vs/default/reviews"),
         [
-            ("subset/default/reviews/v1".into(), Some("80%".into())),
-            ("subset/default/reviews/v2".into(), Some("20%".into())),
+            ("subset/default/reviews/v1".into(), 80),
+            ("subset/default/reviews/v2".into(), 20),
         ]
     );
     assert_request_chain(&current);
@@ -354,9 +354,10 @@ async fn the_model_of_istios_own_bookinfo_samples_is_right() {
         .nodes
         .iter()
         .flat_map(|n| {
-            n.validations
-                .iter()
-                .map(move |v| (n.id.clone(), v.code.clone()))
+            n.validations.iter().map(move |v| {
+                let code = serde_json::to_value(&v.finding).unwrap()["code"].clone();
+                (n.id.clone(), code.as_str().unwrap().to_owned())
+            })
         })
         .collect();
     findings.sort();

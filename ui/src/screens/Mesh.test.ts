@@ -83,10 +83,10 @@ describe("Mesh screen", () => {
 
   it("shows a banner while the backend reconnects and keeps the graph", async () => {
     const { backend } = await live();
-    backend.emitMesh({ type: "status", status: { connected: false, message: "Reconnecting to the cluster…" } });
+    backend.emitMesh({ type: "status", status: { connected: false, failing: ["pods"], error: "connection refused" } });
     await waitFor(() => expect(screen.getByTestId("mesh-reconnecting").textContent).toContain("Reconnecting to the cluster…"));
     expect(screen.getByTestId("mesh-graph")).toBeTruthy();
-    backend.emitMesh({ type: "status", status: { connected: true, message: "" } });
+    backend.emitMesh({ type: "status", status: { connected: true, failing: [], error: null } });
     await waitFor(() => expect(screen.queryByTestId("mesh-reconnecting")).toBeNull());
   });
 
@@ -97,7 +97,7 @@ describe("Mesh screen", () => {
       type: "diff",
       diff: {
         addedNodes: [],
-        changedNodes: [{ ...pod, health: "ok", sidecar: "ready", ready: "2/2", validations: [] }],
+        changedNodes: [{ ...pod, health: "ok", healthReasons: [], sidecar: "ready", ready: { ready: 2, total: 2 }, validations: [] }],
         removedNodes: [],
         addedEdges: [],
         changedEdges: [],

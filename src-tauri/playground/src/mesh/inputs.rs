@@ -8,7 +8,11 @@ use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use serde_json::Value;
 
-pub type Labels = BTreeMap<String, String>;
+pub use super::model::{
+    Fault, FaultAbort, FaultDelay, GatewayServer, HttpRoute, Injection, Labels, PodPhase,
+    RequestMatch, RouteDestination, ServicePort, StringMatch,
+};
+
 /// (namespace, name)
 pub type Key = (String, String);
 
@@ -18,29 +22,15 @@ pub const POD_INJECT_LABEL: &str = "sidecar.istio.io/inject";
 pub const SIDECAR_STATUS_ANNOTATION: &str = "sidecar.istio.io/status";
 pub const PROXY_CONTAINER: &str = "istio-proxy";
 
-/// How a namespace asks for sidecar injection.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Injection {
-    /// `istio-injection=enabled`.
-    Enabled,
-    /// `istio-injection` set to anything else: it wins over a revision label.
-    Disabled,
-    /// `istio.io/rev=<rev>` without an `istio-injection` label.
-    Revision(String),
-    None,
-}
-
 impl Injection {
-    pub fn injects(&self) -> bool {
-        matches!(self, Injection::Enabled | Injection::Revision(_))
-    }
-
     pub fn from_labels(labels: &Labels) -> Self {
         match labels.get(INJECTION_LABEL).map(String::as_str) {
             Some("enabled") => Injection::Enabled,
             Some(_) => Injection::Disabled,
             None => match labels.get(REVISION_LABEL) {
-                Some(rev) => Injection::Revision(rev.clone()),
+                Some(rev) => Injection::Revision {
+                    revision: rev.clone(),
+                },
                 None => Injection::None,
             },
         }
@@ -58,7 +48,7 @@ pub struct PodInfo {
     pub namespace: String,
     pub name: String,
     pub labels: Labels,
-    pub phase: String,
+    pub phase: PodPhase,
     /// Why it is not running, when the kubelet says (`CrashLoopBackOff`, `ImagePullBackOff`).
     pub waiting_reason: Option<String>,
     pub ready: u32,
@@ -69,13 +59,6 @@ pub struct PodInfo {
     pub node: Option<String>,
     pub restarts: u32,
     pub deleting: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServicePort {
-    pub name: Option<String>,
-    pub port: i32,
-    pub protocol: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,8 +77,8 @@ pub struct DeploymentInfo {
     pub name: String,
     pub selector: Labels,
     pub template_labels: Labels,
-    pub replicas: i32,
-    pub ready_replicas: i32,
+    pub replicas: u32,
+    pub ready_replicas: u32,
     pub paused: bool,
 }
 
@@ -108,13 +91,6 @@ pub struct EndpointSliceInfo {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GatewayServer {
-    pub port: i64,
-    pub protocol: String,
-    pub hosts: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GatewayInfo {
     pub namespace: String,
     pub name: String,
@@ -122,25 +98,7 @@ pub struct GatewayInfo {
     pub servers: Vec<GatewayServer>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RouteDestination {
-    pub host: String,
-    pub subset: Option<String>,
-    pub port: Option<i64>,
-    pub weight: Option<i64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HttpRoute {
-    pub name: Option<String>,
-    /// Each match in words; empty means "every request".
-    pub matches: Vec<String>,
-    pub destinations: Vec<RouteDestination>,
-    /// Fault injection in words, when configured.
-    pub fault: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct VirtualServiceInfo {
     pub namespace: String,
     pub name: String,
@@ -172,12 +130,13 @@ pub struct PeerAuthenticationInfo {
 }
 
 /// Everything the model is built from.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct MeshInputs {
     pub namespaces: BTreeMap<String, NamespaceInfo>,
     pub pods: BTreeMap<Key, PodInfo>,
     pub services: BTreeMap<Key, ServiceInfo>,
     pub deployments: BTreeMap<Key, DeploymentInfo>,
+    /// By (namespace, slice name); each slice names its service.
     pub endpoint_slices: BTreeMap<Key, EndpointSliceInfo>,
     pub gateways: BTreeMap<Key, GatewayInfo>,
     pub virtual_services: BTreeMap<Key, VirtualServiceInfo>,
@@ -185,8 +144,54 @@ pub struct MeshInputs {
     pub peer_authentications: BTreeMap<Key, PeerAuthenticationInfo>,
 }
 
+/// One object of the inputs created or changed (`Some`) or deleted (`None`), by its key.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    Namespace(String, Option<NamespaceInfo>),
+    Pod(Key, Option<PodInfo>),
+    Service(Key, Option<ServiceInfo>),
+    Deployment(Key, Option<DeploymentInfo>),
+    EndpointSlice(Key, Option<EndpointSliceInfo>),
+    Gateway(Key, Option<GatewayInfo>),
+    VirtualService(Key, Option<VirtualServiceInfo>),
+    DestinationRule(Key, Option<DestinationRuleInfo>),
+    PeerAuthentication(Key, Option<PeerAuthenticationInfo>),
+}
+
+fn put<K: Ord, V: PartialEq>(table: &mut BTreeMap<K, V>, key: K, value: Option<V>) -> bool {
+    match value {
+        Some(v) if table.get(&key) == Some(&v) => false,
+        Some(v) => {
+            table.insert(key, v);
+            true
+        }
+        None => table.remove(&key).is_some(),
+    }
+}
+
+impl MeshInputs {
+    /// Applies one change; false when it changed nothing.
+    pub fn apply(&mut self, change: Change) -> bool {
+        match change {
+            Change::Namespace(k, v) => put(&mut self.namespaces, k, v),
+            Change::Pod(k, v) => put(&mut self.pods, k, v),
+            Change::Service(k, v) => put(&mut self.services, k, v),
+            Change::Deployment(k, v) => put(&mut self.deployments, k, v),
+            Change::EndpointSlice(k, v) => put(&mut self.endpoint_slices, k, v),
+            Change::Gateway(k, v) => put(&mut self.gateways, k, v),
+            Change::VirtualService(k, v) => put(&mut self.virtual_services, k, v),
+            Change::DestinationRule(k, v) => put(&mut self.destination_rules, k, v),
+            Change::PeerAuthentication(k, v) => put(&mut self.peer_authentications, k, v),
+        }
+    }
+}
+
 fn labels_of(map: &Option<BTreeMap<String, String>>) -> Labels {
     map.clone().unwrap_or_default()
+}
+
+fn count(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 impl NamespaceInfo {
@@ -204,10 +209,10 @@ impl PodInfo {
         let spec = pod.spec.as_ref();
         let status = pod.status.as_ref();
         let statuses = status
-            .and_then(|s| s.container_statuses.clone())
+            .and_then(|s| s.container_statuses.as_deref())
             .unwrap_or_default();
         let init_statuses = status
-            .and_then(|s| s.init_container_statuses.clone())
+            .and_then(|s| s.init_container_statuses.as_deref())
             .unwrap_or_default();
         // kubectl counts regular containers plus restartable (native sidecar) init containers.
         let restartable: Vec<&str> = spec
@@ -219,15 +224,17 @@ impl PodInfo {
                     .collect()
             })
             .unwrap_or_default();
-        let containers = spec.map(|s| s.containers.len()).unwrap_or(0) as u32;
-        let total = containers + restartable.len() as u32;
-        let ready_regular = statuses.iter().filter(|c| c.ready).count() as u32;
-        let ready_sidecars = init_statuses
-            .iter()
-            .filter(|c| {
-                restartable.contains(&c.name.as_str()) && c.started == Some(true) && c.ready
-            })
-            .count() as u32;
+        let containers = count(spec.map_or(0, |s| s.containers.len()));
+        let total = containers + count(restartable.len());
+        let ready_regular = count(statuses.iter().filter(|c| c.ready).count());
+        let ready_sidecars = count(
+            init_statuses
+                .iter()
+                .filter(|c| {
+                    restartable.contains(&c.name.as_str()) && c.started == Some(true) && c.ready
+                })
+                .count(),
+        );
         let annotated = meta
             .annotations
             .as_ref()
@@ -251,15 +258,13 @@ impl PodInfo {
         let restarts = statuses
             .iter()
             .chain(init_statuses.iter())
-            .map(|c| c.restart_count.max(0) as u32)
+            .map(|c| u32::try_from(c.restart_count).unwrap_or(0))
             .sum();
         Some(Self {
             namespace: meta.namespace.clone()?,
             name: meta.name.clone()?,
             labels: labels_of(&meta.labels),
-            phase: status
-                .and_then(|s| s.phase.clone())
-                .unwrap_or_else(|| "Pending".into()),
+            phase: PodPhase::parse(status.and_then(|s| s.phase.as_deref()).unwrap_or("Pending")),
             waiting_reason,
             ready: ready_regular + ready_sidecars,
             total,
@@ -294,7 +299,7 @@ impl ServiceInfo {
                     ps.iter()
                         .map(|p| ServicePort {
                             name: p.name.clone(),
-                            port: p.port,
+                            port: u32::try_from(p.port).unwrap_or(0),
                             protocol: p.protocol.clone().unwrap_or_else(|| "TCP".into()),
                         })
                         .collect()
@@ -307,6 +312,7 @@ impl ServiceInfo {
 impl DeploymentInfo {
     pub fn from_k8s(d: &Deployment) -> Option<Self> {
         let spec = d.spec.as_ref()?;
+        let non_negative = |n: i32| u32::try_from(n).unwrap_or(0);
         Some(Self {
             namespace: d.metadata.namespace.clone()?,
             name: d.metadata.name.clone()?,
@@ -317,12 +323,13 @@ impl DeploymentInfo {
                 .as_ref()
                 .map(|m| labels_of(&m.labels))
                 .unwrap_or_default(),
-            replicas: spec.replicas.unwrap_or(1),
-            ready_replicas: d
-                .status
-                .as_ref()
-                .and_then(|s| s.ready_replicas)
-                .unwrap_or(0),
+            replicas: non_negative(spec.replicas.unwrap_or(1)),
+            ready_replicas: non_negative(
+                d.status
+                    .as_ref()
+                    .and_then(|s| s.ready_replicas)
+                    .unwrap_or(0),
+            ),
             paused: spec.paused.unwrap_or(false),
         })
     }
@@ -337,11 +344,13 @@ impl EndpointSliceInfo {
             .get("kubernetes.io/service-name")?
             .clone();
         let endpoints = es.endpoints.as_deref().unwrap_or_default();
-        let total = endpoints.len() as u32;
-        let ready = endpoints
-            .iter()
-            .filter(|e| e.conditions.as_ref().and_then(|c| c.ready).unwrap_or(true))
-            .count() as u32;
+        let total = count(endpoints.len());
+        let ready = count(
+            endpoints
+                .iter()
+                .filter(|e| e.conditions.as_ref().and_then(|c| c.ready).unwrap_or(true))
+                .count(),
+        );
         Some(Self {
             namespace: es.metadata.namespace.clone()?,
             service,
@@ -379,6 +388,10 @@ fn meta_key(obj: &Value) -> Option<Key> {
     ))
 }
 
+fn small_number(v: &Value) -> Option<u32> {
+    v.as_u64().and_then(|n| u32::try_from(n).ok())
+}
+
 impl GatewayInfo {
     /// From a `networking.istio.io` Gateway as JSON.
     pub fn from_json(obj: &Value) -> Option<Self> {
@@ -393,7 +406,7 @@ impl GatewayInfo {
                 .map(|ss| {
                     ss.iter()
                         .map(|s| GatewayServer {
-                            port: s["port"]["number"].as_i64().unwrap_or(0),
+                            port: small_number(&s["port"]["number"]).unwrap_or(0),
                             protocol: s["port"]["protocol"].as_str().unwrap_or("").to_owned(),
                             hosts: str_list(&s["hosts"]),
                         })
@@ -404,56 +417,45 @@ impl GatewayInfo {
     }
 }
 
-/// One `match` entry of a VirtualService http route, in words.
-fn describe_match(m: &Value) -> String {
-    let mut parts = Vec::new();
-    let string_match = |v: &Value| -> Option<String> {
-        let o = v.as_object()?;
-        let (how, value) = o.iter().next()?;
-        Some(format!("{how} {}", value.as_str().unwrap_or("")))
-    };
-    if let Some(uri) = m.get("uri").and_then(string_match) {
-        parts.push(format!("uri {uri}"));
-    }
-    if let Some(headers) = m.get("headers").and_then(Value::as_object) {
-        for (name, v) in headers {
-            if let Some(s) = string_match(v) {
-                parts.push(format!("header {name} {s}"));
-            }
-        }
-    }
-    if let Some(method) = m.get("method").and_then(string_match) {
-        parts.push(format!("method {method}"));
-    }
-    if let Some(port) = m.get("port").and_then(Value::as_i64) {
-        parts.push(format!("port {port}"));
-    }
-    if parts.is_empty() {
-        "any request".into()
-    } else {
-        parts.join(" and ")
+/// Istio's StringMatch: one of `exact`, `prefix`, `regex`.
+fn string_match(v: &Value) -> Option<StringMatch> {
+    let o = v.as_object()?;
+    let text = |key: &str| o.get(key)?.as_str().map(str::to_owned);
+    text("exact")
+        .map(StringMatch::Exact)
+        .or_else(|| text("prefix").map(StringMatch::Prefix))
+        .or_else(|| text("regex").map(StringMatch::Regex))
+}
+
+/// One `match` entry of a VirtualService http route.
+fn request_match(m: &Value) -> RequestMatch {
+    RequestMatch {
+        uri: m.get("uri").and_then(string_match),
+        headers: m
+            .get("headers")
+            .and_then(Value::as_object)
+            .map(|hs| {
+                hs.iter()
+                    .filter_map(|(name, v)| Some((name.clone(), string_match(v)?)))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        method: m.get("method").and_then(string_match),
+        port: m.get("port").and_then(small_number),
     }
 }
 
-fn describe_fault(f: &Value) -> Option<String> {
-    let mut parts = Vec::new();
-    let pct = |v: &Value| {
-        v["percentage"]["value"]
-            .as_f64()
-            .map(|p| format!(" for {p}% of requests"))
-            .unwrap_or_default()
-    };
-    if let Some(d) = f.get("delay") {
-        let by = d["fixedDelay"].as_str().unwrap_or("?");
-        parts.push(format!("delay {by}{}", pct(d)));
-    }
-    if let Some(a) = f.get("abort") {
-        let code = a["httpStatus"]
-            .as_i64()
-            .map_or("?".into(), |c| c.to_string());
-        parts.push(format!("abort with HTTP {code}{}", pct(a)));
-    }
-    (!parts.is_empty()).then(|| parts.join(", "))
+fn fault(f: &Value) -> Option<Fault> {
+    let percent = |v: &Value| v["percentage"]["value"].as_f64();
+    let delay = f.get("delay").map(|d| FaultDelay {
+        fixed_delay: d["fixedDelay"].as_str().map(str::to_owned),
+        percent: percent(d),
+    });
+    let abort = f.get("abort").map(|a| FaultAbort {
+        http_status: small_number(&a["httpStatus"]),
+        percent: percent(a),
+    });
+    (delay.is_some() || abort.is_some()).then_some(Fault { delay, abort })
 }
 
 impl VirtualServiceInfo {
@@ -469,7 +471,7 @@ impl VirtualServiceInfo {
                         name: r["name"].as_str().map(str::to_owned),
                         matches: r["match"]
                             .as_array()
-                            .map(|ms| ms.iter().map(describe_match).collect())
+                            .map(|ms| ms.iter().map(request_match).collect())
                             .unwrap_or_default(),
                         destinations: r["route"]
                             .as_array()
@@ -483,13 +485,16 @@ impl VirtualServiceInfo {
                                         subset: d["destination"]["subset"]
                                             .as_str()
                                             .map(str::to_owned),
-                                        port: d["destination"]["port"]["number"].as_i64(),
-                                        weight: d["weight"].as_i64(),
+                                        port: small_number(&d["destination"]["port"]["number"]),
+                                        weight: d["weight"]
+                                            .as_i64()
+                                            .map(|w| w.clamp(i32::MIN.into(), i32::MAX.into()))
+                                            .and_then(|w| i32::try_from(w).ok()),
                                     })
                                     .collect()
                             })
                             .unwrap_or_default(),
-                        fault: r.get("fault").and_then(describe_fault),
+                        fault: r.get("fault").and_then(fault),
                     })
                     .collect()
             })
@@ -574,7 +579,9 @@ mod tests {
         );
         assert_eq!(
             Injection::from_labels(&labels(&[("istio.io/rev", "canary")])),
-            Injection::Revision("canary".into())
+            Injection::Revision {
+                revision: "canary".into()
+            }
         );
         assert!(!Injection::None.injects());
     }
@@ -594,25 +601,44 @@ mod tests {
         .unwrap();
         let info = PodInfo::from_k8s(&pod).unwrap();
         assert_eq!((info.ready, info.total), (2, 2));
+        assert_eq!(info.phase, PodPhase::Running);
         assert!(info.has_sidecar && info.sidecar_ready);
         assert_eq!(info.restarts, 1);
     }
 
     #[test]
-    fn matches_and_faults_read_as_words() {
+    fn matches_and_faults_are_read_as_data() {
         let vs = VirtualServiceInfo::from_json(&serde_json::json!({
             "metadata": {"name": "ratings", "namespace": "default"},
             "spec": {"hosts": ["ratings"], "http": [{
-                "match": [{"headers": {"end-user": {"exact": "jason"}}}],
+                "match": [{"headers": {"end-user": {"exact": "jason"}}, "uri": {"prefix": "/r"}, "port": 9080}],
                 "fault": {"delay": {"fixedDelay": "7s", "percentage": {"value": 100.0}}},
                 "route": [{"destination": {"host": "ratings", "subset": "v1"}}]}]}
         }))
         .unwrap();
-        assert_eq!(vs.http[0].matches, vec!["header end-user exact jason"]);
+        let m = &vs.http[0].matches[0];
+        assert_eq!(m.headers["end-user"], StringMatch::Exact("jason".into()));
+        assert_eq!(m.uri, Some(StringMatch::Prefix("/r".into())));
+        assert_eq!((m.method.as_ref(), m.port), (None, Some(9080)));
+        let delay = vs.http[0].fault.as_ref().unwrap().delay.as_ref().unwrap();
         assert_eq!(
-            vs.http[0].fault.as_deref(),
-            Some("delay 7s for 100% of requests")
+            (delay.fixed_delay.as_deref(), delay.percent),
+            (Some("7s"), Some(100.0))
         );
+        assert!(vs.http[0].fault.as_ref().unwrap().abort.is_none());
         assert_eq!(vs.http[0].destinations[0].subset.as_deref(), Some("v1"));
+    }
+
+    #[test]
+    fn a_change_that_changes_nothing_says_so() {
+        let mut inputs = MeshInputs::default();
+        let ns = NamespaceInfo {
+            name: "shop".into(),
+            injection: Injection::Enabled,
+        };
+        assert!(inputs.apply(Change::Namespace("shop".into(), Some(ns.clone()))));
+        assert!(!inputs.apply(Change::Namespace("shop".into(), Some(ns))));
+        assert!(inputs.apply(Change::Namespace("shop".into(), None)));
+        assert!(!inputs.apply(Change::Namespace("shop".into(), None)));
     }
 }

@@ -4,11 +4,13 @@
 
 pub mod build;
 pub mod diff;
+pub mod graph;
 pub mod inputs;
 pub mod model;
 pub mod watch;
 
-pub use build::{MeshGraph, build};
+pub use build::build;
+pub use graph::MeshGraph;
 pub use inputs::MeshInputs;
 pub use model::*;
 

@@ -332,21 +332,12 @@ async fn rebuild_loop(
         let connected = failing.is_empty();
         if connected != was_connected {
             was_connected = connected;
-            let message = if connected {
-                "Connected to the cluster.".to_string()
-            } else {
-                format!(
-                    "Lost the connection to the cluster; reconnecting… ({})",
-                    failing.values().next().cloned().unwrap_or_default()
-                )
+            let status = WatchStatus {
+                connected,
+                failing: failing.keys().map(|k| (*k).to_owned()).collect(),
+                error: failing.values().next().cloned(),
             };
-            if tx
-                .send(MeshEvent::Status {
-                    status: WatchStatus { connected, message },
-                })
-                .await
-                .is_err()
-            {
+            if tx.send(MeshEvent::Status { status }).await.is_err() {
                 return;
             }
         }

@@ -75,7 +75,7 @@ describe("DetailsPanel", () => {
 
   it("explains a route edge with its weight and lets you go to either end", async () => {
     const pending = deferred<string>();
-    const { onselect } = show("route:vs/default/reviews->subset/default/reviews/v3#0", fakeBackend({ objectYaml: () => pending.promise }));
+    const { onselect } = show("route:vs/default/reviews->subset/default/reviews/v3#0.2", fakeBackend({ objectYaml: () => pending.promise }));
     expect(screen.getByRole("heading", { level: 2 }).textContent).toBe("Route: reviews → reviews v3 (10%)");
     expect(screen.getByTestId("details-explanation").textContent).toContain("share of matching requests");
     expect(screen.getByTestId("details-fields").textContent).toContain("10% of matching requests");

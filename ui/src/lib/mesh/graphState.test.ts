@@ -120,13 +120,13 @@ describe("MeshGraph", () => {
   it("does not lay out again for a pod replacement or a weight change", () => {
     const { g } = loaded();
     const old = g.nodes.get("pod/default/details-v1-79f774bdb9-w5n2p")!;
-    const fresh = { ...old, id: "pod/default/details-v1-79f774bdb9-zz9zz", name: "details-v1-79f774bdb9-zz9zz", label: "zz9zz" };
+    const fresh = { ...old, id: "pod/default/details-v1-79f774bdb9-zz9zz", name: "details-v1-79f774bdb9-zz9zz" };
     const p1 = g.applyDiff(emptyDiff({ removedNodes: [old.id], addedNodes: [fresh] }));
     expect(p1.relayout).toBe(false);
     expect(p1.headers).toBeNull();
     expect([...p1.positions.keys()]).toEqual([fresh.id]);
-    const route = g.edges.get("route:vs/default/reviews->subset/default/reviews/v1#0")!;
-    const p2 = g.applyDiff(emptyDiff({ changedEdges: [{ ...route, weight: 20, label: "20%" }] }));
+    const route = g.edges.get("route:vs/default/reviews->subset/default/reviews/v1#0.0")!;
+    const p2 = g.applyDiff(emptyDiff({ changedEdges: [{ ...route, route: { ...route.route!, weight: 20 } }] }));
     expect(p2.relayout).toBe(false);
     expect(p2.positions.size).toBe(0);
   });
@@ -134,9 +134,9 @@ describe("MeshGraph", () => {
   it("changes a weight without moving anything", () => {
     const { g } = loaded();
     const before = new Map(g.positions);
-    const route = g.edges.get("route:vs/default/reviews->subset/default/reviews/v1#0")!;
-    const patch = g.applyDiff(emptyDiff({ changedEdges: [{ ...route, weight: 20, label: "20%" }] }));
-    expect(patch.changedEdges.map((e) => e.label)).toEqual(["20%"]);
+    const route = g.edges.get("route:vs/default/reviews->subset/default/reviews/v1#0.0")!;
+    const patch = g.applyDiff(emptyDiff({ changedEdges: [{ ...route, route: { ...route.route!, weight: 20 } }] }));
+    expect(patch.changedEdges.map((e) => e.route?.weight)).toEqual([20]);
     expect(patch.positions.size).toBe(0);
     expect(g.positions).toEqual(before);
   });
@@ -145,7 +145,7 @@ describe("MeshGraph", () => {
     const { g } = loaded();
     const before = new Map(g.positions);
     const old = g.nodes.get("pod/default/details-v1-79f774bdb9-w5n2p")!;
-    const fresh = { ...old, id: "pod/default/details-v1-79f774bdb9-zz9zz", name: "details-v1-79f774bdb9-zz9zz", label: "zz9zz" };
+    const fresh = { ...old, id: "pod/default/details-v1-79f774bdb9-zz9zz", name: "details-v1-79f774bdb9-zz9zz" };
     const patch = g.applyDiff(emptyDiff({ removedNodes: [old.id], addedNodes: [fresh] }));
     expect(patch.removedNodes).toEqual([old.id]);
     expect(patch.addedNodes.map((n) => n.id)).toEqual([fresh.id]);
@@ -157,7 +157,7 @@ describe("MeshGraph", () => {
     const { g } = loaded();
     const before = new Map(g.positions);
     const sibling = g.nodes.get("pod/default/reviews-v2-7bf8c9648f-t9dfs")!;
-    const extra = { ...sibling, id: "pod/default/reviews-v2-7bf8c9648f-new01", name: "reviews-v2-7bf8c9648f-new01", label: "new01" };
+    const extra = { ...sibling, id: "pod/default/reviews-v2-7bf8c9648f-new01", name: "reviews-v2-7bf8c9648f-new01" };
     const patch = g.applyDiff(emptyDiff({ addedNodes: [extra] }));
     const p = patch.positions.get(extra.id)!;
     const s = before.get(sibling.id)!;
@@ -185,7 +185,7 @@ describe("MeshGraph", () => {
     const { g } = loaded();
     const patch = g.applyDiff(emptyDiff({ removedNodes: ["subset/default/reviews/v3"] }));
     expect(patch.removedEdges.sort()).toEqual([
-      "route:vs/default/reviews->subset/default/reviews/v3#0",
+      "route:vs/default/reviews->subset/default/reviews/v3#0.2",
       "selects:subset/default/reviews/v3->wl/default/reviews-v3",
     ]);
     expect([...g.edges.values()].some((e) => e.target === "subset/default/reviews/v3")).toBe(false);
