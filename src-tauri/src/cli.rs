@@ -957,6 +957,24 @@ mod tests {
     }
 
     #[test]
+    fn the_graph_text_says_counts_sidecars_weights_matches_and_findings_in_words() {
+        let s = mesh::build(&mesh::samples::bookinfo_teaching()).into_snapshot();
+        let text = render_graph(&s);
+        assert!(text.starts_with("namespace istio-system"), "{text}");
+        for line in [
+            "namespace default  (sidecar injection: on (istio-injection=enabled))",
+            "  workload reviews-v2  1/1",
+            "    pod reviews-v2-fffdf465-t9dfs  2/2  sidecar: ready",
+            "    pod ratings-v1-6b977d548d-h7r4c  1/1  sidecar: missing",
+            "      ! Warning: no sidecar although namespace default asks for injection",
+            "  vs/default/reviews -> subset/default/reviews/v2  30%",
+            "  vs/default/bookinfo -> svc/default/productpage  when uri exact /productpage or uri prefix /static or",
+        ] {
+            assert!(text.contains(line), "{line:?} missing from:\n{text}");
+        }
+    }
+
+    #[test]
     fn global_cluster_options_work_after_the_subcommand() {
         let cli = Cli::parse_from([
             "istio-playground",

@@ -1,15 +1,15 @@
-//! The live mesh model against the simulated cluster: the whole Bookinfo chain, a golden
-//! file of the model, changes made with kubectl showing up as diffs, and recovery after the
-//! API server drops every watch.
+//! The live mesh model against the simulated cluster: the whole Bookinfo chain, equal to
+//! the model of the scenario as pure inputs (the golden file), changes made with kubectl
+//! showing up as diffs, and recovery after the API server drops every watch.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use playground::mesh::diff;
 use playground::mesh::watch::{self, MeshWatch};
 use playground::mesh::{
     EdgeKind, Injection, MeshEvent, MeshSnapshot, NodeDetails, NodeKind, Readiness, Sidecar,
 };
+use playground::mesh::{build, diff, samples};
 use playground::sim::{self, Scenario, SimOptions};
 use playground_tests::SimFixture;
 use tokio::sync::mpsc;
@@ -132,7 +132,7 @@ fn route_weights(s: &MeshSnapshot, from: &str) -> Vec<(String, u32)> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn simulated_bookinfo_shows_the_whole_chain_and_matches_the_golden_file() {
+async fn simulated_bookinfo_shows_the_whole_chain_and_equals_the_model_of_its_pure_inputs() {
     let f = start_sim().await;
     let (mut rx, _watch) = watch(&f).await;
     let mut current = MeshSnapshot::default();
@@ -159,13 +159,30 @@ async fn simulated_bookinfo_shows_the_whole_chain_and_matches_the_golden_file() 
         "a healthy Bookinfo has no findings: {warnings:?}"
     );
 
-    // Golden file: the whole model, ids, fields and all. UPDATE_GOLDEN=1 rewrites it.
-    let golden = playground_tests::repo_root().join("tests/golden/bookinfo-mesh.json");
-    // Pod IPs and the random last part of pod names depend on the order in which the
-    // controller creates pods concurrently; everything else is deterministic.
-    let mut normalized = current.clone();
+    // The whole model equals the one built from the scenario as pure inputs (which is the
+    // golden file and the UI's preview data), pod name endings and IPs aside.
+    let pure = build(&samples::bookinfo()).into_snapshot();
+    let (live, expected) = (normalized(&current), normalized(&pure));
+    if let Some((i, (got, want))) = live
+        .lines()
+        .zip(expected.lines())
+        .enumerate()
+        .find(|(_, (a, b))| a != b)
+    {
+        panic!(
+            "the live model differs from samples::bookinfo()'s at line {}: got `{got}`, expected `{want}`",
+            i + 1
+        );
+    }
+    assert_eq!(live.lines().count(), expected.lines().count());
+}
+
+/// The model as JSON with what depends on the order the controller made pods in (the
+/// random end of pod names, pod IPs) taken out.
+fn normalized(s: &MeshSnapshot) -> String {
+    let mut s = s.clone();
     let mut pod_names = Vec::new();
-    for n in &mut normalized.nodes {
+    for n in &mut s.nodes {
         if let NodeDetails::Pod(pod) = &mut n.details {
             pod.ip = None;
         }
@@ -174,32 +191,11 @@ async fn simulated_bookinfo_shows_the_whole_chain_and_matches_the_golden_file() 
             pod_names.push((n.name.clone(), format!("{stem}-xxxxx")));
         }
     }
-    let mut text = serde_json::to_string_pretty(&normalized).unwrap() + "\n";
+    let mut text = serde_json::to_string_pretty(&s).unwrap();
     for (name, stable) in pod_names {
         text = text.replace(&name, &stable);
     }
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&golden, &text).unwrap();
-    }
-    let expected =
-        std::fs::read_to_string(&golden).expect("golden file (UPDATE_GOLDEN=1 writes it)");
-    if let Some((i, (got, want))) = text
-        .lines()
-        .zip(expected.lines())
-        .enumerate()
-        .find(|(_, (a, b))| a != b)
-    {
-        panic!(
-            "model differs from {} at line {}: got `{got}`, expected `{want}`",
-            golden.display(),
-            i + 1
-        );
-    }
-    assert_eq!(
-        text.lines().count(),
-        expected.lines().count(),
-        "model length differs from the golden file"
-    );
+    text
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

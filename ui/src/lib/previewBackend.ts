@@ -11,7 +11,7 @@ import type { MeshEvent } from "./generated/MeshEvent";
 import type { PlannedStep } from "./generated/PlannedStep";
 import type { ProvisionEvent } from "./generated/ProvisionEvent";
 import type { SetupPlan } from "./generated/SetupPlan";
-import { bookinfoBaseSnapshot, bookinfoSnapshot, reviewsSplitDiff, syntheticSnapshot } from "./mesh/sample";
+import { bookinfoSnapshot, reviewsSplitDiff, syntheticSnapshot, teachingSnapshot } from "./mesh/sample";
 import { sampleActions, sampleStats } from "./actions/sampleActions";
 
 const CHECKS: CheckResult[] = [
@@ -149,7 +149,7 @@ export function previewBackend(sample: string | null): Backend {
           hint: "Open Setup and create the playground (or start the simulated one), then press Try again.",
         };
       }
-      const snapshot = sample === "big" ? syntheticSnapshot(500) : sample === "split" ? bookinfoBaseSnapshot() : bookinfoSnapshot();
+      const snapshot = sample === "big" ? syntheticSnapshot(500) : sample === "split" ? bookinfoSnapshot() : teachingSnapshot();
       log("INFO", "playground::mesh", `watching: ${snapshot.nodes.length} nodes, ${snapshot.edges.length} edges`);
       onEvent({ type: "snapshot", snapshot });
       if (sample === "split") {
@@ -265,7 +265,7 @@ function simulateChanges(
   ];
   let step = 0;
   let podSuffix = 0;
-  let current = bookinfoSnapshot();
+  let current = teachingSnapshot();
   setInterval(() => {
     step++;
     if (reconnects && step % 3 === 0) {
@@ -286,7 +286,7 @@ function simulateChanges(
       // The details pod is replaced, as after `kubectl delete pod`.
       const old = current.nodes.find((n) => n.kind === "pod" && n.parent === "wl/default/details-v1")!;
       const suffix = ["r8t2k", "z6w1d", "p3m9c"][podSuffix++ % 3];
-      const name = `details-v1-79f774bdb9-${suffix}`;
+      const name = `details-v1-84c79d7c56-${suffix}`;
       const fresh: GraphNode = { ...old, id: `pod/default/${name}`, name, object: old.object && { ...old.object, name } };
       current = { ...current, nodes: current.nodes.filter((n) => n.id !== old.id).concat(fresh) };
       log("INFO", "playground::mesh", `pod ${old.name} replaced by ${name}`);

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 
 import { backendContext } from "../lib/backend";
 import { MeshWatch } from "../lib/mesh/meshWatch.svelte";
-import { bookinfoSnapshot } from "../lib/mesh/sample";
+import { teachingSnapshot } from "../lib/mesh/sample";
 import { deferred, fakeBackend } from "../test/fakeBackend";
 import Mesh from "./Mesh.svelte";
 
@@ -16,7 +16,7 @@ function renderMesh(backend = fakeBackend()) {
 async function live() {
   const view = renderMesh();
   await waitFor(() => expect(view.backend.watchMesh).toHaveBeenCalled());
-  view.backend.emitMesh({ type: "snapshot", snapshot: bookinfoSnapshot() });
+  view.backend.emitMesh({ type: "snapshot", snapshot: teachingSnapshot() });
   await waitFor(() => expect(screen.getByTestId("mesh-graph")).toBeTruthy());
   return view;
 }
@@ -92,7 +92,7 @@ describe("Mesh screen", () => {
 
   it("updates the problem list when a diff fixes the warning", async () => {
     const { backend } = await live();
-    const pod = bookinfoSnapshot().nodes.find((n) => n.id === "pod/default/ratings-v1-5d9ddb6f4c-h7r4c")!;
+    const pod = teachingSnapshot().nodes.find((n) => n.id === "pod/default/ratings-v1-6b977d548d-h7r4c")!;
     backend.emitMesh({
       type: "diff",
       diff: {
@@ -136,6 +136,6 @@ describe("Mesh screen", () => {
   it("offers every node as a keyboard-reachable list", async () => {
     await live();
     const list = screen.getByTestId("mesh-node-list");
-    expect(list.querySelectorAll("button").length).toBe(bookinfoSnapshot().nodes.filter((n) => n.kind !== "namespace").length);
+    expect(list.querySelectorAll("button").length).toBe(teachingSnapshot().nodes.filter((n) => n.kind !== "namespace").length);
   });
 });

@@ -7,6 +7,7 @@ pub mod diff;
 pub mod graph;
 pub mod inputs;
 pub mod model;
+pub mod samples;
 pub mod watch;
 
 pub use build::build;

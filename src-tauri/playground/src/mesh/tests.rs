@@ -568,3 +568,71 @@ fn codes_keep_their_stable_spelling() {
     assert_eq!(code(Finding::PodWithoutSidecar), "pod-without-sidecar");
     assert_eq!(code(Finding::SubsetNoReadyPods), "subset-no-ready-pods");
 }
+
+/// A folder of this checkout, found when the test runs (checkouts may share a target dir).
+fn repo_path(rel: &str) -> std::path::PathBuf {
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into());
+    manifest.join("../..").join(rel)
+}
+
+fn pretty<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string_pretty(value).unwrap() + "\n"
+}
+
+/// The golden file is the model of the Bookinfo scenario built from pure inputs; change it
+/// on purpose with UPDATE_GOLDEN=1 and read its diff.
+#[test]
+fn the_bookinfo_model_matches_the_golden_file() {
+    let golden = repo_path("tests/golden/bookinfo-mesh.json");
+    let text = pretty(&build(&super::samples::bookinfo()).snapshot());
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&golden, &text).unwrap();
+    }
+    let expected =
+        std::fs::read_to_string(&golden).expect("golden file (UPDATE_GOLDEN=1 writes it)");
+    if let Some((i, (got, want))) = text
+        .lines()
+        .zip(expected.lines())
+        .enumerate()
+        .find(|(_, (a, b))| a != b)
+    {
+        panic!(
+            "model differs from {} at line {}: got `{got}`, expected `{want}` (UPDATE_GOLDEN=1 rewrites it)",
+            golden.display(),
+            i + 1
+        );
+    }
+    assert_eq!(text.lines().count(), expected.lines().count());
+}
+
+/// The UI's preview and test meshes, written next to the TypeScript types like ts-rs
+/// writes those (`make types-current` fails when the committed copy is stale).
+#[test]
+fn the_ui_samples_are_built_from_the_same_inputs() {
+    use super::samples::*;
+    let bookinfo = build(&bookinfo()).into_snapshot();
+    let split = build(&bookinfo_split()).into_snapshot();
+    let split_diff = diff::diff(&bookinfo, &split);
+    let teaching = build(&bookinfo_teaching()).into_snapshot();
+    let warnings: Vec<&Finding> = teaching
+        .nodes
+        .iter()
+        .flat_map(|n| n.validations.iter().map(|v| &v.finding))
+        .collect();
+    assert_eq!(warnings, [&Finding::PodWithoutSidecar]);
+    let mut patched = bookinfo.clone();
+    diff::apply(&mut patched, &split_diff);
+    assert_eq!(patched, split);
+    let samples = serde_json::json!({
+        "bookinfo": bookinfo,
+        "split": split,
+        "splitDiff": split_diff,
+        "teaching": teaching,
+    });
+    let dir = std::env::var_os("TS_RS_EXPORT_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| repo_path("ui/src/lib/generated"));
+    std::fs::write(dir.join("meshSamples.json"), pretty(&samples)).unwrap();
+}

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { wrapName } from "./explain";
 import { MeshGraph } from "./graphState";
 import { NODE_FONT, NS_PAD, nodeSize, spread } from "./layout";
-import { bookinfoBaseSnapshot, bookinfoSnapshot } from "./sample";
+import { bookinfoSnapshot, splitSnapshot } from "./sample";
 
 /** The Mesh graph's drawing area in the app window at 1280x800, in pixels (measured). */
 const FRAME = { w: 944, h: 478 };
@@ -34,9 +34,9 @@ describe("layout", () => {
     // jsdom has no canvas, so text widths are estimated generously (0.62 em a character):
     // the app, measuring real text, draws somewhat larger (see the README).
     const base = new MeshGraph();
-    base.applySnapshot(bookinfoBaseSnapshot());
+    base.applySnapshot(bookinfoSnapshot());
     const full = new MeshGraph();
-    full.applySnapshot(bookinfoSnapshot());
+    full.applySnapshot(splitSnapshot());
     const px = { base: labelPxAtFit(base), split: labelPxAtFit(full) };
     console.log(`label size at fit, 1280x800: Bookinfo ${px.base.toFixed(1)} px, with the reviews split ${px.split.toFixed(1)} px`);
     expect(px.base).toBeGreaterThanOrEqual(13.5);

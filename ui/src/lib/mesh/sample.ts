@@ -1,5 +1,5 @@
-// Meshes made up for the preview, the tests and the drawing benchmark. Shaped like what the
-// Rust model builds (same ids and typed details), but never shown inside the app.
+// Meshes for the preview, the tests and the drawing benchmark: Bookinfo as the Rust model
+// builds it from pure inputs, and made-up meshes of any size. Never shown inside the app.
 import type { EdgeKind } from "../generated/EdgeKind";
 import type { GraphDiff } from "../generated/GraphDiff";
 import type { GraphEdge } from "../generated/GraphEdge";
@@ -9,6 +9,7 @@ import type { NodeDetails } from "../generated/NodeDetails";
 import type { NodeKind } from "../generated/NodeKind";
 import type { RequestMatch } from "../generated/RequestMatch";
 import type { RouteEdge } from "../generated/RouteEdge";
+import samplesJson from "../generated/meshSamples.json";
 
 type NodeInit = Partial<GraphNode> & Pick<GraphNode, "id" | "kind" | "namespace" | "name">;
 
@@ -67,267 +68,38 @@ export function route(weight: number, matches: RequestMatch[] = []): RouteEdge {
   return { route: 0, weight, split: weight !== 100, matches };
 }
 
-const KIND_API: Partial<Record<NodeKind, [string, string]>> = {
-  namespace: ["v1", "Namespace"],
-  "ingress-gateway": ["apps/v1", "Deployment"],
-  workload: ["apps/v1", "Deployment"],
-  pod: ["v1", "Pod"],
-  service: ["v1", "Service"],
-  gateway: ["networking.istio.io/v1", "Gateway"],
-  "virtual-service": ["networking.istio.io/v1", "VirtualService"],
-};
-
-function withObject(n: GraphNode, objectName = n.name): GraphNode {
-  const api = KIND_API[n.kind];
-  if (!api) return n;
-  return {
-    ...n,
-    object: { apiVersion: api[0], kind: api[1], namespace: n.kind === "namespace" ? null : n.namespace, name: objectName },
-  };
+interface MeshSamples {
+  bookinfo: MeshSnapshot;
+  split: MeshSnapshot;
+  splitDiff: GraphDiff;
+  teaching: MeshSnapshot;
 }
 
-type LabelMap = Record<string, string>;
+// Written by the Rust model from pure inputs (`mesh::samples`) when `cargo test` runs, like
+// the types next to it; the JSON is typed by those same Rust types.
+const SAMPLES = samplesJson as unknown as MeshSamples;
 
-function pod(ns: string, workload: string, hash: string, suffix: string, labels: LabelMap): GraphNode {
-  const name = `${workload}-${hash}-${suffix}`;
-  const gateway = workload === "istio-ingressgateway";
-  return withObject(
-    node({
-      id: `pod/${ns}/${name}`,
-      kind: "pod",
-      namespace: ns,
-      name,
-      parent: `${gateway ? "ingress" : "wl"}/${ns}/${workload}`,
-      ready: gateway ? { ready: 1, total: 1 } : { ready: 2, total: 2 },
-      sidecar: gateway ? null : "ready",
-      details: {
-        kind: "pod",
-        phase: "Running",
-        waitingReason: null,
-        terminating: false,
-        labels,
-        ip: `10.244.0.${(hash.charCodeAt(0) * 7 + suffix.charCodeAt(1)) % 250}`,
-        node: null,
-        restarts: 0,
-      },
-    }),
-  );
-}
-
-function workload(ns: string, name: string, labels: LabelMap): GraphNode {
-  return withObject(
-    node({
-      id: `wl/${ns}/${name}`,
-      kind: "workload",
-      namespace: ns,
-      name,
-      ready: { ready: 1, total: 1 },
-      details: { kind: "workload", selector: labels, podLabels: labels, paused: false },
-    }),
-  );
-}
-
-function service(ns: string, name: string, port = 9080): GraphNode {
-  const endpoints = name === "reviews" ? 3 : 1;
-  return withObject(
-    node({
-      id: `svc/${ns}/${name}`,
-      kind: "service",
-      namespace: ns,
-      name,
-      details: {
-        kind: "service",
-        serviceType: "ClusterIP",
-        clusterIp: null,
-        ports: [{ name: "http", port, protocol: "TCP" }],
-        selector: { app: name },
-        endpoints: { ready: endpoints, total: endpoints },
-      },
-    }),
-  );
-}
-
-/** Bookinfo as the simulated cluster runs it, with reviews split 60/30/10 over v1/v2/v3. */
+/** Bookinfo as the simulated cluster runs it, settled: the golden model. */
 export function bookinfoSnapshot(): MeshSnapshot {
-  const d = "default";
-  const ingressLabels = { app: "istio-ingressgateway", istio: "ingressgateway" };
-  const page = (match: "exact" | "prefix", path: string): RequestMatch => ({
-    uri: match === "exact" ? { exact: path } : { prefix: path },
-    headers: {},
-    method: null,
-    port: null,
-  });
-  const pageMatches = [page("exact", "/productpage"), page("prefix", "/static")];
-  const nodes: GraphNode[] = [
-    withObject(node({ id: "ns/istio-system", kind: "namespace", namespace: "istio-system", name: "istio-system" })),
-    withObject(
-      node({
-        id: "ns/default",
-        kind: "namespace",
-        namespace: d,
-        name: d,
-        details: { kind: "namespace", injection: { state: "enabled" }, mtls: [] },
-      }),
-    ),
-    withObject(
-      node({
-        id: "ingress/istio-system/istio-ingressgateway",
-        kind: "ingress-gateway",
-        namespace: "istio-system",
-        name: "istio-ingressgateway",
-        ready: { ready: 1, total: 1 },
-        details: { kind: "ingress-gateway", selector: ingressLabels, podLabels: ingressLabels, paused: false },
-      }),
-    ),
-    pod("istio-system", "istio-ingressgateway", "5c9f8d7b6", "q2x8m", ingressLabels),
-    withObject(
-      node({
-        id: "gw/default/bookinfo-gateway",
-        kind: "gateway",
-        namespace: d,
-        name: "bookinfo-gateway",
-        details: { kind: "gateway", selector: { istio: "ingressgateway" }, servers: [{ port: 8080, protocol: "HTTP", hosts: ["*"] }] },
-      }),
-    ),
-    withObject(
-      node({
-        id: "vs/default/bookinfo",
-        kind: "virtual-service",
-        namespace: d,
-        name: "bookinfo",
-        details: {
-          kind: "virtual-service",
-          hosts: ["*"],
-          gateways: ["bookinfo-gateway"],
-          routes: [
-            {
-              name: null,
-              matches: pageMatches,
-              destinations: [{ host: "productpage", subset: null, port: 9080, weight: null }],
-              fault: null,
-            },
-          ],
-        },
-      }),
-    ),
-    withObject(
-      node({
-        id: "vs/default/reviews",
-        kind: "virtual-service",
-        namespace: d,
-        name: "reviews",
-        details: {
-          kind: "virtual-service",
-          hosts: ["reviews"],
-          gateways: [],
-          routes: [
-            {
-              name: null,
-              matches: [],
-              destinations: [
-                { host: "reviews", subset: "v1", port: null, weight: 60 },
-                { host: "reviews", subset: "v2", port: null, weight: 30 },
-                { host: "reviews", subset: "v3", port: null, weight: 10 },
-              ],
-              fault: null,
-            },
-          ],
-        },
-      }),
-    ),
-    service(d, "productpage"),
-    service(d, "details"),
-    service(d, "ratings"),
-    service(d, "reviews"),
-  ];
-  for (const v of ["v1", "v2", "v3"]) {
-    nodes.push({
-      ...node({
-        id: `subset/default/reviews/${v}`,
-        kind: "subset",
-        namespace: d,
-        name: v,
-        details: { kind: "subset", service: "reviews", rule: "reviews", ruleNamespace: d, host: "reviews", labels: { version: v }, tlsMode: null },
-      }),
-      // The subset's object is the DestinationRule that defines it.
-      object: { apiVersion: "networking.istio.io/v1", kind: "DestinationRule", namespace: d, name: "reviews" },
-    });
-  }
-  const apps: [string, string, string][] = [
-    ["productpage-v1", "6b746f74dc", "k8xqz"],
-    ["details-v1", "79f774bdb9", "w5n2p"],
-    ["ratings-v1", "5d9ddb6f4c", "h7r4c"],
-    ["reviews-v1", "545db77b95", "b2lxm"],
-    ["reviews-v2", "7bf8c9648f", "t9dfs"],
-    ["reviews-v3", "84779c7bbc", "m4vqj"],
-  ];
-  for (const [wl, hash, suffix] of apps) {
-    const [app, version] = [wl.replace(/-v\d$/, ""), wl.slice(-2)];
-    const labels = { app, version };
-    nodes.push(workload(d, wl, labels));
-    nodes.push(pod(d, wl, hash, suffix, labels));
-  }
-  // One warning, as a newcomer would meet it: a pod started before injection was on.
-  const ratings = nodes.find((n) => n.id === "pod/default/ratings-v1-5d9ddb6f4c-h7r4c")!;
-  Object.assign(ratings, {
-    ready: { ready: 1, total: 1 },
-    sidecar: "missing",
-    health: "warning",
-    healthReasons: [{ reason: "findings", severity: "warning" }],
-    validations: [{ severity: "warning", code: "pod-without-sidecar" }],
-  } satisfies Partial<GraphNode>);
-  const wlRatings = nodes.find((n) => n.id === "wl/default/ratings-v1")!;
-  wlRatings.health = "warning";
-  wlRatings.healthReasons = [{ reason: "pod", id: ratings.id, health: "warning" }];
-
-  const edges: GraphEdge[] = [
-    edge("serves", "ingress/istio-system/istio-ingressgateway", "gw/default/bookinfo-gateway"),
-    edge("binds", "gw/default/bookinfo-gateway", "vs/default/bookinfo"),
-    edge("route", "vs/default/bookinfo", "svc/default/productpage", { id: "0.0", route: route(100, pageMatches) }),
-    edge("routed-by", "svc/default/reviews", "vs/default/reviews"),
-    edge("route", "vs/default/reviews", "subset/default/reviews/v1", { id: "0.0", route: route(60) }),
-    edge("route", "vs/default/reviews", "subset/default/reviews/v2", { id: "0.1", route: route(30) }),
-    edge("route", "vs/default/reviews", "subset/default/reviews/v3", { id: "0.2", route: route(10) }),
-    edge("selects", "svc/default/productpage", "wl/default/productpage-v1"),
-    edge("selects", "svc/default/details", "wl/default/details-v1"),
-    edge("selects", "svc/default/ratings", "wl/default/ratings-v1"),
-    edge("selects", "svc/default/reviews", "wl/default/reviews-v1"),
-    edge("selects", "svc/default/reviews", "wl/default/reviews-v2"),
-    edge("selects", "svc/default/reviews", "wl/default/reviews-v3"),
-    edge("selects", "subset/default/reviews/v1", "wl/default/reviews-v1"),
-    edge("selects", "subset/default/reviews/v2", "wl/default/reviews-v2"),
-    edge("selects", "subset/default/reviews/v3", "wl/default/reviews-v3"),
-  ];
-  nodes.sort((a, b) => (a.id < b.id ? -1 : 1));
-  edges.sort((a, b) => (a.id < b.id ? -1 : 1));
-  return { nodes, edges };
+  return structuredClone(SAMPLES.bookinfo);
 }
 
-/** Ids of what `kubectl apply` of the reviews DestinationRule and VirtualService adds. */
-const SPLIT_NODE = (id: string) => id === "vs/default/reviews" || id.startsWith("subset/default/reviews/");
+/** Bookinfo with reviews split 60/30/10 over the subsets v1, v2 and v3. */
+export function splitSnapshot(): MeshSnapshot {
+  return structuredClone(SAMPLES.split);
+}
+
+/** What the watch reports when the reviews split is applied to plain Bookinfo. */
+export function reviewsSplitDiff(): GraphDiff {
+  return structuredClone(SAMPLES.splitDiff);
+}
 
 /**
- * Bookinfo as it starts, before the reviews split: no reviews VirtualService or subsets.
- * `reviewsSplitDiff()` is the change that adds them, as the watch reports it.
+ * The split as a newcomer meets it: one warning, the ratings pod started before sidecar
+ * injection was turned on. The preview's default and most screen tests use this.
  */
-export function bookinfoBaseSnapshot(): MeshSnapshot {
-  const full = bookinfoSnapshot();
-  return {
-    nodes: full.nodes.filter((n) => !SPLIT_NODE(n.id)),
-    edges: full.edges.filter((e) => !SPLIT_NODE(e.source) && !SPLIT_NODE(e.target)),
-  };
-}
-
-export function reviewsSplitDiff(): GraphDiff {
-  const full = bookinfoSnapshot();
-  return {
-    addedNodes: full.nodes.filter((n) => SPLIT_NODE(n.id)),
-    changedNodes: [],
-    removedNodes: [],
-    addedEdges: full.edges.filter((e) => SPLIT_NODE(e.source) || SPLIT_NODE(e.target)),
-    changedEdges: [],
-    removedEdges: [],
-  };
+export function teachingSnapshot(): MeshSnapshot {
+  return structuredClone(SAMPLES.teaching);
 }
 
 /**
