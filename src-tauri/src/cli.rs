@@ -15,8 +15,7 @@ use playground::mesh::{
 use playground::paths::AppDirs;
 use playground::preflight::{self, CheckStatus, PreflightInput, PreflightReport};
 use playground::provision::{self, ProvisionConfig, ProvisionEvent, SetupPlan, StepState};
-use playground::sim::{Scenario, SimOptions};
-use playground::simulated::SimulatedPlayground;
+use playground::simulated::{Scenario, SimOptions, SimulatedPlayground};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -376,7 +375,7 @@ async fn dashboard_command(target: &ClusterTarget, name: &str) -> playground::Re
     use playground::dashboards::{self, Dashboard, DashboardError};
     let dashboard =
         Dashboard::parse(name).ok_or_else(|| DashboardError::Unknown(name.to_string()))?;
-    let simulated = target.context == playground::sim::SIM_CONTEXT;
+    let simulated = target.context == playground::simulated::SIM_CONTEXT;
     let client = target.client().await?;
     let forward = dashboards::open(client, dashboard, simulated).await?;
     println!("{}: {}", forward.link.title, forward.link.url);

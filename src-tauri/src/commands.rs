@@ -7,8 +7,7 @@ use playground::logging::{LogInfo, LogLine};
 use playground::mesh::{self, MeshEvent, ObjectRef};
 use playground::preflight::{self, PreflightInput, PreflightReport};
 use playground::provision::{self, ProvisionConfig, ProvisionEvent, SetupPlan};
-use playground::sim::{Scenario, SimOptions};
-use playground::simulated::{SimulatedInfo, SimulatedPlayground};
+use playground::simulated::{Scenario, SimOptions, SimulatedInfo, SimulatedPlayground};
 use tauri::State;
 use tauri::ipc::Channel;
 

@@ -122,20 +122,20 @@ pub fn which(name: &str) -> PathBuf {
 
 /// A simulated cluster started for one test, with a kubeconfig written for it.
 pub struct SimFixture {
-    pub sim: playground::sim::SimCluster,
+    pub sim: playground_sim::SimCluster,
     pub kubeconfig: PathBuf,
     pub dir: tempfile::TempDir,
 }
 
 impl SimFixture {
     /// Starts the simulated cluster with `opts` (bound to 127.0.0.1 on free ports).
-    pub async fn start(opts: playground::sim::SimOptions) -> Self {
-        let sim = playground::sim::start(opts)
+    pub async fn start(opts: playground_sim::SimOptions) -> Self {
+        let sim = playground_sim::start(opts)
             .await
             .expect("simulated cluster starts");
         let dir = tempfile::tempdir().expect("temp dir");
         let kubeconfig = dir.path().join("kubeconfig");
-        sim.write_kubeconfig(&kubeconfig, playground::sim::SIM_CONTEXT)
+        sim.write_kubeconfig(&kubeconfig, playground_sim::SIM_CONTEXT)
             .expect("kubeconfig written");
         Self {
             sim,
@@ -149,7 +149,7 @@ impl SimFixture {
         playground::kube::ClusterTarget::resolve(
             &playground::paths::AppDirs::at(self.dir.path()),
             Some(&self.kubeconfig),
-            Some(playground::sim::SIM_CONTEXT),
+            Some(playground_sim::SIM_CONTEXT),
         )
     }
 

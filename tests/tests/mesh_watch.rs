@@ -10,7 +10,7 @@ use playground::mesh::{
     EdgeKind, Injection, MeshEvent, MeshSnapshot, NodeDetails, NodeKind, Readiness, Sidecar,
 };
 use playground::mesh::{build, diff, samples};
-use playground::sim::{self, Scenario, SimOptions};
+use playground_sim::{Scenario, SimOptions};
 use playground_tests::SimFixture;
 use tokio::sync::mpsc;
 
@@ -309,7 +309,7 @@ async fn the_model_of_istios_own_bookinfo_samples_is_right() {
         ..SimOptions::default()
     })
     .await;
-    sim::scenario::install_istio(f.sim.store()).unwrap();
+    playground_sim::test_support::install_istio(f.sim.store()).unwrap();
     kubectl(
         &f,
         &["label", "namespace", "default", "istio-injection=enabled"],

@@ -10,7 +10,7 @@ use kube::discovery::ApiResource;
 use playground::kube::ClusterTarget;
 use playground::kube::apply::Applier;
 use playground::paths::AppDirs;
-use playground::sim::{self, SimOptions};
+use playground_sim::{SimCluster, SimOptions};
 
 // Objects first, their CRD last: the apply must reorder them.
 const FILE: &str = r#"
@@ -55,7 +55,7 @@ metadata:
   name: in-default
 "#;
 
-async fn client(dir: &std::path::Path, cluster: &sim::SimCluster) -> kube::Client {
+async fn client(dir: &std::path::Path, cluster: &SimCluster) -> kube::Client {
     let file = dir.join("kubeconfig");
     cluster.write_kubeconfig(&file, "sim").unwrap();
     ClusterTarget::resolve(&AppDirs::at(dir), Some(&file), Some("sim"))
@@ -66,7 +66,7 @@ async fn client(dir: &std::path::Path, cluster: &sim::SimCluster) -> kube::Clien
 
 #[tokio::test]
 async fn a_file_with_a_crd_and_its_objects_applies_in_one_go_and_twice_changes_nothing() {
-    let cluster = sim::start(SimOptions {
+    let cluster = playground_sim::start(SimOptions {
         latency: false,
         ..Default::default()
     })
@@ -138,7 +138,7 @@ async fn a_file_with_a_crd_and_its_objects_applies_in_one_go_and_twice_changes_n
 
 #[tokio::test]
 async fn a_kind_the_cluster_does_not_know_is_refused_with_what_to_install() {
-    let cluster = sim::start(SimOptions {
+    let cluster = playground_sim::start(SimOptions {
         latency: false,
         ..Default::default()
     })

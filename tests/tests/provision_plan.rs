@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use playground::provision::{
     CancellationToken, ProvisionEvent, StepId, StepState, plan, setup, teardown,
 };
-use playground::sim::{self, SimOptions};
+use playground_sim::SimOptions;
 use provision_common::*;
 use serde_json::{Value, json};
 
@@ -243,7 +243,7 @@ async fn the_whole_setup_resumes_after_a_failure_at_each_step_then_tears_down() 
     };
     create_network(&network, "10.213.0.0/16").await;
 
-    let sim = sim::start(SimOptions {
+    let sim = playground_sim::start(SimOptions {
         ready_delay: Duration::from_millis(100),
         latency: false,
         seed: Some(7),

@@ -7,7 +7,7 @@ mod provision_common;
 use std::time::{Duration, Instant};
 
 use playground::provision::{CancellationToken, StepId, StepState, setup_steps};
-use playground::sim::{self, SimOptions};
+use playground_sim::{SimCluster, SimOptions};
 use provision_common::*;
 
 const KIND_NETWORK: &str = "bridge";
@@ -18,11 +18,11 @@ async fn prepared(
     tempfile::TempDir,
     Site,
     playground::provision::ProvisionConfig,
-    sim::SimCluster,
+    SimCluster,
 ) {
     let dir = tempfile::tempdir().unwrap();
     let cluster = unique(name);
-    let sim = sim::start(SimOptions {
+    let sim = playground_sim::start(SimOptions {
         ready_delay: Duration::from_millis(50),
         latency: false,
         ..Default::default()

@@ -11,11 +11,11 @@ use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::{WatchStreamExt, reflector, watcher};
 use kube::{Client, Config};
-use playground::sim::{self, SimCluster, SimOptions};
+use playground_sim::{Scenario, SimCluster, SimOptions};
 use serde_json::{Value, json};
 
-async fn start(scenario: Option<sim::Scenario>) -> (SimCluster, Client) {
-    let cluster = sim::start(SimOptions {
+async fn start(scenario: Option<Scenario>) -> (SimCluster, Client) {
+    let cluster = playground_sim::start(SimOptions {
         scenario,
         ready_delay: Duration::from_millis(100),
         termination_delay: Duration::from_millis(200),
@@ -806,7 +806,7 @@ async fn bad_input_gets_the_errors_a_real_api_server_gives() {
 async fn crds_register_their_kinds_and_reject_strategic_merge() {
     let (cluster, client) = start(None).await;
     let crds: Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> = Api::all(client.clone());
-    for c in sim::crds::istio_crds() {
+    for c in playground_sim::test_support::istio_crds() {
         crds.create(&PostParams::default(), &serde_json::from_value(c).unwrap())
             .await
             .unwrap();
@@ -862,7 +862,7 @@ async fn crds_register_their_kinds_and_reject_strategic_merge() {
 
 #[tokio::test]
 async fn bookinfo_pods_get_native_sidecars_and_endpoints() {
-    let (_c, client) = start(Some(sim::Scenario::Bookinfo)).await;
+    let (_c, client) = start(Some(Scenario::Bookinfo)).await;
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
     eventually("six bookinfo pods ready", || async {
         let l = pods.list(&ListParams::default()).await.unwrap();

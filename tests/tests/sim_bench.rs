@@ -5,8 +5,8 @@
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use playground::sim::store::WriteOpts;
-use playground::sim::{self, SimOptions};
+use playground_sim::SimOptions;
+use playground_sim::test_support::WriteOpts;
 use serde_json::{Value, json};
 
 const PODS: usize = 2_000;
@@ -34,7 +34,7 @@ fn pod(i: usize) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore]
 async fn list_and_watch_throughput_with_2000_pods() {
-    let cluster = sim::start(SimOptions {
+    let cluster = playground_sim::start(SimOptions {
         ready_delay: Duration::from_secs(3600),
         seed: Some(1),
         history_limit: std::env::var("SIM_BENCH_HISTORY")

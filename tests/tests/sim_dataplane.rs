@@ -5,12 +5,13 @@ use std::time::{Duration, Instant};
 
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
 use kube::{Client, Config};
-use playground::sim::{self, SimCluster, SimOptions};
+use playground::traffic::served_by;
+use playground_sim::{Scenario, SimCluster, SimOptions};
 use serde_json::{Value, json};
 
 async fn bookinfo() -> (SimCluster, Client) {
-    let cluster = sim::start(SimOptions {
-        scenario: Some(sim::Scenario::Bookinfo),
+    let cluster = playground_sim::start(SimOptions {
+        scenario: Some(Scenario::Bookinfo),
         ready_delay: Duration::from_millis(50),
         seed: Some(2026),
         ..Default::default()
@@ -67,18 +68,6 @@ async fn reviews_subsets(client: &Client) {
             ]}}),
     )
     .await;
-}
-
-/// Which reviews version served the page, read the way people do: from the page.
-fn served_by(html: &str) -> Option<String> {
-    let i = html.find("Reviews served by:")?;
-    let rest = &html[i..];
-    let start = rest.find("reviews-")?;
-    let name: String = rest[start..]
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
-        .collect();
-    Some(name.split('-').nth(1)?.to_string())
 }
 
 async fn count_versions(ingress: &str, n: usize, cookie: Option<&str>) -> BTreeMap<String, usize> {

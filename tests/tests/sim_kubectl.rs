@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use playground::sim::{self, SimCluster, SimOptions};
+use playground_sim::{SIM_CONTEXT, Scenario, SimCluster, SimOptions};
 
 struct Env {
     cluster: SimCluster,
@@ -12,8 +12,8 @@ struct Env {
     kubeconfig: PathBuf,
 }
 
-async fn env(scenario: Option<sim::Scenario>) -> Env {
-    let cluster = sim::start(SimOptions {
+async fn env(scenario: Option<Scenario>) -> Env {
+    let cluster = playground_sim::start(SimOptions {
         scenario,
         ready_delay: Duration::from_millis(200),
         termination_delay: Duration::from_millis(300),
@@ -24,9 +24,7 @@ async fn env(scenario: Option<sim::Scenario>) -> Env {
     .expect("sim starts");
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = dir.path().join("kubeconfig");
-    cluster
-        .write_kubeconfig(&kubeconfig, sim::SIM_CONTEXT)
-        .unwrap();
+    cluster.write_kubeconfig(&kubeconfig, SIM_CONTEXT).unwrap();
     Env {
         cluster,
         dir,
@@ -74,7 +72,7 @@ async fn kubectl_until(env: &Env, args: &[&str], what: &str, ok: impl Fn(&str) -
 
 #[tokio::test(flavor = "multi_thread")]
 async fn get_pods_all_namespaces_shows_injected_bookinfo_ready() {
-    let e = env(Some(sim::Scenario::Bookinfo)).await;
+    let e = env(Some(Scenario::Bookinfo)).await;
     let out = kubectl_until(
         &e,
         &["get", "pods", "-A"],
@@ -448,22 +446,43 @@ async fn get_watch_streams_changes() {
     let _ = child.wait();
 }
 
-/// `SIM_SERVE_SECS=600 cargo test -p playground-tests --test sim_kubectl serve_for_manual_poking -- --ignored --nocapture`
+/// The kubeconfig the handle writes is the one kubectl uses: its only context, the API URL,
+/// namespace `default`; and shutting the handle down stops the API server.
 #[tokio::test(flavor = "multi_thread")]
-#[ignore]
-async fn serve_for_manual_poking() {
-    let e = env(Some(sim::Scenario::Bookinfo)).await;
-    e.cluster
-        .write_kubeconfig(Path::new("/tmp/sim.kubeconfig"), sim::SIM_CONTEXT)
-        .unwrap();
-    println!(
-        "api: {}\ningress: {}",
-        e.cluster.api_url(),
-        e.cluster.ingress_url()
+async fn the_written_kubeconfig_points_kubectl_at_the_cluster_until_shutdown() {
+    let Env {
+        cluster,
+        dir,
+        kubeconfig,
+    } = env(None).await;
+    let home = dir.path();
+    let (ok, context, err) = kubectl_in(&kubeconfig, home, &["config", "current-context"]);
+    assert!(ok, "{err}");
+    assert_eq!(context.trim(), SIM_CONTEXT);
+    let (ok, view, err) = kubectl_in(
+        &kubeconfig,
+        home,
+        &[
+            "config",
+            "view",
+            "--minify",
+            "-o",
+            "jsonpath={.clusters[0].cluster.server} {.contexts[0].context.namespace}",
+        ],
     );
-    let secs: u64 = std::env::var("SIM_SERVE_SECS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(60);
-    tokio::time::sleep(Duration::from_secs(secs)).await;
+    assert!(ok, "{err}");
+    assert_eq!(view, format!("{} default", cluster.api_url()));
+    let (ok, version, err) = kubectl_in(&kubeconfig, home, &["get", "--raw", "/version"]);
+    assert!(ok, "{err}");
+    assert!(version.contains("gitVersion"), "{version}");
+
+    cluster.shutdown();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (ok, _, err) = kubectl_in(
+        &kubeconfig,
+        home,
+        &["get", "--raw", "/version", "--request-timeout=2s"],
+    );
+    assert!(!ok, "the API server still answers after shutdown");
+    assert!(err.contains("refused"), "{err}");
 }

@@ -3,10 +3,10 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use playground::sim::patch::{merge_patch, strategic_merge_patch};
-use playground::sim::selector::LabelSelector;
-use playground::sim::store::{PatchKind, Store, WriteOpts};
-use playground::sim::{SimRng, SystemClock};
+use playground_sim::test_support::{
+    LabelSelector, PatchKind, SimRng, Store, SystemClock, WriteOpts, merge_patch,
+    strategic_merge_patch,
+};
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 

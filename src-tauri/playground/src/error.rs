@@ -96,3 +96,14 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The simulated cluster failing to start is a cluster-target problem to the user, except for
+/// its kubeconfig, which is a file of the app's own.
+impl From<playground_sim::Error> for Error {
+    fn from(e: playground_sim::Error) -> Self {
+        match e {
+            playground_sim::Error::Kubeconfig { path, source } => Error::Io { path, source },
+            other => Error::ClusterTarget(other.to_string()),
+        }
+    }
+}

@@ -173,12 +173,7 @@ pub fn init(dir: &Path, quiet_stderr: bool) -> Result<Logging> {
 }
 
 fn current_file(dir: &Path, now: SystemTime) -> PathBuf {
-    let secs = now
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    let (y, m, d, ..) = crate::time::civil(secs);
-    dir.join(format!("{FILE_PREFIX}.{y:04}-{m:02}-{d:02}"))
+    dir.join(format!("{FILE_PREFIX}.{}", crate::time::utc_date(now)))
 }
 
 struct RingLayer {

@@ -1,5 +1,7 @@
-//! A simulated playground: the in-process simulated cluster with Bookinfo loaded, and the
-//! kubeconfig that points every client (the app, kubectl) at it.
+//! A simulated playground: the in-process simulated cluster (the `playground-sim` crate) with
+//! Bookinfo loaded, and the kubeconfig that points every client (the app, kubectl) at it.
+//! Once started, the domain crate reaches the simulated cluster only over HTTP, through that
+//! kubeconfig and the ingress URL, as it reaches a real one.
 
 use std::path::PathBuf;
 
@@ -9,7 +11,7 @@ use ts_rs::TS;
 use crate::Result;
 use crate::kube::ClusterTarget;
 use crate::paths::AppDirs;
-use crate::sim::{self, SimCluster, SimOptions};
+pub use playground_sim::{SIM_CONTEXT, Scenario, SimCluster, SimOptions};
 
 /// What the UI and CLI show about a running simulated playground.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
@@ -39,7 +41,7 @@ impl SimulatedPlayground {
         opts: SimOptions,
         kubeconfig: Option<PathBuf>,
     ) -> Result<Self> {
-        let cluster = sim::start(opts).await?;
+        let cluster = playground_sim::start(opts).await?;
         let path = kubeconfig.unwrap_or_else(|| dirs.root().join("sim").join("kubeconfig"));
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(|e| crate::Error::Io {
@@ -47,8 +49,8 @@ impl SimulatedPlayground {
                 source: e,
             })?;
         }
-        cluster.write_kubeconfig(&path, sim::SIM_CONTEXT)?;
-        let target = ClusterTarget::resolve(dirs, Some(&path), Some(sim::SIM_CONTEXT));
+        cluster.write_kubeconfig(&path, SIM_CONTEXT)?;
+        let target = ClusterTarget::resolve(dirs, Some(&path), Some(SIM_CONTEXT));
         tracing::info!(api = %cluster.api_url(), ingress = %cluster.ingress_url(), "simulated playground started");
         Ok(Self { cluster, target })
     }

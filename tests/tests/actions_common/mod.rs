@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DynamicObject, ListParams};
 use playground::actions::weights::{destination_rule_resource, virtual_service_resource};
-use playground::sim::{Scenario, SimCluster, SimOptions};
+use playground_sim::{Scenario, SimCluster, SimOptions};
 
 pub struct Bookinfo {
     pub sim: SimCluster,

@@ -8,16 +8,19 @@
 
 use std::collections::BTreeMap;
 
-use ::kube::api::{Api, DeleteParams, DynamicObject, ListParams, PostParams};
-use ::kube::core::{GroupVersionKind, ObjectMeta};
+use ::kube::api::{Api, DeleteParams, ListParams, PostParams};
 use ::kube::discovery::ApiResource;
 use k8s_openapi::api::core::v1::{Pod, Service};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 use ts_rs::TS;
 
 use super::{ActionError, shell_word};
+use crate::istio::{
+    Destination, DestinationRule, DestinationRuleSpec, HttpRoute, HttpRouteDestination, Labels,
+    ObjectMeta, Resource, Spec, Subset, VirtualService, VirtualServiceSpec, names_service, selects,
+};
 use crate::kube::apply::Applier;
+use crate::kube::istio as istio_api;
 
 type Result<T, E = ActionError> = std::result::Result<T, E>;
 
@@ -165,14 +168,16 @@ pub struct WeightChange {
     pub applied: bool,
 }
 
-/// The routing objects as they were before a change, to undo it.
-#[derive(Debug, Clone)]
+/// The routing objects as they were before a change, to undo it. Serializable so an undo
+/// can outlive the process that made the change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct RoutingBackup {
     pub namespace: String,
     pub destination_rule_name: String,
     pub virtual_service_name: String,
-    pub destination_rule: Option<DynamicObject>,
-    pub virtual_service: Option<DynamicObject>,
+    pub destination_rule: Option<DestinationRule>,
+    pub virtual_service: Option<VirtualService>,
 }
 
 /// What an undo did.
@@ -187,17 +192,11 @@ pub struct UndoReport {
 }
 
 pub fn destination_rule_resource() -> ApiResource {
-    ApiResource::from_gvk_with_plural(
-        &GroupVersionKind::gvk("networking.istio.io", "v1", "DestinationRule"),
-        "destinationrules",
-    )
+    istio_api::api_resource::<DestinationRuleSpec>()
 }
 
 pub fn virtual_service_resource() -> ApiResource {
-    ApiResource::from_gvk_with_plural(
-        &GroupVersionKind::gvk("networking.istio.io", "v1", "VirtualService"),
-        "virtualservices",
-    )
+    istio_api::api_resource::<VirtualServiceSpec>()
 }
 
 /// The presets of the seed tutorial and the Istio docs, kept to those whose versions exist.
@@ -230,48 +229,30 @@ pub struct ServiceFacts {
     pub namespace: String,
     pub versions: Vec<VersionPods>,
     /// Pods of the service: (labels, ready).
-    pub pods: Vec<(BTreeMap<String, String>, bool)>,
-    pub destination_rule: Option<DynamicObject>,
-    pub virtual_service: Option<DynamicObject>,
+    pub pods: Vec<(Labels, bool)>,
+    pub destination_rule: Option<DestinationRule>,
+    pub virtual_service: Option<VirtualService>,
 }
 
 impl ServiceFacts {
-    fn existing_subsets(&self) -> Vec<(String, BTreeMap<String, String>)> {
-        let Some(dr) = &self.destination_rule else {
-            return Vec::new();
-        };
-        dr.data
-            .pointer("/spec/subsets")
-            .and_then(Value::as_array)
-            .map(|subsets| {
-                subsets
-                    .iter()
-                    .filter_map(|s| {
-                        let name = s.get("name")?.as_str()?.to_string();
-                        let labels = s
-                            .get("labels")
-                            .and_then(Value::as_object)
-                            .map(|m| {
-                                m.iter()
-                                    .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
-                                    .collect()
-                            })
-                            .unwrap_or_default();
-                        Some((name, labels))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
+    fn existing_subsets(&self) -> &[Subset] {
+        self.destination_rule
+            .as_ref()
+            .map_or(&[], |dr| dr.spec.subsets.as_slice())
     }
 
     /// The labels a subset for `version` selects: the existing subset's, or `version=<v>`.
-    fn subset_labels(&self, version: &str) -> BTreeMap<String, String> {
+    fn subset_labels(&self, version: &str) -> Labels {
         self.existing_subsets()
-            .into_iter()
-            .find(|(name, _)| name == version)
-            .map(|(_, labels)| labels)
-            .unwrap_or_else(|| BTreeMap::from([("version".to_string(), version.to_string())]))
+            .iter()
+            .find(|s| s.name == version)
+            .map(|s| s.labels.clone())
+            .unwrap_or_else(|| version_labels(version))
     }
+}
+
+fn version_labels(version: &str) -> Labels {
+    Labels::from([("version".to_string(), version.to_string())])
 }
 
 /// Checks a plan against what the cluster has. Writes nothing.
@@ -303,9 +284,7 @@ pub fn validate(plan: &WeightPlan, facts: &ServiceFacts) -> Result<()> {
         let ready = facts
             .pods
             .iter()
-            .filter(|(pod_labels, ready)| {
-                *ready && labels.iter().all(|(k, v)| pod_labels.get(k) == Some(v))
-            })
+            .filter(|(pod_labels, ready)| *ready && selects(&labels, pod_labels))
             .count();
         if ready == 0 {
             return Err(ActionError::NoReadyPods {
@@ -316,25 +295,6 @@ pub fn validate(plan: &WeightPlan, facts: &ServiceFacts) -> Result<()> {
         }
     }
     Ok(())
-}
-
-fn hosts_of(obj: &DynamicObject, pointer: &str) -> Vec<String> {
-    match obj.data.pointer(pointer) {
-        Some(Value::String(s)) => vec![s.clone()],
-        Some(Value::Array(a)) => a
-            .iter()
-            .filter_map(|h| h.as_str().map(String::from))
-            .collect(),
-        _ => Vec::new(),
-    }
-}
-
-/// True when `host` (as written in an Istio object in `ns`) names `service` in `ns`.
-fn names_service(host: &str, service: &str, ns: &str) -> bool {
-    host == service
-        || host == format!("{service}.{ns}")
-        || host == format!("{service}.{ns}.svc")
-        || host == format!("{service}.{ns}.svc.cluster.local")
 }
 
 fn read_err(what: impl Into<String>) -> impl FnOnce(::kube::Error) -> ActionError {
@@ -398,34 +358,27 @@ pub async fn service_facts(
             e.ready += u32::from(*ready);
         }
     }
-    let drs: Api<DynamicObject> =
-        Api::namespaced_with(client.clone(), namespace, &destination_rule_resource());
-    let vss: Api<DynamicObject> =
-        Api::namespaced_with(client.clone(), namespace, &virtual_service_resource());
-    let destination_rule = drs
-        .list(&ListParams::default())
+    let destination_rule = istio_api::list::<DestinationRuleSpec>(client, namespace)
         .await
         .map_err(read_err("DestinationRules"))?
         .into_iter()
-        .find(|dr| {
-            hosts_of(dr, "/spec/host")
-                .iter()
-                .any(|h| names_service(h, service, namespace))
-        });
+        .find(|dr| names_service(&dr.spec.host, dr.namespace(), service, namespace));
     // A cluster that does not serve VirtualServices has none; applying one then fails and
     // the DestinationRule is put back, which says plainly what is missing.
-    let virtual_service = match vss.list(&ListParams::default()).await {
-        Ok(list) => list.items,
+    let virtual_service = match istio_api::list::<VirtualServiceSpec>(client, namespace).await {
+        Ok(list) => list,
         Err(::kube::Error::Api(status)) if status.code == 404 => Vec::new(),
         Err(e) => return Err(read_err("VirtualServices")(e)),
     }
     .into_iter()
     .find(|vs| {
         // Gateway-bound VirtualServices (bookinfo's) are the ingress's, not this host's.
-        vs.data.pointer("/spec/gateways").is_none()
-            && hosts_of(vs, "/spec/hosts")
+        vs.spec.gateways.is_empty()
+            && vs
+                .spec
+                .hosts
                 .iter()
-                .any(|h| names_service(h, service, namespace))
+                .any(|h| names_service(h, vs.namespace(), service, namespace))
     });
     let mut facts = ServiceFacts {
         service: service.into(),
@@ -438,12 +391,14 @@ pub async fn service_facts(
     // A subset whose pods are all gone (scaled to 0) is still a version: it may get a weight
     // of 0, and a clear "no ready pods" for more.
     if !versions.is_empty() {
-        for (name, _) in facts.existing_subsets() {
-            versions.entry(name.clone()).or_insert(VersionPods {
-                version: name,
-                ready: 0,
-                total: 0,
-            });
+        for subset in facts.existing_subsets() {
+            versions
+                .entry(subset.name.clone())
+                .or_insert_with(|| VersionPods {
+                    version: subset.name.clone(),
+                    ready: 0,
+                    total: 0,
+                });
         }
     }
     facts.versions = versions.into_values().collect();
@@ -451,26 +406,25 @@ pub async fn service_facts(
 }
 
 /// The weights of the first route without a match (the default route) of a VirtualService.
-fn current_weights(vs: &DynamicObject) -> Option<BTreeMap<String, i64>> {
-    let http = vs.data.pointer("/spec/http")?.as_array()?;
-    let route = http
+fn current_weights(vs: &VirtualService) -> Option<BTreeMap<String, i64>> {
+    let http = &vs.spec.http;
+    let route = &http
         .iter()
-        .find(|r| r.get("match").is_none())
+        .find(|r| r.matches.is_empty())
         .or_else(|| http.first())?
-        .get("route")?
-        .as_array()?;
+        .route;
+    if route.is_empty() {
+        return None;
+    }
     let single = route.len() == 1;
     let mut out = BTreeMap::new();
     for dest in route {
         let subset = dest
-            .pointer("/destination/subset")
-            .and_then(Value::as_str)
-            .unwrap_or("(all)")
-            .to_string();
-        let weight = dest
-            .get("weight")
-            .and_then(Value::as_i64)
-            .unwrap_or(if single { 100 } else { 0 });
+            .destination
+            .subset
+            .clone()
+            .unwrap_or_else(|| "(all)".to_string());
+        let weight = dest.weight.map_or(if single { 100 } else { 0 }, i64::from);
         *out.entry(subset).or_insert(0) += weight;
     }
     Some(out)
@@ -492,15 +446,15 @@ pub async fn read_routing(
         destination_rule: facts
             .destination_rule
             .as_ref()
-            .and_then(|d| d.metadata.name.clone()),
+            .map(|d| d.metadata.name.clone()),
         virtual_service: facts
             .virtual_service
             .as_ref()
-            .and_then(|d| d.metadata.name.clone()),
+            .map(|d| d.metadata.name.clone()),
         subsets: facts
             .existing_subsets()
-            .into_iter()
-            .map(|(n, _)| n)
+            .iter()
+            .map(|s| s.name.clone())
             .collect(),
         presets: presets(&names),
         versions: facts.versions,
@@ -508,68 +462,76 @@ pub async fn read_routing(
 }
 
 /// The DestinationRule and VirtualService a plan needs, plus subsets it adds.
-fn desired_objects(plan: &WeightPlan, facts: &ServiceFacts) -> (Value, Value, Vec<String>) {
+///
+/// Only the fields the change is about are written (the rule's host and subsets, the
+/// VirtualService's hosts and routes): server-side apply leaves the others, such as a
+/// traffic policy set by hand, to whoever set them. Existing subsets are sent back whole
+/// (the subsets list is replaced as one), so their own policies are kept.
+fn desired_objects(
+    plan: &WeightPlan,
+    facts: &ServiceFacts,
+) -> (DestinationRule, VirtualService, Vec<String>) {
     let ns = &plan.namespace;
-    let existing = facts.existing_subsets();
-    let mut subsets: Vec<Value> = existing
-        .iter()
-        .map(|(name, labels)| json!({"name": name, "labels": labels}))
-        .collect();
+    let mut subsets = facts.existing_subsets().to_vec();
     let mut created = Vec::new();
     for v in &facts.versions {
-        if !existing.iter().any(|(name, _)| *name == v.version) {
-            subsets.push(json!({"name": v.version, "labels": {"version": v.version}}));
+        if !subsets.iter().any(|s| s.name == v.version) {
+            subsets.push(Subset::new(v.version.clone(), version_labels(&v.version)));
             created.push(v.version.clone());
         }
     }
-    let dr_name = facts
-        .destination_rule
-        .as_ref()
-        .and_then(|d| d.metadata.name.clone())
+    let existing_dr = facts.destination_rule.as_ref();
+    let dr_name = existing_dr.map_or_else(|| plan.service.clone(), |d| d.metadata.name.clone());
+    let host = existing_dr
+        .map(|d| d.spec.host.clone())
+        .filter(|h| !h.is_empty())
         .unwrap_or_else(|| plan.service.clone());
-    let host = facts
-        .destination_rule
-        .as_ref()
-        .and_then(|d| hosts_of(d, "/spec/host").into_iter().next())
-        .unwrap_or_else(|| plan.service.clone());
-    let dr = json!({
-        "apiVersion": "networking.istio.io/v1",
-        "kind": "DestinationRule",
-        "metadata": {"name": dr_name, "namespace": ns},
-        "spec": {"host": host, "subsets": subsets},
-    });
-    let vs_name = facts
-        .virtual_service
-        .as_ref()
-        .and_then(|d| d.metadata.name.clone())
-        .unwrap_or_else(|| plan.service.clone());
-    let hosts = facts
-        .virtual_service
-        .as_ref()
-        .map(|d| hosts_of(d, "/spec/hosts"))
+    let dr = DestinationRule::new(
+        dr_name,
+        ns.clone(),
+        DestinationRuleSpec {
+            host: host.clone(),
+            subsets,
+            ..Default::default()
+        },
+    );
+    let existing_vs = facts.virtual_service.as_ref();
+    let vs_name = existing_vs.map_or_else(|| plan.service.clone(), |d| d.metadata.name.clone());
+    let hosts = existing_vs
+        .map(|d| d.spec.hosts.clone())
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| vec![plan.service.clone()]);
     // Versions are listed in order; a weight of 0 is left out, as the Istio docs do.
-    let route: Vec<Value> = facts
+    let route: Vec<HttpRouteDestination> = facts
         .versions
         .iter()
         .filter_map(|v| {
             let w = *plan.weights.get(&v.version).unwrap_or(&0);
-            (w > 0)
-                .then(|| json!({"destination": {"host": host, "subset": v.version}, "weight": w}))
+            // Validation keeps weights within 0..=100.
+            let w = i32::try_from(w).ok().filter(|w| *w > 0)?;
+            Some(HttpRouteDestination::new(
+                Destination::new(host.clone(), Some(v.version.clone())),
+                Some(w),
+            ))
         })
         .collect();
-    let vs = json!({
-        "apiVersion": "networking.istio.io/v1",
-        "kind": "VirtualService",
-        "metadata": {"name": vs_name, "namespace": ns},
-        "spec": {"hosts": hosts, "http": [{"route": route}]},
-    });
+    let vs = VirtualService::new(
+        vs_name,
+        ns.clone(),
+        VirtualServiceSpec {
+            hosts,
+            http: vec![HttpRoute {
+                route,
+                ..Default::default()
+            }],
+            ..Default::default()
+        },
+    );
     (dr, vs, created)
 }
 
-fn to_yaml(objects: &[&Value]) -> String {
-    objects
+fn to_yaml(dr: &DestinationRule, vs: &VirtualService) -> String {
+    [dr.to_value(), vs.to_value()]
         .iter()
         .map(|o| serde_yaml_ng::to_string(o).unwrap_or_default())
         .collect::<Vec<_>>()
@@ -589,7 +551,7 @@ pub async fn preview(client: &::kube::Client, plan: &WeightPlan) -> Result<Weigh
     let facts = service_facts(client, &plan.namespace, &plan.service).await?;
     validate(plan, &facts)?;
     let (dr, vs, created) = desired_objects(plan, &facts);
-    let yaml = to_yaml(&[&dr, &vs]);
+    let yaml = to_yaml(&dr, &vs);
     Ok(WeightChange {
         plan: plan.clone(),
         kubectl: kubectl_apply(&yaml),
@@ -609,26 +571,28 @@ pub async fn apply(
     let facts = service_facts(client, &plan.namespace, &plan.service).await?;
     validate(plan, &facts)?;
     let (dr, vs, created) = desired_objects(plan, &facts);
-    let yaml = to_yaml(&[&dr, &vs]);
+    let yaml = to_yaml(&dr, &vs);
     let backup = RoutingBackup {
         namespace: plan.namespace.clone(),
-        destination_rule_name: dr["metadata"]["name"].as_str().unwrap_or_default().into(),
-        virtual_service_name: vs["metadata"]["name"].as_str().unwrap_or_default().into(),
+        destination_rule_name: dr.metadata.name.clone(),
+        virtual_service_name: vs.metadata.name.clone(),
         destination_rule: facts.destination_rule.clone(),
         virtual_service: facts.virtual_service.clone(),
     };
     let mut applier = Applier::new(client.clone());
-    let dr_obj: DynamicObject = serde_json::from_value(dr).expect("built from a valid object");
-    let vs_obj: DynamicObject = serde_json::from_value(vs).expect("built from a valid object");
-    applier.apply_objects(vec![dr_obj], &plan.namespace).await?;
-    if let Err(e) = applier.apply_objects(vec![vs_obj], &plan.namespace).await {
+    applier
+        .apply_objects(vec![istio_api::dynamic(&dr)], &plan.namespace)
+        .await?;
+    if let Err(e) = applier
+        .apply_objects(vec![istio_api::dynamic(&vs)], &plan.namespace)
+        .await
+    {
         let cause = e.to_string();
         tracing::warn!(%cause, "VirtualService refused; restoring the DestinationRule");
         return Err(
             match restore_one(
                 client,
                 &plan.namespace,
-                &destination_rule_resource(),
                 &backup.destination_rule_name,
                 backup.destination_rule.as_ref(),
             )
@@ -657,14 +621,14 @@ pub async fn apply(
 
 /// Puts one object back as it was: replaced with its old content, or deleted when it did
 /// not exist. Returns a line saying what was done and the kubectl equivalent.
-async fn restore_one(
+async fn restore_one<S: Spec>(
     client: &::kube::Client,
     namespace: &str,
-    resource: &ApiResource,
     name: &str,
-    previous: Option<&DynamicObject>,
+    previous: Option<&Resource<S>>,
 ) -> Result<(String, String)> {
-    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, resource);
+    let resource = istio_api::api_resource::<S>();
+    let api = istio_api::api::<S>(client, namespace);
     let kind = &resource.kind;
     let what = format!("{kind} {namespace}/{name}");
     match previous {
@@ -690,17 +654,15 @@ async fn restore_one(
             ))
         }
         Some(old) => {
-            let mut obj = DynamicObject {
-                types: old.types.clone(),
-                metadata: ObjectMeta {
-                    name: old.metadata.name.clone(),
-                    namespace: old.metadata.namespace.clone(),
-                    labels: old.metadata.labels.clone(),
-                    annotations: old.metadata.annotations.clone(),
-                    ..Default::default()
-                },
-                data: old.data.clone(),
+            // Only what a person writes: the server sets the rest (uid, managedFields...).
+            let mut restored = old.clone();
+            restored.metadata = ObjectMeta {
+                labels: old.metadata.labels.clone(),
+                annotations: old.metadata.annotations.clone(),
+                ..ObjectMeta::new(old.metadata.name.clone(), old.metadata.namespace.clone())
             };
+            let shown = istio_api::dynamic(&restored);
+            let mut obj = shown.clone();
             match api.get_opt(name).await.map_err(read_err(what.clone()))? {
                 Some(current) => {
                     obj.metadata.resource_version = current.metadata.resource_version;
@@ -719,10 +681,6 @@ async fn restore_one(
                             source,
                         })?;
                 }
-            }
-            let mut shown = serde_json::to_value(&obj).unwrap_or_default();
-            if let Some(m) = shown.get_mut("metadata").and_then(Value::as_object_mut) {
-                m.remove("resourceVersion");
             }
             Ok((
                 format!("restored {what} as it was"),
@@ -743,23 +701,24 @@ pub async fn undo(client: &::kube::Client, backup: &RoutingBackup) -> Result<Und
         done: Vec::new(),
         kubectl: Vec::new(),
     };
-    for (resource, name, previous) in [
-        (
-            virtual_service_resource(),
-            &backup.virtual_service_name,
-            backup.virtual_service.as_ref(),
-        ),
-        (
-            destination_rule_resource(),
-            &backup.destination_rule_name,
-            backup.destination_rule.as_ref(),
-        ),
-    ] {
-        let (done, kubectl) =
-            restore_one(client, &backup.namespace, &resource, name, previous).await?;
-        report.done.push(done);
-        report.kubectl.push(kubectl);
-    }
+    let (done, kubectl) = restore_one(
+        client,
+        &backup.namespace,
+        &backup.virtual_service_name,
+        backup.virtual_service.as_ref(),
+    )
+    .await?;
+    report.done.push(done);
+    report.kubectl.push(kubectl);
+    let (done, kubectl) = restore_one(
+        client,
+        &backup.namespace,
+        &backup.destination_rule_name,
+        backup.destination_rule.as_ref(),
+    )
+    .await?;
+    report.done.push(done);
+    report.kubectl.push(kubectl);
     Ok(report)
 }
 
@@ -881,13 +840,94 @@ mod tests {
         let f = facts(&[("v1", 1, 1), ("v2", 1, 1), ("v3", 1, 1)]);
         let (dr, vs, created) = desired_objects(&plan(&["v1=50", "v3=50"]).unwrap(), &f);
         assert_eq!(created, ["v1", "v2", "v3"]);
-        assert_eq!(dr["spec"]["subsets"].as_array().unwrap().len(), 3);
-        let route = vs["spec"]["http"][0]["route"].as_array().unwrap();
+        assert_eq!(dr.spec.subsets.len(), 3);
+        assert_eq!(dr.spec.subsets[2].labels["version"], "v3");
+        let route = &vs.spec.http[0].route;
         assert_eq!(route.len(), 2);
-        assert_eq!(route[1]["destination"]["subset"], "v3");
-        assert_eq!(route[1]["weight"], 50);
-        let yaml = to_yaml(&[&dr, &vs]);
+        assert_eq!(route[1].destination.subset.as_deref(), Some("v3"));
+        assert_eq!(route[1].weight, Some(50));
+        let yaml = to_yaml(&dr, &vs);
         assert!(yaml.contains("kind: DestinationRule") && yaml.contains("---\n"));
+        assert!(
+            yaml.contains("apiVersion: networking.istio.io/v1"),
+            "{yaml}"
+        );
         assert!(kubectl_apply(&yaml).starts_with("kubectl apply --server-side"));
+    }
+
+    fn read<S: crate::istio::Spec>(v: serde_json::Value) -> Resource<S> {
+        Resource::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn existing_rules_keep_their_names_hosts_and_subset_policies() {
+        let mut f = facts(&[("v1", 1, 1), ("v2", 1, 1)]);
+        f.destination_rule = Some(read(serde_json::json!({
+            "apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
+            "metadata": {"name": "reviews-rule", "namespace": "default", "resourceVersion": "7"},
+            "spec": {"host": "reviews.default.svc.cluster.local",
+                "trafficPolicy": {"loadBalancer": {"simple": "RANDOM"}},
+                "subsets": [{"name": "v1", "labels": {"version": "v1", "tier": "gold"},
+                    "trafficPolicy": {"connectionPool": {"tcp": {"maxConnections": 2}}},
+                    "futureField": true}]}
+        })));
+        f.virtual_service = Some(read(serde_json::json!({
+            "apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+            "metadata": {"name": "reviews-routes", "namespace": "default"},
+            "spec": {"hosts": ["reviews.default.svc.cluster.local"],
+                "http": [{"route": [{"destination": {"host": "reviews", "subset": "v1"}}]}]}
+        })));
+        assert_eq!(f.subset_labels("v1")["tier"], "gold");
+        assert_eq!(f.subset_labels("v2"), version_labels("v2"));
+        let (dr, vs, created) = desired_objects(&plan(&["v1=30", "v2=70"]).unwrap(), &f);
+        assert_eq!(created, ["v2"]);
+        assert_eq!(dr.metadata.name, "reviews-rule");
+        assert_eq!(dr.metadata.resource_version, None, "applied without one");
+        let subsets = &dr.to_value()["spec"]["subsets"];
+        assert_eq!(
+            subsets[0],
+            serde_json::json!({"name": "v1", "labels": {"version": "v1", "tier": "gold"},
+                "trafficPolicy": {"connectionPool": {"tcp": {"maxConnections": 2}}},
+                "futureField": true}),
+            "the existing subset goes back whole"
+        );
+        assert_eq!(
+            dr.spec.traffic_policy, None,
+            "the rule's own policy is left to whoever set it"
+        );
+        assert_eq!(vs.metadata.name, "reviews-routes");
+        assert_eq!(vs.spec.hosts, ["reviews.default.svc.cluster.local"]);
+        assert_eq!(
+            vs.spec.http[0].route[0].destination.host,
+            "reviews.default.svc.cluster.local"
+        );
+        let before = current_weights(f.virtual_service.as_ref().unwrap()).unwrap();
+        assert_eq!(before, BTreeMap::from([("v1".to_string(), 100)]));
+        assert_eq!(
+            current_weights(&vs).unwrap(),
+            BTreeMap::from([("v1".to_string(), 30), ("v2".to_string(), 70)])
+        );
+    }
+
+    #[test]
+    fn a_backup_survives_being_written_down_and_read_back() {
+        let mut f = facts(&[("v1", 1, 1)]);
+        f.destination_rule = Some(read(serde_json::json!({
+            "apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
+            "metadata": {"name": "reviews", "namespace": "default"},
+            "spec": {"host": "reviews", "subsets": [{"name": "v1", "labels": {"version": "v1"}}]}
+        })));
+        let backup = RoutingBackup {
+            namespace: "default".into(),
+            destination_rule_name: "reviews".into(),
+            virtual_service_name: "reviews".into(),
+            destination_rule: f.destination_rule.clone(),
+            virtual_service: None,
+        };
+        let text = serde_json::to_string(&backup).unwrap();
+        assert_eq!(
+            serde_json::from_str::<RoutingBackup>(&text).unwrap(),
+            backup
+        );
     }
 }

@@ -6,6 +6,7 @@
 //! current context can never be the target by accident.
 
 pub mod apply;
+pub mod istio;
 
 use std::path::{Path, PathBuf};
 

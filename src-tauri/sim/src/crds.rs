@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use super::store::{Store, WriteOpts};
+use crate::store::{Store, WriteOpts};
 
 struct Crd {
     group: &'static str,
@@ -202,7 +202,7 @@ pub fn istio_crds() -> Vec<Value> {
 }
 
 /// Creates (or leaves in place) every Istio CRD.
-pub fn install_istio_crds(store: &Store) -> Result<(), super::ApiError> {
+pub fn install_istio_crds(store: &Store) -> Result<(), crate::ApiError> {
     let def = store
         .resolve("apiextensions.k8s.io", "v1", "customresourcedefinitions")
         .expect("CRDs are built in");
@@ -218,7 +218,7 @@ pub fn install_istio_crds(store: &Store) -> Result<(), super::ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::resources::from_crd;
+    use crate::resources::from_crd;
 
     #[test]
     fn every_crd_parses() {

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{Map, Value, json};
 
-use super::patch::merge_key;
+use crate::patch::merge_key;
 
 /// One step of a field path: a map field, a list item picked by its key, or a set value.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]

@@ -5,8 +5,8 @@ use std::time::SystemTime;
 
 use serde_json::{Value, json};
 
-use super::clock::{human_age, parse_rfc3339};
-use super::resources::ResourceDef;
+use crate::clock::{human_age, parse_rfc3339};
+use crate::resources::ResourceDef;
 
 /// How much of each object a row carries (`?includeObject=`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

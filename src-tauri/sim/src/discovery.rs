@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use super::resources::ResourceDef;
+use crate::resources::ResourceDef;
 
 /// The Kubernetes release the simulated server reports.
 pub const KUBE_VERSION: &str = "v1.36.1";
@@ -49,7 +49,7 @@ pub fn groups(defs: &[ResourceDef]) -> Vec<(String, Vec<String>)> {
         }
     }
     for (_, vs) in out.iter_mut() {
-        vs.sort_by_key(|v| std::cmp::Reverse(super::resources::version_priority(v)));
+        vs.sort_by_key(|v| std::cmp::Reverse(crate::resources::version_priority(v)));
     }
     out
 }

@@ -3,7 +3,8 @@
 //! reviews, reviews to ratings) is routed by the live Istio config in the store, the way
 //! Envoy would: Gateway-bound or mesh VirtualServices (URI, header, method and source-label
 //! matches, weights, fault injection, timeouts), DestinationRule subsets, and an even spread
-//! over the ready pods when no VirtualService applies.
+//! over the ready pods when no VirtualService applies. Istio objects are read as the typed
+//! resources of `playground-istio`, and hosts resolved by its one `resolve_host`.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -14,13 +15,18 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use playground_istio::{
+    DestinationRule, Gateway, HttpMatchRequest, HttpRoute, HttpRouteDestination, Labels,
+    ResolvedHost, Resource, Spec, StringMatch, StringRule, VirtualService, host_matches,
+    resolve_host, selects,
+};
 use serde_json::{Map, Value};
 use tracing::Instrument;
 
-use super::clock::SimRng;
-use super::controller::pod_is_ready;
-use super::selector::LabelSelector;
-use super::store::Store;
+use crate::clock::SimRng;
+use crate::controller::pod_is_ready;
+use crate::selector::LabelSelector;
+use crate::store::Store;
 
 /// Data plane settings.
 #[derive(Debug, Clone)]
@@ -89,19 +95,35 @@ pub struct MeshRequest {
 pub struct Snapshot {
     services: Vec<Value>,
     pods: Vec<Value>,
-    virtual_services: Vec<Value>,
-    destination_rules: Vec<Value>,
-    gateways: Vec<Value>,
+    /// Oldest first, as Istio orders VirtualServices for the same host.
+    virtual_services: Vec<VirtualService>,
+    destination_rules: Vec<DestinationRule>,
+    gateways: Vec<Gateway>,
+}
+
+/// The store's objects of an Istio kind, typed. The simulated API server does not check
+/// objects against their schema, so one it stored may not have its kind's shape: Envoy
+/// would never see it (istiod rejects it), so routing leaves it out too.
+fn istio_objects<S: Spec>(store: &Store) -> Vec<Resource<S>> {
+    store
+        .all(S::GROUP, S::PLURAL)
+        .into_iter()
+        .filter_map(|v| match Resource::<S>::from_value(v) {
+            Ok(r) => Some(r),
+            Err(error) => {
+                tracing::debug!(%error, "left out of routing");
+                None
+            }
+        })
+        .collect()
 }
 
 impl Snapshot {
     pub fn read(store: &Store) -> Self {
-        let mut vs = store.all("networking.istio.io", "virtualservices");
-        vs.sort_by_key(|v| {
-            (
-                s(v, "/metadata/creationTimestamp").to_string(),
-                s(v, "/metadata/name").to_string(),
-            )
+        let mut vs: Vec<VirtualService> = istio_objects(store);
+        vs.sort_by(|a, b| {
+            (&a.metadata.creation_timestamp, &a.metadata.name)
+                .cmp(&(&b.metadata.creation_timestamp, &b.metadata.name))
         });
         Snapshot {
             services: store.all("", "services"),
@@ -111,8 +133,8 @@ impl Snapshot {
                 .filter(|p| pod_is_ready(p) && p.pointer("/metadata/deletionTimestamp").is_none())
                 .collect(),
             virtual_services: vs,
-            destination_rules: store.all("networking.istio.io", "destinationrules"),
-            gateways: store.all("networking.istio.io", "gateways"),
+            destination_rules: istio_objects(store),
+            gateways: istio_objects(store),
         }
     }
 }
@@ -121,125 +143,100 @@ fn s<'a>(v: &'a Value, ptr: &str) -> &'a str {
     v.pointer(ptr).and_then(Value::as_str).unwrap_or("")
 }
 
-/// "7s", "0.5s", "100ms", "1m", "1h" as Istio durations.
-pub fn parse_duration(d: &str) -> Option<Duration> {
-    let d = d.trim();
-    let (num, unit) = d.split_at(d.find(|c: char| c.is_ascii_alphabetic())?);
-    let n: f64 = num.parse().ok()?;
-    let secs = match unit {
-        "ms" => n / 1000.0,
-        "s" => n,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
-        "us" => n / 1_000_000.0,
-        _ => return None,
-    };
-    (secs >= 0.0).then(|| Duration::from_secs_f64(secs))
+/// Typed labels as the JSON map the store's selectors take.
+fn label_map(labels: &Labels) -> Map<String, Value> {
+    labels
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect()
 }
 
-/// Fully qualifies a host the way Istio reads VirtualService and DestinationRule hosts.
-fn fqdn(host: &str, ns: &str) -> String {
-    let h = host.trim_end_matches('.');
-    match h.split('.').count() {
-        1 => format!("{h}.{ns}.svc.cluster.local"),
-        2 => format!("{h}.svc.cluster.local"),
-        3 if h.ends_with(".svc") => format!("{h}.cluster.local"),
-        _ => h.to_string(),
-    }
-}
-
-fn host_matches(pattern: &str, host: &str) -> bool {
-    pattern == "*"
-        || pattern == host
-        || pattern
-            .strip_prefix('*')
-            .is_some_and(|suffix| host.ends_with(suffix))
-}
-
-fn string_match(m: &Value, value: Option<&str>) -> bool {
+/// Whether `value` passes a string condition; a missing value never does.
+fn string_match(m: &StringMatch, value: Option<&str>, ignore_case: bool) -> bool {
     let Some(v) = value else { return false };
-    if let Some(e) = m.get("exact").and_then(Value::as_str) {
-        return v == e;
-    }
-    if let Some(p) = m.get("prefix").and_then(Value::as_str) {
-        return v.starts_with(p);
-    }
-    if let Some(r) = m.get("regex").and_then(Value::as_str) {
+    let fold = |t: &str| {
+        if ignore_case {
+            t.to_lowercase()
+        } else {
+            t.to_owned()
+        }
+    };
+    let v = fold(v);
+    match m.rule() {
+        StringRule::Exact(e) => v == fold(e),
+        StringRule::Prefix(p) => v.starts_with(&fold(p)),
         // Without a regex engine: the common forms used in lessons.
-        return match r {
-            ".*" | ".+" => true,
-            _ if r.ends_with(".*")
-                && !r[..r.len() - 2].contains(['.', '*', '[', '(', '|', '+', '?']) =>
-            {
-                v.starts_with(&r[..r.len() - 2])
+        StringRule::Regex(r) => {
+            let r = fold(r);
+            match r.as_str() {
+                ".*" | ".+" => true,
+                _ if r.ends_with(".*")
+                    && !r[..r.len() - 2].contains(['.', '*', '[', '(', '|', '+', '?']) =>
+                {
+                    v.starts_with(&r[..r.len() - 2])
+                }
+                _ => v == r,
             }
-            _ => v == r,
-        };
+        }
+        StringRule::Present => true,
     }
-    true
 }
 
 fn match_request(
-    m: &Value,
+    m: &HttpMatchRequest,
     req: &MeshRequest,
     source_labels: Option<&Map<String, Value>>,
     gateway: Option<&str>,
 ) -> bool {
-    if let Some(uri) = m.get("uri") {
+    if let Some(uri) = &m.uri {
         let path = req.path.split('?').next().unwrap_or("");
-        let ignore_case = m.get("ignoreUriCase").and_then(Value::as_bool) == Some(true);
-        let p = if ignore_case {
-            path.to_lowercase()
-        } else {
-            path.to_string()
-        };
-        let uri = if ignore_case {
-            serde_json::from_str(&uri.to_string().to_lowercase()).unwrap_or(uri.clone())
-        } else {
-            uri.clone()
-        };
-        if !string_match(&uri, Some(&p)) {
+        if !string_match(uri, Some(path), m.ignore_uri_case == Some(true)) {
             return false;
         }
     }
-    if let Some(method) = m.get("method")
-        && !string_match(method, Some(&req.method))
+    if let Some(method) = &m.method
+        && !string_match(method, Some(&req.method), false)
     {
         return false;
     }
-    if let Some(auth) = m.get("authority")
-        && !string_match(auth, Some(&req.authority))
+    if let Some(auth) = &m.authority
+        && !string_match(auth, Some(&req.authority), false)
     {
         return false;
     }
-    if let Some(Value::Object(hs)) = m.get("headers") {
-        for (k, cond) in hs {
-            if !string_match(cond, req.headers.get(&k.to_lowercase()).map(String::as_str)) {
-                return false;
-            }
-        }
+    let header = |k: &str| req.headers.get(&k.to_lowercase()).map(String::as_str);
+    if !m
+        .headers
+        .iter()
+        .all(|(k, cond)| string_match(cond, header(k), false))
+    {
+        return false;
     }
-    if let Some(Value::Object(hs)) = m.get("withoutHeaders") {
-        for (k, cond) in hs {
-            if string_match(cond, req.headers.get(&k.to_lowercase()).map(String::as_str)) {
-                return false;
-            }
-        }
+    if m.without_headers
+        .iter()
+        .any(|(k, cond)| string_match(cond, header(k), false))
+    {
+        return false;
     }
-    if let Some(Value::Object(want)) = m.get("sourceLabels") {
+    if !m.source_labels.is_empty() {
         let Some(have) = source_labels else {
             return false;
         };
-        if !want.iter().all(|(k, v)| have.get(k) == Some(v)) {
+        if !m
+            .source_labels
+            .iter()
+            .all(|(k, v)| have.get(k).and_then(Value::as_str) == Some(v))
+        {
             return false;
         }
     }
-    if let Some(Value::Array(gws)) = m.get("gateways") {
-        let g = gateway.unwrap_or("mesh");
-        if !gws.iter().any(|x| {
-            x.as_str()
-                .is_some_and(|x| x == g || x.ends_with(&format!("/{g}")))
-        }) {
+    if !m.gateways.is_empty() {
+        let g = gateway.unwrap_or(playground_istio::MESH_GATEWAY);
+        if !m
+            .gateways
+            .iter()
+            .any(|x| x == g || x.ends_with(&format!("/{g}")))
+        {
             return false;
         }
     }
@@ -273,13 +270,16 @@ pub enum Hop {
 }
 
 impl DataPlane {
-    fn pick_weighted<'a>(&self, routes: &'a [Value]) -> Option<&'a Value> {
+    fn pick_weighted<'a>(
+        &self,
+        routes: &'a [HttpRouteDestination],
+    ) -> Option<&'a HttpRouteDestination> {
         if routes.is_empty() {
             return None;
         }
         let weights: Vec<f64> = routes
             .iter()
-            .map(|r| r.get("weight").and_then(Value::as_f64).unwrap_or(0.0))
+            .map(|r| f64::from(r.weight.unwrap_or(0)))
             .collect();
         let total: f64 = weights.iter().sum();
         if total <= 0.0 {
@@ -298,27 +298,26 @@ impl DataPlane {
         routes.last()
     }
 
-    fn fault(&self, http: &Value) -> (Duration, Option<Failure>) {
-        let pct = |f: &Value| {
-            f.pointer("/percentage/value")
-                .and_then(Value::as_f64)
-                .or_else(|| f.get("percent").and_then(Value::as_f64))
-                .unwrap_or(100.0)
-        };
+    fn fault(&self, http: &HttpRoute) -> (Duration, Option<Failure>) {
+        // A fault that does not say how often applies to every request.
+        let fault = http.fault.as_ref();
         let mut delay = Duration::ZERO;
-        if let Some(d) = http.pointer("/fault/delay")
-            && self.rand() * 100.0 < pct(d)
+        if let Some(d) = fault.and_then(|f| f.delay.as_ref())
+            && self.rand() * 100.0 < d.share().unwrap_or(100.0)
         {
             delay = d
-                .get("fixedDelay")
-                .and_then(Value::as_str)
-                .and_then(parse_duration)
+                .fixed_delay
+                .as_ref()
+                .and_then(|d| d.to_std().ok())
                 .unwrap_or_default();
         }
-        if let Some(a) = http.pointer("/fault/abort")
-            && self.rand() * 100.0 < pct(a)
+        if let Some(a) = fault.and_then(|f| f.abort.as_ref())
+            && self.rand() * 100.0 < a.share().unwrap_or(100.0)
         {
-            let status = a.get("httpStatus").and_then(Value::as_u64).unwrap_or(503) as u16;
+            let status = a
+                .http_status
+                .and_then(|s| u16::try_from(s).ok())
+                .unwrap_or(503);
             return (
                 delay,
                 Some(Failure {
@@ -335,13 +334,13 @@ impl DataPlane {
     fn endpoints<'a>(
         &self,
         snap: &'a Snapshot,
-        host_fqdn: &str,
+        host: &ResolvedHost,
         subset: Option<&str>,
     ) -> Result<Vec<&'a Value>, Failure> {
         let svc = snap
             .services
             .iter()
-            .find(|svc| fqdn(s(svc, "/metadata/name"), s(svc, "/metadata/namespace")) == host_fqdn);
+            .find(|svc| host.is_service(s(svc, "/metadata/name"), s(svc, "/metadata/namespace")));
         let Some(svc) = svc else {
             return Err(Failure {
                 status: 503,
@@ -359,19 +358,14 @@ impl DataPlane {
         };
         let mut selector = LabelSelector::from_map(sel);
         if let Some(subset) = subset {
-            let dr = snap
+            let labels = snap
                 .destination_rules
                 .iter()
-                .find(|dr| fqdn(s(dr, "/spec/host"), s(dr, "/metadata/namespace")) == host_fqdn);
-            let labels = dr
-                .and_then(|dr| dr.pointer("/spec/subsets").and_then(Value::as_array))
-                .and_then(|ss| {
-                    ss.iter()
-                        .find(|x| x.get("name").and_then(Value::as_str) == Some(subset))
-                })
-                .and_then(|x| x.get("labels").and_then(Value::as_object));
+                .find(|dr| resolve_host(&dr.spec.host, dr.namespace()) == *host)
+                .and_then(|dr| dr.spec.subset(subset))
+                .map(|x| label_map(&x.labels));
             match labels {
-                Some(l) => selector.0.extend(LabelSelector::from_map(l).0),
+                Some(l) => selector.0.extend(LabelSelector::from_map(&l).0),
                 // A route to an undefined subset has no cluster behind it.
                 None => {
                     return Err(Failure {
@@ -403,13 +397,13 @@ impl DataPlane {
     fn to_destination(
         &self,
         snap: &Snapshot,
-        dest: &Value,
+        dest: &HttpRouteDestination,
         vs_ns: &str,
         delay: Duration,
         timeout: Option<Duration>,
     ) -> Hop {
-        let host = fqdn(s(dest, "/destination/host"), vs_ns);
-        let subset = dest.pointer("/destination/subset").and_then(Value::as_str);
+        let host = resolve_host(&dest.destination.host, vs_ns);
+        let subset = dest.destination.subset.as_deref();
         match self.endpoints(snap, &host, subset) {
             Ok(pods) => {
                 let i = ((self.rand() * pods.len() as f64) as usize).min(pods.len() - 1);
@@ -432,20 +426,14 @@ impl DataPlane {
         req: &MeshRequest,
         source: Option<&Map<String, Value>>,
     ) -> Hop {
-        let target = fqdn(host, ns);
+        let target = resolve_host(host, ns);
         let vs = snap.virtual_services.iter().find(|vs| {
-            let gws = vs.pointer("/spec/gateways").and_then(Value::as_array);
-            let for_mesh = gws.is_none_or(|g| g.is_empty() || g.iter().any(|x| x == "mesh"));
-            let vns = s(vs, "/metadata/namespace");
-            for_mesh
+            vs.spec.applies_to_mesh()
                 && vs
-                    .pointer("/spec/hosts")
-                    .and_then(Value::as_array)
-                    .is_some_and(|hs| {
-                        hs.iter()
-                            .filter_map(Value::as_str)
-                            .any(|h| h != "*" && fqdn(h, vns) == target)
-                    })
+                    .spec
+                    .hosts
+                    .iter()
+                    .any(|h| h != "*" && resolve_host(h, vs.namespace()) == target)
         });
         match vs {
             None => match self.endpoints(snap, &target, None) {
@@ -469,24 +457,17 @@ impl DataPlane {
     fn apply_virtual_service(
         &self,
         snap: &Snapshot,
-        vs: &Value,
+        vs: &VirtualService,
         req: &MeshRequest,
         source: Option<&Map<String, Value>>,
         gateway: Option<&str>,
     ) -> Hop {
-        let vns = s(vs, "/metadata/namespace");
-        let empty = vec![];
-        let http = vs
-            .pointer("/spec/http")
-            .and_then(Value::as_array)
-            .unwrap_or(&empty);
-        let chosen = http
-            .iter()
-            .find(|h| match h.get("match").and_then(Value::as_array) {
-                None => true,
-                Some(ms) if ms.is_empty() => true,
-                Some(ms) => ms.iter().any(|m| match_request(m, req, source, gateway)),
-            });
+        let chosen = vs.spec.http.iter().find(|h| {
+            h.matches.is_empty()
+                || h.matches
+                    .iter()
+                    .any(|m| match_request(m, req, source, gateway))
+        });
         let Some(h) = chosen else {
             return Hop::Failed {
                 failure: Failure {
@@ -501,17 +482,9 @@ impl DataPlane {
         if let Some(failure) = abort {
             return Hop::Failed { failure, delay };
         }
-        let timeout = h
-            .get("timeout")
-            .and_then(Value::as_str)
-            .and_then(parse_duration);
-        let routes = h
-            .get("route")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        match self.pick_weighted(&routes) {
-            Some(dest) => self.to_destination(snap, dest, vns, delay, timeout),
+        let timeout = h.timeout.as_ref().and_then(|t| t.to_std().ok());
+        match self.pick_weighted(&h.route) {
+            Some(dest) => self.to_destination(snap, dest, vs.namespace(), delay, timeout),
             None => Hop::Failed {
                 failure: Failure {
                     status: 404,
@@ -526,75 +499,43 @@ impl DataPlane {
     /// Routes a request arriving at the ingress gateway on its HTTP port.
     pub fn route_ingress(&self, snap: &Snapshot, req: &MeshRequest) -> Hop {
         let host = req.authority.split(':').next().unwrap_or("").to_string();
-        let gateway_labels: Map<String, Value> = snap
+        let gateway_labels: Labels = snap
             .pods
             .iter()
             .find(|p| s(p, "/metadata/labels/istio") == "ingressgateway")
-            .and_then(|p| {
-                p.pointer("/metadata/labels")
-                    .and_then(Value::as_object)
-                    .cloned()
+            .and_then(|p| p.pointer("/metadata/labels").and_then(Value::as_object))
+            .map(|labels| {
+                labels
+                    .iter()
+                    .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+                    .collect()
             })
             .unwrap_or_else(|| {
-                let mut m = Map::new();
-                m.insert("istio".into(), "ingressgateway".into());
-                m.insert("app".into(), "istio-ingressgateway".into());
-                m
+                Labels::from([
+                    ("istio".into(), "ingressgateway".into()),
+                    ("app".into(), "istio-ingressgateway".into()),
+                ])
             });
-        let bound: Vec<String> = snap
+        let bound: Vec<&Gateway> = snap
             .gateways
             .iter()
+            .filter(|g| !g.spec.selector.is_empty() && selects(&g.spec.selector, &gateway_labels))
             .filter(|g| {
-                g.pointer("/spec/selector")
-                    .and_then(Value::as_object)
-                    .is_some_and(|sel| LabelSelector::from_map(sel).matches(Some(&gateway_labels)))
+                g.spec.servers.iter().any(|srv| {
+                    let port = srv.port.as_ref();
+                    let proto = port.map(|p| p.protocol.to_uppercase()).unwrap_or_default();
+                    matches!(port.map(|p| p.number), Some(8080) | Some(80))
+                        && (proto == "HTTP" || proto == "HTTP2" || proto.is_empty())
+                        && srv.host_names().any(|h| host_matches(h, &host))
+                })
             })
-            .filter(|g| {
-                g.pointer("/spec/servers")
-                    .and_then(Value::as_array)
-                    .is_some_and(|servers| {
-                        servers.iter().any(|srv| {
-                            let port = srv.pointer("/port/number").and_then(Value::as_i64);
-                            let proto = s(srv, "/port/protocol").to_uppercase();
-                            matches!(port, Some(8080) | Some(80))
-                                && (proto == "HTTP" || proto == "HTTP2" || proto.is_empty())
-                                && srv
-                                    .get("hosts")
-                                    .and_then(Value::as_array)
-                                    .is_some_and(|hs| {
-                                        hs.iter().filter_map(Value::as_str).any(|h| {
-                                            host_matches(h.rsplit('/').next().unwrap_or(h), &host)
-                                        })
-                                    })
-                        })
-                    })
-            })
-            .map(|g| format!("{}/{}", s(g, "/metadata/namespace"), s(g, "/metadata/name")))
             .collect();
         let vs = snap.virtual_services.iter().find(|vs| {
-            let vns = s(vs, "/metadata/namespace");
-            let binds = vs
-                .pointer("/spec/gateways")
-                .and_then(Value::as_array)
-                .is_some_and(|gws| {
-                    gws.iter().filter_map(Value::as_str).any(|g| {
-                        let full = if g.contains('/') {
-                            g.to_string()
-                        } else {
-                            format!("{vns}/{g}")
-                        };
-                        bound.contains(&full)
-                    })
-                });
-            binds
-                && vs
-                    .pointer("/spec/hosts")
-                    .and_then(Value::as_array)
-                    .is_some_and(|hs| {
-                        hs.iter()
-                            .filter_map(Value::as_str)
-                            .any(|h| host_matches(h, &host))
-                    })
+            let binds = bound.iter().any(|g| {
+                vs.spec
+                    .binds_gateway(vs.namespace(), g.namespace(), g.name())
+            });
+            binds && vs.spec.hosts.iter().any(|h| host_matches(h, &host))
         });
         match vs {
             None => Hop::Failed {
@@ -606,11 +547,8 @@ impl DataPlane {
                 delay: Duration::ZERO,
             },
             Some(vs) => {
-                let gw_name = vs
-                    .pointer("/spec/gateways/0")
-                    .and_then(Value::as_str)
-                    .map(String::from);
-                self.apply_virtual_service(snap, vs, req, None, gw_name.as_deref())
+                let gw_name = vs.spec.gateways.first().map(String::as_str);
+                self.apply_virtual_service(snap, vs, req, None, gw_name)
             }
         }
     }
@@ -944,26 +882,53 @@ async fn handle(State(dp): State<Arc<DataPlane>>, req: Request) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("7s"), Some(Duration::from_secs(7)));
-        assert_eq!(parse_duration("0.5s"), Some(Duration::from_millis(500)));
-        assert_eq!(parse_duration("100ms"), Some(Duration::from_millis(100)));
-        assert_eq!(parse_duration("x"), None);
+    fn request(method: &str, path: &str, headers: &[(&str, &str)]) -> MeshRequest {
+        MeshRequest {
+            method: method.into(),
+            path: path.into(),
+            authority: "reviews:9080".into(),
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    fn matcher(v: Value) -> HttpMatchRequest {
+        serde_json::from_value(v).unwrap()
     }
 
     #[test]
-    fn hosts_qualify_like_istio() {
-        assert_eq!(
-            fqdn("reviews", "default"),
-            "reviews.default.svc.cluster.local"
+    fn requests_match_the_way_envoy_reads_a_route() {
+        let get = request(
+            "GET",
+            "/Reviews/0?x=1",
+            &[("end-user", "jason"), ("x-debug", "")],
         );
-        assert_eq!(
-            fqdn("reviews.default.svc.cluster.local", "x"),
-            "reviews.default.svc.cluster.local"
-        );
-        assert!(host_matches("*", "anything"));
-        assert!(host_matches("*.example.com", "a.example.com"));
+        let m = matcher(json!({"uri": {"prefix": "/reviews"}, "ignoreUriCase": true}));
+        assert!(match_request(&m, &get, None, None));
+        let m = matcher(json!({"uri": {"prefix": "/reviews"}}));
+        assert!(!match_request(&m, &get, None, None));
+        let m = matcher(json!({"uri": {"regex": "/Rev.*"}, "method": {"exact": "GET"}}));
+        assert!(match_request(&m, &get, None, None));
+        let m = matcher(json!({"headers": {"End-User": {"exact": "jason"}, "x-debug": {}}}));
+        assert!(match_request(&m, &get, None, None));
+        let m = matcher(json!({"headers": {"x-missing": {}}}));
+        assert!(!match_request(&m, &get, None, None));
+        let m = matcher(json!({"withoutHeaders": {"end-user": {"prefix": "ja"}}}));
+        assert!(!match_request(&m, &get, None, None));
+
+        let labels = json!({"app": "productpage", "version": "v1"});
+        let source = labels.as_object();
+        let m = matcher(json!({"sourceLabels": {"app": "productpage"}}));
+        assert!(match_request(&m, &get, source, None));
+        assert!(!match_request(&m, &get, None, None), "no caller labels");
+        let m = matcher(json!({"gateways": ["istio-system/bookinfo-gateway"]}));
+        assert!(match_request(&m, &get, None, Some("bookinfo-gateway")));
+        assert!(!match_request(&m, &get, None, None), "from a sidecar");
+        let m = matcher(json!({"gateways": ["mesh"]}));
+        assert!(match_request(&m, &get, source, None));
     }
 }

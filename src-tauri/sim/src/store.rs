@@ -9,13 +9,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use serde_json::{Map, Value, json};
 use tokio::sync::{broadcast, watch};
 
-use super::admission;
-use super::clock::{SharedClock, SimRng, rfc3339};
-use super::managed;
-use super::patch;
-use super::resources::{self, ResourceDef};
-use super::selector::{FieldSelector, LabelSelector};
-use super::status::{ApiError, ApiResult};
+use crate::admission;
+use crate::clock::{SharedClock, SimRng, rfc3339};
+use crate::managed;
+use crate::patch;
+use crate::resources::{self, ResourceDef};
+use crate::selector::{FieldSelector, LabelSelector};
+use crate::status::{ApiError, ApiResult};
 
 /// Watch event types as they appear on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -264,6 +264,7 @@ impl Store {
             .cloned()
     }
 
+    #[cfg(any(test, feature = "test-support"))]
     pub fn def_for_kind(&self, group: &str, kind: &str) -> Option<ResourceDef> {
         self.lock()
             .defs
@@ -404,6 +405,7 @@ impl Store {
     /// Simulates the API server losing its watch cache (as after a restart or etcd
     /// compaction): other writes move the global resourceVersion on, history is dropped, and
     /// every open watch ends. Clients resuming from an older resourceVersion get 410 Gone.
+    #[cfg(feature = "test-support")]
     pub fn expire_watches(&self) {
         let mut st = self.lock();
         st.rv += 1;
@@ -1345,11 +1347,6 @@ impl Store {
             .unwrap_or_default()
     }
 
-    /// Number of stored objects, for benchmarks and tests.
-    pub fn object_count(&self) -> usize {
-        self.lock().objects.values().map(BTreeMap::len).sum()
-    }
-
     pub(crate) fn rng_u64(&self) -> u64 {
         self.lock().rng.next_u64()
     }
@@ -1509,7 +1506,7 @@ fn decode_continue(t: &str) -> Option<ObjKey> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::clock::SystemClock;
+    use crate::clock::SystemClock;
 
     fn store() -> Store {
         let s = Store::new(Arc::new(SystemClock), SimRng::new(1), 100);

@@ -4,9 +4,9 @@
 
 use serde_json::{Value, json};
 
-use super::ApiError;
-use super::crds;
-use super::store::{Store, WriteOpts};
+use crate::ApiError;
+use crate::crds;
+use crate::store::{Store, WriteOpts};
 
 /// An addon: name, image, service ports, component label.
 type Addon<'a> = (&'a str, String, &'a [(&'a str, i64, i64)], Option<&'a str>);

@@ -2,7 +2,7 @@
 //! Pending then Running and Ready, Services get EndpointSlices (and Endpoints), every
 //! namespace gets its default ServiceAccount. One task reacts to store events and to timers.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,10 +10,10 @@ use serde_json::{Value, json};
 use tokio::sync::broadcast::error::TryRecvError;
 use tokio::time::Instant;
 
-use super::clock::rfc3339;
-use super::resources::ResourceDef;
-use super::selector::LabelSelector;
-use super::store::{DeleteOpts, Store, WriteOpts};
+use crate::clock::rfc3339;
+use crate::resources::ResourceDef;
+use crate::selector::LabelSelector;
+use crate::store::{DeleteOpts, Store, WriteOpts};
 
 const MANAGER: &str = "kube-controller-manager";
 /// The one node of the simulated cluster (kind would call it `<cluster>-control-plane`).
@@ -109,7 +109,7 @@ pub struct Controller {
 }
 
 /// Creates what a fresh kind cluster has: system namespaces, the node, the kubernetes service.
-pub fn bootstrap(store: &Store) -> Result<(), super::ApiError> {
+pub fn bootstrap(store: &Store) -> Result<(), crate::ApiError> {
     let ns_def = def(store, "", "namespaces");
     let w = WriteOpts::manager("kube-apiserver");
     for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
@@ -148,7 +148,7 @@ pub fn bootstrap(store: &Store) -> Result<(), super::ApiError> {
                     {"type": "PIDPressure", "status": "False", "reason": "KubeletHasSufficientPID", "message": "kubelet has sufficient PID available", "lastHeartbeatTime": now, "lastTransitionTime": now},
                     {"type": "Ready", "status": "True", "reason": "KubeletReady", "message": "kubelet is posting ready status", "lastHeartbeatTime": now, "lastTransitionTime": now}
                 ],
-                "nodeInfo": {"architecture": "amd64", "containerRuntimeVersion": "containerd://2.1.4", "kernelVersion": "6.12.0", "kubeProxyVersion": "", "kubeletVersion": super::discovery::KUBE_VERSION, "operatingSystem": "linux", "osImage": "Debian GNU/Linux 12 (bookworm)", "machineID": "0", "systemUUID": "0", "bootID": "0"}
+                "nodeInfo": {"architecture": "amd64", "containerRuntimeVersion": "containerd://2.1.4", "kernelVersion": "6.12.0", "kubeProxyVersion": "", "kubeletVersion": crate::discovery::KUBE_VERSION, "operatingSystem": "linux", "osImage": "Debian GNU/Linux 12 (bookworm)", "machineID": "0", "systemUUID": "0", "bootID": "0"}
             });
             true
         })?;
@@ -1246,19 +1246,6 @@ fn running_status(pod: &Value, ip: &str, ts: &str) -> Value {
         }).collect::<Vec<_>>());
     }
     status
-}
-
-/// Pods per ReplicaSet, for tests and the data plane: (namespace, labels, ready, name, ip).
-pub fn ready_pods(store: &Store) -> BTreeMap<String, Vec<Value>> {
-    let mut out: BTreeMap<String, Vec<Value>> = BTreeMap::new();
-    for p in store.all("", "pods") {
-        if pod_is_ready(&p) && !is_terminating(&p) {
-            out.entry(s(&p, "/metadata/namespace").to_string())
-                .or_default()
-                .push(p);
-        }
-    }
-    out
 }
 
 #[cfg(test)]

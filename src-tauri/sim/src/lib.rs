@@ -1,15 +1,23 @@
-//! The simulated cluster (see issue: Simulated cluster): a Kubernetes-API-compatible HTTP
-//! server with an in-memory store, a small controller (Deployments to ReplicaSets to Pods,
-//! StatefulSets, EndpointSlices, Istio sidecar injection, restarts, events), the Bookinfo
-//! scenario and a simulated ingress gateway that routes by the live VirtualServices.
+//! `playground-sim`: the simulated cluster of Istio Playground. A Kubernetes-API-compatible
+//! HTTP server with an in-memory store, a small controller (Deployments to ReplicaSets to
+//! Pods, StatefulSets, EndpointSlices, Istio sidecar injection, restarts, events), the
+//! Bookinfo scenario and a simulated ingress gateway that routes by the live VirtualServices.
+//!
+//! Its public surface is the entry point: [`start`] with [`SimOptions`] returns a
+//! [`SimCluster`], the handle that knows the two URLs, writes a kubeconfig and stops it all.
+//! Everything else (the app, the CLI, kubectl) talks to it over HTTP like to any cluster.
 //!
 //! ```no_run
-//! # async fn demo() -> playground::sim::Result<()> {
-//! use playground::sim::{self, Scenario, SimOptions};
-//! let cluster = sim::start(SimOptions { scenario: Some(Scenario::Bookinfo), ..Default::default() }).await?;
+//! # async fn demo() -> playground_sim::Result<()> {
+//! use playground_sim::{Scenario, SimOptions, SIM_CONTEXT};
+//! let cluster = playground_sim::start(SimOptions {
+//!     scenario: Some(Scenario::Bookinfo),
+//!     ..Default::default()
+//! })
+//! .await?;
 //! println!("api: {}", cluster.api_url());         // http://127.0.0.1:P
 //! println!("ingress: {}", cluster.ingress_url()); // http://127.0.0.1:Q
-//! cluster.write_kubeconfig(std::path::Path::new("sim.kubeconfig"), sim::SIM_CONTEXT)?;
+//! cluster.write_kubeconfig(std::path::Path::new("sim.kubeconfig"), SIM_CONTEXT)?;
 //! // ... until Ctrl-C; dropping the cluster (or `shutdown()`) stops it.
 //! # Ok(()) }
 //! ```
@@ -17,29 +25,31 @@
 //! Both listeners bind 127.0.0.1 only. The kubeconfig is plain HTTP with an empty user and the
 //! context, cluster and user all named [`SIM_CONTEXT`] (namespace `default`).
 //!
-//! Modules: `store` (objects, resourceVersions, watch history, write paths), `api` (HTTP,
-//! content negotiation, watch streaming), `discovery` (plain and aggregated discovery,
-//! OpenAPI v3), `table` (server-side printing), `patch` and `managed` (patches, server-side
-//! apply), `admission` and `inject` (defaults, allocation, validation, sidecar injection),
-//! `controller`, `crds`, `scenario`, `dataplane`, `proto` (kubectl's protobuf bodies).
+//! Inside (all private): `store` (objects, resourceVersions, watch history, write paths),
+//! `api` (HTTP, content negotiation, watch streaming), `discovery` (plain and aggregated
+//! discovery, OpenAPI v3), `table` (server-side printing), `patch` and `managed` (patches,
+//! server-side apply), `admission` and `inject` (defaults, allocation, validation, sidecar
+//! injection), `controller`, `crds`, `scenario`, `dataplane`, `proto` (kubectl's protobuf
+//! bodies), `resources`, `selector`, `status` (`metav1.Status` errors) and `clock`. The
+//! `test-support` feature opens a few of them to tests (module `test_support`).
 
-pub mod admission;
-pub mod api;
-pub mod clock;
-pub mod controller;
-pub mod crds;
-pub mod dataplane;
-pub mod discovery;
-pub mod inject;
-pub mod managed;
-pub mod patch;
-pub mod proto;
-pub mod resources;
-pub mod scenario;
-pub mod selector;
-pub mod status;
-pub mod store;
-pub mod table;
+mod admission;
+mod api;
+mod clock;
+mod controller;
+mod crds;
+mod dataplane;
+mod discovery;
+mod inject;
+mod managed;
+mod patch;
+mod proto;
+mod resources;
+mod scenario;
+mod selector;
+mod status;
+mod store;
+mod table;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -49,9 +59,22 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-pub use clock::{Clock, ManualClock, SimRng, SystemClock};
-pub use status::ApiError;
-pub use store::Store;
+use clock::{SimRng, SystemClock};
+use status::ApiError;
+use store::Store;
+
+/// What tests and benchmarks may reach inside the simulated cluster for (the store of a running
+/// cluster, a scenario installer, the patch and selector functions under property tests). Only
+/// with the `test-support` feature; the app never enables it.
+#[cfg(feature = "test-support")]
+pub mod test_support {
+    pub use crate::clock::{SimRng, SystemClock};
+    pub use crate::crds::istio_crds;
+    pub use crate::patch::{merge_patch, strategic_merge_patch};
+    pub use crate::scenario::install_istio;
+    pub use crate::selector::LabelSelector;
+    pub use crate::store::{PatchKind, Store, WriteOpts};
+}
 
 /// Name of the kubeconfig context (and cluster and user) written for the simulated cluster.
 pub const SIM_CONTEXT: &str = "sim-istio-playground";
@@ -83,15 +106,6 @@ pub enum Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-impl From<Error> for crate::Error {
-    fn from(e: Error) -> Self {
-        match e {
-            Error::Kubeconfig { path, source } => crate::Error::Io { path, source },
-            other => crate::Error::ClusterTarget(other.to_string()),
-        }
-    }
-}
 
 /// What to preload into the simulated cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -155,6 +169,7 @@ impl Default for SimOptions {
 pub struct SimCluster {
     api_addr: SocketAddr,
     ingress_addr: SocketAddr,
+    #[cfg(feature = "test-support")]
     store: Arc<Store>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -231,6 +246,7 @@ pub async fn start(opts: SimOptions) -> Result<SimCluster> {
     let cluster = SimCluster {
         api_addr,
         ingress_addr,
+        #[cfg(feature = "test-support")]
         store,
         tasks,
     };
@@ -249,15 +265,8 @@ impl SimCluster {
         format!("http://{}", self.ingress_addr)
     }
 
-    pub fn api_addr(&self) -> SocketAddr {
-        self.api_addr
-    }
-
-    pub fn ingress_addr(&self) -> SocketAddr {
-        self.ingress_addr
-    }
-
     /// The store, for in-process inspection (tests, benchmarks).
+    #[cfg(feature = "test-support")]
     pub fn store(&self) -> &Arc<Store> {
         &self.store
     }
@@ -286,8 +295,9 @@ impl SimCluster {
         })
     }
 
-    /// Drops the watch cache (see [`Store::expire_watches`]): open watches end and clients
-    /// resuming from an older resourceVersion get 410 Gone. For tests of client recovery.
+    /// Drops the watch cache: open watches end and clients resuming from an older
+    /// resourceVersion get 410 Gone. For tests of client recovery.
+    #[cfg(feature = "test-support")]
     pub fn expire_watches(&self) {
         self.store.expire_watches();
     }

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use super::resources::ResourceDef;
+use crate::resources::ResourceDef;
 
 /// An API failure, rendered to clients as a `Status` object.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

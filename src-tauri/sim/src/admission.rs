@@ -6,10 +6,10 @@ use std::collections::BTreeSet;
 
 use serde_json::{Map, Value, json};
 
-use super::inject;
-use super::resources::{self, ResourceDef};
-use super::selector::LabelSelector;
-use super::store::State;
+use crate::inject;
+use crate::resources::{self, ResourceDef};
+use crate::selector::LabelSelector;
+use crate::store::State;
 
 /// Address pools, like the apiserver's service CIDR allocator and MetalLB's pool.
 #[derive(Debug, Default)]

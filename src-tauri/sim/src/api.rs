@@ -16,14 +16,14 @@ use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
 use tracing::Instrument;
 
-use super::discovery;
-use super::resources::ResourceDef;
-use super::selector::{FieldSelector, LabelSelector};
-use super::status::{ApiError, ApiResult};
-use super::store::{
+use crate::discovery;
+use crate::resources::ResourceDef;
+use crate::selector::{FieldSelector, LabelSelector};
+use crate::status::{ApiError, ApiResult};
+use crate::store::{
     DeleteOpts, Event, EventType, ListQuery, PatchKind, Propagation, Store, WriteOpts,
 };
-use super::table::{self, IncludeObject};
+use crate::table::{self, IncludeObject};
 
 /// Largest request body accepted (a real API server allows 3 MiB objects).
 const MAX_BODY: usize = 8 * 1024 * 1024;
@@ -313,7 +313,7 @@ fn write_opts(q: &Query, headers: &HeaderMap) -> ApiResult<WriteOpts> {
         return Err(ApiError::invalid(
             &ResourceDef {
                 kind: "PatchOptions".into(),
-                ..super::resources::builtins()[0].clone()
+                ..crate::resources::builtins()[0].clone()
             },
             "",
             &[(
@@ -344,7 +344,7 @@ fn decode_body(headers: &HeaderMap, body: &[u8]) -> ApiResult<Value> {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("application/json");
     if ct.contains("protobuf") {
-        return super::proto::decode(body).map_err(|m| {
+        return crate::proto::decode(body).map_err(|m| {
             ApiError::unsupported_media(format!(
                 "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml ({m})"
             ))
@@ -715,7 +715,7 @@ fn scale(
             .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
         match ct.split(';').next().unwrap_or("").trim() {
             "application/json-patch+json" => {
-                super::patch::json_patch(&mut sc, &doc).map_err(|m| {
+                crate::patch::json_patch(&mut sc, &doc).map_err(|m| {
                     ApiError::new(
                         422,
                         "Invalid",
@@ -726,7 +726,7 @@ fn scale(
                 })?
             }
             "application/merge-patch+json" | "application/strategic-merge-patch+json" => {
-                super::patch::merge_patch(&mut sc, &doc)
+                crate::patch::merge_patch(&mut sc, &doc)
             }
             other => {
                 return Err(ApiError::unsupported_media(format!(

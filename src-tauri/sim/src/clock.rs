@@ -1,7 +1,6 @@
 //! Time and randomness for the simulated cluster. Both are injected so tests can pin them.
 
 use std::sync::Arc;
-use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Where the simulation reads the wall clock from.
@@ -21,7 +20,17 @@ impl Clock for SystemClock {
 
 pub type SharedClock = Arc<dyn Clock>;
 
-pub use crate::time::{parse_rfc3339, rfc3339, rfc3339_micros};
+/// RFC 3339 in UTC with second precision (`2026-11-26T10:00:00Z`), as Kubernetes writes
+/// `metav1.Time`. Times before 1970 never occur here; they print as the epoch.
+pub fn rfc3339(t: SystemTime) -> String {
+    let ts = jiff::Timestamp::try_from(t.max(UNIX_EPOCH)).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    format!("{ts:.0}")
+}
+
+/// Parses the RFC 3339 forms Kubernetes writes (`Z` or an offset, optional fraction).
+pub fn parse_rfc3339(s: &str) -> Option<SystemTime> {
+    s.parse::<jiff::Timestamp>().ok().map(SystemTime::from)
+}
 
 /// Age the way kubectl prints it (`5s`, `3m12s`, `4h`, `2d`).
 pub fn human_age(d: Duration) -> String {
@@ -110,26 +119,6 @@ impl SimRng {
     }
 }
 
-/// A clock tests can move by hand.
-#[derive(Debug)]
-pub struct ManualClock(Mutex<SystemTime>);
-
-impl ManualClock {
-    pub fn new(start: SystemTime) -> Self {
-        ManualClock(Mutex::new(start))
-    }
-    pub fn advance(&self, d: Duration) {
-        let mut t = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        *t += d;
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> SystemTime {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,6 +134,16 @@ mod tests {
             parse_rfc3339("2026-11-26T09:00:00Z")
         );
         assert!(parse_rfc3339("garbage").is_none());
+        assert!(parse_rfc3339("26 Nov 2026").is_none());
+        // Fractions (MicroTime) and leap days parse to the exact instant.
+        assert_eq!(
+            parse_rfc3339("2026-11-26T10:00:00.123456Z"),
+            Some(UNIX_EPOCH + Duration::new(1_795_687_200, 123_456_000))
+        );
+        assert_eq!(
+            rfc3339(UNIX_EPOCH + Duration::new(951_782_400 + 3_661, 999_999_999)),
+            "2000-02-29T01:01:01Z"
+        );
     }
 
     #[test]
