@@ -535,6 +535,7 @@ fn string_match_text(m: &StringMatch) -> String {
         StringMatch::Exact(v) => format!("exact {v}"),
         StringMatch::Prefix(v) => format!("prefix {v}"),
         StringMatch::Regex(v) => format!("regex {v}"),
+        StringMatch::Present => "present".into(),
     }
 }
 
@@ -607,6 +608,10 @@ fn finding_text(node: &GraphNode, v: &Validation) -> String {
             service_namespace,
         } => format!(
             "route {} sends requests to host {host}, but there is no service {service} in namespace {service_namespace}",
+            route + 1
+        ),
+        Finding::RouteHostOutsideCluster { route, host } => format!(
+            "route {} sends requests to host {host} outside the cluster: that needs a ServiceEntry",
             route + 1
         ),
         Finding::RouteSubsetNotFound {

@@ -13,6 +13,7 @@ use std::ops::Bound;
 use super::graph::MeshGraph;
 use super::inputs::*;
 use super::model::*;
+use crate::istio;
 
 /// Namespaces that hold the cluster's own machinery, not the mesh a learner looks at.
 const HIDDEN_NAMESPACES: &[&str] = &[
@@ -79,14 +80,12 @@ pub(crate) struct Entry {
     pub edges: Vec<GraphEdge>,
 }
 
-/// Resolves a route or rule host (`reviews`, `reviews.default`,
-/// `reviews.default.svc.cluster.local`) to a service key, as Istio does for short names:
-/// relative to the namespace of the object that names it.
-pub fn resolve_host(host: &str, from_ns: &str) -> (String, String) {
-    let mut parts = host.split('.');
-    let name = parts.next().unwrap_or_default().to_owned();
-    let ns = parts.next().unwrap_or(from_ns).to_owned();
-    (ns, name)
+/// The Service a host written in an object in `from_ns` names, by the one host resolution
+/// (`istio::resolve_host`); None for a host outside the cluster or a wildcard.
+pub(crate) fn service_key(host: &str, from_ns: &str) -> Option<Key> {
+    istio::resolve_host(host, from_ns)
+        .service()
+        .map(|(ns, name)| (ns.to_owned(), name.to_owned()))
 }
 
 /// The gateways a VirtualService names (`name` or `namespace/name`; not `mesh`).
@@ -109,7 +108,7 @@ pub(crate) fn service_refs(vs: &VirtualServiceInfo) -> BTreeSet<Key> {
                 .iter()
                 .flat_map(|r| r.destinations.iter().map(|d| &d.host)),
         )
-        .map(|h| resolve_host(h, &vs.namespace))
+        .filter_map(|h| service_key(h, &vs.namespace))
         .collect()
 }
 
@@ -253,8 +252,10 @@ impl Index {
     }
 
     pub fn add_rule(&mut self, key: &Key, dr: &DestinationRuleInfo) {
-        let svc = resolve_host(&dr.host, &dr.namespace);
-        self.rules_of.entry(svc).or_default().insert(key.clone());
+        // A rule for a host outside the cluster has no service to draw its subsets in.
+        if let Some(svc) = service_key(&dr.host, &dr.namespace) {
+            self.rules_of.entry(svc).or_default().insert(key.clone());
+        }
     }
 
     pub fn add_virtual_service(&mut self, key: &Key, vs: &VirtualServiceInfo) {
@@ -756,7 +757,8 @@ fn subset_routed(inputs: &MeshInputs, ix: &Index, svc: &Key, name: &str) -> bool
         .filter_map(|k| inputs.virtual_services.get(k))
         .any(|vs| {
             vs.http.iter().flat_map(|r| &r.destinations).any(|d| {
-                d.subset.as_deref() == Some(name) && &resolve_host(&d.host, &vs.namespace) == svc
+                d.subset.as_deref() == Some(name)
+                    && service_key(&d.host, &vs.namespace).as_ref() == Some(svc)
             })
         })
 }
@@ -935,8 +937,9 @@ fn virtual_service_entry(inputs: &MeshInputs, ix: &Index, key: &Key) -> Option<E
     let applies_to_mesh = vs.gateways.is_empty() || vs.gateways.iter().any(|g| g == "mesh");
     if applies_to_mesh {
         for host in &vs.hosts {
-            let svc = resolve_host(host, &vs.namespace);
-            if service_drawn(inputs, ix, &svc) {
+            if let Some(svc) = service_key(host, &vs.namespace)
+                && service_drawn(inputs, ix, &svc)
+            {
                 edges.push(edge(EdgeKind::RoutedBy, &svc_id(&svc.0, &svc.1), &id));
             }
         }
@@ -956,7 +959,16 @@ fn virtual_service_entry(inputs: &MeshInputs, ix: &Index, key: &Key) -> Option<E
             ));
         }
         for (j, d) in route.destinations.iter().enumerate() {
-            let svc = resolve_host(&d.host, &vs.namespace);
+            let Some(svc) = service_key(&d.host, &vs.namespace) else {
+                validations.push(problem(
+                    Severity::Warning,
+                    Finding::RouteHostOutsideCluster {
+                        route: index,
+                        host: d.host.clone(),
+                    },
+                ));
+                continue;
+            };
             if !inputs.services.contains_key(&svc) {
                 validations.push(problem(
                     Severity::Error,

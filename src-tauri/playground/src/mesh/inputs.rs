@@ -8,6 +8,8 @@ use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use serde_json::Value;
 
+use crate::istio;
+
 pub use super::model::{
     Fault, FaultAbort, FaultDelay, GatewayServer, HttpRoute, Injection, Labels, PodPhase,
     RequestMatch, RouteDestination, ServicePort, StringMatch,
@@ -360,191 +362,163 @@ impl EndpointSliceInfo {
     }
 }
 
-fn str_list(v: &Value) -> Vec<String> {
-    v.as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|x| x.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn str_map(v: &Value) -> Labels {
-    v.as_object()
-        .map(|m| {
-            m.iter()
-                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn meta_key(obj: &Value) -> Option<Key> {
-    let meta = obj.get("metadata")?;
-    Some((
-        meta.get("namespace")?.as_str()?.to_owned(),
-        meta.get("name")?.as_str()?.to_owned(),
-    ))
-}
-
-fn small_number(v: &Value) -> Option<u32> {
-    v.as_u64().and_then(|n| u32::try_from(n).ok())
+/// (namespace, name) of an Istio object, when it has both.
+fn istio_key(meta: &istio::ObjectMeta) -> Option<Key> {
+    (!meta.namespace.is_empty() && !meta.name.is_empty())
+        .then(|| (meta.namespace.clone(), meta.name.clone()))
 }
 
 impl GatewayInfo {
-    /// From a `networking.istio.io` Gateway as JSON.
-    pub fn from_json(obj: &Value) -> Option<Self> {
-        let (namespace, name) = meta_key(obj)?;
-        let spec = obj.get("spec").cloned().unwrap_or(Value::Null);
+    pub fn from_istio(gw: &istio::Gateway) -> Option<Self> {
+        let (namespace, name) = istio_key(&gw.metadata)?;
         Some(Self {
             namespace,
             name,
-            selector: str_map(&spec["selector"]),
-            servers: spec["servers"]
-                .as_array()
-                .map(|ss| {
-                    ss.iter()
-                        .map(|s| GatewayServer {
-                            port: small_number(&s["port"]["number"]).unwrap_or(0),
-                            protocol: s["port"]["protocol"].as_str().unwrap_or("").to_owned(),
-                            hosts: str_list(&s["hosts"]),
-                        })
-                        .collect()
+            selector: gw.spec.selector.clone(),
+            servers: gw
+                .spec
+                .servers
+                .iter()
+                .map(|s| GatewayServer {
+                    port: s.port.as_ref().map_or(0, |p| p.number),
+                    protocol: s
+                        .port
+                        .as_ref()
+                        .map(|p| p.protocol.clone())
+                        .unwrap_or_default(),
+                    hosts: s.hosts.clone(),
                 })
-                .unwrap_or_default(),
+                .collect(),
         })
     }
-}
 
-/// Istio's StringMatch: one of `exact`, `prefix`, `regex`.
-fn string_match(v: &Value) -> Option<StringMatch> {
-    let o = v.as_object()?;
-    let text = |key: &str| o.get(key)?.as_str().map(str::to_owned);
-    text("exact")
-        .map(StringMatch::Exact)
-        .or_else(|| text("prefix").map(StringMatch::Prefix))
-        .or_else(|| text("regex").map(StringMatch::Regex))
-}
-
-/// One `match` entry of a VirtualService http route.
-fn request_match(m: &Value) -> RequestMatch {
-    RequestMatch {
-        uri: m.get("uri").and_then(string_match),
-        headers: m
-            .get("headers")
-            .and_then(Value::as_object)
-            .map(|hs| {
-                hs.iter()
-                    .filter_map(|(name, v)| Some((name.clone(), string_match(v)?)))
-                    .collect()
-            })
-            .unwrap_or_default(),
-        method: m.get("method").and_then(string_match),
-        port: m.get("port").and_then(small_number),
+    /// From a Gateway as JSON (as the API server sends it), read as the typed resource.
+    pub fn from_json(obj: &Value) -> Option<Self> {
+        Self::from_istio(&istio::Gateway::from_value(obj.clone()).ok()?)
     }
 }
 
-fn fault(f: &Value) -> Option<Fault> {
-    let percent = |v: &Value| v["percentage"]["value"].as_f64();
-    let delay = f.get("delay").map(|d| FaultDelay {
-        fixed_delay: d["fixedDelay"].as_str().map(str::to_owned),
-        percent: percent(d),
+fn string_match(m: &istio::StringMatch) -> StringMatch {
+    match m.rule() {
+        istio::StringRule::Exact(v) => StringMatch::Exact(v.to_owned()),
+        istio::StringRule::Prefix(v) => StringMatch::Prefix(v.to_owned()),
+        istio::StringRule::Regex(v) => StringMatch::Regex(v.to_owned()),
+        istio::StringRule::Present => StringMatch::Present,
+    }
+}
+
+fn request_match(m: &istio::HttpMatchRequest) -> RequestMatch {
+    RequestMatch {
+        uri: m.uri.as_ref().map(string_match),
+        headers: m
+            .headers
+            .iter()
+            .map(|(name, v)| (name.clone(), string_match(v)))
+            .collect(),
+        method: m.method.as_ref().map(string_match),
+        port: m.port,
+    }
+}
+
+fn fault(f: &istio::HttpFault) -> Option<Fault> {
+    let delay = f.delay.as_ref().map(|d| FaultDelay {
+        fixed_delay: d.fixed_delay.as_ref().map(|t| t.as_str().to_owned()),
+        percent: d.share(),
     });
-    let abort = f.get("abort").map(|a| FaultAbort {
-        http_status: small_number(&a["httpStatus"]),
-        percent: percent(a),
+    let abort = f.abort.as_ref().map(|a| FaultAbort {
+        http_status: a.http_status.and_then(|s| u32::try_from(s).ok()),
+        percent: a.share(),
     });
     (delay.is_some() || abort.is_some()).then_some(Fault { delay, abort })
 }
 
 impl VirtualServiceInfo {
-    pub fn from_json(obj: &Value) -> Option<Self> {
-        let (namespace, name) = meta_key(obj)?;
-        let spec = obj.get("spec").cloned().unwrap_or(Value::Null);
-        let http = spec["http"]
-            .as_array()
-            .map(|routes| {
-                routes
+    pub fn from_istio(vs: &istio::VirtualService) -> Option<Self> {
+        let (namespace, name) = istio_key(&vs.metadata)?;
+        let http = vs
+            .spec
+            .http
+            .iter()
+            .map(|r| HttpRoute {
+                name: r.name.clone(),
+                matches: r.matches.iter().map(request_match).collect(),
+                destinations: r
+                    .route
                     .iter()
-                    .map(|r| HttpRoute {
-                        name: r["name"].as_str().map(str::to_owned),
-                        matches: r["match"]
-                            .as_array()
-                            .map(|ms| ms.iter().map(request_match).collect())
-                            .unwrap_or_default(),
-                        destinations: r["route"]
-                            .as_array()
-                            .map(|ds| {
-                                ds.iter()
-                                    .map(|d| RouteDestination {
-                                        host: d["destination"]["host"]
-                                            .as_str()
-                                            .unwrap_or("")
-                                            .to_owned(),
-                                        subset: d["destination"]["subset"]
-                                            .as_str()
-                                            .map(str::to_owned),
-                                        port: small_number(&d["destination"]["port"]["number"]),
-                                        weight: d["weight"]
-                                            .as_i64()
-                                            .map(|w| w.clamp(i32::MIN.into(), i32::MAX.into()))
-                                            .and_then(|w| i32::try_from(w).ok()),
-                                    })
-                                    .collect()
-                            })
-                            .unwrap_or_default(),
-                        fault: r.get("fault").and_then(fault),
+                    .map(|d| RouteDestination {
+                        host: d.destination.host.clone(),
+                        subset: d.destination.subset.clone(),
+                        port: d.destination.port.as_ref().and_then(|p| p.number),
+                        weight: d.weight,
                     })
-                    .collect()
+                    .collect(),
+                fault: r.fault.as_ref().and_then(fault),
             })
-            .unwrap_or_default();
+            .collect();
         Some(Self {
             namespace,
             name,
-            hosts: str_list(&spec["hosts"]),
-            gateways: str_list(&spec["gateways"]),
+            hosts: vs.spec.hosts.clone(),
+            gateways: vs.spec.gateways.clone(),
             http,
         })
+    }
+
+    /// From a VirtualService as JSON, read as the typed resource.
+    pub fn from_json(obj: &Value) -> Option<Self> {
+        Self::from_istio(&istio::VirtualService::from_value(obj.clone()).ok()?)
     }
 }
 
 impl DestinationRuleInfo {
-    pub fn from_json(obj: &Value) -> Option<Self> {
-        let (namespace, name) = meta_key(obj)?;
-        let spec = obj.get("spec").cloned().unwrap_or(Value::Null);
+    pub fn from_istio(dr: &istio::DestinationRule) -> Option<Self> {
+        let (namespace, name) = istio_key(&dr.metadata)?;
         Some(Self {
             namespace,
             name,
-            host: spec["host"].as_str().unwrap_or("").to_owned(),
-            subsets: spec["subsets"]
-                .as_array()
-                .map(|ss| {
-                    ss.iter()
-                        .filter_map(|s| {
-                            Some(Subset {
-                                name: s["name"].as_str()?.to_owned(),
-                                labels: str_map(&s["labels"]),
-                            })
-                        })
-                        .collect()
+            host: dr.spec.host.clone(),
+            subsets: dr
+                .spec
+                .subsets
+                .iter()
+                .map(|s| Subset {
+                    name: s.name.clone(),
+                    labels: s.labels.clone(),
                 })
-                .unwrap_or_default(),
-            tls_mode: spec["trafficPolicy"]["tls"]["mode"]
-                .as_str()
-                .map(str::to_owned),
+                .collect(),
+            tls_mode: dr
+                .spec
+                .traffic_policy
+                .as_ref()
+                .and_then(|p| p.tls.as_ref()?.mode.as_ref())
+                .map(|m| m.as_str().to_owned()),
         })
+    }
+
+    /// From a DestinationRule as JSON, read as the typed resource.
+    pub fn from_json(obj: &Value) -> Option<Self> {
+        Self::from_istio(&istio::DestinationRule::from_value(obj.clone()).ok()?)
     }
 }
 
 impl PeerAuthenticationInfo {
-    pub fn from_json(obj: &Value) -> Option<Self> {
-        let (namespace, name) = meta_key(obj)?;
+    pub fn from_istio(pa: &istio::PeerAuthentication) -> Option<Self> {
+        let (namespace, name) = istio_key(&pa.metadata)?;
         Some(Self {
             namespace,
             name,
-            mode: obj["spec"]["mtls"]["mode"].as_str().map(str::to_owned),
+            mode: pa
+                .spec
+                .mtls
+                .as_ref()
+                .and_then(|m| m.mode.as_ref())
+                .map(|m| m.as_str().to_owned()),
         })
+    }
+
+    /// From a PeerAuthentication as JSON, read as the typed resource.
+    pub fn from_json(obj: &Value) -> Option<Self> {
+        Self::from_istio(&istio::PeerAuthentication::from_value(obj.clone()).ok()?)
     }
 }
 
@@ -627,6 +601,29 @@ mod tests {
         );
         assert!(vs.http[0].fault.as_ref().unwrap().abort.is_none());
         assert_eq!(vs.http[0].destinations[0].subset.as_deref(), Some("v1"));
+    }
+
+    #[test]
+    fn a_header_match_without_a_value_asks_only_for_the_header() {
+        let vs = VirtualServiceInfo::from_json(&serde_json::json!({
+            "apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+            "metadata": {"name": "reviews", "namespace": "default"},
+            "spec": {"hosts": ["reviews"], "http": [{
+                "match": [{"headers": {"x-canary": {}}}],
+                "route": [{"destination": {"host": "reviews"}}]}]}
+        }))
+        .unwrap();
+        assert_eq!(
+            vs.http[0].matches[0].headers["x-canary"],
+            StringMatch::Present
+        );
+    }
+
+    #[test]
+    fn an_object_of_another_kind_is_not_read_as_an_istio_one() {
+        let gw = serde_json::json!({"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "reviews", "namespace": "default"}, "spec": {}});
+        assert!(GatewayInfo::from_json(&gw).is_none());
     }
 
     #[test]

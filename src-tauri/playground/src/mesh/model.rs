@@ -195,6 +195,9 @@ pub enum Finding {
         service: String,
         service_namespace: String,
     },
+    /// A route (index from 0) sends requests to a host outside the cluster: it needs a
+    /// ServiceEntry, which the model does not show.
+    RouteHostOutsideCluster { route: u32, host: String },
     /// A route (index from 0) sends requests to a subset no DestinationRule defines.
     RouteSubsetNotFound {
         route: u32,
@@ -340,7 +343,8 @@ pub struct GatewayDetails {
     pub servers: Vec<GatewayServer>,
 }
 
-/// How a string is matched, as Istio writes it (`{"prefix": "/static"}`).
+/// How a string is matched, as Istio writes it (`{"prefix": "/static"}`); `present` (a
+/// header match written `{}`) asks only that the header is there.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "lowercase")]
 #[ts(export)]
@@ -348,6 +352,7 @@ pub enum StringMatch {
     Exact(String),
     Prefix(String),
     Regex(String),
+    Present,
 }
 
 /// One `match` entry of an http route: every condition given must hold.

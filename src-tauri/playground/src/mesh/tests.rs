@@ -636,3 +636,48 @@ fn the_ui_samples_are_built_from_the_same_inputs() {
         .unwrap_or_else(|| repo_path("ui/src/lib/generated"));
     std::fs::write(dir.join("meshSamples.json"), pretty(&samples)).unwrap();
 }
+
+#[test]
+fn hosts_outside_the_cluster_name_no_service() {
+    let mut m = bookinfo();
+    let vs = m
+        .virtual_services
+        .get_mut(&("default".into(), "reviews".into()))
+        .unwrap();
+    vs.hosts = vec!["bookinfo.example.com".into()];
+    vs.http[0].destinations[2].host = "api.httpbin.org".into();
+    vs.http[0].destinations[2].subset = None;
+    m.destination_rules.insert(
+        ("default".into(), "external".into()),
+        DestinationRuleInfo {
+            namespace: "default".into(),
+            name: "external".into(),
+            host: "api.example.com".into(),
+            subsets: vec![Subset {
+                name: "v1".into(),
+                labels: labels(&[("version", "v1")]),
+            }],
+            tls_mode: None,
+        },
+    );
+    let g = build(&m);
+    // Not Service `bookinfo` in namespace `example`.
+    assert!(
+        g.incoming("vs/default/reviews", EdgeKind::RoutedBy)
+            .is_empty()
+    );
+    assert_eq!(
+        findings(&g, "vs/default/reviews"),
+        [Finding::RouteHostOutsideCluster {
+            route: 0,
+            host: "api.httpbin.org".into()
+        }]
+    );
+    assert!(g.node("subset/example/api/v1").is_none());
+    assert!(
+        !g.snapshot()
+            .nodes
+            .iter()
+            .any(|n| n.namespace == "example" || n.namespace == "com")
+    );
+}

@@ -281,6 +281,7 @@ export function injects(injection: Injection): boolean {
 }
 
 function stringMatchText(m: StringMatch): string {
+  if (m === "present") return "present";
   if ("exact" in m) return `exact ${m.exact}`;
   if ("prefix" in m) return `prefix ${m.prefix}`;
   return `regex ${m.regex}`;
@@ -344,6 +345,8 @@ export function validationText(node: Pick<GraphNode, "namespace">, v: Validation
       return `Route ${v.route + 1} splits traffic with weights that add up to ${v.sum}, not 100; Istio rejects or misroutes such a split.`;
     case "route-host-not-found":
       return `Route ${v.route + 1} sends requests to host ${v.host}, but there is no service ${v.service} in namespace ${v.serviceNamespace}: those requests fail.`;
+    case "route-host-outside-cluster":
+      return `Route ${v.route + 1} sends requests to ${v.host}, a host outside the cluster: that works only with a ServiceEntry for it, which this graph does not show.`;
     case "route-subset-not-found":
       return `Route ${v.route + 1} sends requests to subset ${v.subset} of ${v.service}, but no destination rule defines that subset: those requests fail with 503.`;
   }
