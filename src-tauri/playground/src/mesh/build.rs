@@ -251,10 +251,21 @@ impl Index {
         }
     }
 
+    pub fn remove_pod(&mut self, pod: &Key) {
+        self.set_owner(pod, None);
+        self.orphans.remove(pod);
+    }
+
     pub fn add_rule(&mut self, key: &Key, dr: &DestinationRuleInfo) {
         // A rule for a host outside the cluster has no service to draw its subsets in.
         if let Some(svc) = service_key(&dr.host, &dr.namespace) {
             self.rules_of.entry(svc).or_default().insert(key.clone());
+        }
+    }
+
+    pub fn remove_rule(&mut self, key: &Key, dr: &DestinationRuleInfo) {
+        if let Some(svc) = service_key(&dr.host, &dr.namespace) {
+            remove_from(&mut self.rules_of, &svc, key);
         }
     }
 
@@ -273,11 +284,28 @@ impl Index {
         }
     }
 
+    pub fn remove_virtual_service(&mut self, key: &Key, vs: &VirtualServiceInfo) {
+        for svc in service_refs(vs) {
+            remove_from(&mut self.vs_of_service, &svc, key);
+        }
+        for gw in gateway_refs(vs) {
+            remove_from(&mut self.vs_of_gateway, &gw, key);
+        }
+    }
+
     pub fn add_slice(&mut self, key: &Key, es: &EndpointSliceInfo) {
         self.slices_of
             .entry((es.namespace.clone(), es.service.clone()))
             .or_default()
             .insert(key.clone());
+    }
+
+    pub fn remove_slice(&mut self, key: &Key, es: &EndpointSliceInfo) {
+        remove_from(
+            &mut self.slices_of,
+            &(es.namespace.clone(), es.service.clone()),
+            key,
+        );
     }
 
     /// The subset names the DestinationRules of a service define.
@@ -292,6 +320,15 @@ impl Index {
             .flatten()
             .filter_map(|k| inputs.destination_rules.get(k))
             .flat_map(|dr| dr.subsets.iter().map(|s| s.name.as_str()))
+    }
+}
+
+fn remove_from(map: &mut BTreeMap<Key, BTreeSet<Key>>, at: &Key, key: &Key) {
+    if let Some(set) = map.get_mut(at) {
+        set.remove(key);
+        if set.is_empty() {
+            map.remove(at);
+        }
     }
 }
 
@@ -348,7 +385,7 @@ pub(crate) fn assemble(entries: Vec<(NodeKey, Entry)>) -> MeshGraph {
 
 /// The node made from `key`, with the edges it owns; None when it is not drawn.
 pub(crate) fn compute(inputs: &MeshInputs, ix: &Index, key: &NodeKey) -> Option<Entry> {
-    match key {
+    let mut entry = match key {
         NodeKey::Namespace(ns) => namespace_entry(inputs, ix, ns),
         NodeKey::Deployment(k) => deployment_entry(inputs, ix, k),
         NodeKey::Pod(k) => pod_entry(inputs, ix, k),
@@ -356,7 +393,11 @@ pub(crate) fn compute(inputs: &MeshInputs, ix: &Index, key: &NodeKey) -> Option<
         NodeKey::Subset { service, subset } => subset_entry(inputs, ix, service, subset),
         NodeKey::Gateway(k) => gateway_entry(inputs, ix, k),
         NodeKey::VirtualService(k) => virtual_service_entry(inputs, ix, k),
-    }
+    }?;
+    // A host or gateway written twice (`reviews` and `reviews.default`) is one edge.
+    let mut seen = BTreeSet::new();
+    entry.edges.retain(|e| seen.insert(e.id.clone()));
+    Some(entry)
 }
 
 fn edge(kind: EdgeKind, source: &str, target: &str) -> GraphEdge {

@@ -4,7 +4,8 @@
 use std::collections::HashMap;
 
 use petgraph::Direction;
-use petgraph::stable_graph::{NodeIndex, StableDiGraph};
+use petgraph::stable_graph::{EdgeIndex, NodeIndex, StableDiGraph};
+use petgraph::visit::EdgeRef;
 
 use super::build::NodeKey;
 use super::model::*;
@@ -70,6 +71,14 @@ impl MeshGraph {
         MeshSnapshot { nodes, edges }
     }
 
+    pub(crate) fn node_by_key(&self, key: &NodeKey) -> Option<&GraphNode> {
+        self.by_key.get(key).map(|&i| &self.graph[i])
+    }
+
+    pub(crate) fn keys(&self) -> impl Iterator<Item = &NodeKey> {
+        self.by_key.keys()
+    }
+
     /// Sets the node made from `key` (adding it, or replacing it in place when its id
     /// stays), or removes it with every edge at it.
     pub(crate) fn set_node(&mut self, key: &NodeKey, node: Option<GraphNode>) {
@@ -95,11 +104,54 @@ impl MeshGraph {
 
     /// Adds an edge between two nodes that are there; an edge to a node that is not drawn
     /// is not drawn either.
-    pub(crate) fn add_edge(&mut self, edge: GraphEdge) {
+    pub(crate) fn add_edge(&mut self, edge: GraphEdge) -> bool {
         let (Some(&s), Some(&t)) = (self.by_id.get(&edge.source), self.by_id.get(&edge.target))
         else {
-            return;
+            return false;
         };
         self.graph.add_edge(s, t, edge);
+        true
+    }
+
+    /// The edges a node owns (see `build`): those its entry computes.
+    pub(crate) fn owned_edges(&self, key: &NodeKey) -> Vec<&GraphEdge> {
+        self.owned_edge_indices(key)
+            .into_iter()
+            .map(|e| &self.graph[e])
+            .collect()
+    }
+
+    pub(crate) fn remove_owned_edges(&mut self, key: &NodeKey) {
+        for e in self.owned_edge_indices(key) {
+            self.graph.remove_edge(e);
+        }
+    }
+
+    fn owned_edge_indices(&self, key: &NodeKey) -> Vec<EdgeIndex> {
+        let Some(&i) = self.by_key.get(key) else {
+            return Vec::new();
+        };
+        let owned = |dir: Direction, kinds: &[EdgeKind]| -> Vec<EdgeIndex> {
+            self.graph
+                .edges_directed(i, dir)
+                .filter(|e| kinds.contains(&e.weight().kind))
+                .map(|e| e.id())
+                .collect()
+        };
+        match key {
+            NodeKey::Gateway(_) => owned(Direction::Incoming, &[EdgeKind::Serves]),
+            NodeKey::VirtualService(_) => {
+                let mut out = owned(Direction::Outgoing, &[EdgeKind::Route]);
+                out.extend(owned(
+                    Direction::Incoming,
+                    &[EdgeKind::Binds, EdgeKind::RoutedBy],
+                ));
+                out
+            }
+            NodeKey::Service(_) | NodeKey::Subset { .. } => {
+                owned(Direction::Outgoing, &[EdgeKind::Selects])
+            }
+            NodeKey::Namespace(_) | NodeKey::Deployment(_) | NodeKey::Pod(_) => Vec::new(),
+        }
     }
 }
