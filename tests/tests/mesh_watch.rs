@@ -1,18 +1,24 @@
 //! The live mesh model against the simulated cluster: the whole Bookinfo chain, equal to
 //! the model of the scenario as pure inputs (the golden file), changes made with kubectl
-//! showing up as diffs, and recovery after the API server drops every watch.
+//! showing up as diffs, and a lost connection reported and made good with a diff.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use playground::mesh::watch::{self, MeshWatch};
 use playground::mesh::{
-    EdgeKind, Injection, MeshEvent, MeshSnapshot, NodeDetails, NodeKind, Readiness, Sidecar,
+    EdgeKind, Finding, Injection, MeshEvent, MeshSnapshot, NodeDetails, NodeKind, Readiness,
+    Sidecar, WatchStatus,
 };
 use playground::mesh::{build, diff, samples};
 use playground_sim::{Scenario, SimOptions};
 use playground_tests::SimFixture;
+use tokio::io::copy_bidirectional;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
 async fn start_sim() -> SimFixture {
     SimFixture::start(SimOptions {
@@ -277,22 +283,159 @@ async fn changes_made_with_kubectl_arrive_as_diffs() {
     .await;
 }
 
+/// A TCP proxy in front of the simulated API server that the test can cut and restore, so
+/// the app's client loses the cluster exactly while the test changes it.
+struct Proxy {
+    port: u16,
+    up: Arc<AtomicBool>,
+    connections: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    accept: JoinHandle<()>,
+}
+
+impl Proxy {
+    async fn start(to: String) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let up = Arc::new(AtomicBool::new(true));
+        let connections: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
+        let accept = tokio::spawn({
+            let (up, connections) = (up.clone(), connections.clone());
+            async move {
+                while let Ok((mut inbound, _)) = listener.accept().await {
+                    // While cut, a new connection is closed at once.
+                    if !up.load(Ordering::SeqCst) {
+                        continue;
+                    }
+                    let to = to.clone();
+                    connections.lock().unwrap().push(tokio::spawn(async move {
+                        if let Ok(mut outbound) = TcpStream::connect(&to).await {
+                            let _ = copy_bidirectional(&mut inbound, &mut outbound).await;
+                        }
+                    }));
+                }
+            }
+        });
+        Self {
+            port,
+            up,
+            connections,
+            accept,
+        }
+    }
+
+    /// Drops every open connection (the watches with them) and refuses new ones.
+    fn cut(&self) {
+        self.up.store(false, Ordering::SeqCst);
+        for c in self.connections.lock().unwrap().drain(..) {
+            c.abort();
+        }
+    }
+
+    fn restore(&self) {
+        self.up.store(true, Ordering::SeqCst);
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.cut();
+        self.accept.abort();
+    }
+}
+
+/// Follows diffs until the next status, which it returns. A snapshot here fails the test:
+/// after the first, the app only ever sends diffs.
+async fn next_status(
+    rx: &mut mpsc::Receiver<MeshEvent>,
+    current: &mut MeshSnapshot,
+    what: &str,
+) -> WatchStatus {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, rx.recv())
+            .await
+            .unwrap_or_else(|_| panic!("timed out waiting for: {what}"))
+            .expect("stream ended")
+        {
+            MeshEvent::Status { status } => return status,
+            MeshEvent::Diff { diff: d } => diff::apply(current, &d),
+            MeshEvent::Snapshot { .. } => panic!("a second snapshot while waiting for: {what}"),
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_model_keeps_following_the_cluster_after_all_watches_are_dropped() {
+async fn a_lost_connection_is_reported_and_what_changed_meanwhile_arrives_as_a_diff() {
     let f = start_sim().await;
-    let (mut rx, _watch) = watch(&f).await;
+    let proxy = Proxy::start(f.sim.api_url().trim_start_matches("http://").to_owned()).await;
+    let through_proxy = f.dir.path().join("proxy-kubeconfig");
+    let yaml = f.sim.kubeconfig_yaml(playground_sim::SIM_CONTEXT).replace(
+        &f.sim.api_url(),
+        &format!("http://127.0.0.1:{}", proxy.port),
+    );
+    std::fs::write(&through_proxy, yaml).unwrap();
+    let target = playground::kube::ClusterTarget::resolve(
+        &playground::paths::AppDirs::at(f.dir.path()),
+        Some(&through_proxy),
+        Some(playground_sim::SIM_CONTEXT),
+    );
+    let (mut rx, _watch) = watch::spawn(target.client().await.expect("client"));
     let mut current = MeshSnapshot::default();
     follow_until(&mut rx, &mut current, "Bookinfo ready", all_pods_ready).await;
 
-    f.sim.expire_watches();
+    // The connection goes: the app says so.
+    proxy.cut();
+    let lost = next_status(&mut rx, &mut current, "the lost connection").await;
+    assert!(!lost.connected, "{lost:?}");
+    assert!(!lost.failing.is_empty() && lost.error.is_some(), "{lost:?}");
+
+    // Meanwhile the cluster changes (with kubectl, not through the proxy): a new split, a
+    // Gateway deleted; and the API server forgets its watch history, so the app must list
+    // everything again to find out.
     kubectl(&f, &["apply", "-f", "-"], Some(REVIEWS_SPLIT));
-    follow_until(
-        &mut rx,
-        &mut current,
-        "the split after the watches were dropped",
-        |s| route_weights(s, "vs/default/reviews").len() == 3,
-    )
+    kubectl(&f, &["delete", "gateway", "bookinfo-gateway"], None);
+    f.sim.expire_watches();
+    let before = current.clone();
+    proxy.restore();
+
+    // The connection is back, and what changed arrives as a diff against what the app
+    // already showed (next_status fails on a snapshot).
+    let back = next_status(&mut rx, &mut current, "the connection back").await;
+    assert!(back.connected, "{back:?}");
+    assert_eq!(
+        current, before,
+        "nothing arrives while the connection is down"
+    );
+    follow_until(&mut rx, &mut current, "the changes made meanwhile", |s| {
+        route_weights(s, "vs/default/reviews").len() == 3
+            && !s
+                .nodes
+                .iter()
+                .any(|n| n.id == "gw/default/bookinfo-gateway")
+    })
     .await;
+    let bookinfo = current
+        .nodes
+        .iter()
+        .find(|n| n.id == "vs/default/bookinfo")
+        .unwrap();
+    assert!(
+        bookinfo
+            .validations
+            .iter()
+            .any(|v| matches!(&v.finding, Finding::GatewayNotFound { name, .. } if name == "bookinfo-gateway")),
+        "{:?}",
+        bookinfo.validations
+    );
+    // And the picture equals what a fresh watch of the cluster shows.
+    let (mut fresh_rx, _fresh) = watch(&f).await;
+    let mut fresh = MeshSnapshot::default();
+    follow_until(&mut fresh_rx, &mut fresh, "a fresh picture", |s| {
+        !s.nodes.is_empty()
+    })
+    .await;
+    assert_eq!(normalized(&current), normalized(&fresh));
 }
 
 /// Istio's own Bookinfo samples (1.30) applied with kubectl to a simulated cluster that has
