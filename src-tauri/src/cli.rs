@@ -4,18 +4,20 @@
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use clap::{Parser, Subcommand};
+use playground::Session;
 use playground::kube::ClusterTarget;
 use playground::mesh::{
     self, EdgeKind, Finding, GraphDiff, GraphNode, Injection, MeshEvent, MeshSnapshot, NodeDetails,
     NodeKind, RequestMatch, Severity, Sidecar, StringMatch, Validation, WatchStatus,
 };
-use playground::paths::AppDirs;
-use playground::preflight::{self, CheckStatus, PreflightInput, PreflightReport};
-use playground::provision::{self, ProvisionConfig, ProvisionEvent, SetupPlan, StepState};
-use playground::simulated::{Scenario, SimOptions, SimulatedPlayground};
+use playground::preflight::{CheckStatus, PreflightReport};
+use playground::provision::{self, ProvisionEvent, SetupPlan, StepState};
+use playground::session::SetupOptions;
+use playground::simulated::{Scenario, SimOptions};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -81,6 +83,9 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Undo the last weights change made to this cluster (by the window or the command
+    /// line, also before a restart): the VirtualService and DestinationRule as they were.
+    Undo,
     /// Turn Istio sidecar injection on or off for a namespace.
     Inject {
         namespace: String,
@@ -102,7 +107,8 @@ pub enum Command {
         /// Requests in flight at most (1 to 256).
         #[arg(long, default_value_t = 10)]
         concurrency: u32,
-        /// Base URL of the ingress (default: the real playground's http://localhost:9080).
+        /// Base URL of the ingress (default: the simulated ingress when the cluster is a
+        /// simulated playground, else the real playground's http://localhost:9080).
         #[arg(long, value_name = "URL")]
         ingress: Option<String>,
         /// Print the final figures as JSON.
@@ -140,7 +146,7 @@ pub enum SimCommand {
     },
 }
 
-pub fn run(command: Command, dirs: &AppDirs, target: &ClusterTarget) -> ExitCode {
+pub fn run(command: Command, session: Session) -> ExitCode {
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {
@@ -148,48 +154,52 @@ pub fn run(command: Command, dirs: &AppDirs, target: &ClusterTarget) -> ExitCode
             return ExitCode::from(2);
         }
     };
+    // Shared with the Ctrl-C handler of `up` and `down`, which cancels through it.
+    let session = Arc::new(session);
     let result = match command {
         Command::Preflight { json } => {
-            return runtime.block_on(preflight_command(json, dirs, target));
+            return runtime.block_on(preflight_command(json, &session));
         }
         Command::Up {
             plan: true, json, ..
-        } => return runtime.block_on(plan_command(json, dirs, target)),
+        } => return runtime.block_on(plan_command(json, &session)),
         Command::Up {
             merge_kubeconfig, ..
         } => {
-            let mut cfg = ProvisionConfig::from_env(dirs.clone(), target.clone());
-            cfg.merge_kubeconfig = merge_kubeconfig;
-            return runtime.block_on(provision_command(cfg, false));
+            let options = SetupOptions { merge_kubeconfig };
+            return runtime.block_on(provision_command(session, Some(options)));
         }
-        Command::Down => {
-            return runtime.block_on(provision_command(
-                ProvisionConfig::from_env(dirs.clone(), target.clone()),
-                true,
-            ));
-        }
-        Command::Graph { json, watch } => runtime.block_on(graph_command(json, watch, target)),
+        Command::Down => return runtime.block_on(provision_command(session, None)),
+        Command::Graph { json, watch } => runtime.block_on(graph_command(json, watch, &session)),
         Command::Weights {
             service,
             weights,
             namespace,
             dry_run,
         } => runtime.block_on(weights_command(
-            target, &service, &namespace, &weights, dry_run,
+            &session, &service, &namespace, &weights, dry_run,
         )),
+        Command::Undo => runtime.block_on(undo_command(&session)),
         Command::Inject {
             namespace,
             state,
             restart,
-        } => runtime.block_on(inject_command(target, &namespace, state == "on", restart)),
+        } => runtime.block_on(inject_command(&session, &namespace, state == "on", restart)),
         Command::Traffic {
             rate,
             duration,
             concurrency,
             ingress,
             json,
-        } => runtime.block_on(traffic_command(rate, duration, concurrency, ingress, json)),
-        Command::Dashboard { name } => runtime.block_on(dashboard_command(target, &name)),
+        } => runtime.block_on(traffic_command(
+            &session,
+            rate,
+            duration,
+            concurrency,
+            ingress,
+            json,
+        )),
+        Command::Dashboard { name } => runtime.block_on(dashboard_command(&session, &name)),
         Command::Sim {
             command:
                 SimCommand::Serve {
@@ -197,11 +207,12 @@ pub fn run(command: Command, dirs: &AppDirs, target: &ClusterTarget) -> ExitCode
                     ingress_port,
                     scenario,
                 },
-        } => runtime.block_on(sim_serve(dirs, target, port, ingress_port, scenario)),
+        } => runtime.block_on(sim_serve(&session, port, ingress_port, scenario)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            tracing::warn!(code = %e.code(), error = %e, "command failed");
             eprintln!("istio-playground: {e}");
             if let Some(hint) = e.hint() {
                 eprintln!("  {hint}");
@@ -212,20 +223,19 @@ pub fn run(command: Command, dirs: &AppDirs, target: &ClusterTarget) -> ExitCode
 }
 
 async fn weights_command(
-    target: &ClusterTarget,
+    session: &Session,
     service: &str,
     namespace: &str,
     args: &[String],
     dry_run: bool,
 ) -> playground::Result<()> {
-    use playground::actions::weights::{self, WeightPlan};
+    use playground::actions::weights::WeightPlan;
     // Parse before connecting: a typo is reported even when no cluster runs.
     let plan = WeightPlan::from_args(service, namespace, args)?;
-    let client = target.client().await?;
     let change = if dry_run {
-        weights::preview(&client, &plan).await?
+        session.preview_weights(&plan).await?
     } else {
-        weights::apply(&client, &plan).await?.0
+        session.apply_weights(&plan).await?
     };
     if !change.created_subsets.is_empty() {
         println!(
@@ -246,25 +256,32 @@ async fn weights_command(
     Ok(())
 }
 
+async fn undo_command(session: &Session) -> playground::Result<()> {
+    let report = session.undo_weights().await?;
+    println!("The routing is back as it was before the last weights change:");
+    for line in &report.done {
+        println!("  {line}");
+    }
+    println!("\nThe same with kubectl:");
+    for line in &report.kubectl {
+        println!("{line}");
+    }
+    Ok(())
+}
+
 async fn inject_command(
-    target: &ClusterTarget,
+    session: &Session,
     namespace: &str,
     enabled: bool,
     restart: bool,
 ) -> playground::Result<()> {
-    use playground::actions::injection::{self, InjectionRequest};
-    let client = target.client().await?;
-    let now = injection::rfc3339(std::time::SystemTime::now());
-    let report = injection::set_injection(
-        &client,
-        &InjectionRequest {
-            namespace: namespace.into(),
-            enabled,
-            restart,
-        },
-        &now,
-    )
-    .await?;
+    use playground::actions::injection::InjectionRequest;
+    let request = InjectionRequest {
+        namespace: namespace.into(),
+        enabled,
+        restart,
+    };
+    let report = session.set_injection(&request, SystemTime::now()).await?;
     println!(
         "Sidecar injection is {} for namespace {namespace}{}.",
         if enabled { "on" } else { "off" },
@@ -293,35 +310,36 @@ async fn inject_command(
 }
 
 async fn traffic_command(
+    session: &Session,
     rate: f64,
     duration: Option<f64>,
     concurrency: u32,
     ingress: Option<String>,
     json: bool,
 ) -> playground::Result<()> {
-    use playground::traffic::{self, TrafficSettings};
-    let target = ingress.unwrap_or_else(|| traffic::REAL_INGRESS.to_string());
-    let run = traffic::start(
-        &target,
-        TrafficSettings {
-            rate,
-            concurrency,
-            duration_secs: duration,
-        },
-        move |s| {
+    use playground::traffic::TrafficSettings;
+    let settings = TrafficSettings {
+        rate,
+        concurrency,
+        duration_secs: duration,
+    };
+    session
+        .start_traffic(settings, ingress, move |s| {
             if !json && s.running {
                 eprint!(
                     "\r{:>6.1} s  {:>6} done  {:>7.1} req/s  p50 {:>6.1} ms   ",
                     s.elapsed_secs, s.completed, s.current_rate, s.latency.p50_ms
                 );
             }
-        },
-    )?;
+        })
+        .await?;
     tokio::select! {
-        _ = wait_for(&run) => {}
-        _ = tokio::signal::ctrl_c() => run.stop(),
+        _ = wait_for_traffic(session) => {}
+        _ = tokio::signal::ctrl_c() => {
+            session.stop_traffic();
+        }
     }
-    let stats = run.finish().await;
+    let stats = session.finish_traffic().await.unwrap_or_default();
     if json {
         println!(
             "{}",
@@ -365,24 +383,22 @@ async fn traffic_command(
 }
 
 /// Polls until the run has ended (the duration passed).
-async fn wait_for(run: &playground::traffic::TrafficRun) {
-    while !run.is_finished() {
+async fn wait_for_traffic(session: &Session) {
+    while session.traffic_running() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
-async fn dashboard_command(target: &ClusterTarget, name: &str) -> playground::Result<()> {
-    use playground::dashboards::{self, Dashboard, DashboardError};
+async fn dashboard_command(session: &Session, name: &str) -> playground::Result<()> {
+    use playground::dashboards::{Dashboard, DashboardError};
     let dashboard =
         Dashboard::parse(name).ok_or_else(|| DashboardError::Unknown(name.to_string()))?;
-    let simulated = target.context == playground::simulated::SIM_CONTEXT;
-    let client = target.client().await?;
-    let forward = dashboards::open(client, dashboard, simulated).await?;
-    println!("{}: {}", forward.link.title, forward.link.url);
-    for (label, url) in &forward.link.extra {
+    let link = session.open_dashboard(dashboard).await?;
+    println!("{}: {}", link.title, link.url);
+    for (label, url) in &link.extra {
         println!("{label}: {url}");
     }
-    if !forward.link.usual_port {
+    if !link.usual_port {
         eprintln!(
             "(port {} was taken, so another one is used)",
             dashboard.usual_local_port()
@@ -396,9 +412,8 @@ async fn dashboard_command(target: &ClusterTarget, name: &str) -> playground::Re
 /// How long `graph` waits for the first complete picture of the cluster.
 const FIRST_SNAPSHOT: Duration = Duration::from_secs(15);
 
-async fn graph_command(json: bool, watch: bool, target: &ClusterTarget) -> playground::Result<()> {
-    let client = target.client().await?;
-    let (mut events, _watch) = mesh::watch::spawn(client);
+async fn graph_command(json: bool, watch: bool, session: &Session) -> playground::Result<()> {
+    let mut events = session.watch_mesh().await?;
     let mut current = loop {
         let next = tokio::time::timeout(FIRST_SNAPSHOT, events.recv()).await;
         match next {
@@ -408,7 +423,7 @@ async fn graph_command(json: bool, watch: bool, target: &ClusterTarget) -> playg
             Ok(None) | Err(_) => {
                 return Err(playground::Error::ClusterTarget(format!(
                     "the cluster at context {} did not answer within {} s",
-                    target.context,
+                    session.target().context,
                     FIRST_SNAPSHOT.as_secs()
                 )));
             }
@@ -710,8 +725,7 @@ fn render_graph(s: &MeshSnapshot) -> String {
 }
 
 async fn sim_serve(
-    dirs: &AppDirs,
-    target: &ClusterTarget,
+    session: &Session,
     port: u16,
     ingress_port: u16,
     scenario: Option<String>,
@@ -727,9 +741,9 @@ async fn sim_serve(
         ..SimOptions::default()
     };
     // `--kubeconfig FILE` says where to write the kubeconfig of this cluster.
+    let target = session.setup_target();
     let kubeconfig = target.explicit.then(|| target.kubeconfig.clone());
-    let sim = SimulatedPlayground::start(dirs, opts, kubeconfig).await?;
-    let info = sim.info();
+    let info = session.start_simulated(opts, kubeconfig).await?;
     println!("api: {}", info.api_url);
     println!("ingress: {}", info.ingress_url);
     println!("kubeconfig: {}", info.kubeconfig);
@@ -742,19 +756,19 @@ async fn sim_serve(
     tokio::signal::ctrl_c()
         .await
         .map_err(|e| playground::Error::InvalidInput(format!("cannot wait for Ctrl-C: {e}")))?;
-    sim.cluster.shutdown();
+    session.stop_simulated().await;
     Ok(())
 }
 
-async fn preflight_command(json: bool, dirs: &AppDirs, target: &ClusterTarget) -> ExitCode {
-    let report = preflight::run(&PreflightInput::from_env(dirs.clone())).await;
+async fn preflight_command(json: bool, session: &Session) -> ExitCode {
+    let report = session.preflight().await;
     let mut out = std::io::stdout().lock();
     let written = if json {
         serde_json::to_writer_pretty(&mut out, &report)
             .map_err(std::io::Error::other)
             .and_then(|()| writeln!(out))
     } else {
-        out.write_all(render_report(&report, target).as_bytes())
+        out.write_all(render_report(&report, &session.target()).as_bytes())
     };
     if let Err(e) = written {
         eprintln!("istio-playground: cannot write the report: {e}");
@@ -767,8 +781,8 @@ async fn preflight_command(json: bool, dirs: &AppDirs, target: &ClusterTarget) -
     }
 }
 
-async fn plan_command(json: bool, dirs: &AppDirs, target: &ClusterTarget) -> ExitCode {
-    let plan = provision::plan(&ProvisionConfig::from_env(dirs.clone(), target.clone())).await;
+async fn plan_command(json: bool, session: &Session) -> ExitCode {
+    let plan = session.setup_plan().await;
     let mut out = std::io::stdout().lock();
     let written = if json {
         serde_json::to_writer_pretty(&mut out, &plan)
@@ -858,13 +872,13 @@ fn for_the_terminal(hint: &str) -> String {
         .replace("Press \"Tear down\"", "Run `istio-playground down`")
 }
 
-async fn provision_command(cfg: ProvisionConfig, down: bool) -> ExitCode {
-    let cancel = provision::CancellationToken::new();
-    let on_ctrl_c = cancel.clone();
+/// `up` with its options, or `down` (`None`).
+async fn provision_command(session: Arc<Session>, up: Option<SetupOptions>) -> ExitCode {
+    let on_ctrl_c = Arc::clone(&session);
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
             eprintln!("\nCancelling… (run the same command again to continue)");
-            on_ctrl_c.cancel();
+            on_ctrl_c.cancel_provisioning();
         }
     });
     let sink: provision::EventSink = std::sync::Arc::new(|e: ProvisionEvent| {
@@ -873,23 +887,22 @@ async fn provision_command(cfg: ProvisionConfig, down: bool) -> ExitCode {
         }
     });
     let started = std::time::Instant::now();
-    let result = if down {
-        provision::teardown(cfg.clone(), sink, cancel).await
-    } else {
-        provision::setup(cfg.clone(), sink, cancel).await
+    let result = match up {
+        Some(options) => session.setup(options, sink).await,
+        None => session.teardown(sink).await,
     };
     let total = started.elapsed().as_secs_f64();
     match result {
-        Ok(()) if down => {
+        Ok(()) if up.is_none() => {
             println!("\nThe playground's cluster is gone ({total:.1} s).");
             ExitCode::SUCCESS
         }
         Ok(()) => {
             println!(
                 "\nThe playground is ready ({total:.1} s): open {}\nkubectl: kubectl --kubeconfig {} --context {} get pods -A",
-                cfg.product_page_url,
-                cfg.target.kubeconfig.display(),
-                cfg.target.context
+                session.product_page_url(),
+                session.setup_target().kubeconfig.display(),
+                session.setup_target().context
             );
             ExitCode::SUCCESS
         }
@@ -1036,7 +1049,7 @@ mod tests {
             elapsed_ms: 2500,
             total_elapsed_ms: 9000,
             failure: Some(StepFailure {
-                code: "not_ready".into(),
+                code: playground::ErrorCode::NotReady,
                 message: "istiod did not become ready".into(),
                 hint: Some("Docker has 2 GiB".into()),
             }),
@@ -1047,7 +1060,7 @@ mod tests {
         );
         let download = ProvisionEvent {
             failure: Some(StepFailure {
-                code: "download_failed".into(),
+                code: playground::ErrorCode::DownloadFailed,
                 message: "no network".into(),
                 hint: Some(
                     "Check your internet connection, then press \"Set up\" again: it continues."

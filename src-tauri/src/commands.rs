@@ -1,59 +1,98 @@
-//! Tauri commands: convert, call `playground`, convert back. Nothing else lives here.
+//! Tauri commands: convert, call the session, convert back. Nothing else lives here.
+//!
+//! Every command runs inside a `command` span named after it, and a failure is logged once,
+//! here at the boundary, with its code (see [`boundary`]).
 
+use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
+use playground::actions::injection::{InjectionReport, InjectionRequest};
+use playground::actions::weights::{Routing, UndoReport, WeightChange, WeightPlan};
+use playground::dashboards::{Dashboard, DashboardLink};
 use playground::logging::{LogInfo, LogLine};
-use playground::mesh::{self, MeshEvent, ObjectRef};
-use playground::preflight::{self, PreflightInput, PreflightReport};
-use playground::provision::{self, ProvisionConfig, ProvisionEvent, SetupPlan};
-use playground::simulated::{Scenario, SimOptions, SimulatedInfo, SimulatedPlayground};
+use playground::mesh::{MeshEvent, ObjectRef};
+use playground::preflight::PreflightReport;
+use playground::provision::{self, ProvisionEvent, SetupPlan};
+use playground::session::SetupOptions;
+use playground::simulated::{Scenario, SimOptions, SimulatedInfo};
+use playground::traffic::{TrafficSettings, TrafficStats};
 use tauri::State;
 use tauri::ipc::Channel;
+use tracing::Instrument;
 
 use crate::AppState;
 use crate::ipc::{AppInfo, IpcError};
 
+/// Runs a command's work in its span; a failure is logged with its code and becomes the
+/// IPC error shape.
+async fn boundary<T>(
+    command: &'static str,
+    work: impl Future<Output = playground::Result<T>>,
+) -> Result<T, IpcError> {
+    let span = tracing::info_span!("command", command);
+    async move {
+        work.await.map_err(|e| {
+            tracing::warn!(command, code = %e.code(), error = %e, hint = ?e.hint(), "command failed");
+            IpcError::from(e)
+        })
+    }
+    .instrument(span)
+    .await
+}
+
+/// The span of a command that cannot fail.
+fn infallible<T>(command: &'static str, work: impl FnOnce() -> T) -> T {
+    tracing::info_span!("command", command).in_scope(work)
+}
+
 #[tauri::command]
 pub async fn run_preflight(state: State<'_, AppState>) -> Result<PreflightReport, IpcError> {
-    let input = PreflightInput::from_env(state.dirs.clone());
-    Ok(preflight::run(&input).await)
+    boundary("run_preflight", async {
+        Ok(state.session.preflight().await)
+    })
+    .await
 }
 
 #[tauri::command]
 pub fn log_info(state: State<'_, AppState>) -> LogInfo {
-    state.logging.info()
+    infallible("log_info", || state.logging.info())
 }
 
 /// Streams every new log line to the window until it stops listening.
 #[tauri::command]
 pub fn subscribe_logs(state: State<'_, AppState>, on_line: Channel<LogLine>) {
-    let mut feed = state.logging.ring.subscribe();
-    tauri::async_runtime::spawn(async move {
-        loop {
-            match feed.recv().await {
-                Ok(line) => {
-                    if on_line.send(line).is_err() {
-                        break;
+    infallible("subscribe_logs", || {
+        let mut feed = state.logging.ring.subscribe();
+        tauri::async_runtime::spawn(async move {
+            loop {
+                match feed.recv().await {
+                    Ok(line) => {
+                        if on_line.send(line).is_err() {
+                            break;
+                        }
                     }
+                    // A slow window skips lines rather than holding the logger back.
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
                 }
-                // A slow window skips lines rather than holding the logger back.
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
             }
-        }
-    });
+        });
+    })
 }
 
 #[tauri::command]
 pub async fn app_info(state: State<'_, AppState>) -> Result<AppInfo, IpcError> {
-    let simulated = state.simulated.lock().await.as_ref().map(|s| s.info());
-    Ok(AppInfo {
-        version: env!("CARGO_PKG_VERSION").into(),
-        target: state.target(),
-        data_dir: state.dirs.root().display().to_string(),
-        simulated,
+    boundary("app_info", async {
+        let session = &state.session;
+        Ok(AppInfo {
+            version: env!("CARGO_PKG_VERSION").into(),
+            target: session.target(),
+            data_dir: session.dirs().root().display().to_string(),
+            simulated: session.simulated().await,
+        })
     })
+    .await
 }
 
 /// Streams the mesh of the current cluster: a snapshot, then diffs and status changes.
@@ -63,18 +102,19 @@ pub async fn watch_mesh(
     state: State<'_, AppState>,
     on_event: Channel<MeshEvent>,
 ) -> Result<(), IpcError> {
-    let client = state.target().client().await?;
-    let (mut events, watch) = mesh::watch::spawn(client);
-    // Dropping the old watch stops it, and its forwarding task ends with it.
-    *state.mesh_watch.lock().unwrap_or_else(|p| p.into_inner()) = Some(watch);
-    tauri::async_runtime::spawn(async move {
-        while let Some(event) = events.recv().await {
-            if on_event.send(event).is_err() {
-                break;
+    boundary("watch_mesh", async {
+        let mut events = state.session.watch_mesh().await?;
+        // Ends when the session drops the watch (a new one replaced it) or the window closes.
+        tauri::async_runtime::spawn(async move {
+            while let Some(event) = events.recv().await {
+                if on_event.send(event).is_err() {
+                    break;
+                }
             }
-        }
-    });
-    Ok(())
+        });
+        Ok(())
+    })
+    .await
 }
 
 /// The YAML of one object of the mesh, for the side panel.
@@ -83,33 +123,20 @@ pub async fn object_yaml(
     state: State<'_, AppState>,
     object: ObjectRef,
 ) -> Result<String, IpcError> {
-    let client = state.target().client().await?;
-    Ok(mesh::watch::object_yaml(client, &object).await?)
+    boundary("object_yaml", state.session.object_yaml(&object)).await
 }
 
 /// Starts the simulated playground (Bookinfo in a simulated cluster, no Docker) and makes
 /// it the app's cluster. Starting it again returns the running one.
 #[tauri::command]
 pub async fn start_simulated(state: State<'_, AppState>) -> Result<SimulatedInfo, IpcError> {
-    let mut running = state.simulated.lock().await;
-    if let Some(sim) = running.as_ref() {
-        return Ok(sim.info());
-    }
+    // Pods take a moment to turn ready, so the Mesh screen shows them starting.
     let opts = SimOptions {
         scenario: Some(Scenario::Bookinfo),
         ready_delay: Duration::from_millis(1500),
         ..SimOptions::default()
     };
-    let sim = SimulatedPlayground::start(&state.dirs, opts, None).await?;
-    let info = sim.info();
-    *state.target.lock().unwrap_or_else(|p| p.into_inner()) = sim.target.clone();
-    *running = Some(sim);
-    Ok(info)
-}
-
-fn provision_config(state: &AppState) -> ProvisionConfig {
-    // Setup always builds the real cluster, even while a simulated one is shown.
-    ProvisionConfig::from_env(state.dirs.clone(), state.setup_target.clone())
+    boundary("start_simulated", state.session.start_simulated(opts, None)).await
 }
 
 fn channel_sink(channel: Channel<ProvisionEvent>) -> provision::EventSink {
@@ -122,7 +149,7 @@ fn channel_sink(channel: Channel<ProvisionEvent>) -> provision::EventSink {
 /// What setup would do on this machine.
 #[tauri::command]
 pub async fn setup_plan(state: State<'_, AppState>) -> Result<SetupPlan, IpcError> {
-    Ok(provision::plan(&provision_config(&state)).await)
+    boundary("setup_plan", async { Ok(state.session.setup_plan().await) }).await
 }
 
 /// Runs (or resumes) the setup; progress goes to `on_progress`; resolves when it ends.
@@ -131,23 +158,19 @@ pub async fn setup_start(
     state: State<'_, AppState>,
     on_progress: Channel<ProvisionEvent>,
 ) -> Result<(), IpcError> {
-    let ticket = state
-        .provisioning
-        .begin()
-        .map_err(playground::Error::from)?;
-    provision::setup(
-        provision_config(&state),
-        channel_sink(on_progress),
-        ticket.cancel.clone(),
+    boundary(
+        "setup_start",
+        state
+            .session
+            .setup(SetupOptions::default(), channel_sink(on_progress)),
     )
     .await
-    .map_err(IpcError::from)
 }
 
 /// Cancels the running setup or teardown; false when none runs.
 #[tauri::command]
 pub fn setup_cancel(state: State<'_, AppState>) -> bool {
-    state.provisioning.cancel()
+    infallible("setup_cancel", || state.session.cancel_provisioning())
 }
 
 /// Deletes the playground's cluster; progress goes to `on_progress`.
@@ -156,47 +179,14 @@ pub async fn teardown(
     state: State<'_, AppState>,
     on_progress: Channel<ProvisionEvent>,
 ) -> Result<(), IpcError> {
-    let ticket = state
-        .provisioning
-        .begin()
-        .map_err(playground::Error::from)?;
-    // The dashboards' port-forwards lead into the cluster being deleted: close them first.
-    let closed = std::mem::take(&mut *state.actions.dashboards.lock().await);
-    if !closed.is_empty() {
-        tracing::info!(
-            count = closed.len(),
-            "closed dashboard port-forwards before teardown"
-        );
-    }
-    drop(closed);
-    provision::teardown(
-        provision_config(&state),
-        channel_sink(on_progress),
-        ticket.cancel.clone(),
+    boundary(
+        "teardown",
+        state.session.teardown(channel_sink(on_progress)),
     )
     .await
-    .map_err(IpcError::from)
 }
 
 // ---- The four buttons: weights, injection, traffic, dashboards ----
-
-use playground::actions::injection::{self, InjectionReport, InjectionRequest};
-use playground::actions::weights::{
-    self, Routing, RoutingBackup, UndoReport, WeightChange, WeightPlan,
-};
-use playground::dashboards::{self, Dashboard, DashboardLink, PortForward};
-use playground::traffic::{self, TrafficRun, TrafficSettings, TrafficStats};
-
-/// What the action commands keep between calls.
-#[derive(Default)]
-pub struct ActionsState {
-    /// Routing before each applied weight change, newest last: Undo pops one.
-    weight_undo: tokio::sync::Mutex<Vec<RoutingBackup>>,
-    /// The traffic generator, while one runs.
-    traffic: std::sync::Mutex<Option<TrafficRun>>,
-    /// Open dashboard port-forwards, kept until the app closes.
-    dashboards: tokio::sync::Mutex<std::collections::HashMap<Dashboard, PortForward>>,
-}
 
 /// How a service's requests are routed now, with its versions and presets.
 #[tauri::command]
@@ -205,10 +195,11 @@ pub async fn read_routing(
     namespace: String,
     service: String,
 ) -> Result<Routing, IpcError> {
-    let client = state.target().client().await?;
-    Ok(weights::read_routing(&client, &namespace, &service)
-        .await
-        .map_err(playground::Error::from)?)
+    boundary(
+        "read_routing",
+        state.session.read_routing(&namespace, &service),
+    )
+    .await
 }
 
 /// Validates a plan and returns the YAML and kubectl command it would apply; writes nothing.
@@ -217,10 +208,7 @@ pub async fn preview_weights(
     state: State<'_, AppState>,
     plan: WeightPlan,
 ) -> Result<WeightChange, IpcError> {
-    let client = state.target().client().await?;
-    Ok(weights::preview(&client, &plan)
-        .await
-        .map_err(playground::Error::from)?)
+    boundary("preview_weights", state.session.preview_weights(&plan)).await
 }
 
 /// Applies a plan (DestinationRule, then VirtualService) and remembers how to undo it.
@@ -229,31 +217,13 @@ pub async fn apply_weights(
     state: State<'_, AppState>,
     plan: WeightPlan,
 ) -> Result<WeightChange, IpcError> {
-    let client = state.target().client().await?;
-    let mut undo = state.actions.weight_undo.lock().await;
-    let (change, backup) = weights::apply(&client, &plan)
-        .await
-        .map_err(playground::Error::from)?;
-    undo.push(backup);
-    Ok(change)
+    boundary("apply_weights", state.session.apply_weights(&plan)).await
 }
 
 /// Restores the routing as it was before the last applied change.
 #[tauri::command]
 pub async fn undo_weights(state: State<'_, AppState>) -> Result<UndoReport, IpcError> {
-    let client = state.target().client().await?;
-    let mut undo = state.actions.weight_undo.lock().await;
-    let backup = undo
-        .last()
-        .ok_or(playground::Error::from(
-            playground::actions::ActionError::NothingToUndo,
-        ))?
-        .clone();
-    let report = weights::undo(&client, &backup)
-        .await
-        .map_err(playground::Error::from)?;
-    undo.pop();
-    Ok(report)
+    boundary("undo_weights", state.session.undo_weights()).await
 }
 
 /// Turns sidecar injection on or off for a namespace, restarting its deployments if asked.
@@ -262,19 +232,11 @@ pub async fn set_injection(
     state: State<'_, AppState>,
     request: InjectionRequest,
 ) -> Result<InjectionReport, IpcError> {
-    let client = state.target().client().await?;
-    let now = injection::rfc3339(std::time::SystemTime::now());
-    Ok(injection::set_injection(&client, &request, &now)
-        .await
-        .map_err(playground::Error::from)?)
-}
-
-/// Where traffic goes: the simulated ingress, or the real playground's localhost port.
-async fn ingress(state: &AppState) -> String {
-    match state.simulated.lock().await.as_ref() {
-        Some(sim) => sim.info().ingress_url,
-        None => traffic::REAL_INGRESS.to_string(),
-    }
+    boundary(
+        "set_injection",
+        state.session.set_injection(&request, SystemTime::now()),
+    )
+    .await
 }
 
 /// Starts traffic to the product page; figures stream to `on_stats` every 500 ms and once
@@ -285,38 +247,23 @@ pub async fn traffic_start(
     settings: TrafficSettings,
     on_stats: Channel<TrafficStats>,
 ) -> Result<(), IpcError> {
-    let target = ingress(&state).await;
-    let mut slot = state
-        .actions
-        .traffic
-        .lock()
-        .unwrap_or_else(|p| p.into_inner());
-    if slot.as_ref().is_some_and(|r| !r.is_finished()) {
-        return Err(playground::Error::from(traffic::TrafficError::AlreadyRunning).into());
-    }
-    let run = traffic::start(&target, settings, move |stats| {
+    let on_stats = move |stats| {
         let _ = on_stats.send(stats);
+    };
+    boundary("traffic_start", async {
+        state
+            .session
+            .start_traffic(settings, None, on_stats)
+            .await
+            .map(drop)
     })
-    .map_err(playground::Error::from)?;
-    *slot = Some(run);
-    Ok(())
+    .await
 }
 
 /// Stops the running traffic; false when none ran.
 #[tauri::command]
 pub fn traffic_stop(state: State<'_, AppState>) -> bool {
-    let slot = state
-        .actions
-        .traffic
-        .lock()
-        .unwrap_or_else(|p| p.into_inner());
-    match slot.as_ref() {
-        Some(run) if !run.is_finished() => {
-            run.stop();
-            true
-        }
-        _ => false,
-    }
+    infallible("traffic_stop", || state.session.stop_traffic())
 }
 
 /// Opens (or reuses) the port-forward of a dashboard and returns its URL. In simulated mode
@@ -326,22 +273,64 @@ pub async fn open_dashboard(
     state: State<'_, AppState>,
     dashboard: Dashboard,
 ) -> Result<DashboardLink, IpcError> {
-    let mut open = state.actions.dashboards.lock().await;
-    if let Some(forward) = open.get(&dashboard) {
-        return Ok(forward.link.clone());
+    boundary("open_dashboard", state.session.open_dashboard(dashboard)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::Mutex;
+
+    use playground::ErrorCode;
+    use playground::actions::ActionError;
+
+    use super::*;
+
+    /// Collects what the fmt subscriber writes.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
     }
-    let simulated = state.simulated.lock().await.is_some();
-    if simulated {
-        return Err(
-            playground::Error::from(dashboards::DashboardError::Simulated(dashboard.title()))
-                .into(),
-        );
+
+    #[test]
+    fn a_failed_command_is_logged_once_in_its_span_with_its_code() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let (failed, fine) = tracing::subscriber::with_default(subscriber, || {
+            runtime.block_on(async {
+                let failed = boundary("undo_weights", async {
+                    Err::<(), _>(playground::Error::from(ActionError::NothingToUndo))
+                })
+                .await;
+                let fine = boundary("app_info", async { Ok(7) }).await;
+                (failed, fine)
+            })
+        });
+        let err = failed.unwrap_err();
+        assert_eq!(err.code, ErrorCode::NothingToUndo);
+        assert_eq!(err.hint.as_deref(), Some("Apply some weights first."));
+        assert_eq!(fine.unwrap(), 7);
+        let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(log.matches("command failed").count(), 1, "{log}");
+        let line = log.lines().find(|l| l.contains("command failed")).unwrap();
+        assert!(line.contains("WARN"), "{line}");
+        assert!(line.contains("command{command=\"undo_weights\"}"), "{line}");
+        assert!(line.contains("code=nothing_to_undo"), "{line}");
+        assert!(line.contains("there is no weight change to undo"), "{line}");
     }
-    let client = state.target().client().await?;
-    let forward = dashboards::open(client, dashboard, false)
-        .await
-        .map_err(playground::Error::from)?;
-    let link = forward.link.clone();
-    open.insert(dashboard, forward);
-    Ok(link)
 }

@@ -6,41 +6,18 @@ mod commands;
 mod ipc;
 
 use std::process::ExitCode;
-use std::sync::Mutex;
 
 use clap::Parser;
+use playground::Session;
 use playground::kube::ClusterTarget;
 use playground::logging::Logging;
-use playground::mesh::watch::MeshWatch;
 use playground::paths::AppDirs;
-use playground::simulated::SimulatedPlayground;
 
-/// What every command can reach.
+/// What every command can reach: the session (cluster, simulated playground, undo, traffic,
+/// dashboards and the decisions about them) and the log.
 pub struct AppState {
-    pub dirs: AppDirs,
-    /// The only cluster the app talks to; it changes when a simulated playground starts.
-    pub target: Mutex<ClusterTarget>,
+    pub session: Session,
     pub logging: Logging,
-    /// The running simulated playground, if the user started one.
-    pub simulated: tokio::sync::Mutex<Option<SimulatedPlayground>>,
-    /// The mesh watch feeding the Mesh screen; replacing it stops the previous one.
-    pub mesh_watch: Mutex<Option<MeshWatch>>,
-    /// The cluster that Set up builds and Tear down deletes: the playground's own, or the one
-    /// chosen with --kubeconfig/--context. It does not follow a simulated playground.
-    pub setup_target: ClusterTarget,
-    /// The setup or teardown in progress, if any.
-    pub provisioning: playground::provision::RunSlot,
-    /// Weights undo history, the traffic generator and dashboard port-forwards.
-    pub actions: commands::ActionsState,
-}
-
-impl AppState {
-    pub fn target(&self) -> ClusterTarget {
-        self.target
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-    }
 }
 
 /// Entry point shared by the binary: CLI when a subcommand is given, the window otherwise.
@@ -57,19 +34,11 @@ pub fn main_entry() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let session = Session::new(dirs, target);
     match args.command {
-        Some(command) => cli::run(command, &dirs, &target),
+        Some(command) => cli::run(command, session),
         None => {
-            run_window(AppState {
-                dirs,
-                setup_target: target.clone(),
-                target: Mutex::new(target),
-                logging,
-                simulated: tokio::sync::Mutex::new(None),
-                mesh_watch: Mutex::new(None),
-                provisioning: Default::default(),
-                actions: Default::default(),
-            });
+            run_window(AppState { session, logging });
             ExitCode::SUCCESS
         }
     }
@@ -78,7 +47,7 @@ pub fn main_entry() -> ExitCode {
 fn run_window(state: AppState) {
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
-        target = %state.target().context,
+        target = %state.session.target().context,
         "opening the window"
     );
     tauri::Builder::default()

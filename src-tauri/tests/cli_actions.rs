@@ -1,5 +1,5 @@
-//! The action subcommands (weights, inject, traffic, dashboard) against `sim serve`, as a
-//! user runs them.
+//! The action subcommands (weights, undo, inject, traffic, dashboard) against `sim serve`,
+//! as a user runs them.
 
 use std::collections::HashMap;
 use std::io::BufRead;
@@ -126,6 +126,34 @@ fn weights_traffic_inject_and_dashboard_from_the_command_line() {
     let v1 = stats["versionsTotal"]["v1"].as_f64().unwrap() / 200.0;
     assert!((v1 - 0.6).abs() < 0.12, "{stats}");
     assert!(stats["latency"]["p99Ms"].as_f64().unwrap() > 0.0);
+
+    // Without --ingress the CLI knows, like the window, that this cluster is simulated and
+    // sends the traffic to its ingress rather than to localhost:9080.
+    let out = sim.run(&["traffic", "--rate", "20", "--duration", "1", "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stats: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(stats["target"], format!("{ingress}/productpage"), "{stats}");
+    assert!(stats["statuses"]["200"].as_u64().unwrap() > 0, "{stats}");
+
+    // Undo from another process: the history is kept in the app's folder.
+    let out = sim.run(&["undo"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("deleted VirtualService default/reviews (it did not exist before)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("kubectl delete virtualservices reviews -n default"),
+        "{stdout}"
+    );
+    let out = sim.run(&["undo"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("there is no weight change to undo"),
+        "{}",
+        text(&out.stderr)
+    );
 
     let out = sim.run(&["inject", "default", "off", "--restart"]);
     assert!(out.status.success(), "{}", text(&out.stderr));

@@ -10,15 +10,17 @@ pub mod mesh;
 pub mod paths;
 pub mod preflight;
 pub mod provision;
+pub mod session;
 pub mod simulated;
 pub mod time;
 pub mod traffic;
 pub mod versions;
 
-pub use error::{Error, Result};
+pub use error::{Error, ErrorCode, Result};
 /// Typed Istio resources and host resolution (the `playground-istio` crate, which the
 /// simulated cluster shares).
 pub use playground_istio as istio;
+pub use session::Session;
 
 /// Name of the kind cluster the playground creates and the only one it writes to by default.
 pub const CLUSTER_NAME: &str = "istio-playground";

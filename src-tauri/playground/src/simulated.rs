@@ -49,7 +49,13 @@ impl SimulatedPlayground {
                 source: e,
             })?;
         }
-        cluster.write_kubeconfig(&path, SIM_CONTEXT)?;
+        // Marked as simulated, so whoever reads this kubeconfig (the CLI too) knows.
+        crate::session::kubeconfig::write_simulated(
+            &path,
+            &cluster.kubeconfig_yaml(SIM_CONTEXT),
+            SIM_CONTEXT,
+            &cluster.ingress_url(),
+        )?;
         let target = ClusterTarget::resolve(dirs, Some(&path), Some(SIM_CONTEXT));
         tracing::info!(api = %cluster.api_url(), ingress = %cluster.ingress_url(), "simulated playground started");
         Ok(Self { cluster, target })

@@ -34,13 +34,15 @@ pub struct ApiState {
     pub store: Arc<Store>,
     pub server_address: String,
     pub bookmark_interval: Duration,
+    /// Where `exec`'d commands (curl) send their requests.
+    pub dataplane: Arc<crate::dataplane::DataPlane>,
 }
 
 pub fn router(state: Arc<ApiState>) -> Router {
     Router::new().fallback(handle).with_state(state)
 }
 
-fn json_response(code: StatusCode, v: &Value) -> Response {
+pub(crate) fn json_response(code: StatusCode, v: &Value) -> Response {
     let body = serde_json::to_vec(v).unwrap_or_default();
     (
         code,
@@ -53,7 +55,7 @@ fn json_response(code: StatusCode, v: &Value) -> Response {
         .into_response()
 }
 
-fn error_response(e: &ApiError) -> Response {
+pub(crate) fn error_response(e: &ApiError) -> Response {
     let code = StatusCode::from_u16(e.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     json_response(code, &e.to_status())
 }
@@ -75,6 +77,9 @@ async fn handle(State(app): State<Arc<ApiState>>, req: Request) -> Response {
     let path = req.uri().path().to_string();
     let span = tracing::debug_span!("sim_api", %method, %path);
     async move {
+        if let Some((ns, name)) = crate::exec::exec_target(&path) {
+            return crate::exec::handle(&app, ns, name, req).await;
+        }
         let query: Query = axum::extract::Query::<Query>::try_from_uri(req.uri())
             .map(|q| q.0)
             .unwrap_or_default();

@@ -571,6 +571,58 @@ struct Call {
     body: String,
 }
 
+/// What a request made from inside a pod got back (see [`DataPlane::request_from_pod`]).
+#[derive(Debug, Clone)]
+pub enum PodRequestOutcome {
+    /// An answer, from the service's pod or from Envoy (a fault, no healthy upstream).
+    Answered {
+        status: u16,
+        /// Simulated time until the answer.
+        elapsed: Duration,
+        body: String,
+    },
+    /// Nothing listened: no ready pod behind the Service and no sidecar to answer 503.
+    Refused,
+}
+
+impl DataPlane {
+    /// A request made by a process inside `source` (`kubectl exec ... curl`) to the Service
+    /// `host` (as `resolve_host` reads it from the pod's namespace). Through the pod's sidecar
+    /// it is a mesh hop like any other (VirtualService matches, weights and faults apply);
+    /// without one it goes straight to one of the Service's ready pods, as kube-proxy does.
+    pub fn request_from_pod(
+        &self,
+        source: &Value,
+        host: &str,
+        req: &MeshRequest,
+        through_sidecar: bool,
+    ) -> PodRequestOutcome {
+        let snap = self.snapshot();
+        let ns = s(source, "/metadata/namespace");
+        let call = if through_sidecar {
+            let labels = source
+                .pointer("/metadata/labels")
+                .and_then(Value::as_object);
+            self.call(&snap, host, ns, req, labels, Duration::MAX)
+        } else {
+            match self.endpoints(&snap, &resolve_host(host, ns), None) {
+                Ok(pods) => {
+                    let i = ((self.rand() * pods.len() as f64) as usize).min(pods.len() - 1);
+                    let mut call = self.serve(&snap, pods[i], req);
+                    call.elapsed += self.hop_latency();
+                    call
+                }
+                Err(_) => return PodRequestOutcome::Refused,
+            }
+        };
+        PodRequestOutcome::Answered {
+            status: call.status,
+            elapsed: call.elapsed,
+            body: call.body,
+        }
+    }
+}
+
 impl DataPlane {
     /// A call through the caller's sidecar, with the application's own timeout.
     fn call(

@@ -36,10 +36,13 @@
 mod admission;
 mod api;
 mod clock;
+mod commands;
 mod controller;
 mod crds;
+mod curl;
 mod dataplane;
 mod discovery;
+mod exec;
 mod inject;
 mod managed;
 mod patch;
@@ -205,18 +208,6 @@ pub async fn start(opts: SimOptions) -> Result<SimCluster> {
             port: opts.ingress_port,
             source,
         })?;
-    let state = Arc::new(api::ApiState {
-        store: store.clone(),
-        server_address: api_addr.to_string(),
-        bookmark_interval: opts.bookmark_interval,
-    });
-    let mut tasks = vec![];
-    let app = api::router(state);
-    tasks.push(tokio::spawn(async move {
-        if let Err(e) = axum::serve(api_listener, app).await {
-            tracing::warn!(error = %e, "simulated API server stopped");
-        }
-    }));
     let dp_seed = store.rng_u64();
     let dp = Arc::new(dataplane::DataPlane::new(
         store.clone(),
@@ -225,6 +216,19 @@ pub async fn start(opts: SimOptions) -> Result<SimCluster> {
             latency: opts.latency,
         },
     ));
+    let state = Arc::new(api::ApiState {
+        store: store.clone(),
+        server_address: api_addr.to_string(),
+        bookmark_interval: opts.bookmark_interval,
+        dataplane: dp.clone(),
+    });
+    let mut tasks = vec![];
+    let app = api::router(state);
+    tasks.push(tokio::spawn(async move {
+        if let Err(e) = axum::serve(api_listener, app).await {
+            tracing::warn!(error = %e, "simulated API server stopped");
+        }
+    }));
     let ingress_app = dataplane::router(dp);
     tasks.push(tokio::spawn(async move {
         if let Err(e) = axum::serve(ingress_listener, ingress_app).await {

@@ -1,6 +1,8 @@
 //! Just enough of the Kubernetes protobuf encoding to accept the bodies kubectl's typed
-//! clients send (`kubectl create namespace|configmap|secret|serviceaccount` POST protobuf).
-//! Other kinds in protobuf get 415, as from a server that does not speak it.
+//! clients send (`kubectl create namespace|configmap|secret|serviceaccount|deployment` POST
+//! protobuf). Other kinds in protobuf get 415, as from a server that does not speak it; a
+//! Deployment with fields beyond what `kubectl create deployment` sets is refused the same
+//! way rather than stored without them.
 
 use serde_json::{Map, Value, json};
 
@@ -125,10 +127,170 @@ fn object_meta(b: &[u8]) -> Option<Value> {
     Some(Value::Object(m))
 }
 
+/// A message's fields, refusing any non-empty one not in `known`: a field left out would be
+/// a field silently dropped from the stored object.
+fn known_fields<'a>(
+    b: &'a [u8],
+    what: &str,
+    known: &[u64],
+) -> Result<Vec<(u64, Field<'a>)>, String> {
+    let fs = fields(b).ok_or_else(|| format!("malformed protobuf {what}"))?;
+    for (n, f) in &fs {
+        // gogo-protobuf writes non-pointer fields even at their zero value.
+        let empty = matches!(f, Field::Bytes(x) if x.is_empty()) || matches!(f, Field::Varint(0));
+        if !known.contains(n) && !empty {
+            return Err(format!(
+                "protobuf {what} field {n} is not understood here; send the object as JSON"
+            ));
+        }
+    }
+    Ok(fs)
+}
+
+fn text(f: &Field<'_>, what: &str) -> Result<String, String> {
+    match f {
+        Field::Bytes(x) => string(x).ok_or_else(|| format!("malformed protobuf {what}")),
+        Field::Varint(_) => Err(format!("malformed protobuf {what}")),
+    }
+}
+
+fn container(b: &[u8]) -> Result<Value, String> {
+    let mut c = Map::new();
+    let mut command = vec![];
+    let mut args = vec![];
+    let mut ports = vec![];
+    let mut env = vec![];
+    for (n, f) in known_fields(b, "Container", &[1, 2, 3, 4, 5, 6, 7, 13, 14, 20])? {
+        match (n, &f) {
+            (1, _) => drop(c.insert("name".into(), json!(text(&f, "Container")?))),
+            (2, _) => drop(c.insert("image".into(), json!(text(&f, "Container")?))),
+            (3, _) => command.push(json!(text(&f, "Container")?)),
+            (4, _) => args.push(json!(text(&f, "Container")?)),
+            (5, _) => drop(c.insert("workingDir".into(), json!(text(&f, "Container")?))),
+            (6, Field::Bytes(x)) => {
+                let mut p = Map::new();
+                for (pn, pf) in known_fields(x, "ContainerPort", &[1, 3, 4])? {
+                    match (pn, pf) {
+                        (3, Field::Varint(v)) => drop(p.insert("containerPort".into(), json!(v))),
+                        (1, pf) => {
+                            drop(p.insert("name".into(), json!(text(&pf, "ContainerPort")?)))
+                        }
+                        (4, pf) => {
+                            drop(p.insert("protocol".into(), json!(text(&pf, "ContainerPort")?)))
+                        }
+                        _ => {}
+                    }
+                }
+                ports.push(Value::Object(p));
+            }
+            (7, Field::Bytes(x)) => {
+                let mut e = Map::new();
+                for (en, ef) in known_fields(x, "EnvVar", &[1, 2])? {
+                    let key = match en {
+                        1 => "name",
+                        2 => "value",
+                        _ => continue,
+                    };
+                    e.insert(key.into(), json!(text(&ef, "EnvVar")?));
+                }
+                env.push(Value::Object(e));
+            }
+            (13, _) => drop(c.insert(
+                "terminationMessagePath".into(),
+                json!(text(&f, "Container")?),
+            )),
+            (14, _) => drop(c.insert("imagePullPolicy".into(), json!(text(&f, "Container")?))),
+            (20, _) => drop(c.insert(
+                "terminationMessagePolicy".into(),
+                json!(text(&f, "Container")?),
+            )),
+            _ => {}
+        }
+    }
+    for (k, v) in [
+        ("command", command),
+        ("args", args),
+        ("ports", ports),
+        ("env", env),
+    ] {
+        if !v.is_empty() {
+            c.insert(k.into(), Value::Array(v));
+        }
+    }
+    if !c.contains_key("resources") {
+        c.insert("resources".into(), json!({}));
+    }
+    Ok(Value::Object(c))
+}
+
+/// An apps/v1 Deployment as `kubectl create deployment` sends it.
+fn deployment(inner: &[u8]) -> Result<Value, String> {
+    let mut obj = json!({"apiVersion": "apps/v1", "kind": "Deployment", "spec": {}});
+    for (n, f) in known_fields(inner, "Deployment", &[1, 2, 3])? {
+        let Field::Bytes(x) = f else { continue };
+        match n {
+            1 => obj["metadata"] = object_meta(x).ok_or("malformed protobuf ObjectMeta")?,
+            2 => obj["spec"] = deployment_spec(x)?,
+            _ => {}
+        }
+    }
+    Ok(obj)
+}
+
+fn deployment_spec(b: &[u8]) -> Result<Value, String> {
+    let mut spec = Map::new();
+    for (n, f) in known_fields(b, "DeploymentSpec", &[1, 2, 3, 4])? {
+        match (n, f) {
+            (4, Field::Bytes(x)) => {
+                let mut strategy = Map::new();
+                for (sn, sf) in known_fields(x, "DeploymentStrategy", &[1])? {
+                    if sn == 1 {
+                        strategy.insert("type".into(), json!(text(&sf, "DeploymentStrategy")?));
+                    }
+                }
+                spec.insert("strategy".into(), Value::Object(strategy));
+            }
+            (1, Field::Varint(v)) => drop(spec.insert("replicas".into(), json!(v))),
+            (2, Field::Bytes(x)) => {
+                let mut labels = Map::new();
+                for (ln, lf) in known_fields(x, "LabelSelector", &[1])? {
+                    if let (1, Field::Bytes(e)) = (ln, lf) {
+                        let (k, v) =
+                            map_entry(e, false).ok_or("malformed protobuf LabelSelector")?;
+                        labels.insert(k, v);
+                    }
+                }
+                spec.insert("selector".into(), json!({"matchLabels": labels}));
+            }
+            (3, Field::Bytes(x)) => {
+                let mut template = json!({});
+                for (tn, tf) in known_fields(x, "PodTemplateSpec", &[1, 2])? {
+                    let Field::Bytes(t) = tf else { continue };
+                    if tn == 1 {
+                        template["metadata"] =
+                            object_meta(t).ok_or("malformed protobuf ObjectMeta")?;
+                    } else {
+                        let mut containers = vec![];
+                        for (cn, cf) in known_fields(t, "PodSpec", &[2])? {
+                            if let (2, Field::Bytes(c)) = (cn, cf) {
+                                containers.push(container(c)?);
+                            }
+                        }
+                        template["spec"] = json!({"containers": containers});
+                    }
+                }
+                spec.insert("template".into(), template);
+            }
+            _ => {}
+        }
+    }
+    Ok(Value::Object(spec))
+}
+
 /// Decodes a `k8s\0`-framed protobuf body to the JSON object it stands for.
 pub fn decode(body: &[u8]) -> Result<Value, String> {
     let unsupported = || {
-        "protobuf bodies are only understood for Namespace, ConfigMap, Secret and ServiceAccount"
+        "protobuf bodies are only understood for Namespace, ConfigMap, Secret, ServiceAccount and apps/v1 Deployment"
             .to_string()
     };
     let raw = body
@@ -154,6 +316,9 @@ pub fn decode(body: &[u8]) -> Result<Value, String> {
             2 => inner = x,
             _ => {}
         }
+    }
+    if api_version == "apps/v1" && kind == "Deployment" {
+        return deployment(inner);
     }
     if api_version != "v1" {
         return Err(unsupported());
@@ -245,5 +410,44 @@ mod tests {
         assert!(decode(b"k8s\0\xff\xff").is_err());
         assert!(decode(b"nope").is_err());
         assert_eq!(base64(b"hi!?"), "aGkhPw==");
+    }
+
+    #[test]
+    fn decodes_a_deployment_and_refuses_fields_it_would_drop() {
+        let labels = field(11, &[field(1, b"app"), field(2, b"web")].concat());
+        let port = [(3u8 << 3), 80].to_vec();
+        let container = [
+            field(1, b"nginx"),
+            field(2, b"nginx:1"),
+            field(6, &port),
+            field(8, b""),
+            vec![0x80, 0x01, 0], // stdin: false (field 16)
+        ]
+        .concat();
+        let template = [field(1, &labels), field(2, &field(2, &container))].concat();
+        let spec = [
+            vec![1 << 3, 2],
+            field(2, &field(1, &[field(1, b"app"), field(2, b"web")].concat())),
+            field(3, &template),
+            field(4, b""),
+        ]
+        .concat();
+        let tm = [field(1, b"apps/v1"), field(2, b"Deployment")].concat();
+        let body = |spec: &[u8]| {
+            let inner = [field(1, &field(1, b"web")), field(2, spec)].concat();
+            [b"k8s\0".to_vec(), field(1, &tm), field(2, &inner)].concat()
+        };
+        let d = decode(&body(&spec)).unwrap();
+        assert_eq!(d["metadata"]["name"], "web");
+        assert_eq!(d["spec"]["replicas"], 2);
+        assert_eq!(d["spec"]["selector"]["matchLabels"]["app"], "web");
+        assert_eq!(d["spec"]["template"]["metadata"]["labels"]["app"], "web");
+        let c = &d["spec"]["template"]["spec"]["containers"];
+        assert_eq!(c.as_array().unwrap().len(), 1);
+        assert_eq!(c[0]["image"], "nginx:1");
+        assert_eq!(c[0]["ports"][0]["containerPort"], 80);
+        // paused: true is not read here, so the whole body is refused.
+        let paused = [spec.clone(), vec![7 << 3, 1]].concat();
+        assert!(decode(&body(&paused)).unwrap_err().contains("field 7"));
     }
 }

@@ -3,6 +3,7 @@
 // "Preview without the app: sample data". Never used inside the app.
 import type { Backend } from "./backend";
 import type { CheckResult } from "./generated/CheckResult";
+import type { IpcError } from "./generated/IpcError";
 import type { LogLine } from "./generated/LogLine";
 import type { PreflightReport } from "./generated/PreflightReport";
 import type { GraphEdge } from "./generated/GraphEdge";
@@ -111,7 +112,7 @@ export function previewBackend(sample: string | null): Backend {
       await sleep(1200);
       if (sample === "error") {
         log("ERROR", "playground::preflight", "preflight could not start");
-        throw { code: "preflight", message: "The checks could not start.", hint: "Restart the app; if it keeps happening, copy the log and report it." };
+        throw { code: "unknown", message: "The checks could not start.", hint: "Restart the app; if it keeps happening, copy the log and report it." } satisfies IpcError;
       }
       const checks = sample === "pass" ? CHECKS.map((c) => ({ ...c, status: "pass" as const, fix: null })) : CHECKS;
       const overall = worst(checks);
@@ -137,7 +138,7 @@ export function previewBackend(sample: string | null): Backend {
       };
     },
     async startSimulated() {
-      throw { code: "preview", message: "The preview cannot start a simulated playground.", hint: "Run the app to use it." };
+      throw { code: "unknown", message: "The preview cannot start a simulated playground.", hint: "Run the app to use it." } satisfies IpcError;
     },
     async watchMesh(onEvent) {
       await sleep(400);
@@ -147,7 +148,7 @@ export function previewBackend(sample: string | null): Backend {
           code: "cluster_target",
           message: "There is no playground cluster to watch yet.",
           hint: "Open Setup and create the playground (or start the simulated one), then press Try again.",
-        };
+        } satisfies IpcError;
       }
       const snapshot = sample === "big" ? syntheticSnapshot(500) : sample === "split" ? bookinfoSnapshot() : teachingSnapshot();
       log("INFO", "playground::mesh", `watching: ${snapshot.nodes.length} nodes, ${snapshot.edges.length} edges`);
@@ -245,7 +246,7 @@ async function previewRun(
       await sleep(300);
       if (isCancelled()) {
         onEvent({ ...ev(s, "failed", null, "cancelled", t0), failure: { code: "cancelled", message: "cancelled", hint: "Press \"Set up\" to continue where it stopped." } });
-        throw { code: "cancelled", message: "cancelled", hint: null };
+        throw { code: "cancelled", message: "cancelled", hint: null } satisfies IpcError;
       }
       onEvent(ev(s, "running", p, p === 60 ? "(preview) working…" : null, t0));
     }

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 
 import { applyEvent, blockedReason, duration, STEP_LOG_LIMIT, stepsFromPlan } from "./setup";
 import { SETUP_PLAN, provisionEvent } from "../test/fakeBackend";
+import type { StepFailure } from "./generated/StepFailure";
 
 describe("setup steps", () => {
   const initial = stepsFromPlan(SETUP_PLAN.steps);
@@ -25,7 +26,7 @@ describe("setup steps", () => {
   });
 
   it("keep a failure with its hint, and a new run clears it", () => {
-    const failure = { code: "tool_failed", message: "kind failed", hint: "Free port 9080" };
+    const failure: StepFailure = { code: "tool_failed", message: "kind failed", hint: "Free port 9080" };
     let s = applyEvent(initial, provisionEvent({ step: "cluster", state: "failed", failure, message: "kind failed" }));
     expect(s[1]).toMatchObject({ state: "failed", failure, percent: null });
     expect(s[1].log).toEqual([]);

@@ -89,23 +89,23 @@ pub enum ActionError {
 
 impl ActionError {
     /// Stable identifier for scripts and the UI.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> crate::ErrorCode {
         match self {
-            ActionError::InvalidWeight { .. } => "invalid_weight",
-            ActionError::BadWeightArgument { .. } => "invalid_weight",
-            ActionError::WeightSum { .. } => "weights_sum",
-            ActionError::DuplicateVersion { .. } => "invalid_weight",
-            ActionError::UnknownService { .. } => "unknown_service",
-            ActionError::UnknownNamespace { .. } => "unknown_namespace",
-            ActionError::NoVersions { .. } => "no_versions",
-            ActionError::UnknownVersion { .. } => "unknown_version",
-            ActionError::NoReadyPods { .. } => "no_ready_pods",
-            ActionError::NothingToUndo => "nothing_to_undo",
-            ActionError::Read { .. } => "kube",
-            ActionError::Write { .. } => "kube",
+            ActionError::InvalidWeight { .. } => crate::ErrorCode::InvalidWeight,
+            ActionError::BadWeightArgument { .. } => crate::ErrorCode::InvalidWeight,
+            ActionError::WeightSum { .. } => crate::ErrorCode::WeightsSum,
+            ActionError::DuplicateVersion { .. } => crate::ErrorCode::InvalidWeight,
+            ActionError::UnknownService { .. } => crate::ErrorCode::UnknownService,
+            ActionError::UnknownNamespace { .. } => crate::ErrorCode::UnknownNamespace,
+            ActionError::NoVersions { .. } => crate::ErrorCode::NoVersions,
+            ActionError::UnknownVersion { .. } => crate::ErrorCode::UnknownVersion,
+            ActionError::NoReadyPods { .. } => crate::ErrorCode::NoReadyPods,
+            ActionError::NothingToUndo => crate::ErrorCode::NothingToUndo,
+            ActionError::Read { .. } => crate::ErrorCode::Kube,
+            ActionError::Write { .. } => crate::ErrorCode::Kube,
             ActionError::Apply(e) => e.code(),
-            ActionError::RolledBack { .. } => "apply_rolled_back",
-            ActionError::RollbackFailed { .. } => "rollback_failed",
+            ActionError::RolledBack { .. } => crate::ErrorCode::ApplyRolledBack,
+            ActionError::RollbackFailed { .. } => crate::ErrorCode::RollbackFailed,
         }
     }
 

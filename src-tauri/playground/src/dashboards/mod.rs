@@ -133,14 +133,14 @@ pub enum DashboardError {
 }
 
 impl DashboardError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> crate::ErrorCode {
         match self {
-            DashboardError::Simulated(_) => "dashboard_needs_real_cluster",
-            DashboardError::NotInstalled { .. } => "dashboard_not_installed",
-            DashboardError::NoReadyPod(_) => "dashboard_not_ready",
-            DashboardError::Bind(_) => "dashboard_bind",
-            DashboardError::Kube { .. } => "kube",
-            DashboardError::Unknown(_) => "invalid_input",
+            DashboardError::Simulated(_) => crate::ErrorCode::DashboardNeedsRealCluster,
+            DashboardError::NotInstalled { .. } => crate::ErrorCode::DashboardNotInstalled,
+            DashboardError::NoReadyPod(_) => crate::ErrorCode::DashboardNotReady,
+            DashboardError::Bind(_) => crate::ErrorCode::DashboardBind,
+            DashboardError::Kube { .. } => crate::ErrorCode::Kube,
+            DashboardError::Unknown(_) => crate::ErrorCode::InvalidInput,
         }
     }
 

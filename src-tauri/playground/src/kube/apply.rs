@@ -50,12 +50,12 @@ pub enum ApplyError {
 }
 
 impl ApplyError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> crate::ErrorCode {
         match self {
-            ApplyError::Parse { .. } => "apply_parse",
-            ApplyError::UnknownKind { .. } => "apply_unknown_kind",
-            ApplyError::Api { .. } => "apply_refused",
-            ApplyError::CrdNotEstablished { .. } => "apply_crd_not_established",
+            ApplyError::Parse { .. } => crate::ErrorCode::ApplyParse,
+            ApplyError::UnknownKind { .. } => crate::ErrorCode::ApplyUnknownKind,
+            ApplyError::Api { .. } => crate::ErrorCode::ApplyRefused,
+            ApplyError::CrdNotEstablished { .. } => crate::ErrorCode::ApplyCrdNotEstablished,
         }
     }
 

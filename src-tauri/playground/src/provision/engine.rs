@@ -139,7 +139,7 @@ pub async fn run_steps(
                 ctx.event(StepState::Skipped, None, Some(text));
             }
             Err(e) => {
-                tracing::warn!(step = ?step.id(), code = e.code(), "step failed: {e}");
+                tracing::warn!(step = ?step.id(), code = %e.code(), "step failed: {e}");
                 sink(ProvisionEvent {
                     step: step.id(),
                     state: StepState::Failed,

@@ -102,26 +102,26 @@ pub enum Error {
 
 impl Error {
     /// Stable identifier for scripts and the UI.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> crate::ErrorCode {
         match self {
-            Error::Cancelled => "cancelled",
-            Error::UnsupportedPlatform { .. } => "unsupported_platform",
-            Error::Download { .. } => "download_failed",
-            Error::Truncated { .. } => "download_truncated",
-            Error::ChecksumMismatch { .. } => "checksum_mismatch",
-            Error::BadChecksumFile { .. } => "checksum_file",
-            Error::Archive { .. } => "archive",
-            Error::ToolStart { .. } => "tool_start",
-            Error::ToolFailed { .. } => "tool_failed",
-            Error::ToolTimeout { .. } => "tool_timeout",
-            Error::Docker(_) => "docker",
-            Error::Network { .. } => "docker_network",
-            Error::NotReady { .. } => "not_ready",
-            Error::Kube { .. } => "kube",
-            Error::Verify { .. } => "verify",
-            Error::TeardownIncomplete(_) => "teardown_incomplete",
-            Error::Precondition(_) => "precondition",
-            Error::AlreadyRunning => "already_running",
+            Error::Cancelled => crate::ErrorCode::Cancelled,
+            Error::UnsupportedPlatform { .. } => crate::ErrorCode::UnsupportedPlatform,
+            Error::Download { .. } => crate::ErrorCode::DownloadFailed,
+            Error::Truncated { .. } => crate::ErrorCode::DownloadTruncated,
+            Error::ChecksumMismatch { .. } => crate::ErrorCode::ChecksumMismatch,
+            Error::BadChecksumFile { .. } => crate::ErrorCode::ChecksumFile,
+            Error::Archive { .. } => crate::ErrorCode::Archive,
+            Error::ToolStart { .. } => crate::ErrorCode::ToolStart,
+            Error::ToolFailed { .. } => crate::ErrorCode::ToolFailed,
+            Error::ToolTimeout { .. } => crate::ErrorCode::ToolTimeout,
+            Error::Docker(_) => crate::ErrorCode::Docker,
+            Error::Network { .. } => crate::ErrorCode::DockerNetwork,
+            Error::NotReady { .. } => crate::ErrorCode::NotReady,
+            Error::Kube { .. } => crate::ErrorCode::Kube,
+            Error::Verify { .. } => crate::ErrorCode::Verify,
+            Error::TeardownIncomplete(_) => crate::ErrorCode::TeardownIncomplete,
+            Error::Precondition(_) => crate::ErrorCode::Precondition,
+            Error::AlreadyRunning => crate::ErrorCode::AlreadyRunning,
         }
     }
 
@@ -206,7 +206,7 @@ mod tests {
             Error::TeardownIncomplete("x".into()),
         ];
         for e in all {
-            assert!(!e.code().is_empty());
+            assert!(!e.code().as_str().is_empty());
             assert!(e.hint().is_some_and(|h| h.len() > 10), "{e}");
         }
     }

@@ -129,7 +129,7 @@ pub enum StepState {
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub struct StepFailure {
-    pub code: String,
+    pub code: crate::ErrorCode,
     pub message: String,
     pub hint: Option<String>,
 }
@@ -137,7 +137,7 @@ pub struct StepFailure {
 impl From<&crate::Error> for StepFailure {
     fn from(e: &crate::Error) -> Self {
         StepFailure {
-            code: e.code().into(),
+            code: e.code(),
             message: e.to_string(),
             hint: e.hint(),
         }

@@ -61,15 +61,15 @@ pub enum TrafficError {
 }
 
 impl TrafficError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> crate::ErrorCode {
         match self {
-            TrafficError::Rate(_) => "traffic_rate",
-            TrafficError::Concurrency(_) => "traffic_concurrency",
-            TrafficError::Duration(_) => "traffic_duration",
-            TrafficError::AlreadyRunning => "traffic_running",
-            TrafficError::NotRunning => "traffic_not_running",
-            TrafficError::Client(_) => "traffic_client",
-            TrafficError::Target(_) => "traffic_target",
+            TrafficError::Rate(_) => crate::ErrorCode::TrafficRate,
+            TrafficError::Concurrency(_) => crate::ErrorCode::TrafficConcurrency,
+            TrafficError::Duration(_) => crate::ErrorCode::TrafficDuration,
+            TrafficError::AlreadyRunning => crate::ErrorCode::TrafficRunning,
+            TrafficError::NotRunning => crate::ErrorCode::TrafficNotRunning,
+            TrafficError::Client(_) => crate::ErrorCode::TrafficClient,
+            TrafficError::Target(_) => crate::ErrorCode::TrafficTarget,
         }
     }
 

@@ -2,6 +2,7 @@
 // and the component tests' fake backend. No Tauri, no cluster: weights are kept in memory
 // and validated like the Rust side does, so the UI's error paths can be seen and tested.
 import type { Backend } from "../backend";
+import type { IpcError } from "../generated/IpcError";
 import type { Routing } from "../generated/Routing";
 import type { TrafficStats } from "../generated/TrafficStats";
 import type { WeightChange } from "../generated/WeightChange";
@@ -30,16 +31,16 @@ export function sampleActions(opts: { simulated?: () => boolean } = {}): ActionC
   const history: (Record<string, number> | null)[] = [];
   const check = (plan: WeightPlan): WeightChange => {
     if (plan.service !== "reviews") {
-      throw { code: "no_versions", message: `the pods of ${plan.service} have no version label, so there are no versions to split traffic between`, hint: "Pick a service with several versions, such as reviews." };
+      throw { code: "no_versions", message: `the pods of ${plan.service} have no version label, so there are no versions to split traffic between`, hint: "Pick a service with several versions, such as reviews." } satisfies IpcError;
     }
     for (const [v, w] of Object.entries(plan.weights)) {
       if (!Number.isInteger(w) || w < 0 || w > 100) {
-        throw { code: "invalid_weight", message: `the weight for ${v} is ${w}`, hint: "Give each version a whole number from 0 to 100." };
+        throw { code: "invalid_weight", message: `the weight for ${v} is ${w}`, hint: "Give each version a whole number from 0 to 100." } satisfies IpcError;
       }
     }
     const sum = Object.values(plan.weights).reduce((a, b) => a + b, 0);
     if (sum !== 100) {
-      throw { code: "weights_sum", message: `the weights add up to ${sum}, not 100`, hint: `Change the weights by ${100 - sum} so they add up to 100.` };
+      throw { code: "weights_sum", message: `the weights add up to ${sum}, not 100`, hint: `Change the weights by ${100 - sum} so they add up to 100.` } satisfies IpcError;
     }
     const yaml = yamlFor(plan);
     return {
@@ -82,7 +83,7 @@ export function sampleActions(opts: { simulated?: () => boolean } = {}): ActionC
     },
     async undoWeights() {
       if (history.length === 0) {
-        throw { code: "nothing_to_undo", message: "there is no weight change to undo", hint: "Apply some weights first." };
+        throw { code: "nothing_to_undo", message: "there is no weight change to undo", hint: "Apply some weights first." } satisfies IpcError;
       }
       const before = history.pop() ?? null;
       current = before;
@@ -112,7 +113,7 @@ export function sampleActions(opts: { simulated?: () => boolean } = {}): ActionC
     },
     async openDashboard(dashboard) {
       if (opts.simulated?.()) {
-        throw { code: "dashboard_needs_real_cluster", message: `${dashboard} needs a real cluster`, hint: "Set up the real playground." };
+        throw { code: "dashboard_needs_real_cluster", message: `${dashboard} needs a real cluster`, hint: "Set up the real playground." } satisfies IpcError;
       }
       const ports = { kiali: 20001, grafana: 3000, jaeger: 16686, prometheus: 9090 } as const;
       const paths = { kiali: "/kiali", grafana: "/d/1a9a8ea49444aae205c7737573e894f9", jaeger: "/", prometheus: "/" } as const;

@@ -1,0 +1,451 @@
+//! The session: what the app holds between two clicks (or two CLI commands), and the
+//! decisions about it. The window's commands and the CLI's subcommands both only convert
+//! their input, call a method here and convert the result, so they cannot disagree about
+//! which cluster is used, whether it is simulated, or where its ingress is.
+//!
+//! A session owns:
+//! - the app's folders and two cluster targets: the *current* one (every read and action
+//!   goes there; it switches to the simulated cluster when one starts) and the *setup* one
+//!   (the playground's own cluster or the one chosen with `--kubeconfig`/`--context`: Set up
+//!   and Tear down always act on it, never on a simulated cluster);
+//! - the simulated playground it started, if any;
+//! - the mesh watch feeding the Mesh screen (a new one stops the previous);
+//! - the setup or teardown in progress;
+//! - the weights undo history, on disk (see [`undo`]) so it survives a restart;
+//! - the traffic run (one at a time) and the dashboards' port-forwards.
+//!
+//! Whether the current cluster is simulated is decided in one place, [`Session::simulated`]:
+//! the session's own simulated playground, else the mark the simulated playground leaves in
+//! its kubeconfig (see [`kubeconfig`]), so a CLI pointed at a running `sim serve` gets the same
+//! answer as the window that started one.
+
+pub mod kubeconfig;
+pub mod undo;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+use tokio::sync::mpsc;
+
+use crate::actions::ActionError;
+use crate::actions::injection::{self, InjectionReport, InjectionRequest};
+use crate::actions::weights::{self, Routing, UndoReport, WeightChange, WeightPlan};
+use crate::dashboards::{self, Dashboard, DashboardError, DashboardLink, PortForward};
+use crate::kube::ClusterTarget;
+use crate::mesh::watch::MeshWatch;
+use crate::mesh::{self, MeshEvent, ObjectRef};
+use crate::paths::AppDirs;
+use crate::preflight::{self, PreflightInput, PreflightReport};
+use crate::provision::{self, EventSink, ProvisionConfig, RunSlot, SetupPlan};
+use crate::simulated::SimOptions;
+use crate::simulated::{SimulatedInfo, SimulatedPlayground};
+use crate::traffic::{self, TrafficError, TrafficRun, TrafficSettings, TrafficStats};
+use crate::{Error, Result};
+
+pub use undo::{UndoKey, UndoStore};
+
+/// Options of a setup run that differ between runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SetupOptions {
+    /// Also add the cluster to the user's own kubeconfig (`up --merge-kubeconfig`).
+    pub merge_kubeconfig: bool,
+}
+
+/// See the module documentation.
+pub struct Session {
+    /// The app's folders, the setup target and how setup reaches Docker, tools and releases.
+    provision: ProvisionConfig,
+    target: Mutex<ClusterTarget>,
+    /// A tokio mutex: starting a simulated playground awaits while holding it, so two
+    /// presses of the button start one.
+    simulated: tokio::sync::Mutex<Option<SimulatedPlayground>>,
+    mesh_watch: Mutex<Option<MeshWatch>>,
+    provisioning: RunSlot,
+    undo: UndoStore,
+    /// Held across "apply, then record" and "undo, then forget", so two changes from this
+    /// process cannot interleave their history.
+    undo_order: tokio::sync::Mutex<()>,
+    traffic: Mutex<Option<TrafficRun>>,
+    dashboards: tokio::sync::Mutex<HashMap<Dashboard, PortForward>>,
+}
+
+impl Session {
+    /// A session for the real machine: setup reaches Docker, tools and releases as
+    /// [`ProvisionConfig::from_env`] says. `target` is the playground's own cluster or the one
+    /// the user chose; it is both the current and the setup target until a simulated
+    /// playground starts.
+    pub fn new(dirs: AppDirs, target: ClusterTarget) -> Self {
+        Self::with_provision(ProvisionConfig::from_env(dirs, target))
+    }
+
+    /// A session whose setup and teardown use `config` (its folders and target included):
+    /// tests point it at a fake Docker and their own cluster name.
+    pub fn with_provision(config: ProvisionConfig) -> Self {
+        Self {
+            undo: UndoStore::new(&state_dir(&config.dirs)),
+            target: Mutex::new(config.target.clone()),
+            provision: config,
+            simulated: tokio::sync::Mutex::new(None),
+            mesh_watch: Mutex::new(None),
+            provisioning: RunSlot::default(),
+            undo_order: tokio::sync::Mutex::new(()),
+            traffic: Mutex::new(None),
+            dashboards: tokio::sync::Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn dirs(&self) -> &AppDirs {
+        &self.provision.dirs
+    }
+
+    /// The cluster every read and action goes to now.
+    pub fn target(&self) -> ClusterTarget {
+        lock(&self.target).clone()
+    }
+
+    /// The cluster Set up builds and Tear down deletes.
+    pub fn setup_target(&self) -> &ClusterTarget {
+        &self.provision.target
+    }
+
+    /// A client for the current target.
+    pub async fn client(&self) -> Result<::kube::Client> {
+        self.target().client().await
+    }
+
+    // ---- Simulated or real ----
+
+    /// Starts a simulated playground and makes it the current cluster; starting it again
+    /// returns the running one. Its kubeconfig goes to `kubeconfig`, or to
+    /// `<app dir>/sim/kubeconfig`. The undo history of that kubeconfig is cleared: the new
+    /// cluster starts from its scenario, so older entries describe objects it never had.
+    #[tracing::instrument(skip(self, opts))]
+    pub async fn start_simulated(
+        &self,
+        opts: SimOptions,
+        kubeconfig: Option<PathBuf>,
+    ) -> Result<SimulatedInfo> {
+        let mut running = self.simulated.lock().await;
+        if let Some(sim) = running.as_ref() {
+            return Ok(sim.info());
+        }
+        let sim = SimulatedPlayground::start(self.dirs(), opts, kubeconfig).await?;
+        let info = sim.info();
+        if let Err(e) = self.undo.clear(&sim.target.kubeconfig, &sim.target.context) {
+            tracing::warn!(error = %e, "could not clear the simulated cluster's undo history");
+        }
+        *lock(&self.target) = sim.target.clone();
+        *running = Some(sim);
+        Ok(info)
+    }
+
+    /// Stops the simulated playground this session started (the mesh watch on it too) and
+    /// goes back to the setup target; false when none runs.
+    #[tracing::instrument(skip(self))]
+    pub async fn stop_simulated(&self) -> bool {
+        let Some(sim) = self.simulated.lock().await.take() else {
+            return false;
+        };
+        *lock(&self.mesh_watch) = None;
+        *lock(&self.target) = self.provision.target.clone();
+        sim.cluster.shutdown();
+        true
+    }
+
+    /// The simulated playground behind the current target, if it is one: the one this
+    /// session started, else the one whose marked kubeconfig the target names (a running
+    /// `sim serve`). `None` for a real cluster.
+    pub async fn simulated(&self) -> Option<SimulatedInfo> {
+        if let Some(sim) = self.simulated.lock().await.as_ref() {
+            return Some(sim.info());
+        }
+        kubeconfig::context_facts(&self.target()).and_then(|f| f.simulated)
+    }
+
+    pub async fn is_simulated(&self) -> bool {
+        self.simulated().await.is_some()
+    }
+
+    /// Base URL of the ingress traffic goes to: the simulated gateway when the cluster is
+    /// simulated, else the real playground's `http://localhost:9080`.
+    pub async fn ingress_url(&self) -> String {
+        match self.simulated().await {
+            Some(sim) => sim.ingress_url,
+            None => traffic::REAL_INGRESS.to_string(),
+        }
+    }
+
+    // ---- Reading the cluster ----
+
+    pub async fn preflight(&self) -> PreflightReport {
+        preflight::run(&PreflightInput::from_env(self.dirs().clone())).await
+    }
+
+    /// Watches the mesh of the current cluster: a snapshot, then diffs and status changes on
+    /// the returned receiver. A new watch replaces (and so stops) the previous one.
+    #[tracing::instrument(skip(self))]
+    pub async fn watch_mesh(&self) -> Result<mpsc::Receiver<MeshEvent>> {
+        let client = self.client().await?;
+        let (events, watch) = mesh::watch::spawn(client);
+        *lock(&self.mesh_watch) = Some(watch);
+        Ok(events)
+    }
+
+    /// Whether a mesh watch runs (the Mesh screen is fed).
+    pub fn watching_mesh(&self) -> bool {
+        lock(&self.mesh_watch).is_some()
+    }
+
+    pub async fn object_yaml(&self, object: &ObjectRef) -> Result<String> {
+        mesh::watch::object_yaml(self.client().await?, object).await
+    }
+
+    // ---- Set up and tear down ----
+
+    fn provision_config(&self, options: SetupOptions) -> ProvisionConfig {
+        let mut config = self.provision.clone();
+        config.merge_kubeconfig = options.merge_kubeconfig;
+        config
+    }
+
+    /// Where the shop answers once setup is done.
+    pub fn product_page_url(&self) -> &str {
+        &self.provision.product_page_url
+    }
+
+    pub async fn setup_plan(&self) -> SetupPlan {
+        provision::plan(&self.provision).await
+    }
+
+    /// Runs (or resumes) the setup of the setup target; one run at a time.
+    #[tracing::instrument(skip(self, sink))]
+    pub async fn setup(&self, options: SetupOptions, sink: EventSink) -> Result<()> {
+        let ticket = self.provisioning.begin()?;
+        provision::setup(self.provision_config(options), sink, ticket.cancel.clone()).await
+    }
+
+    /// Cancels the running setup or teardown; false when none runs.
+    pub fn cancel_provisioning(&self) -> bool {
+        self.provisioning.cancel()
+    }
+
+    /// Deletes the setup target's cluster. The dashboards' port-forwards lead into it, so
+    /// they are closed first; its undo history goes once it is gone. A cluster the app does
+    /// not own is refused by the teardown step itself, and then nothing is closed.
+    #[tracing::instrument(skip_all)]
+    pub async fn teardown(&self, sink: EventSink) -> Result<()> {
+        let ticket = self.provisioning.begin()?;
+        let config = self.provision_config(SetupOptions::default());
+        if config.owns_cluster() {
+            let closed = self.close_dashboards().await;
+            if closed > 0 {
+                tracing::info!(
+                    count = closed,
+                    "closed dashboard port-forwards before teardown"
+                );
+            }
+        }
+        provision::teardown(config, sink, ticket.cancel.clone()).await?;
+        let target = &self.provision.target;
+        if let Err(e) = self.undo.clear(&target.kubeconfig, &target.context) {
+            tracing::warn!(error = %e, "could not clear the deleted cluster's undo history");
+        }
+        Ok(())
+    }
+
+    // ---- Weights ----
+
+    pub async fn read_routing(&self, namespace: &str, service: &str) -> Result<Routing> {
+        let client = self.client().await?;
+        Ok(weights::read_routing(&client, namespace, service).await?)
+    }
+
+    /// Validates a plan and returns what it would apply; writes nothing.
+    pub async fn preview_weights(&self, plan: &WeightPlan) -> Result<WeightChange> {
+        let client = self.client().await?;
+        Ok(weights::preview(&client, plan).await?)
+    }
+
+    /// Applies a plan and records how to undo it in the current cluster's history.
+    #[tracing::instrument(skip(self), fields(service = %plan.service, namespace = %plan.namespace))]
+    pub async fn apply_weights(&self, plan: &WeightPlan) -> Result<WeightChange> {
+        let client = self.client().await?;
+        let key = self.undo_key();
+        let _order = self.undo_order.lock().await;
+        let (change, backup) = weights::apply(&client, plan).await?;
+        // The change is in the cluster whatever happens here; failing the command would say
+        // otherwise. The log says why Undo will not offer it.
+        if let Err(e) = self.undo.push(&key, backup) {
+            tracing::error!(error = %e, "the weight change was applied but cannot be undone later");
+        }
+        Ok(change)
+    }
+
+    /// Restores the routing as it was before the current cluster's last recorded change
+    /// (made by this window, an earlier run of the app, or the CLI).
+    #[tracing::instrument(skip(self))]
+    pub async fn undo_weights(&self) -> Result<UndoReport> {
+        let client = self.client().await?;
+        let key = self.undo_key();
+        let _order = self.undo_order.lock().await;
+        let entry = self
+            .undo
+            .last(&key)?
+            .ok_or(Error::from(ActionError::NothingToUndo))?;
+        let report = weights::undo(&client, &entry.backup).await?;
+        self.undo.remove(&key, entry.id)?;
+        Ok(report)
+    }
+
+    /// How many weight changes of the current cluster can be undone.
+    pub fn undo_depth(&self) -> Result<usize> {
+        self.undo.depth(&self.undo_key())
+    }
+
+    /// The undo history's key for the current target (see [`undo`] for why the server is in
+    /// it).
+    pub fn undo_key(&self) -> UndoKey {
+        let target = self.target();
+        UndoKey {
+            server: kubeconfig::context_facts(&target).and_then(|f| f.server),
+            kubeconfig: target.kubeconfig,
+            context: target.context,
+        }
+    }
+
+    // ---- Injection ----
+
+    /// Turns sidecar injection on or off; restarted deployments are stamped with `now`.
+    pub async fn set_injection(
+        &self,
+        request: &InjectionRequest,
+        now: SystemTime,
+    ) -> Result<InjectionReport> {
+        let client = self.client().await?;
+        let stamp = injection::rfc3339(now);
+        Ok(injection::set_injection(&client, request, &stamp).await?)
+    }
+
+    // ---- Traffic ----
+
+    /// Starts traffic to the product page of [`ingress_url`](Self::ingress_url), or of
+    /// `ingress` when the caller names one explicitly (`traffic --ingress`). One run at a
+    /// time; returns the base URL used.
+    #[tracing::instrument(skip(self, on_stats))]
+    pub async fn start_traffic(
+        &self,
+        settings: TrafficSettings,
+        ingress: Option<String>,
+        on_stats: impl Fn(TrafficStats) + Send + Sync + 'static,
+    ) -> Result<String> {
+        let base = match ingress {
+            Some(explicit) => explicit,
+            None => self.ingress_url().await,
+        };
+        let mut slot = lock(&self.traffic);
+        if slot.as_ref().is_some_and(|r| !r.is_finished()) {
+            return Err(TrafficError::AlreadyRunning.into());
+        }
+        *slot = Some(traffic::start(&base, settings, on_stats)?);
+        Ok(base)
+    }
+
+    /// True while traffic is being sent.
+    pub fn traffic_running(&self) -> bool {
+        lock(&self.traffic)
+            .as_ref()
+            .is_some_and(|r| !r.is_finished())
+    }
+
+    /// Asks the running traffic to stop; false when none runs.
+    pub fn stop_traffic(&self) -> bool {
+        match lock(&self.traffic).as_ref() {
+            Some(run) if !run.is_finished() => {
+                run.stop();
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Waits for the last run to end and returns its final figures; `None` when there was
+    /// no run.
+    pub async fn finish_traffic(&self) -> Option<TrafficStats> {
+        let run = lock(&self.traffic).take()?;
+        Some(run.finish().await)
+    }
+
+    // ---- Dashboards ----
+
+    /// Opens (or reuses) a dashboard's port-forward. Refused in simulated mode: the
+    /// simulated cluster has no real pods, and a fake dashboard would teach the wrong thing.
+    #[tracing::instrument(skip(self))]
+    pub async fn open_dashboard(&self, dashboard: Dashboard) -> Result<DashboardLink> {
+        if self.is_simulated().await {
+            return Err(DashboardError::Simulated(dashboard.title()).into());
+        }
+        let mut open = self.dashboards.lock().await;
+        if let Some(forward) = open.get(&dashboard) {
+            return Ok(forward.link.clone());
+        }
+        let forward = dashboards::open(self.client().await?, dashboard, false).await?;
+        let link = forward.link.clone();
+        open.insert(dashboard, forward);
+        Ok(link)
+    }
+
+    /// The port-forwards open now.
+    pub async fn open_dashboards(&self) -> Vec<DashboardLink> {
+        let mut links: Vec<_> = self
+            .dashboards
+            .lock()
+            .await
+            .values()
+            .map(|f| f.link.clone())
+            .collect();
+        links.sort_by_key(|l| l.local_port);
+        links
+    }
+
+    /// Closes every port-forward; returns how many were open.
+    pub async fn close_dashboards(&self) -> usize {
+        let closed = std::mem::take(&mut *self.dashboards.lock().await);
+        closed.len()
+    }
+}
+
+/// `<app dir>/state`: what the app remembers between runs (the undo history).
+pub fn state_dir(dirs: &AppDirs) -> PathBuf {
+    dirs.root().join("state")
+}
+
+/// Writes `bytes` beside `path` and renames it into place, so readers see the old file or the
+/// new one, never a mix; creates the folder when missing.
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let written = std::fs::File::create(&temp)
+        .and_then(|mut f| f.write_all(bytes).and_then(|()| f.sync_all()))
+        .and_then(|()| std::fs::rename(&temp, path));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&temp);
+        return Err(Error::io(path, e));
+    }
+    Ok(())
+}
+
+/// The session's plain mutexes guard values a panic cannot leave half-changed.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
