@@ -683,27 +683,60 @@ fn pod_entry(inputs: &MeshInputs, ix: &Index, key: &Key) -> Option<Entry> {
     })
 }
 
-/// Workloads whose pods carry `labels`, and pods with no workload that carry them, with
-/// their node id when they are drawn.
-fn selected_targets(
-    inputs: &MeshInputs,
-    ix: &Index,
+/// What a Service or Subset selects: a workload (by its pods' labels) or a pod that
+/// belongs to no workload, with its node id when it is drawn.
+struct Target<'a> {
+    node: Option<String>,
+    what: Selected<'a>,
+}
+
+enum Selected<'a> {
+    Workload(&'a Key),
+    Pod(&'a Key),
+}
+
+impl Target<'_> {
+    /// A selected workload with a ready pod, or a selected pod that is ready.
+    fn has_ready_pod(&self, inputs: &MeshInputs, ix: &Index) -> bool {
+        match self.what {
+            Selected::Pod(k) => inputs.pods.get(k).is_some_and(pod_ready),
+            Selected::Workload(d) => ix
+                .pods_of
+                .get(d)
+                .into_iter()
+                .flatten()
+                .filter_map(|p| inputs.pods.get(p))
+                .any(pod_ready),
+        }
+    }
+}
+
+/// Workloads whose pods carry `labels`, and pods with no workload that carry them.
+fn selected_targets<'a>(
+    inputs: &'a MeshInputs,
+    ix: &'a Index,
     ns: &str,
     labels: &Labels,
-) -> Vec<Option<String>> {
-    let mut out: Vec<Option<String>> = in_ns(&inputs.deployments, ns)
+) -> Vec<Target<'a>> {
+    let mut out: Vec<Target> = in_ns(&inputs.deployments, ns)
         .filter(|(_, d)| selects(labels, &d.template_labels))
-        .map(|(_, d)| deployment_node_id(ix, d))
+        .map(|(k, d)| Target {
+            node: deployment_node_id(ix, d),
+            what: Selected::Workload(k),
+        })
         .collect();
     out.extend(
         keys_in_ns(&ix.orphans, ns)
             .filter(|k| {
                 inputs
                     .pods
-                    .get(k)
+                    .get(*k)
                     .is_some_and(|p| selects(labels, &p.labels))
             })
-            .map(|k| pod_parent(inputs, ix, k).map(|_| pod_id(&k.0, &k.1))),
+            .map(|k| Target {
+                node: pod_parent(inputs, ix, k).map(|_| pod_id(&k.0, &k.1)),
+                what: Selected::Pod(k),
+            }),
     );
     out
 }
@@ -745,9 +778,9 @@ fn service_entry(inputs: &MeshInputs, ix: &Index, key: &Key) -> Option<Entry> {
         }
         edges.extend(
             targets
-                .into_iter()
-                .flatten()
-                .map(|t| edge(EdgeKind::Selects, &id, &t)),
+                .iter()
+                .filter_map(|t| t.node.as_deref())
+                .map(|t| edge(EdgeKind::Selects, &id, t)),
         );
     }
     let details = ServiceDetails {
@@ -831,9 +864,10 @@ fn subset_entry(inputs: &MeshInputs, ix: &Index, svc: &Key, name: &str) -> Optio
             // A subset's pods are the service's pods that also carry the subset labels.
             let mut labels = service.selector.clone().unwrap_or_default();
             labels.extend(subset.labels.clone());
-            let targets: Vec<String> = selected_targets(inputs, ix, svc_ns, &labels)
+            // Only what is drawn counts: a subset of istiod's service selects nothing here.
+            let targets: Vec<Target> = selected_targets(inputs, ix, svc_ns, &labels)
                 .into_iter()
-                .flatten()
+                .filter(|t| t.node.is_some())
                 .collect();
             let routed = subset_routed(inputs, ix, svc, name);
             if targets.is_empty() {
@@ -847,10 +881,15 @@ fn subset_entry(inputs: &MeshInputs, ix: &Index, svc: &Key, name: &str) -> Optio
                         labels: subset.labels.clone(),
                     },
                 ));
-            } else if routed && !targets.iter().any(|t| target_has_ready_pod(inputs, ix, t)) {
+            } else if routed && !targets.iter().any(|t| t.has_ready_pod(inputs, ix)) {
                 validations.push(problem(Severity::Warning, Finding::SubsetNoReadyPods));
             }
-            edges.extend(targets.iter().map(|t| edge(EdgeKind::Selects, &id, t)));
+            edges.extend(
+                targets
+                    .iter()
+                    .filter_map(|t| t.node.as_deref())
+                    .map(|t| edge(EdgeKind::Selects, &id, t)),
+            );
         }
     }
     let details = SubsetDetails {
@@ -877,30 +916,6 @@ fn subset_entry(inputs: &MeshInputs, ix: &Index, svc: &Key, name: &str) -> Optio
         ),
         edges,
     })
-}
-
-/// A selected workload with a ready pod, or a selected pod that is ready.
-fn target_has_ready_pod(inputs: &MeshInputs, ix: &Index, target: &str) -> bool {
-    let key_of = |rest: &str| -> Option<Key> {
-        let (ns, name) = rest.split_once('/')?;
-        Some((ns.to_owned(), name.to_owned()))
-    };
-    if let Some(k) = target.strip_prefix("pod/").and_then(key_of) {
-        return inputs.pods.get(&k).is_some_and(pod_ready);
-    }
-    let Some(k) = target
-        .strip_prefix("wl/")
-        .or_else(|| target.strip_prefix("ingress/"))
-        .and_then(key_of)
-    else {
-        return false;
-    };
-    ix.pods_of
-        .get(&k)
-        .into_iter()
-        .flatten()
-        .filter_map(|p| inputs.pods.get(p))
-        .any(pod_ready)
 }
 
 fn gateway_entry(inputs: &MeshInputs, ix: &Index, key: &Key) -> Option<Entry> {
