@@ -10,7 +10,10 @@ use std::time::{Duration, SystemTime};
 use clap::{Parser, Subcommand};
 use playground::Session;
 use playground::kube::ClusterTarget;
-use playground::mesh::{self, EdgeKind, GraphDiff, MeshEvent, MeshSnapshot, NodeKind};
+use playground::mesh::{
+    self, EdgeKind, Finding, GraphDiff, GraphNode, Injection, MeshEvent, MeshSnapshot, NodeDetails,
+    NodeKind, RequestMatch, Severity, Sidecar, StringMatch, Validation, WatchStatus,
+};
 use playground::preflight::{CheckStatus, PreflightReport};
 use playground::provision::{self, ProvisionEvent, SetupPlan, StepState};
 use playground::session::SetupOptions;
@@ -825,7 +828,7 @@ async fn graph_command(json: bool, watch: bool, session: &Session) -> playground
         let next = tokio::time::timeout(FIRST_SNAPSHOT, events.recv()).await;
         match next {
             Ok(Some(MeshEvent::Snapshot { snapshot })) => break snapshot,
-            Ok(Some(MeshEvent::Status { status })) => eprintln!("{}", status.message),
+            Ok(Some(MeshEvent::Status { status })) => eprintln!("{}", status_text(&status)),
             Ok(Some(MeshEvent::Diff { .. })) => {}
             Ok(None) | Err(_) => {
                 return Err(playground::Error::ClusterTarget(format!(
@@ -875,7 +878,7 @@ async fn graph_command(json: bool, watch: bool, session: &Session) -> playground
                     current = snapshot.clone();
                     format!("--- reconnected\n{}", render_graph(&current))
                 }
-                MeshEvent::Status { status } => format!("--- {}\n", status.message),
+                MeshEvent::Status { status } => format!("--- {}\n", status_text(status)),
             }
         };
         if !print(&mut std::io::stdout().lock(), text) {
@@ -903,13 +906,148 @@ fn describe_diff(d: &GraphDiff) -> String {
     parts.join(", ")
 }
 
-fn children<'a>(
-    s: &'a MeshSnapshot,
-    parent: &'a str,
-) -> impl Iterator<Item = &'a playground::mesh::GraphNode> {
+fn children<'a>(s: &'a MeshSnapshot, parent: &'a str) -> impl Iterator<Item = &'a GraphNode> {
     s.nodes
         .iter()
         .filter(move |n| n.parent.as_deref() == Some(parent))
+}
+
+fn status_text(status: &WatchStatus) -> String {
+    if status.connected {
+        "Connected to the cluster.".to_owned()
+    } else {
+        format!(
+            "Lost the connection to the cluster; reconnecting… ({})",
+            status.error.as_deref().unwrap_or("no answer")
+        )
+    }
+}
+
+fn labels_text(labels: &mesh::Labels) -> String {
+    if labels.is_empty() {
+        return "(none)".into();
+    }
+    labels
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn injection_text(injection: &Injection) -> String {
+    match injection {
+        Injection::Enabled => "on (istio-injection=enabled)".into(),
+        Injection::Disabled => "off (istio-injection label is not \"enabled\")".into(),
+        Injection::Revision { revision } => {
+            format!("on for revision {revision} (istio.io/rev={revision})")
+        }
+        Injection::None => "off (no istio-injection label)".into(),
+    }
+}
+
+fn sidecar_text(sidecar: Sidecar) -> &'static str {
+    match sidecar {
+        Sidecar::Ready => "ready",
+        Sidecar::Starting => "starting",
+        Sidecar::Missing => "missing",
+        Sidecar::OptedOut => "opted out",
+        Sidecar::NotInjected => "not injected",
+    }
+}
+
+fn string_match_text(m: &StringMatch) -> String {
+    match m {
+        StringMatch::Exact(v) => format!("exact {v}"),
+        StringMatch::Prefix(v) => format!("prefix {v}"),
+        StringMatch::Regex(v) => format!("regex {v}"),
+        StringMatch::Present => "present".into(),
+    }
+}
+
+/// One match in words: `uri prefix /static and header end-user exact jason`.
+fn match_text(m: &RequestMatch) -> String {
+    let mut parts = Vec::new();
+    if let Some(uri) = &m.uri {
+        parts.push(format!("uri {}", string_match_text(uri)));
+    }
+    for (name, v) in &m.headers {
+        parts.push(format!("header {name} {}", string_match_text(v)));
+    }
+    if let Some(method) = &m.method {
+        parts.push(format!("method {}", string_match_text(method)));
+    }
+    if let Some(port) = m.port {
+        parts.push(format!("port {port}"));
+    }
+    if parts.is_empty() {
+        "any request".into()
+    } else {
+        parts.join(" and ")
+    }
+}
+
+/// What a validation found, in one sentence.
+fn finding_text(node: &GraphNode, v: &Validation) -> String {
+    match &v.finding {
+        Finding::PodWithoutSidecar => format!(
+            "no sidecar although namespace {} asks for injection: it started before injection was on; restart its workload",
+            node.namespace
+        ),
+        Finding::PodOptedOut => {
+            "opted out of injection (sidecar.istio.io/inject=false): Istio does not route or observe its traffic".into()
+        }
+        Finding::ServiceSelectsNoPods { selector } => format!(
+            "no pod has the labels {}: requests to this service have nowhere to go",
+            labels_text(selector)
+        ),
+        Finding::DestinationRuleHostNotFound {
+            rule,
+            host,
+            service,
+            service_namespace,
+        } => format!(
+            "destination rule {rule} is for host {host}, but there is no service {service} in namespace {service_namespace}"
+        ),
+        Finding::SubsetSelectsNoPods { labels } => format!(
+            "no pod has the labels {}: requests routed to this subset fail with 503",
+            labels_text(labels)
+        ),
+        Finding::SubsetNoReadyPods => {
+            "its pods are not ready yet: requests routed here fail until they are".into()
+        }
+        Finding::GatewayNotServed { selector } => format!(
+            "no ingress gateway has the labels {}: nothing accepts requests for it",
+            labels_text(selector)
+        ),
+        Finding::GatewayNotFound { namespace, name } => format!(
+            "bound to gateway {namespace}/{name}, which does not exist: requests through it are not routed"
+        ),
+        Finding::WeightsNot100 { route, sum } => format!(
+            "route {} splits requests with weights adding up to {sum}, not 100",
+            route + 1
+        ),
+        Finding::RouteHostNotFound {
+            route,
+            host,
+            service,
+            service_namespace,
+        } => format!(
+            "route {} sends requests to host {host}, but there is no service {service} in namespace {service_namespace}",
+            route + 1
+        ),
+        Finding::RouteHostOutsideCluster { route, host } => format!(
+            "route {} sends requests to host {host} outside the cluster: that needs a ServiceEntry",
+            route + 1
+        ),
+        Finding::RouteSubsetNotFound {
+            route,
+            subset,
+            service,
+        } => format!(
+            "route {} sends requests to subset {subset} of {service}, which no destination rule defines: they fail with 503",
+            route + 1
+        ),
+    }
 }
 
 /// The mesh as indented text: namespaces, what they hold, then the request's routes.
@@ -925,27 +1063,25 @@ fn render_graph(s: &MeshSnapshot) -> String {
         NodeKind::Workload => "workload",
         NodeKind::Pod => "pod",
     };
-    let line = |n: &playground::mesh::GraphNode, indent: usize| {
+    let line = |n: &GraphNode, indent: usize| {
         let mut l = format!("{}{} {}", "  ".repeat(indent), kind_name(n.kind), n.name);
         if let Some(r) = &n.ready {
-            l.push_str(&format!("  {r}"));
+            l.push_str(&format!("  {}/{}", r.ready, r.total));
         }
         if let Some(sc) = n.sidecar {
-            l.push_str(&format!(
-                "  sidecar: {}",
-                serde_json::to_value(sc)
-                    .unwrap_or_default()
-                    .as_str()
-                    .unwrap_or("")
-            ));
+            l.push_str(&format!("  sidecar: {}", sidecar_text(sc)));
         }
         l.push('\n');
         for v in &n.validations {
+            let severity = match v.severity {
+                Severity::Info => "Info",
+                Severity::Warning => "Warning",
+                Severity::Error => "Error",
+            };
             l.push_str(&format!(
-                "{}  ! {:?}: {}\n",
+                "{}  ! {severity}: {}\n",
                 "  ".repeat(indent),
-                v.severity,
-                v.message
+                finding_text(n, v)
             ));
         }
         l
@@ -958,7 +1094,10 @@ fn render_graph(s: &MeshSnapshot) -> String {
         .collect();
     namespaces.sort_by_key(|ns| !children(s, &ns.id).any(|n| n.kind == NodeKind::IngressGateway));
     for ns in namespaces {
-        let injection = ns.fields.first().map(|f| f.value.as_str()).unwrap_or("");
+        let injection = match &ns.details {
+            NodeDetails::Namespace(d) => injection_text(&d.injection),
+            _ => String::new(),
+        };
         text.push_str(&format!(
             "namespace {}  (sidecar injection: {injection})\n",
             ns.name
@@ -980,11 +1119,14 @@ fn render_graph(s: &MeshSnapshot) -> String {
     routes.sort_by_key(|e| (e.kind, e.id.clone()));
     for e in routes {
         let mut l = format!("  {} -> {}", e.source, e.target);
-        if let Some(label) = &e.label {
-            l.push_str(&format!("  {label}"));
-        }
-        if let Some(m) = &e.matches {
-            l.push_str(&format!("  when {m}"));
+        if let Some(r) = &e.route {
+            if r.split || r.weight != 100 {
+                l.push_str(&format!("  {}%", r.weight));
+            }
+            if !r.matches.is_empty() {
+                let when: Vec<String> = r.matches.iter().map(match_text).collect();
+                l.push_str(&format!("  when {}", when.join(" or ")));
+            }
         }
         text.push_str(&l);
         text.push('\n');
@@ -1239,6 +1381,24 @@ mod tests {
     #[test]
     fn the_cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn the_graph_text_says_counts_sidecars_weights_matches_and_findings_in_words() {
+        let s = mesh::build(&mesh::samples::bookinfo_teaching()).into_snapshot();
+        let text = render_graph(&s);
+        assert!(text.starts_with("namespace istio-system"), "{text}");
+        for line in [
+            "namespace default  (sidecar injection: on (istio-injection=enabled))",
+            "  workload reviews-v2  1/1",
+            "    pod reviews-v2-fffdf465-t9dfs  2/2  sidecar: ready",
+            "    pod ratings-v1-6b977d548d-h7r4c  1/1  sidecar: missing",
+            "      ! Warning: no sidecar although namespace default asks for injection",
+            "  vs/default/reviews -> subset/default/reviews/v2  30%",
+            "  vs/default/bookinfo -> svc/default/productpage  when uri exact /productpage or uri prefix /static or",
+        ] {
+            assert!(text.contains(line), "{line:?} missing from:\n{text}");
+        }
     }
 
     #[test]

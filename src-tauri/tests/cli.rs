@@ -167,7 +167,9 @@ fn sim_serve_prints_its_addresses_and_graph_reads_it_with_an_explicit_target() {
             .as_array()
             .unwrap()
             .iter()
-            .filter(|n| n["kind"] == "pod" && n["ready"] == "2/2")
+            .filter(|n| {
+                n["kind"] == "pod" && n["ready"] == serde_json::json!({"ready": 2, "total": 2})
+            })
             .count();
         if ready_pods == 6 {
             break v;

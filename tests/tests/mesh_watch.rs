@@ -1,16 +1,24 @@
-//! The live mesh model against the simulated cluster: the whole Bookinfo chain, a golden
-//! file of the model, changes made with kubectl showing up as diffs, and recovery after the
-//! API server drops every watch.
+//! The live mesh model against the simulated cluster: the whole Bookinfo chain, equal to
+//! the model of the scenario as pure inputs (the golden file), changes made with kubectl
+//! showing up as diffs, and a lost connection reported and made good with a diff.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use playground::mesh::diff;
 use playground::mesh::watch::{self, MeshWatch};
-use playground::mesh::{EdgeKind, MeshEvent, MeshSnapshot, Sidecar};
+use playground::mesh::{
+    EdgeKind, Finding, Injection, MeshEvent, MeshSnapshot, NodeDetails, NodeKind, Readiness,
+    Sidecar, WatchStatus,
+};
+use playground::mesh::{build, diff, samples};
 use playground_sim::{Scenario, SimOptions};
 use playground_tests::SimFixture;
+use tokio::io::copy_bidirectional;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
 async fn start_sim() -> SimFixture {
     SimFixture::start(SimOptions {
@@ -60,23 +68,18 @@ fn all_pods_ready(s: &MeshSnapshot) -> bool {
     pods.len() == 6
         && pods
             .iter()
-            .all(|p| p.ready.as_deref() == Some("2/2") && p.sidecar == Some(Sidecar::Ready))
+            .all(|p| p.ready == Some(Readiness::new(2, 2)) && p.sidecar == Some(Sidecar::Ready))
 }
 
 /// Every pod and workload ready: nothing is still starting.
 fn settled(s: &MeshSnapshot) -> bool {
+    let done = |r: &Readiness| r.ready == r.total && r.total != 0;
     all_pods_ready(s)
-        && s.nodes.iter().filter_map(|n| n.ready.as_deref()).all(|r| {
-            let (a, b) = r.split_once('/').unwrap();
-            a == b && b != "0"
+        && s.nodes.iter().filter_map(|n| n.ready.as_ref()).all(done)
+        && s.nodes.iter().all(|n| match &n.details {
+            NodeDetails::Service(svc) => done(&svc.endpoints),
+            _ => true,
         })
-        && s.nodes
-            .iter()
-            .flat_map(|n| n.fields.iter().filter(|f| f.label == "Endpoints"))
-            .all(|f| {
-                let (ready, total) = f.value.split_once(" ready of ").unwrap();
-                ready == total && total != "0"
-            })
 }
 
 fn kubectl(f: &SimFixture, args: &[&str], stdin: Option<&str>) -> String {
@@ -122,19 +125,20 @@ fn assert_request_chain(s: &MeshSnapshot) {
     }
 }
 
-fn route_labels(s: &MeshSnapshot, from: &str) -> Vec<(String, Option<String>)> {
+/// Route targets and weights out of a VirtualService.
+fn route_weights(s: &MeshSnapshot, from: &str) -> Vec<(String, u32)> {
     let mut v: Vec<_> = s
         .edges
         .iter()
         .filter(|e| e.kind == EdgeKind::Route && e.source == from)
-        .map(|e| (e.target.clone(), e.label.clone()))
+        .filter_map(|e| Some((e.target.clone(), e.route.as_ref()?.weight)))
         .collect();
     v.sort();
     v
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn simulated_bookinfo_shows_the_whole_chain_and_matches_the_golden_file() {
+async fn simulated_bookinfo_shows_the_whole_chain_and_equals_the_model_of_its_pure_inputs() {
     let f = start_sim().await;
     let (mut rx, _watch) = watch(&f).await;
     let mut current = MeshSnapshot::default();
@@ -153,7 +157,7 @@ async fn simulated_bookinfo_shows_the_whole_chain_and_matches_the_golden_file() 
         .flat_map(|n| {
             n.validations
                 .iter()
-                .map(move |v| (n.id.clone(), v.code.clone()))
+                .map(move |v| (n.id.clone(), v.finding.clone()))
         })
         .collect();
     assert!(
@@ -161,46 +165,43 @@ async fn simulated_bookinfo_shows_the_whole_chain_and_matches_the_golden_file() 
         "a healthy Bookinfo has no findings: {warnings:?}"
     );
 
-    // Golden file: the whole model, ids, fields and all. UPDATE_GOLDEN=1 rewrites it.
-    let golden = playground_tests::repo_root().join("tests/golden/bookinfo-mesh.json");
-    // Pod IPs and the random last part of pod names depend on the order in which the
-    // controller creates pods concurrently; everything else is deterministic.
-    let mut normalized = current.clone();
-    let mut pod_names = Vec::new();
-    for n in &mut normalized.nodes {
-        n.fields.retain(|f| f.label != "Pod IP");
-        if n.kind == playground::mesh::NodeKind::Pod {
-            let (stem, _) = n.name.rsplit_once('-').unwrap();
-            pod_names.push((n.name.clone(), format!("{stem}-xxxxx")));
-            n.label = "xxxxx".into();
-        }
-    }
-    let mut text = serde_json::to_string_pretty(&normalized).unwrap() + "\n";
-    for (name, stable) in pod_names {
-        text = text.replace(&name, &stable);
-    }
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&golden, &text).unwrap();
-    }
-    let expected =
-        std::fs::read_to_string(&golden).expect("golden file (UPDATE_GOLDEN=1 writes it)");
-    if let Some((i, (got, want))) = text
+    // The whole model equals the one built from the scenario as pure inputs (which is the
+    // golden file and the UI's preview data), pod name endings and IPs aside.
+    let pure = build(&samples::bookinfo()).into_snapshot();
+    let (live, expected) = (normalized(&current), normalized(&pure));
+    if let Some((i, (got, want))) = live
         .lines()
         .zip(expected.lines())
         .enumerate()
         .find(|(_, (a, b))| a != b)
     {
         panic!(
-            "model differs from {} at line {}: got `{got}`, expected `{want}`",
-            golden.display(),
+            "the live model differs from samples::bookinfo()'s at line {}: got `{got}`, expected `{want}`",
             i + 1
         );
     }
-    assert_eq!(
-        text.lines().count(),
-        expected.lines().count(),
-        "model length differs from the golden file"
-    );
+    assert_eq!(live.lines().count(), expected.lines().count());
+}
+
+/// The model as JSON with what depends on the order the controller made pods in (the
+/// random end of pod names, pod IPs) taken out.
+fn normalized(s: &MeshSnapshot) -> String {
+    let mut s = s.clone();
+    let mut pod_names = Vec::new();
+    for n in &mut s.nodes {
+        if let NodeDetails::Pod(pod) = &mut n.details {
+            pod.ip = None;
+        }
+        if n.kind == NodeKind::Pod {
+            let (stem, _) = n.name.rsplit_once('-').unwrap();
+            pod_names.push((n.name.clone(), format!("{stem}-xxxxx")));
+        }
+    }
+    let mut text = serde_json::to_string_pretty(&s).unwrap();
+    for (name, stable) in pod_names {
+        text = text.replace(&name, &stable);
+    }
+    text
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -213,15 +214,15 @@ async fn changes_made_with_kubectl_arrive_as_diffs() {
     // Weights: a DestinationRule and a 60/30/10 VirtualService applied with kubectl.
     kubectl(&f, &["apply", "-f", "-"], Some(REVIEWS_SPLIT));
     follow_until(&mut rx, &mut current, "the 60/30/10 split", |s| {
-        route_labels(s, "vs/default/reviews").len() == 3
+        route_weights(s, "vs/default/reviews").len() == 3
     })
     .await;
     assert_eq!(
-        route_labels(&current, "vs/default/reviews"),
+        route_weights(&current, "vs/default/reviews"),
         [
-            ("subset/default/reviews/v1".into(), Some("60%".into())),
-            ("subset/default/reviews/v2".into(), Some("30%".into())),
-            ("subset/default/reviews/v3".into(), Some("10%".into())),
+            ("subset/default/reviews/v1".into(), 60),
+            ("subset/default/reviews/v2".into(), 30),
+            ("subset/default/reviews/v3".into(), 10),
         ]
     );
     kubectl(
@@ -237,7 +238,7 @@ async fn changes_made_with_kubectl_arrive_as_diffs() {
         None,
     );
     follow_until(&mut rx, &mut current, "the 20/30/50 split", |s| {
-        route_labels(s, "vs/default/reviews")[0].1.as_deref() == Some("20%")
+        route_weights(s, "vs/default/reviews")[0].1 == 20
     })
     .await;
 
@@ -252,9 +253,10 @@ async fn changes_made_with_kubectl_arrive_as_diffs() {
         &mut current,
         "injection off on the namespace",
         |s| {
-            s.nodes
-                .iter()
-                .any(|n| n.id == "ns/default" && n.fields[0].value.starts_with("off"))
+            s.nodes.iter().any(|n| {
+                n.id == "ns/default"
+                    && matches!(&n.details, NodeDetails::Namespace(d) if d.injection == Injection::None)
+            })
         },
     )
     .await;
@@ -281,22 +283,159 @@ async fn changes_made_with_kubectl_arrive_as_diffs() {
     .await;
 }
 
+/// A TCP proxy in front of the simulated API server that the test can cut and restore, so
+/// the app's client loses the cluster exactly while the test changes it.
+struct Proxy {
+    port: u16,
+    up: Arc<AtomicBool>,
+    connections: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    accept: JoinHandle<()>,
+}
+
+impl Proxy {
+    async fn start(to: String) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let up = Arc::new(AtomicBool::new(true));
+        let connections: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
+        let accept = tokio::spawn({
+            let (up, connections) = (up.clone(), connections.clone());
+            async move {
+                while let Ok((mut inbound, _)) = listener.accept().await {
+                    // While cut, a new connection is closed at once.
+                    if !up.load(Ordering::SeqCst) {
+                        continue;
+                    }
+                    let to = to.clone();
+                    connections.lock().unwrap().push(tokio::spawn(async move {
+                        if let Ok(mut outbound) = TcpStream::connect(&to).await {
+                            let _ = copy_bidirectional(&mut inbound, &mut outbound).await;
+                        }
+                    }));
+                }
+            }
+        });
+        Self {
+            port,
+            up,
+            connections,
+            accept,
+        }
+    }
+
+    /// Drops every open connection (the watches with them) and refuses new ones.
+    fn cut(&self) {
+        self.up.store(false, Ordering::SeqCst);
+        for c in self.connections.lock().unwrap().drain(..) {
+            c.abort();
+        }
+    }
+
+    fn restore(&self) {
+        self.up.store(true, Ordering::SeqCst);
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.cut();
+        self.accept.abort();
+    }
+}
+
+/// Follows diffs until the next status, which it returns. A snapshot here fails the test:
+/// after the first, the app only ever sends diffs.
+async fn next_status(
+    rx: &mut mpsc::Receiver<MeshEvent>,
+    current: &mut MeshSnapshot,
+    what: &str,
+) -> WatchStatus {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, rx.recv())
+            .await
+            .unwrap_or_else(|_| panic!("timed out waiting for: {what}"))
+            .expect("stream ended")
+        {
+            MeshEvent::Status { status } => return status,
+            MeshEvent::Diff { diff: d } => diff::apply(current, &d),
+            MeshEvent::Snapshot { .. } => panic!("a second snapshot while waiting for: {what}"),
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_model_keeps_following_the_cluster_after_all_watches_are_dropped() {
+async fn a_lost_connection_is_reported_and_what_changed_meanwhile_arrives_as_a_diff() {
     let f = start_sim().await;
-    let (mut rx, _watch) = watch(&f).await;
+    let proxy = Proxy::start(f.sim.api_url().trim_start_matches("http://").to_owned()).await;
+    let through_proxy = f.dir.path().join("proxy-kubeconfig");
+    let yaml = f.sim.kubeconfig_yaml(playground_sim::SIM_CONTEXT).replace(
+        &f.sim.api_url(),
+        &format!("http://127.0.0.1:{}", proxy.port),
+    );
+    std::fs::write(&through_proxy, yaml).unwrap();
+    let target = playground::kube::ClusterTarget::resolve(
+        &playground::paths::AppDirs::at(f.dir.path()),
+        Some(&through_proxy),
+        Some(playground_sim::SIM_CONTEXT),
+    );
+    let (mut rx, _watch) = watch::spawn(target.client().await.expect("client"));
     let mut current = MeshSnapshot::default();
     follow_until(&mut rx, &mut current, "Bookinfo ready", all_pods_ready).await;
 
-    f.sim.expire_watches();
+    // The connection goes: the app says so.
+    proxy.cut();
+    let lost = next_status(&mut rx, &mut current, "the lost connection").await;
+    assert!(!lost.connected, "{lost:?}");
+    assert!(!lost.failing.is_empty() && lost.error.is_some(), "{lost:?}");
+
+    // Meanwhile the cluster changes (with kubectl, not through the proxy): a new split, a
+    // Gateway deleted; and the API server forgets its watch history, so the app must list
+    // everything again to find out.
     kubectl(&f, &["apply", "-f", "-"], Some(REVIEWS_SPLIT));
-    follow_until(
-        &mut rx,
-        &mut current,
-        "the split after the watches were dropped",
-        |s| route_labels(s, "vs/default/reviews").len() == 3,
-    )
+    kubectl(&f, &["delete", "gateway", "bookinfo-gateway"], None);
+    f.sim.expire_watches();
+    let before = current.clone();
+    proxy.restore();
+
+    // The connection is back, and what changed arrives as a diff against what the app
+    // already showed (next_status fails on a snapshot).
+    let back = next_status(&mut rx, &mut current, "the connection back").await;
+    assert!(back.connected, "{back:?}");
+    assert_eq!(
+        current, before,
+        "nothing arrives while the connection is down"
+    );
+    follow_until(&mut rx, &mut current, "the changes made meanwhile", |s| {
+        route_weights(s, "vs/default/reviews").len() == 3
+            && !s
+                .nodes
+                .iter()
+                .any(|n| n.id == "gw/default/bookinfo-gateway")
+    })
     .await;
+    let bookinfo = current
+        .nodes
+        .iter()
+        .find(|n| n.id == "vs/default/bookinfo")
+        .unwrap();
+    assert!(
+        bookinfo
+            .validations
+            .iter()
+            .any(|v| matches!(&v.finding, Finding::GatewayNotFound { name, .. } if name == "bookinfo-gateway")),
+        "{:?}",
+        bookinfo.validations
+    );
+    // And the picture equals what a fresh watch of the cluster shows.
+    let (mut fresh_rx, _fresh) = watch(&f).await;
+    let mut fresh = MeshSnapshot::default();
+    follow_until(&mut fresh_rx, &mut fresh, "a fresh picture", |s| {
+        !s.nodes.is_empty()
+    })
+    .await;
+    assert_eq!(normalized(&current), normalized(&fresh));
 }
 
 /// Istio's own Bookinfo samples (1.30) applied with kubectl to a simulated cluster that has
@@ -331,14 +470,14 @@ async fn the_model_of_istios_own_bookinfo_samples_is_right() {
     let (mut rx, _watch) = watch(&f).await;
     let mut current = MeshSnapshot::default();
     follow_until(&mut rx, &mut current, "Istio's Bookinfo settled", |s| {
-        settled(s) && route_labels(s, "vs/default/reviews").len() == 2
+        settled(s) && route_weights(s, "vs/default/reviews").len() == 2
     })
     .await;
     assert_eq!(
-        route_labels(&current, "vs/default/reviews"),
+        route_weights(&current, "vs/default/reviews"),
         [
-            ("subset/default/reviews/v1".into(), Some("80%".into())),
-            ("subset/default/reviews/v2".into(), Some("20%".into())),
+            ("subset/default/reviews/v1".into(), 80),
+            ("subset/default/reviews/v2".into(), 20),
         ]
     );
     assert_request_chain(&current);
@@ -354,9 +493,10 @@ async fn the_model_of_istios_own_bookinfo_samples_is_right() {
         .nodes
         .iter()
         .flat_map(|n| {
-            n.validations
-                .iter()
-                .map(move |v| (n.id.clone(), v.code.clone()))
+            n.validations.iter().map(move |v| {
+                let code = serde_json::to_value(&v.finding).unwrap()["code"].clone();
+                (n.id.clone(), code.as_str().unwrap().to_owned())
+            })
         })
         .collect();
     findings.sort();

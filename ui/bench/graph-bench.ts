@@ -7,7 +7,7 @@ import cytoscape from "cytoscape";
 import { MeshGraph } from "../src/lib/mesh/graphState";
 import { LIGHT, graphStyle } from "../src/lib/mesh/graphStyle";
 import { nodeSize } from "../src/lib/mesh/layout";
-import { nodeText } from "../src/lib/mesh/explain";
+import { edgeText, nodeText } from "../src/lib/mesh/explain";
 import { syntheticSnapshot } from "../src/lib/mesh/sample";
 
 const params = new URLSearchParams(location.search);
@@ -85,7 +85,7 @@ async function run() {
       };
     }),
   );
-  cy.add(patch.addedEdges.map((e) => ({ group: "edges" as const, data: { id: e.id, source: e.source, target: e.target, kind: e.kind, text: e.label ?? "" } })));
+  cy.add(patch.addedEdges.map((e) => ({ group: "edges" as const, data: { id: e.id, source: e.source, target: e.target, kind: e.kind, text: edgeText(e) } })));
   cy.fit(undefined, 30);
   const buildMs = performance.now() - t1;
   await nextFrame();
@@ -95,8 +95,8 @@ async function run() {
   // A diff like a weight change, applied in place.
   const route = [...graph.edges.values()].find((e) => e.kind === "route")!;
   const t2 = performance.now();
-  const dpatch = graph.applyDiff({ addedNodes: [], changedNodes: [], removedNodes: [], addedEdges: [], changedEdges: [{ ...route, weight: 55, label: "55%" }], removedEdges: [] });
-  for (const e of dpatch.changedEdges) cy.getElementById(e.id).data("text", e.label ?? "");
+  const dpatch = graph.applyDiff({ addedNodes: [], changedNodes: [], removedNodes: [], addedEdges: [], changedEdges: [{ ...route, route: route.route && { ...route.route, weight: 55 } }], removedEdges: [] });
+  for (const e of dpatch.changedEdges) cy.getElementById(e.id).data("text", edgeText(e));
   await nextFrame();
   const diffMs = performance.now() - t2;
 

@@ -12,7 +12,7 @@ import type { MeshEvent } from "./generated/MeshEvent";
 import type { PlannedStep } from "./generated/PlannedStep";
 import type { ProvisionEvent } from "./generated/ProvisionEvent";
 import type { SetupPlan } from "./generated/SetupPlan";
-import { bookinfoBaseSnapshot, bookinfoSnapshot, reviewsSplitDiff, syntheticSnapshot } from "./mesh/sample";
+import { bookinfoSnapshot, reviewsSplitDiff, syntheticSnapshot, teachingSnapshot } from "./mesh/sample";
 import { sampleActions, sampleStats } from "./actions/sampleActions";
 
 const CHECKS: CheckResult[] = [
@@ -150,7 +150,7 @@ export function previewBackend(sample: string | null): Backend {
           hint: "Open Setup and create the playground (or start the simulated one), then press Try again.",
         } satisfies IpcError;
       }
-      const snapshot = sample === "big" ? syntheticSnapshot(500) : sample === "split" ? bookinfoBaseSnapshot() : bookinfoSnapshot();
+      const snapshot = sample === "big" ? syntheticSnapshot(500) : sample === "split" ? bookinfoSnapshot() : teachingSnapshot();
       log("INFO", "playground::mesh", `watching: ${snapshot.nodes.length} nodes, ${snapshot.edges.length} edges`);
       onEvent({ type: "snapshot", snapshot });
       if (sample === "split") {
@@ -266,22 +266,20 @@ function simulateChanges(
   ];
   let step = 0;
   let podSuffix = 0;
-  let current = bookinfoSnapshot();
+  let current = teachingSnapshot();
   setInterval(() => {
     step++;
     if (reconnects && step % 3 === 0) {
-      onEvent({ type: "status", status: { connected: false, message: "Reconnecting to the cluster…" } });
-      setTimeout(() => {
-        onEvent({ type: "status", status: { connected: true, message: "" } });
-        onEvent({ type: "snapshot", snapshot: current });
-      }, 2500);
+      onEvent({ type: "status", status: { connected: false, failing: ["pods"], error: "connection refused" } });
+      // Back after a while; nothing changed meanwhile, so no diff follows.
+      setTimeout(() => onEvent({ type: "status", status: { connected: true, failing: [], error: null } }), 2500);
       return;
     }
     if (step % 2 === 1) {
       const w = weights[(step >> 1) % 2];
       const changed: GraphEdge[] = current.edges
         .filter((e) => e.kind === "route" && e.source === "vs/default/reviews")
-        .map((e, i) => ({ ...e, weight: w[i], label: `${w[i]}%` }));
+        .map((e, i) => ({ ...e, route: e.route && { ...e.route, weight: w[i] } }));
       current = { ...current, edges: current.edges.map((e) => changed.find((c) => c.id === e.id) ?? e) };
       log("INFO", "playground::mesh", `reviews weights now ${w.join("/")}`);
       onEvent({ type: "diff", diff: { addedNodes: [], changedNodes: [], removedNodes: [], addedEdges: [], changedEdges: changed, removedEdges: [] } });
@@ -289,8 +287,8 @@ function simulateChanges(
       // The details pod is replaced, as after `kubectl delete pod`.
       const old = current.nodes.find((n) => n.kind === "pod" && n.parent === "wl/default/details-v1")!;
       const suffix = ["r8t2k", "z6w1d", "p3m9c"][podSuffix++ % 3];
-      const name = `details-v1-79f774bdb9-${suffix}`;
-      const fresh: GraphNode = { ...old, id: `pod/default/${name}`, name, label: suffix, object: old.object && { ...old.object, name } };
+      const name = `details-v1-84c79d7c56-${suffix}`;
+      const fresh: GraphNode = { ...old, id: `pod/default/${name}`, name, object: old.object && { ...old.object, name } };
       current = { ...current, nodes: current.nodes.filter((n) => n.id !== old.id).concat(fresh) };
       log("INFO", "playground::mesh", `pod ${old.name} replaced by ${name}`);
       onEvent({ type: "diff", diff: { addedNodes: [fresh], changedNodes: [], removedNodes: [old.id], addedEdges: [], changedEdges: [], removedEdges: [] } });

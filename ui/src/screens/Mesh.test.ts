@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 
 import { backendContext } from "../lib/backend";
 import { MeshWatch } from "../lib/mesh/meshWatch.svelte";
-import { bookinfoSnapshot } from "../lib/mesh/sample";
+import { teachingSnapshot } from "../lib/mesh/sample";
 import { deferred, fakeBackend } from "../test/fakeBackend";
 import Mesh from "./Mesh.svelte";
 
@@ -16,7 +16,7 @@ function renderMesh(backend = fakeBackend()) {
 async function live() {
   const view = renderMesh();
   await waitFor(() => expect(view.backend.watchMesh).toHaveBeenCalled());
-  view.backend.emitMesh({ type: "snapshot", snapshot: bookinfoSnapshot() });
+  view.backend.emitMesh({ type: "snapshot", snapshot: teachingSnapshot() });
   await waitFor(() => expect(screen.getByTestId("mesh-graph")).toBeTruthy());
   return view;
 }
@@ -83,21 +83,21 @@ describe("Mesh screen", () => {
 
   it("shows a banner while the backend reconnects and keeps the graph", async () => {
     const { backend } = await live();
-    backend.emitMesh({ type: "status", status: { connected: false, message: "Reconnecting to the cluster…" } });
+    backend.emitMesh({ type: "status", status: { connected: false, failing: ["pods"], error: "connection refused" } });
     await waitFor(() => expect(screen.getByTestId("mesh-reconnecting").textContent).toContain("Reconnecting to the cluster…"));
     expect(screen.getByTestId("mesh-graph")).toBeTruthy();
-    backend.emitMesh({ type: "status", status: { connected: true, message: "" } });
+    backend.emitMesh({ type: "status", status: { connected: true, failing: [], error: null } });
     await waitFor(() => expect(screen.queryByTestId("mesh-reconnecting")).toBeNull());
   });
 
   it("updates the problem list when a diff fixes the warning", async () => {
     const { backend } = await live();
-    const pod = bookinfoSnapshot().nodes.find((n) => n.id === "pod/default/ratings-v1-5d9ddb6f4c-h7r4c")!;
+    const pod = teachingSnapshot().nodes.find((n) => n.id === "pod/default/ratings-v1-6b977d548d-h7r4c")!;
     backend.emitMesh({
       type: "diff",
       diff: {
         addedNodes: [],
-        changedNodes: [{ ...pod, health: "ok", sidecar: "ready", ready: "2/2", validations: [] }],
+        changedNodes: [{ ...pod, health: "ok", healthReasons: [], sidecar: "ready", ready: { ready: 2, total: 2 }, validations: [] }],
         removedNodes: [],
         addedEdges: [],
         changedEdges: [],
@@ -136,6 +136,6 @@ describe("Mesh screen", () => {
   it("offers every node as a keyboard-reachable list", async () => {
     await live();
     const list = screen.getByTestId("mesh-node-list");
-    expect(list.querySelectorAll("button").length).toBe(bookinfoSnapshot().nodes.filter((n) => n.kind !== "namespace").length);
+    expect(list.querySelectorAll("button").length).toBe(teachingSnapshot().nodes.filter((n) => n.kind !== "namespace").length);
   });
 });

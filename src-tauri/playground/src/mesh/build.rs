@@ -1,13 +1,19 @@
-//! Builds the mesh graph from the inputs: first the raw nodes and edges, then decorations
-//! (readiness, sidecars, health) and validations, each in its own small function.
+//! Builds the mesh graph from the inputs, one node at a time: each node, with the edges it
+//! owns, is computed from the inputs and a few cross-object lookups (`Index`) alone. A full
+//! build computes every node; an update recomputes only the nodes a change touches (see
+//! `live`), with the very same functions, so the two cannot drift apart.
+//!
+//! Who owns an edge: the Gateway its Serves edges (from the ingress gateways it selects),
+//! the VirtualService its Binds, RoutedBy and Route edges, the Service or Subset its
+//! Selects edges. Pods, workloads and namespaces own none.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::ops::Bound;
 
-use petgraph::Direction;
-use petgraph::stable_graph::{NodeIndex, StableDiGraph};
-
+use super::graph::MeshGraph;
 use super::inputs::*;
 use super::model::*;
+use crate::istio;
 
 /// Namespaces that hold the cluster's own machinery, not the mesh a learner looks at.
 const HIDDEN_NAMESPACES: &[&str] = &[
@@ -18,99 +24,15 @@ const HIDDEN_NAMESPACES: &[&str] = &[
     "metallb-system",
 ];
 /// In Istio's namespace only the ingress gateway is part of a request's path.
-const ISTIO_NAMESPACE: &str = "istio-system";
-
-/// The mesh as a petgraph graph with an id index.
-#[derive(Debug, Default, Clone)]
-pub struct MeshGraph {
-    graph: StableDiGraph<GraphNode, GraphEdge>,
-    index: HashMap<String, NodeIndex>,
-}
-
-impl MeshGraph {
-    pub fn node(&self, id: &str) -> Option<&GraphNode> {
-        self.index.get(id).map(|&i| &self.graph[i])
-    }
-
-    pub fn node_count(&self) -> usize {
-        self.graph.node_count()
-    }
-
-    pub fn edge_count(&self) -> usize {
-        self.graph.edge_count()
-    }
-
-    /// Edges into `id` of a kind.
-    pub fn incoming(&self, id: &str, kind: EdgeKind) -> Vec<&GraphEdge> {
-        self.edges_of(id, kind, Direction::Incoming)
-    }
-
-    /// Edges out of `id` of a kind.
-    pub fn outgoing(&self, id: &str, kind: EdgeKind) -> Vec<&GraphEdge> {
-        self.edges_of(id, kind, Direction::Outgoing)
-    }
-
-    fn edges_of(&self, id: &str, kind: EdgeKind, dir: Direction) -> Vec<&GraphEdge> {
-        let Some(&i) = self.index.get(id) else {
-            return Vec::new();
-        };
-        self.graph
-            .edges_directed(i, dir)
-            .map(|e| e.weight())
-            .filter(|e| e.kind == kind)
-            .collect()
-    }
-
-    /// Sorted by id, so equal meshes give equal snapshots.
-    pub fn snapshot(&self) -> MeshSnapshot {
-        let mut nodes: Vec<GraphNode> = self.graph.node_weights().cloned().collect();
-        nodes.sort_by(|a, b| a.id.cmp(&b.id));
-        let mut edges: Vec<GraphEdge> = self.graph.edge_weights().cloned().collect();
-        edges.sort_by(|a, b| a.id.cmp(&b.id));
-        MeshSnapshot { nodes, edges }
-    }
-
-    /// Like `snapshot`, but moves the nodes and edges out instead of copying them.
-    pub fn into_snapshot(self) -> MeshSnapshot {
-        let (nodes, edges) = petgraph::Graph::from(self.graph).into_nodes_edges();
-        let mut nodes: Vec<GraphNode> = nodes.into_iter().map(|n| n.weight).collect();
-        nodes.sort_unstable_by(|a, b| a.id.cmp(&b.id));
-        let mut edges: Vec<GraphEdge> = edges.into_iter().map(|e| e.weight).collect();
-        edges.sort_unstable_by(|a, b| a.id.cmp(&b.id));
-        MeshSnapshot { nodes, edges }
-    }
-
-    fn add_node(&mut self, node: GraphNode) {
-        if self.index.contains_key(&node.id) {
-            return;
-        }
-        let id = node.id.clone();
-        let i = self.graph.add_node(node);
-        self.index.insert(id, i);
-    }
-
-    fn add_edge(&mut self, edge: GraphEdge) {
-        let (Some(&s), Some(&t)) = (self.index.get(&edge.source), self.index.get(&edge.target))
-        else {
-            return;
-        };
-        self.graph.add_edge(s, t, edge);
-    }
-
-    fn node_mut(&mut self, id: &str) -> Option<&mut GraphNode> {
-        self.index.get(id).map(|&i| &mut self.graph[i])
-    }
-
-    fn validate(&mut self, id: &str, severity: Severity, code: &str, message: String) {
-        if let Some(node) = self.node_mut(id) {
-            node.validations.push(Validation {
-                severity,
-                code: code.into(),
-                message,
-            });
-        }
-    }
-}
+pub(crate) const ISTIO_NAMESPACE: &str = "istio-system";
+/// Container waiting reasons (and the phase) that mean a pod is broken, not starting.
+const FAILING: &[&str] = &[
+    "Failed",
+    "CrashLoopBackOff",
+    "ImagePullBackOff",
+    "ErrImagePull",
+    "Error",
+];
 
 pub fn ns_id(ns: &str) -> String {
     format!("ns/{ns}")
@@ -137,6 +59,347 @@ pub fn subset_id(ns: &str, service: &str, subset: &str) -> String {
     format!("subset/{ns}/{service}/{subset}")
 }
 
+/// The object a node is made from. A Deployment is a workload or, when it runs Istio's
+/// ingress gateway, an ingress gateway node; a subset is named by its service and name,
+/// whichever DestinationRule defines it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) enum NodeKey {
+    Namespace(String),
+    Deployment(Key),
+    Pod(Key),
+    Service(Key),
+    Subset { service: Key, subset: String },
+    Gateway(Key),
+    VirtualService(Key),
+}
+
+/// A node and the edges it owns.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Entry {
+    pub node: GraphNode,
+    pub edges: Vec<GraphEdge>,
+}
+
+/// The Service a host written in an object in `from_ns` names, by the one host resolution
+/// (`istio::resolve_host`); None for a host outside the cluster or a wildcard.
+pub(crate) fn service_key(host: &str, from_ns: &str) -> Option<Key> {
+    istio::resolve_host(host, from_ns)
+        .service()
+        .map(|(ns, name)| (ns.to_owned(), name.to_owned()))
+}
+
+/// The gateways a VirtualService names (`name` or `namespace/name`; not `mesh`).
+pub(crate) fn gateway_refs<'a>(vs: &'a VirtualServiceInfo) -> impl Iterator<Item = Key> + 'a {
+    vs.gateways
+        .iter()
+        .filter(|g| g.as_str() != "mesh")
+        .map(|gw| match gw.split_once('/') {
+            Some((n, name)) => (n.to_owned(), name.to_owned()),
+            None => (vs.namespace.clone(), gw.clone()),
+        })
+}
+
+/// The services a VirtualService's hosts and route destinations name.
+pub(crate) fn service_refs(vs: &VirtualServiceInfo) -> BTreeSet<Key> {
+    vs.hosts
+        .iter()
+        .chain(
+            vs.http
+                .iter()
+                .flat_map(|r| r.destinations.iter().map(|d| &d.host)),
+        )
+        .filter_map(|h| service_key(h, &vs.namespace))
+        .collect()
+}
+
+pub(crate) fn is_ingress(d: &DeploymentInfo) -> bool {
+    d.template_labels.get("istio").map(String::as_str) == Some("ingressgateway")
+}
+
+/// The entries of a table keyed by (namespace, name) that are in `ns`.
+pub(crate) fn in_ns<'a, V>(
+    table: &'a BTreeMap<Key, V>,
+    ns: &str,
+) -> impl Iterator<Item = (&'a Key, &'a V)> + 'a {
+    let ns = ns.to_owned();
+    table
+        .range((
+            Bound::Included((ns.clone(), String::new())),
+            Bound::Unbounded,
+        ))
+        .take_while(move |(k, _)| k.0 == ns)
+}
+
+fn keys_in_ns<'a>(set: &'a BTreeSet<Key>, ns: &str) -> impl Iterator<Item = &'a Key> + 'a {
+    let ns = ns.to_owned();
+    set.range((
+        Bound::Included((ns.clone(), String::new())),
+        Bound::Unbounded,
+    ))
+    .take_while(move |k| k.0 == ns)
+}
+
+/// Whether a namespace is drawn. Cluster machinery is hidden; istio-system only when it
+/// holds an ingress gateway; a namespace with nothing the model draws (or only `default`'s
+/// kubernetes service) is left out.
+pub(crate) fn is_visible(inputs: &MeshInputs, ns: &str) -> bool {
+    if HIDDEN_NAMESPACES.contains(&ns) {
+        return false;
+    }
+    let has_deployments = in_ns(&inputs.deployments, ns).next().is_some();
+    let has_services = in_ns(&inputs.services, ns).next().is_some();
+    if !(inputs.namespaces.contains_key(ns) || has_deployments || has_services) {
+        return false;
+    }
+    if ns == ISTIO_NAMESPACE {
+        return in_ns(&inputs.deployments, ns).any(|(_, d)| is_ingress(d));
+    }
+    has_deployments
+        || (has_services && ns != "default")
+        || in_ns(&inputs.virtual_services, ns).next().is_some()
+        || in_ns(&inputs.gateways, ns).next().is_some()
+}
+
+/// The deployment a pod belongs to: the first in its namespace whose selector it matches.
+pub(crate) fn owner_of(inputs: &MeshInputs, p: &PodInfo) -> Option<Key> {
+    in_ns(&inputs.deployments, &p.namespace)
+        .find(|(_, d)| !d.selector.is_empty() && selects(&d.selector, &p.labels))
+        .map(|(k, _)| k.clone())
+}
+
+/// Lookups across objects, so that computing one node never scans every pod.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Index {
+    pub visible: BTreeSet<String>,
+    /// Pod to the deployment it belongs to.
+    pub owner: HashMap<Key, Key>,
+    /// Deployment to its pods.
+    pub pods_of: HashMap<Key, BTreeSet<Key>>,
+    /// Pods that belong to no deployment.
+    pub orphans: BTreeSet<Key>,
+    /// Deployments that run an ingress gateway.
+    pub ingress: BTreeSet<Key>,
+    /// Service to the DestinationRules whose host names it.
+    pub rules_of: BTreeMap<Key, BTreeSet<Key>>,
+    /// Service to the VirtualServices whose hosts or destinations name it.
+    pub vs_of_service: BTreeMap<Key, BTreeSet<Key>>,
+    /// Gateway to the VirtualServices bound to it.
+    pub vs_of_gateway: BTreeMap<Key, BTreeSet<Key>>,
+    /// Service to its EndpointSlices.
+    pub slices_of: BTreeMap<Key, BTreeSet<Key>>,
+}
+
+impl Index {
+    pub fn new(inputs: &MeshInputs) -> Self {
+        let mut ix = Index {
+            visible: inputs
+                .namespaces
+                .keys()
+                .chain(inputs.deployments.keys().map(|(n, _)| n))
+                .chain(inputs.services.keys().map(|(n, _)| n))
+                .filter(|ns| is_visible(inputs, ns))
+                .cloned()
+                .collect(),
+            ingress: inputs
+                .deployments
+                .iter()
+                .filter(|(_, d)| is_ingress(d))
+                .map(|(k, _)| k.clone())
+                .collect(),
+            ..Index::default()
+        };
+        for (k, p) in &inputs.pods {
+            ix.set_owner(k, owner_of(inputs, p));
+        }
+        for (k, dr) in &inputs.destination_rules {
+            ix.add_rule(k, dr);
+        }
+        for (k, vs) in &inputs.virtual_services {
+            ix.add_virtual_service(k, vs);
+        }
+        for (k, es) in &inputs.endpoint_slices {
+            ix.add_slice(k, es);
+        }
+        ix
+    }
+
+    pub fn set_owner(&mut self, pod: &Key, owner: Option<Key>) {
+        match self.owner.remove(pod) {
+            Some(old) => {
+                if let Some(set) = self.pods_of.get_mut(&old) {
+                    set.remove(pod);
+                    if set.is_empty() {
+                        self.pods_of.remove(&old);
+                    }
+                }
+            }
+            None => {
+                self.orphans.remove(pod);
+            }
+        }
+        match owner {
+            Some(d) => {
+                self.pods_of
+                    .entry(d.clone())
+                    .or_default()
+                    .insert(pod.clone());
+                self.owner.insert(pod.clone(), d);
+            }
+            None => {
+                self.orphans.insert(pod.clone());
+            }
+        }
+    }
+
+    pub fn remove_pod(&mut self, pod: &Key) {
+        self.set_owner(pod, None);
+        self.orphans.remove(pod);
+    }
+
+    pub fn add_rule(&mut self, key: &Key, dr: &DestinationRuleInfo) {
+        // A rule for a host outside the cluster has no service to draw its subsets in.
+        if let Some(svc) = service_key(&dr.host, &dr.namespace) {
+            self.rules_of.entry(svc).or_default().insert(key.clone());
+        }
+    }
+
+    pub fn remove_rule(&mut self, key: &Key, dr: &DestinationRuleInfo) {
+        if let Some(svc) = service_key(&dr.host, &dr.namespace) {
+            remove_from(&mut self.rules_of, &svc, key);
+        }
+    }
+
+    pub fn add_virtual_service(&mut self, key: &Key, vs: &VirtualServiceInfo) {
+        for svc in service_refs(vs) {
+            self.vs_of_service
+                .entry(svc)
+                .or_default()
+                .insert(key.clone());
+        }
+        for gw in gateway_refs(vs) {
+            self.vs_of_gateway
+                .entry(gw)
+                .or_default()
+                .insert(key.clone());
+        }
+    }
+
+    pub fn remove_virtual_service(&mut self, key: &Key, vs: &VirtualServiceInfo) {
+        for svc in service_refs(vs) {
+            remove_from(&mut self.vs_of_service, &svc, key);
+        }
+        for gw in gateway_refs(vs) {
+            remove_from(&mut self.vs_of_gateway, &gw, key);
+        }
+    }
+
+    pub fn add_slice(&mut self, key: &Key, es: &EndpointSliceInfo) {
+        self.slices_of
+            .entry((es.namespace.clone(), es.service.clone()))
+            .or_default()
+            .insert(key.clone());
+    }
+
+    pub fn remove_slice(&mut self, key: &Key, es: &EndpointSliceInfo) {
+        remove_from(
+            &mut self.slices_of,
+            &(es.namespace.clone(), es.service.clone()),
+            key,
+        );
+    }
+
+    /// The subset names the DestinationRules of a service define.
+    pub fn subsets_of<'a>(
+        &'a self,
+        inputs: &'a MeshInputs,
+        svc: &Key,
+    ) -> impl Iterator<Item = &'a str> + 'a {
+        self.rules_of
+            .get(svc)
+            .into_iter()
+            .flatten()
+            .filter_map(|k| inputs.destination_rules.get(k))
+            .flat_map(|dr| dr.subsets.iter().map(|s| s.name.as_str()))
+    }
+}
+
+fn remove_from(map: &mut BTreeMap<Key, BTreeSet<Key>>, at: &Key, key: &Key) {
+    if let Some(set) = map.get_mut(at) {
+        set.remove(key);
+        if set.is_empty() {
+            map.remove(at);
+        }
+    }
+}
+
+/// Every node the inputs could make (some compute to nothing: a workload in a hidden
+/// namespace), in no particular order.
+pub(crate) fn node_keys(inputs: &MeshInputs, ix: &Index) -> Vec<NodeKey> {
+    let mut keys: Vec<NodeKey> = Vec::with_capacity(
+        ix.visible.len() + inputs.deployments.len() + inputs.pods.len() + inputs.services.len(),
+    );
+    keys.extend(ix.visible.iter().cloned().map(NodeKey::Namespace));
+    keys.extend(inputs.deployments.keys().cloned().map(NodeKey::Deployment));
+    keys.extend(inputs.pods.keys().cloned().map(NodeKey::Pod));
+    keys.extend(inputs.services.keys().cloned().map(NodeKey::Service));
+    for svc in ix.rules_of.keys() {
+        let names: BTreeSet<&str> = ix.subsets_of(inputs, svc).collect();
+        keys.extend(names.into_iter().map(|name| NodeKey::Subset {
+            service: svc.clone(),
+            subset: name.to_owned(),
+        }));
+    }
+    keys.extend(inputs.gateways.keys().cloned().map(NodeKey::Gateway));
+    keys.extend(
+        inputs
+            .virtual_services
+            .keys()
+            .cloned()
+            .map(NodeKey::VirtualService),
+    );
+    keys
+}
+
+/// Builds the whole graph.
+pub fn build(inputs: &MeshInputs) -> MeshGraph {
+    let ix = Index::new(inputs);
+    let entries: Vec<(NodeKey, Entry)> = node_keys(inputs, &ix)
+        .into_iter()
+        .filter_map(|k| compute(inputs, &ix, &k).map(|e| (k, e)))
+        .collect();
+    assemble(entries)
+}
+
+pub(crate) fn assemble(entries: Vec<(NodeKey, Entry)>) -> MeshGraph {
+    let mut g = MeshGraph::default();
+    let mut edges = Vec::new();
+    for (k, e) in entries {
+        g.set_node(&k, Some(e.node));
+        edges.extend(e.edges);
+    }
+    for e in edges {
+        g.add_edge(e);
+    }
+    g
+}
+
+/// The node made from `key`, with the edges it owns; None when it is not drawn.
+pub(crate) fn compute(inputs: &MeshInputs, ix: &Index, key: &NodeKey) -> Option<Entry> {
+    let mut entry = match key {
+        NodeKey::Namespace(ns) => namespace_entry(inputs, ix, ns),
+        NodeKey::Deployment(k) => deployment_entry(inputs, ix, k),
+        NodeKey::Pod(k) => pod_entry(inputs, ix, k),
+        NodeKey::Service(k) => service_entry(inputs, ix, k),
+        NodeKey::Subset { service, subset } => subset_entry(inputs, ix, service, subset),
+        NodeKey::Gateway(k) => gateway_entry(inputs, ix, k),
+        NodeKey::VirtualService(k) => virtual_service_entry(inputs, ix, k),
+    }?;
+    // A host or gateway written twice (`reviews` and `reviews.default`) is one edge.
+    let mut seen = BTreeSet::new();
+    entry.edges.retain(|e| seen.insert(e.id.clone()));
+    Some(entry)
+}
+
 fn edge(kind: EdgeKind, source: &str, target: &str) -> GraphEdge {
     let tag = match kind {
         EdgeKind::Serves => "serves",
@@ -150,16 +413,7 @@ fn edge(kind: EdgeKind, source: &str, target: &str) -> GraphEdge {
         kind,
         source: source.into(),
         target: target.into(),
-        weight: None,
-        matches: None,
-        label: None,
-    }
-}
-
-fn field(label: &str, value: impl Into<String>) -> Field {
-    Field {
-        label: label.into(),
-        value: value.into(),
+        route: None,
     }
 }
 
@@ -172,246 +426,191 @@ fn object(api_version: &str, kind: &str, ns: Option<&str>, name: &str) -> Option
     })
 }
 
-fn fmt_labels(labels: &Labels) -> String {
-    if labels.is_empty() {
-        return "(none)".into();
-    }
-    labels
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+fn problem(severity: Severity, finding: Finding) -> Validation {
+    Validation { severity, finding }
 }
 
-fn is_ingress(d: &DeploymentInfo) -> bool {
-    d.template_labels.get("istio").map(String::as_str) == Some("ingressgateway")
+/// A node with health from its validations alone (most kinds: only pods and workloads
+/// have readiness).
+fn node(
+    id: String,
+    namespace: &str,
+    name: &str,
+    details: NodeDetails,
+    validations: Vec<Validation>,
+    object: Option<ObjectRef>,
+) -> GraphNode {
+    let mut n = GraphNode {
+        id,
+        kind: details.kind(),
+        namespace: namespace.into(),
+        name: name.into(),
+        parent: (details.kind() != NodeKind::Namespace).then(|| ns_id(namespace)),
+        health: Health::Ok,
+        health_reasons: Vec::new(),
+        ready: None,
+        sidecar: None,
+        details,
+        validations,
+        object,
+    };
+    let (health, reasons) = health_of(Health::Ok, Vec::new(), &n.validations);
+    n.health = health;
+    n.health_reasons = reasons;
+    n
 }
 
-/// Resolves a route or rule host (`reviews`, `reviews.default`,
-/// `reviews.default.svc.cluster.local`) to a service key, as Istio does for short names:
-/// relative to the namespace of the object that names it.
-pub fn resolve_host(host: &str, from_ns: &str) -> (String, String) {
-    let mut parts = host.split('.');
-    let name = parts.next().unwrap_or_default().to_owned();
-    let ns = parts.next().unwrap_or(from_ns).to_owned();
-    (ns, name)
-}
-
-/// Lookups every step needs, computed once per build so the model stays linear in the
-/// number of pods.
-struct Index<'a> {
-    deployments_by_ns: HashMap<&'a str, Vec<&'a DeploymentInfo>>,
-    pods_by_ns: HashMap<&'a str, Vec<&'a PodInfo>>,
-    /// The deployment each pod belongs to, by the deployment's selector.
-    owner: HashMap<(&'a str, &'a str), &'a DeploymentInfo>,
-}
-
-impl<'a> Index<'a> {
-    fn new(inputs: &'a MeshInputs) -> Self {
-        let mut deployments_by_ns: HashMap<&str, Vec<&DeploymentInfo>> = HashMap::new();
-        for d in inputs.deployments.values() {
-            deployments_by_ns.entry(&d.namespace).or_default().push(d);
+/// Raises `own` (from readiness) by the validations' worst severity, with the reasons.
+fn health_of(
+    own: Health,
+    mut reasons: Vec<HealthReason>,
+    validations: &[Validation],
+) -> (Health, Vec<HealthReason>) {
+    let mut health = own;
+    if let Some(worst) = validations.iter().map(|v| v.severity).max() {
+        let raised = match worst {
+            Severity::Error => Health::Error,
+            Severity::Warning => Health::Warning,
+            Severity::Info => Health::Ok,
+        };
+        if raised > Health::Ok {
+            reasons.push(HealthReason::Findings { severity: worst });
         }
-        let mut pods_by_ns: HashMap<&str, Vec<&PodInfo>> = HashMap::new();
-        let mut owner = HashMap::new();
-        for p in inputs.pods.values() {
-            pods_by_ns.entry(&p.namespace).or_default().push(p);
-            let found = deployments_by_ns.get(p.namespace.as_str()).and_then(|ds| {
-                ds.iter()
-                    .find(|d| !d.selector.is_empty() && selects(&d.selector, &p.labels))
-            });
-            if let Some(d) = found {
-                owner.insert((p.namespace.as_str(), p.name.as_str()), *d);
+        health = health.max(raised);
+    }
+    (health, reasons)
+}
+
+/// Ready when every container (replica) is, or none is wanted.
+fn readiness_health(r: Readiness) -> (Health, Vec<HealthReason>) {
+    if r.complete() || r.total == 0 {
+        (Health::Ok, Vec::new())
+    } else {
+        (Health::Pending, vec![HealthReason::NotReady])
+    }
+}
+
+fn namespace_entry(inputs: &MeshInputs, ix: &Index, ns: &str) -> Option<Entry> {
+    if !ix.visible.contains(ns) {
+        return None;
+    }
+    let injection = inputs
+        .namespaces
+        .get(ns)
+        .map_or(Injection::None, |n| n.injection.clone());
+    let policy = |p: &PeerAuthenticationInfo| {
+        Some(MtlsPolicy {
+            name: p.name.clone(),
+            mesh_wide: p.namespace == ISTIO_NAMESPACE,
+            mode: p.mode.clone()?,
+        })
+    };
+    let mut mtls: Vec<MtlsPolicy> = in_ns(&inputs.peer_authentications, ISTIO_NAMESPACE)
+        .filter_map(|(_, p)| policy(p))
+        .collect();
+    if ns != ISTIO_NAMESPACE {
+        mtls.extend(in_ns(&inputs.peer_authentications, ns).filter_map(|(_, p)| policy(p)));
+    }
+    Some(Entry {
+        node: node(
+            ns_id(ns),
+            ns,
+            ns,
+            NodeDetails::Namespace(NamespaceDetails { injection, mtls }),
+            Vec::new(),
+            object("v1", "Namespace", None, ns),
+        ),
+        edges: Vec::new(),
+    })
+}
+
+/// The node id of a deployment when it is drawn.
+fn deployment_node_id(ix: &Index, d: &DeploymentInfo) -> Option<String> {
+    if !ix.visible.contains(&d.namespace) {
+        return None;
+    }
+    if is_ingress(d) {
+        Some(ingress_id(&d.namespace, &d.name))
+    } else if d.namespace == ISTIO_NAMESPACE {
+        None
+    } else {
+        Some(wl_id(&d.namespace, &d.name))
+    }
+}
+
+fn deployment_entry(inputs: &MeshInputs, ix: &Index, key: &Key) -> Option<Entry> {
+    let d = inputs.deployments.get(key)?;
+    let id = deployment_node_id(ix, d)?;
+    let details = WorkloadDetails {
+        selector: d.selector.clone(),
+        pod_labels: d.template_labels.clone(),
+        paused: d.paused,
+    };
+    let ready = Readiness::new(d.ready_replicas, d.replicas);
+    let (mut health, mut reasons) = readiness_health(ready);
+    // Pod problems roll up into their workload, so a folded box still shows them.
+    for pod_key in ix.pods_of.get(key).into_iter().flatten() {
+        if let Some(p) = inputs.pods.get(pod_key) {
+            let state = pod_state(inputs, p);
+            if state.health > Health::Ok {
+                health = health.max(state.health);
+                reasons.push(HealthReason::Pod {
+                    id: pod_id(&p.namespace, &p.name),
+                    health: state.health,
+                });
             }
         }
-        Self {
-            deployments_by_ns,
-            pods_by_ns,
-            owner,
-        }
     }
-
-    fn deployments(&self, ns: &str) -> &[&'a DeploymentInfo] {
-        self.deployments_by_ns.get(ns).map_or(&[], Vec::as_slice)
-    }
-
-    fn pods(&self, ns: &str) -> &[&'a PodInfo] {
-        self.pods_by_ns.get(ns).map_or(&[], Vec::as_slice)
-    }
-
-    fn owner(&self, p: &PodInfo) -> Option<&'a DeploymentInfo> {
-        self.owner
-            .get(&(p.namespace.as_str(), p.name.as_str()))
-            .copied()
-    }
-}
-
-/// Builds the whole graph.
-pub fn build(inputs: &MeshInputs) -> MeshGraph {
-    let mut g = MeshGraph::default();
-    let ix = Index::new(inputs);
-    let namespaces = namespaces_to_show(inputs);
-    add_namespaces(&mut g, inputs, &namespaces);
-    add_workloads_and_pods(&mut g, inputs, &ix, &namespaces);
-    add_services(&mut g, inputs, &ix, &namespaces);
-    add_subsets(&mut g, inputs, &ix, &namespaces);
-    add_gateways(&mut g, inputs, &namespaces);
-    add_virtual_services(&mut g, inputs, &namespaces);
-    validate_gateways_served(&mut g, inputs);
-    validate_subsets(&mut g, inputs);
-    decorate_health(&mut g);
-    g
-}
-
-fn namespaces_to_show(inputs: &MeshInputs) -> Vec<String> {
-    let mut all: Vec<String> = inputs
-        .namespaces
-        .keys()
-        .cloned()
-        .chain(inputs.deployments.keys().map(|(n, _)| n.clone()))
-        .chain(inputs.services.keys().map(|(n, _)| n.clone()))
-        .collect();
-    all.sort();
-    all.dedup();
-    // Cluster machinery is hidden; istio-system only when it holds an ingress gateway; a
-    // namespace with nothing the model draws (or only `default`'s kubernetes service) is left out.
-    all.retain(|ns| {
-        if HIDDEN_NAMESPACES.contains(&ns.as_str()) {
-            return false;
-        }
-        if ns == ISTIO_NAMESPACE {
-            return inputs
-                .deployments
-                .values()
-                .any(|d| &d.namespace == ns && is_ingress(d));
-        }
-        inputs.deployments.keys().any(|(n, _)| n == ns)
-            || inputs
-                .services
-                .keys()
-                .any(|(n, _)| n == ns && ns != "default")
-            || inputs.virtual_services.keys().any(|(n, _)| n == ns)
-            || inputs.gateways.keys().any(|(n, _)| n == ns)
-    });
-    all
-}
-
-fn add_namespaces(g: &mut MeshGraph, inputs: &MeshInputs, namespaces: &[String]) {
-    for ns in namespaces {
-        let injection = inputs
-            .namespaces
-            .get(ns)
-            .map(|n| n.injection.clone())
-            .unwrap_or(Injection::None);
-        let injection_text = match &injection {
-            Injection::Enabled => "on (istio-injection=enabled)".to_string(),
-            Injection::Disabled => "off (istio-injection label is not \"enabled\")".to_string(),
-            Injection::Revision(r) => format!("on for revision {r} (istio.io/rev={r})"),
-            Injection::None => "off (no istio-injection label)".to_string(),
-        };
-        let mut fields = vec![field("Sidecar injection", injection_text)];
-        let mtls: Vec<String> = inputs
-            .peer_authentications
-            .values()
-            .filter(|p| &p.namespace == ns || p.namespace == ISTIO_NAMESPACE)
-            .filter_map(|p| {
-                let scope = if p.namespace == ISTIO_NAMESPACE {
-                    "mesh-wide"
-                } else {
-                    "this namespace"
-                };
-                Some(format!("{} ({scope}, {})", p.mode.clone()?, p.name))
-            })
-            .collect();
-        if !mtls.is_empty() {
-            fields.push(field("Mutual TLS", mtls.join("; ")));
-        }
-        g.add_node(GraphNode {
-            id: ns_id(ns),
-            kind: NodeKind::Namespace,
-            namespace: ns.clone(),
-            name: ns.clone(),
-            label: ns.clone(),
-            parent: None,
-            health: Health::Ok,
-            ready: None,
-            sidecar: None,
-            fields,
-            validations: Vec::new(),
-            object: object("v1", "Namespace", None, ns),
-        });
-    }
-}
-
-fn add_workloads_and_pods(
-    g: &mut MeshGraph,
-    inputs: &MeshInputs,
-    ix: &Index,
-    namespaces: &[String],
-) {
-    for d in inputs.deployments.values() {
-        if !namespaces.contains(&d.namespace) {
-            continue;
-        }
-        let ingress = is_ingress(d);
-        if d.namespace == ISTIO_NAMESPACE && !ingress {
-            continue;
-        }
-        let id = if ingress {
-            ingress_id(&d.namespace, &d.name)
+    let mut n = node(
+        id,
+        &d.namespace,
+        &d.name,
+        if is_ingress(d) {
+            NodeDetails::IngressGateway(details)
         } else {
-            wl_id(&d.namespace, &d.name)
-        };
-        let mut fields = vec![
-            field(
-                "Replicas",
-                format!("{} ready of {}", d.ready_replicas, d.replicas),
-            ),
-            field("Pod labels", fmt_labels(&d.template_labels)),
-        ];
-        if d.paused {
-            fields.push(field("Rollout", "paused"));
-        }
-        g.add_node(GraphNode {
-            id: id.clone(),
-            kind: if ingress {
-                NodeKind::IngressGateway
-            } else {
-                NodeKind::Workload
-            },
-            namespace: d.namespace.clone(),
-            name: d.name.clone(),
-            label: d.name.clone(),
-            parent: Some(ns_id(&d.namespace)),
-            health: Health::Ok,
-            ready: Some(format!("{}/{}", d.ready_replicas, d.replicas)),
-            sidecar: None,
-            fields,
-            validations: Vec::new(),
-            object: object("apps/v1", "Deployment", Some(&d.namespace), &d.name),
-        });
+            NodeDetails::Workload(details)
+        },
+        Vec::new(),
+        object("apps/v1", "Deployment", Some(&d.namespace), &d.name),
+    );
+    n.ready = Some(ready);
+    n.health = health;
+    n.health_reasons = reasons;
+    Some(Entry {
+        node: n,
+        edges: Vec::new(),
+    })
+}
+
+/// The group a pod is drawn in, when it is drawn: its workload (or ingress gateway), else
+/// its namespace. Istio's own pods other than the ingress gateway's are left out.
+fn pod_parent(inputs: &MeshInputs, ix: &Index, key: &Key) -> Option<String> {
+    if !ix.visible.contains(&key.0) {
+        return None;
     }
-    for p in inputs.pods.values() {
-        if !namespaces.contains(&p.namespace) {
-            continue;
-        }
-        let parent = match ix.owner(p) {
-            Some(d) if is_ingress(d) => ingress_id(&d.namespace, &d.name),
-            Some(d) if d.namespace == ISTIO_NAMESPACE => continue,
-            Some(d) => wl_id(&d.namespace, &d.name),
-            None if p.namespace == ISTIO_NAMESPACE => continue,
-            None => ns_id(&p.namespace),
-        };
-        add_pod(g, inputs, p, parent);
+    match ix.owner.get(key).and_then(|k| inputs.deployments.get(k)) {
+        Some(d) => deployment_node_id(ix, d),
+        None if key.0 == ISTIO_NAMESPACE => None,
+        None => Some(ns_id(&key.0)),
     }
 }
 
-fn add_pod(g: &mut MeshGraph, inputs: &MeshInputs, p: &PodInfo, parent: String) {
+/// What a pod's node shows beyond its details: sidecar, findings, health.
+struct PodState {
+    sidecar: Sidecar,
+    /// The ingress gateway's own pods: their Envoy is the pod itself, not a sidecar.
+    gateway_pod: bool,
+    validations: Vec<Validation>,
+    health: Health,
+    reasons: Vec<HealthReason>,
+}
+
+fn pod_state(inputs: &MeshInputs, p: &PodInfo) -> PodState {
     let injects = inputs
         .namespaces
         .get(&p.namespace)
         .is_some_and(|n| n.injection.injects());
-    let is_gateway_pod = p.labels.contains_key("istio");
+    let gateway_pod = p.labels.contains_key("istio");
     let sidecar = if p.has_sidecar {
         if p.sidecar_ready {
             Sidecar::Ready
@@ -425,600 +624,470 @@ fn add_pod(g: &mut MeshGraph, inputs: &MeshInputs, p: &PodInfo, parent: String) 
     } else {
         Sidecar::NotInjected
     };
-    let mut fields = vec![
-        field(
-            "Status",
-            p.waiting_reason.clone().unwrap_or_else(|| {
-                if p.deleting {
-                    "Terminating".into()
-                } else {
-                    p.phase.clone()
-                }
-            }),
-        ),
-        field("Ready containers", format!("{}/{}", p.ready, p.total)),
-        field("Labels", fmt_labels(&p.labels)),
-    ];
-    if let Some(ip) = &p.ip {
-        fields.push(field("Pod IP", ip.clone()));
-    }
-    if p.restarts > 0 {
-        fields.push(field("Restarts", p.restarts.to_string()));
-    }
-    let id = pod_id(&p.namespace, &p.name);
-    g.add_node(GraphNode {
-        id: id.clone(),
-        kind: NodeKind::Pod,
-        namespace: p.namespace.clone(),
-        name: p.name.clone(),
-        label: short_pod_name(&p.name),
-        parent: Some(parent),
-        health: Health::Ok,
-        ready: Some(format!("{}/{}", p.ready, p.total)),
-        // The gateway's own Envoy is the pod itself, not a sidecar.
-        sidecar: (!is_gateway_pod).then_some(sidecar),
-        fields,
-        validations: Vec::new(),
-        object: object("v1", "Pod", Some(&p.namespace), &p.name),
-    });
+    let mut validations = Vec::new();
     match sidecar {
-        Sidecar::Missing if !is_gateway_pod => g.validate(
-            &id,
-            Severity::Warning,
-            "pod-without-sidecar",
-            format!(
-                "This pod has no sidecar although namespace {} asks for injection: it was started before injection was turned on. Restart its workload to give it one.",
-                p.namespace
-            ),
-        ),
-        Sidecar::OptedOut => g.validate(
-            &id,
-            Severity::Info,
-            "pod-opted-out",
-            "This pod opted out of injection with the label sidecar.istio.io/inject=false, so Istio does not route or observe its traffic.".into(),
-        ),
+        Sidecar::Missing if !gateway_pod => {
+            validations.push(problem(Severity::Warning, Finding::PodWithoutSidecar))
+        }
+        Sidecar::OptedOut => validations.push(problem(Severity::Info, Finding::PodOptedOut)),
         _ => {}
     }
+    let failing = match &p.waiting_reason {
+        Some(reason) => FAILING.contains(&reason.as_str()).then(|| reason.clone()),
+        None if !p.deleting && p.phase == PodPhase::Failed => Some("Failed".to_owned()),
+        None => None,
+    };
+    let (own, reasons) = match failing {
+        Some(cause) => (Health::Error, vec![HealthReason::Failing { cause }]),
+        None => readiness_health(Readiness::new(p.ready, p.total)),
+    };
+    let (health, reasons) = health_of(own, reasons, &validations);
+    PodState {
+        sidecar,
+        gateway_pod,
+        validations,
+        health,
+        reasons,
+    }
 }
 
-/// `reviews-v2-5b9c7d8f4-x7k2p` is shown as `x7k2p` inside its workload's box.
-fn short_pod_name(name: &str) -> String {
-    name.rsplit('-').next().unwrap_or(name).to_owned()
+fn pod_entry(inputs: &MeshInputs, ix: &Index, key: &Key) -> Option<Entry> {
+    let p = inputs.pods.get(key)?;
+    let parent = pod_parent(inputs, ix, key)?;
+    let state = pod_state(inputs, p);
+    let details = PodDetails {
+        phase: p.phase,
+        waiting_reason: p.waiting_reason.clone(),
+        terminating: p.deleting,
+        labels: p.labels.clone(),
+        ip: p.ip.clone(),
+        node: p.node.clone(),
+        restarts: p.restarts,
+    };
+    let mut n = node(
+        pod_id(&p.namespace, &p.name),
+        &p.namespace,
+        &p.name,
+        NodeDetails::Pod(details),
+        state.validations,
+        object("v1", "Pod", Some(&p.namespace), &p.name),
+    );
+    n.parent = Some(parent);
+    n.ready = Some(Readiness::new(p.ready, p.total));
+    n.sidecar = (!state.gateway_pod).then_some(state.sidecar);
+    n.health = state.health;
+    n.health_reasons = state.reasons;
+    Some(Entry {
+        node: n,
+        edges: Vec::new(),
+    })
 }
 
-fn add_services(g: &mut MeshGraph, inputs: &MeshInputs, ix: &Index, namespaces: &[String]) {
-    for s in inputs.services.values() {
-        if !namespaces.contains(&s.namespace) || s.namespace == ISTIO_NAMESPACE {
-            continue;
-        }
-        if s.namespace == "default" && s.name == "kubernetes" {
-            continue;
-        }
-        let id = svc_id(&s.namespace, &s.name);
-        let ports = s
-            .ports
-            .iter()
-            .map(|p| match &p.name {
-                Some(n) => format!("{} ({n})", p.port),
-                None => p.port.to_string(),
-            })
-            .collect::<Vec<_>>()
-            .join(", ");
-        let mut fields = vec![
-            field("Type", s.type_.clone()),
-            field("Ports", ports),
-            field(
-                "Selects pods with",
-                s.selector
-                    .as_ref()
-                    .map_or("(no selector)".into(), fmt_labels),
-            ),
-            field(
-                "DNS name",
-                format!("{}.{}.svc.cluster.local", s.name, s.namespace),
-            ),
-        ];
-        let endpoints = inputs
-            .endpoint_slices
-            .values()
-            .filter(|e| e.namespace == s.namespace && e.service == s.name)
-            .fold((0, 0), |(r, t), e| (r + e.ready, t + e.total));
-        fields.push(field(
-            "Endpoints",
-            format!("{} ready of {}", endpoints.0, endpoints.1),
-        ));
-        g.add_node(GraphNode {
-            id: id.clone(),
-            kind: NodeKind::Service,
-            namespace: s.namespace.clone(),
-            name: s.name.clone(),
-            label: s.name.clone(),
-            parent: Some(ns_id(&s.namespace)),
-            health: Health::Ok,
-            ready: None,
-            sidecar: None,
-            fields,
-            validations: Vec::new(),
-            object: object("v1", "Service", Some(&s.namespace), &s.name),
-        });
-        let Some(selector) = s.selector.as_ref().filter(|sel| !sel.is_empty()) else {
-            continue;
-        };
-        let targets = selected_targets(ix, &s.namespace, selector);
-        if targets.is_empty() {
-            g.validate(
-                &id,
-                Severity::Warning,
-                "service-selects-no-pods",
-                format!(
-                    "No pod has the labels {}, so requests to this service have nowhere to go.",
-                    fmt_labels(selector)
-                ),
-            );
-        }
-        for target in targets {
-            g.add_edge(edge(EdgeKind::Selects, &id, &target));
+/// What a Service or Subset selects: a workload (by its pods' labels) or a pod that
+/// belongs to no workload, with its node id when it is drawn.
+struct Target<'a> {
+    node: Option<String>,
+    what: Selected<'a>,
+}
+
+enum Selected<'a> {
+    Workload(&'a Key),
+    Pod(&'a Key),
+}
+
+impl Target<'_> {
+    /// A selected workload with a ready pod, or a selected pod that is ready.
+    fn has_ready_pod(&self, inputs: &MeshInputs, ix: &Index) -> bool {
+        match self.what {
+            Selected::Pod(k) => inputs.pods.get(k).is_some_and(pod_ready),
+            Selected::Workload(d) => ix
+                .pods_of
+                .get(d)
+                .into_iter()
+                .flatten()
+                .filter_map(|p| inputs.pods.get(p))
+                .any(pod_ready),
         }
     }
 }
 
-/// Workloads whose pods carry `labels` (and pods with no workload that carry them).
-fn selected_targets(ix: &Index, ns: &str, labels: &Labels) -> Vec<String> {
-    let mut out: Vec<String> = ix
-        .deployments(ns)
-        .iter()
-        .filter(|d| selects(labels, &d.template_labels))
-        .map(|d| {
-            if is_ingress(d) {
-                ingress_id(ns, &d.name)
-            } else {
-                wl_id(ns, &d.name)
-            }
+/// Workloads whose pods carry `labels`, and pods with no workload that carry them.
+fn selected_targets<'a>(
+    inputs: &'a MeshInputs,
+    ix: &'a Index,
+    ns: &str,
+    labels: &Labels,
+) -> Vec<Target<'a>> {
+    let mut out: Vec<Target> = in_ns(&inputs.deployments, ns)
+        .filter(|(_, d)| selects(labels, &d.template_labels))
+        .map(|(k, d)| Target {
+            node: deployment_node_id(ix, d),
+            what: Selected::Workload(k),
         })
         .collect();
     out.extend(
-        ix.pods(ns)
-            .iter()
-            .filter(|p| ix.owner(p).is_none() && selects(labels, &p.labels))
-            .map(|p| pod_id(ns, &p.name)),
+        keys_in_ns(&ix.orphans, ns)
+            .filter(|k| {
+                inputs
+                    .pods
+                    .get(*k)
+                    .is_some_and(|p| selects(labels, &p.labels))
+            })
+            .map(|k| Target {
+                node: pod_parent(inputs, ix, k).map(|_| pod_id(&k.0, &k.1)),
+                what: Selected::Pod(k),
+            }),
     );
     out
 }
 
-fn add_subsets(g: &mut MeshGraph, inputs: &MeshInputs, ix: &Index, namespaces: &[String]) {
-    for dr in inputs.destination_rules.values() {
-        let (svc_ns, svc_name) = resolve_host(&dr.host, &dr.namespace);
-        if !namespaces.contains(&svc_ns) {
-            continue;
+/// A service is drawn unless it is Istio's own or the API server's.
+fn service_drawn(inputs: &MeshInputs, ix: &Index, key: &Key) -> bool {
+    ix.visible.contains(&key.0)
+        && key.0 != ISTIO_NAMESPACE
+        && !(key.0 == "default" && key.1 == "kubernetes")
+        && inputs.services.contains_key(key)
+}
+
+fn service_entry(inputs: &MeshInputs, ix: &Index, key: &Key) -> Option<Entry> {
+    if !service_drawn(inputs, ix, key) {
+        return None;
+    }
+    let s = inputs.services.get(key)?;
+    let id = svc_id(&s.namespace, &s.name);
+    let endpoints = ix
+        .slices_of
+        .get(key)
+        .into_iter()
+        .flatten()
+        .filter_map(|k| inputs.endpoint_slices.get(k))
+        .fold(Readiness::default(), |r, e| {
+            Readiness::new(r.ready + e.ready, r.total + e.total)
+        });
+    let mut validations = Vec::new();
+    let mut edges = Vec::new();
+    if let Some(selector) = s.selector.as_ref().filter(|sel| !sel.is_empty()) {
+        let targets = selected_targets(inputs, ix, &s.namespace, selector);
+        if targets.is_empty() {
+            validations.push(problem(
+                Severity::Warning,
+                Finding::ServiceSelectsNoPods {
+                    selector: selector.clone(),
+                },
+            ));
         }
-        let service = inputs.services.get(&(svc_ns.clone(), svc_name.clone()));
-        for subset in &dr.subsets {
-            let id = subset_id(&svc_ns, &svc_name, &subset.name);
-            let mut fields = vec![
-                field(
-                    "Destination rule",
-                    format!("{} (host {})", dr.name, dr.host),
-                ),
-                field("Pod labels", fmt_labels(&subset.labels)),
-            ];
-            if let Some(mode) = &dr.tls_mode {
-                fields.push(field("TLS mode", mode.clone()));
-            }
-            g.add_node(GraphNode {
-                id: id.clone(),
-                kind: NodeKind::Subset,
-                namespace: svc_ns.clone(),
-                name: subset.name.clone(),
-                label: format!("{svc_name} {}", subset.name),
-                parent: Some(ns_id(&svc_ns)),
-                health: Health::Ok,
-                ready: None,
-                sidecar: None,
-                fields,
-                validations: Vec::new(),
-                object: object(
-                    "networking.istio.io/v1",
-                    "DestinationRule",
-                    Some(&dr.namespace),
-                    &dr.name,
-                ),
-            });
-            let Some(service) = service else {
-                g.validate(
-                    &id,
-                    Severity::Error,
-                    "destination-rule-host-not-found",
-                    format!(
-                        "Destination rule {} is for host {}, but there is no service {svc_name} in namespace {svc_ns}.",
-                        dr.name, dr.host
-                    ),
-                );
-                continue;
-            };
+        edges.extend(
+            targets
+                .iter()
+                .filter_map(|t| t.node.as_deref())
+                .map(|t| edge(EdgeKind::Selects, &id, t)),
+        );
+    }
+    let details = ServiceDetails {
+        service_type: s.type_.clone(),
+        cluster_ip: s.cluster_ip.clone(),
+        ports: s.ports.clone(),
+        selector: s.selector.clone(),
+        endpoints,
+    };
+    Some(Entry {
+        node: node(
+            id,
+            &s.namespace,
+            &s.name,
+            NodeDetails::Service(details),
+            validations,
+            object("v1", "Service", Some(&s.namespace), &s.name),
+        ),
+        edges,
+    })
+}
+
+/// The DestinationRule (first by namespace and name) that defines a subset of a service.
+fn subset_rule<'a>(
+    inputs: &'a MeshInputs,
+    ix: &Index,
+    svc: &Key,
+    name: &str,
+) -> Option<(&'a DestinationRuleInfo, &'a Subset)> {
+    ix.rules_of
+        .get(svc)?
+        .iter()
+        .filter_map(|k| inputs.destination_rules.get(k))
+        .find_map(|dr| Some((dr, dr.subsets.iter().find(|s| s.name == name)?)))
+}
+
+fn subset_drawn(inputs: &MeshInputs, ix: &Index, svc: &Key, name: &str) -> bool {
+    ix.visible.contains(&svc.0) && subset_rule(inputs, ix, svc, name).is_some()
+}
+
+/// Whether any drawn VirtualService routes requests to this subset.
+fn subset_routed(inputs: &MeshInputs, ix: &Index, svc: &Key, name: &str) -> bool {
+    ix.vs_of_service
+        .get(svc)
+        .into_iter()
+        .flatten()
+        .filter(|k| ix.visible.contains(&k.0))
+        .filter_map(|k| inputs.virtual_services.get(k))
+        .any(|vs| {
+            vs.http.iter().flat_map(|r| &r.destinations).any(|d| {
+                d.subset.as_deref() == Some(name)
+                    && service_key(&d.host, &vs.namespace).as_ref() == Some(svc)
+            })
+        })
+}
+
+fn pod_ready(p: &PodInfo) -> bool {
+    p.phase == PodPhase::Running && p.total > 0 && p.ready == p.total && !p.deleting
+}
+
+fn subset_entry(inputs: &MeshInputs, ix: &Index, svc: &Key, name: &str) -> Option<Entry> {
+    if !ix.visible.contains(&svc.0) {
+        return None;
+    }
+    let (dr, subset) = subset_rule(inputs, ix, svc, name)?;
+    let (svc_ns, svc_name) = svc;
+    let id = subset_id(svc_ns, svc_name, name);
+    let mut validations = Vec::new();
+    let mut edges = Vec::new();
+    match inputs.services.get(svc) {
+        None => validations.push(problem(
+            Severity::Error,
+            Finding::DestinationRuleHostNotFound {
+                rule: dr.name.clone(),
+                host: dr.host.clone(),
+                service: svc_name.clone(),
+                service_namespace: svc_ns.clone(),
+            },
+        )),
+        Some(service) => {
             // A subset's pods are the service's pods that also carry the subset labels.
             let mut labels = service.selector.clone().unwrap_or_default();
             labels.extend(subset.labels.clone());
-            for target in selected_targets(ix, &svc_ns, &labels) {
-                g.add_edge(edge(EdgeKind::Selects, &id, &target));
+            // Only what is drawn counts: a subset of istiod's service selects nothing here.
+            let targets: Vec<Target> = selected_targets(inputs, ix, svc_ns, &labels)
+                .into_iter()
+                .filter(|t| t.node.is_some())
+                .collect();
+            let routed = subset_routed(inputs, ix, svc, name);
+            if targets.is_empty() {
+                validations.push(problem(
+                    if routed {
+                        Severity::Error
+                    } else {
+                        Severity::Warning
+                    },
+                    Finding::SubsetSelectsNoPods {
+                        labels: subset.labels.clone(),
+                    },
+                ));
+            } else if routed && !targets.iter().any(|t| t.has_ready_pod(inputs, ix)) {
+                validations.push(problem(Severity::Warning, Finding::SubsetNoReadyPods));
             }
+            edges.extend(
+                targets
+                    .iter()
+                    .filter_map(|t| t.node.as_deref())
+                    .map(|t| edge(EdgeKind::Selects, &id, t)),
+            );
         }
     }
+    let details = SubsetDetails {
+        service: svc_name.clone(),
+        rule: dr.name.clone(),
+        rule_namespace: dr.namespace.clone(),
+        host: dr.host.clone(),
+        labels: subset.labels.clone(),
+        tls_mode: dr.tls_mode.clone(),
+    };
+    Some(Entry {
+        node: node(
+            id,
+            svc_ns,
+            name,
+            NodeDetails::Subset(details),
+            validations,
+            object(
+                "networking.istio.io/v1",
+                "DestinationRule",
+                Some(&dr.namespace),
+                &dr.name,
+            ),
+        ),
+        edges,
+    })
 }
 
-fn add_gateways(g: &mut MeshGraph, inputs: &MeshInputs, namespaces: &[String]) {
-    for gw in inputs.gateways.values() {
-        if !namespaces.contains(&gw.namespace) {
-            continue;
-        }
-        let id = gw_id(&gw.namespace, &gw.name);
-        let servers = gw
-            .servers
+fn gateway_entry(inputs: &MeshInputs, ix: &Index, key: &Key) -> Option<Entry> {
+    let gw = inputs.gateways.get(key)?;
+    if !ix.visible.contains(&gw.namespace) {
+        return None;
+    }
+    let id = gw_id(&gw.namespace, &gw.name);
+    // Istio matches a Gateway's selector against gateway pods in every namespace.
+    let edges: Vec<GraphEdge> = if gw.selector.is_empty() {
+        Vec::new()
+    } else {
+        ix.ingress
             .iter()
-            .map(|s| format!("{} {} for {}", s.protocol, s.port, s.hosts.join(", ")))
-            .collect::<Vec<_>>()
-            .join("; ");
-        g.add_node(GraphNode {
-            id: id.clone(),
-            kind: NodeKind::Gateway,
-            namespace: gw.namespace.clone(),
-            name: gw.name.clone(),
-            label: gw.name.clone(),
-            parent: Some(ns_id(&gw.namespace)),
-            health: Health::Ok,
-            ready: None,
-            sidecar: None,
-            fields: vec![
-                field("Selects gateway pods with", fmt_labels(&gw.selector)),
-                field("Listens on", servers),
-            ],
-            validations: Vec::new(),
-            object: object(
+            .filter_map(|k| inputs.deployments.get(k))
+            .filter(|d| selects(&gw.selector, &d.template_labels))
+            .filter_map(|d| deployment_node_id(ix, d))
+            .map(|from| edge(EdgeKind::Serves, &from, &id))
+            .collect()
+    };
+    let mut validations = Vec::new();
+    if edges.is_empty() {
+        validations.push(problem(
+            Severity::Error,
+            Finding::GatewayNotServed {
+                selector: gw.selector.clone(),
+            },
+        ));
+    }
+    let details = GatewayDetails {
+        selector: gw.selector.clone(),
+        servers: gw.servers.clone(),
+    };
+    Some(Entry {
+        node: node(
+            id,
+            &gw.namespace,
+            &gw.name,
+            NodeDetails::Gateway(details),
+            validations,
+            object(
                 "networking.istio.io/v1",
                 "Gateway",
                 Some(&gw.namespace),
                 &gw.name,
             ),
-        });
-        // Istio matches a Gateway's selector against gateway pods in every namespace.
-        for d in inputs.deployments.values().filter(|d| is_ingress(d)) {
-            if !gw.selector.is_empty() && selects(&gw.selector, &d.template_labels) {
-                g.add_edge(edge(
-                    EdgeKind::Serves,
-                    &ingress_id(&d.namespace, &d.name),
-                    &id,
-                ));
+        ),
+        edges,
+    })
+}
+
+fn virtual_service_entry(inputs: &MeshInputs, ix: &Index, key: &Key) -> Option<Entry> {
+    let vs = inputs.virtual_services.get(key)?;
+    if !ix.visible.contains(&vs.namespace) {
+        return None;
+    }
+    let id = vs_id(&vs.namespace, &vs.name);
+    let mut validations = Vec::new();
+    let mut edges = Vec::new();
+    for gw in gateway_refs(vs) {
+        if inputs.gateways.contains_key(&gw) {
+            if ix.visible.contains(&gw.0) {
+                edges.push(edge(EdgeKind::Binds, &gw_id(&gw.0, &gw.1), &id));
+            }
+        } else {
+            validations.push(problem(
+                Severity::Error,
+                Finding::GatewayNotFound {
+                    namespace: gw.0,
+                    name: gw.1,
+                },
+            ));
+        }
+    }
+    let applies_to_mesh = vs.gateways.is_empty() || vs.gateways.iter().any(|g| g == "mesh");
+    if applies_to_mesh {
+        for host in &vs.hosts {
+            if let Some(svc) = service_key(host, &vs.namespace)
+                && service_drawn(inputs, ix, &svc)
+            {
+                edges.push(edge(EdgeKind::RoutedBy, &svc_id(&svc.0, &svc.1), &id));
             }
         }
     }
-}
-
-fn add_virtual_services(g: &mut MeshGraph, inputs: &MeshInputs, namespaces: &[String]) {
-    for vs in inputs.virtual_services.values() {
-        if !namespaces.contains(&vs.namespace) {
-            continue;
+    for (i, route) in vs.http.iter().enumerate() {
+        let index = u32::try_from(i).unwrap_or(u32::MAX);
+        let several = route.destinations.len() > 1;
+        let sum: i64 = route
+            .destinations
+            .iter()
+            .map(|d| i64::from(d.weight.unwrap_or(0)))
+            .sum();
+        if several && sum != 100 {
+            validations.push(problem(
+                Severity::Error,
+                Finding::WeightsNot100 { route: index, sum },
+            ));
         }
-        let id = vs_id(&vs.namespace, &vs.name);
-        let applies_to_mesh = vs.gateways.is_empty() || vs.gateways.iter().any(|g| g == "mesh");
-        let mut fields = vec![
-            field("Hosts", vs.hosts.join(", ")),
-            field(
-                "Applies to",
-                if vs.gateways.is_empty() {
-                    "requests between services inside the mesh".to_string()
-                } else {
-                    vs.gateways.join(", ")
-                },
-            ),
-        ];
-        for (i, route) in vs.http.iter().enumerate() {
-            let to = route
-                .destinations
-                .iter()
-                .map(|d| {
-                    let target = match &d.subset {
-                        Some(s) => format!("{} {s}", d.host),
-                        None => d.host.clone(),
-                    };
-                    match d.weight {
-                        Some(w) => format!("{target} {w}%"),
-                        None => target,
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join(", ");
-            let when = if route.matches.is_empty() {
-                "any request".to_string()
-            } else {
-                route.matches.join(" or ")
+        for (j, d) in route.destinations.iter().enumerate() {
+            let Some(svc) = service_key(&d.host, &vs.namespace) else {
+                validations.push(problem(
+                    Severity::Warning,
+                    Finding::RouteHostOutsideCluster {
+                        route: index,
+                        host: d.host.clone(),
+                    },
+                ));
+                continue;
             };
-            let mut text = format!("{when} → {to}");
-            if let Some(f) = &route.fault {
-                text.push_str(&format!(" (fault: {f})"));
+            if !inputs.services.contains_key(&svc) {
+                validations.push(problem(
+                    Severity::Error,
+                    Finding::RouteHostNotFound {
+                        route: index,
+                        host: d.host.clone(),
+                        service: svc.1,
+                        service_namespace: svc.0,
+                    },
+                ));
+                continue;
             }
-            fields.push(field(&format!("Route {}", i + 1), text));
+            let target = match &d.subset {
+                Some(subset) if !subset_drawn(inputs, ix, &svc, subset) => {
+                    validations.push(problem(
+                        Severity::Error,
+                        Finding::RouteSubsetNotFound {
+                            route: index,
+                            subset: subset.clone(),
+                            service: svc.1.clone(),
+                        },
+                    ));
+                    continue;
+                }
+                Some(subset) => subset_id(&svc.0, &svc.1, subset),
+                None if service_drawn(inputs, ix, &svc) => svc_id(&svc.0, &svc.1),
+                None => continue,
+            };
+            let weight = match d.weight {
+                Some(w) => u32::try_from(w.clamp(0, 100)).unwrap_or(0),
+                None if !several => 100,
+                None => 0,
+            };
+            let mut e = edge(EdgeKind::Route, &id, &target);
+            e.id = format!("{}#{i}.{j}", e.id);
+            e.route = Some(RouteEdge {
+                route: index,
+                weight,
+                split: several,
+                matches: route.matches.clone(),
+            });
+            edges.push(e);
         }
-        g.add_node(GraphNode {
-            id: id.clone(),
-            kind: NodeKind::VirtualService,
-            namespace: vs.namespace.clone(),
-            name: vs.name.clone(),
-            label: vs.name.clone(),
-            parent: Some(ns_id(&vs.namespace)),
-            health: Health::Ok,
-            ready: None,
-            sidecar: None,
-            fields,
-            validations: Vec::new(),
-            object: object(
+    }
+    let details = VirtualServiceDetails {
+        hosts: vs.hosts.clone(),
+        gateways: vs.gateways.clone(),
+        routes: vs.http.clone(),
+    };
+    Some(Entry {
+        node: node(
+            id,
+            &vs.namespace,
+            &vs.name,
+            NodeDetails::VirtualService(details),
+            validations,
+            object(
                 "networking.istio.io/v1",
                 "VirtualService",
                 Some(&vs.namespace),
                 &vs.name,
             ),
-        });
-        for gw in vs.gateways.iter().filter(|g| g.as_str() != "mesh") {
-            let (gw_ns, gw_name) = match gw.split_once('/') {
-                Some((n, name)) => (n.to_owned(), name.to_owned()),
-                None => (vs.namespace.clone(), gw.clone()),
-            };
-            if inputs
-                .gateways
-                .contains_key(&(gw_ns.clone(), gw_name.clone()))
-            {
-                g.add_edge(edge(EdgeKind::Binds, &gw_id(&gw_ns, &gw_name), &id));
-            } else {
-                g.validate(
-                    &id,
-                    Severity::Error,
-                    "gateway-not-found",
-                    format!(
-                        "This virtual service is bound to gateway {gw_ns}/{gw_name}, which does not exist, so requests through it are not routed."
-                    ),
-                );
-            }
-        }
-        if applies_to_mesh {
-            for host in &vs.hosts {
-                let key = resolve_host(host, &vs.namespace);
-                if inputs.services.contains_key(&key) {
-                    g.add_edge(edge(EdgeKind::RoutedBy, &svc_id(&key.0, &key.1), &id));
-                }
-            }
-        }
-        add_routes(g, inputs, vs, &id);
-    }
-}
-
-fn add_routes(g: &mut MeshGraph, inputs: &MeshInputs, vs: &VirtualServiceInfo, id: &str) {
-    for (i, route) in vs.http.iter().enumerate() {
-        let several = route.destinations.len() > 1;
-        let sum: i64 = route
-            .destinations
-            .iter()
-            .map(|d| d.weight.unwrap_or(0))
-            .sum();
-        if several && sum != 100 {
-            g.validate(
-                id,
-                Severity::Error,
-                "weights-not-100",
-                format!(
-                    "Route {} splits traffic with weights that add up to {sum}, not 100; Istio rejects or misroutes such a split.",
-                    i + 1
-                ),
-            );
-        }
-        let matches = (!route.matches.is_empty()).then(|| route.matches.join(" or "));
-        for (j, d) in route.destinations.iter().enumerate() {
-            let (ns, name) = resolve_host(&d.host, &vs.namespace);
-            if !inputs.services.contains_key(&(ns.clone(), name.clone())) {
-                g.validate(
-                    id,
-                    Severity::Error,
-                    "route-host-not-found",
-                    format!(
-                        "Route {} sends requests to host {}, but there is no service {name} in namespace {ns}: those requests fail.",
-                        i + 1,
-                        d.host
-                    ),
-                );
-                continue;
-            }
-            let target = match &d.subset {
-                Some(subset) => {
-                    let sid = subset_id(&ns, &name, subset);
-                    if g.node(&sid).is_none() {
-                        g.validate(
-                            id,
-                            Severity::Error,
-                            "route-subset-not-found",
-                            format!(
-                                "Route {} sends requests to subset {subset} of {name}, but no destination rule defines that subset: those requests fail with 503.",
-                                i + 1
-                            ),
-                        );
-                        continue;
-                    }
-                    sid
-                }
-                None => svc_id(&ns, &name),
-            };
-            let weight = match d.weight {
-                Some(w) => Some(w.clamp(0, 100) as u32),
-                None if !several => Some(100),
-                None => Some(0),
-            };
-            let mut e = edge(EdgeKind::Route, id, &target);
-            e.id = format!("{}#{}.{}", e.id, i, j);
-            e.weight = weight;
-            e.label = (several || weight != Some(100)).then(|| format!("{}%", weight.unwrap_or(0)));
-            e.matches = matches.clone();
-            g.add_edge(e);
-        }
-    }
-}
-
-fn validate_gateways_served(g: &mut MeshGraph, inputs: &MeshInputs) {
-    for gw in inputs.gateways.values() {
-        let id = gw_id(&gw.namespace, &gw.name);
-        if g.node(&id).is_some() && g.incoming(&id, EdgeKind::Serves).is_empty() {
-            g.validate(
-                &id,
-                Severity::Error,
-                "gateway-not-served",
-                format!(
-                    "No ingress gateway has the labels {} that this Gateway selects, so nothing accepts requests for it.",
-                    fmt_labels(&gw.selector)
-                ),
-            );
-        }
-    }
-}
-
-fn validate_subsets(g: &mut MeshGraph, inputs: &MeshInputs) {
-    // Pods by the box they are drawn in, so each subset's targets are checked directly.
-    let mut pods_in: HashMap<String, Vec<(String, String)>> = HashMap::new();
-    for n in g.graph.node_weights().filter(|n| n.kind == NodeKind::Pod) {
-        if let Some(p) = &n.parent {
-            pods_in
-                .entry(p.clone())
-                .or_default()
-                .push((n.namespace.clone(), n.name.clone()));
-        }
-    }
-    let subset_ids: Vec<String> = g
-        .graph
-        .node_weights()
-        .filter(|n| n.kind == NodeKind::Subset)
-        .map(|n| n.id.clone())
-        .collect();
-    for id in subset_ids {
-        let routed = !g.incoming(&id, EdgeKind::Route).is_empty();
-        let selected: Vec<String> = g
-            .outgoing(&id, EdgeKind::Selects)
-            .iter()
-            .map(|e| e.target.clone())
-            .collect();
-        let has_dr_error = g
-            .node(&id)
-            .is_some_and(|n| n.validations.iter().any(|v| v.severity == Severity::Error));
-        if has_dr_error {
-            continue;
-        }
-        if selected.is_empty() {
-            let labels = g
-                .node(&id)
-                .and_then(|n| n.fields.iter().find(|f| f.label == "Pod labels"))
-                .map(|f| f.value.clone())
-                .unwrap_or_default();
-            g.validate(
-                &id,
-                if routed { Severity::Error } else { Severity::Warning },
-                "subset-selects-no-pods",
-                format!(
-                    "No pod has the labels {labels}, so requests routed to this subset fail with 503 (no healthy upstream)."
-                ),
-            );
-            continue;
-        }
-        let ready = selected
-            .iter()
-            .any(|t| target_has_ready_pod(g, inputs, &pods_in, t));
-        if !ready && routed {
-            g.validate(
-                &id,
-                Severity::Warning,
-                "subset-no-ready-pods",
-                "The pods of this subset are not ready yet; requests routed here fail until they are.".into(),
-            );
-        }
-    }
-}
-
-fn target_has_ready_pod(
-    g: &MeshGraph,
-    inputs: &MeshInputs,
-    pods_in: &HashMap<String, Vec<(String, String)>>,
-    target: &str,
-) -> bool {
-    match g.node(target) {
-        Some(n) if n.kind == NodeKind::Pod => pod_ready(inputs, &n.namespace, &n.name),
-        Some(_) => pods_in
-            .get(target)
-            .is_some_and(|pods| pods.iter().any(|(ns, name)| pod_ready(inputs, ns, name))),
-        None => false,
-    }
-}
-
-fn pod_ready(inputs: &MeshInputs, ns: &str, name: &str) -> bool {
-    inputs
-        .pods
-        .get(&(ns.to_owned(), name.to_owned()))
-        .is_some_and(|p| p.phase == "Running" && p.total > 0 && p.ready == p.total && !p.deleting)
-}
-
-/// Health from readiness and validations; groups take the worst of what they hold.
-fn decorate_health(g: &mut MeshGraph) {
-    let ids: Vec<NodeIndex> = g.graph.node_indices().collect();
-    for i in &ids {
-        let n = &g.graph[*i];
-        let mut health = match n.kind {
-            NodeKind::Pod => pod_health(n),
-            NodeKind::Workload | NodeKind::IngressGateway => match n.ready.as_deref() {
-                Some(r) => ready_health(r),
-                None => Health::Ok,
-            },
-            _ => Health::Ok,
-        };
-        if let Some(worst) = n.validations.iter().map(|v| v.severity).max() {
-            health = health.max(match worst {
-                Severity::Error => Health::Error,
-                Severity::Warning => Health::Warning,
-                Severity::Info => Health::Ok,
-            });
-        }
-        g.graph[*i].health = health;
-    }
-    // Roll pod problems up into their workload so a folded box still shows them.
-    let mut worst_child: BTreeMap<String, Health> = BTreeMap::new();
-    for n in g.graph.node_weights().filter(|n| n.kind == NodeKind::Pod) {
-        if let Some(p) = &n.parent {
-            let e = worst_child.entry(p.clone()).or_insert(Health::Ok);
-            *e = (*e).max(n.health);
-        }
-    }
-    for (parent, h) in worst_child {
-        if let Some(node) = g.node_mut(&parent)
-            && node.kind != NodeKind::Namespace
-        {
-            node.health = node.health.max(h);
-        }
-    }
-}
-
-fn pod_health(n: &GraphNode) -> Health {
-    let status = n
-        .fields
-        .iter()
-        .find(|f| f.label == "Status")
-        .map(|f| f.value.as_str())
-        .unwrap_or("");
-    if matches!(
-        status,
-        "Failed" | "CrashLoopBackOff" | "ImagePullBackOff" | "ErrImagePull" | "Error"
-    ) {
-        return Health::Error;
-    }
-    match n.ready.as_deref() {
-        Some(r) => ready_health(r),
-        None => Health::Pending,
-    }
-}
-
-fn ready_health(ready: &str) -> Health {
-    match ready.split_once('/') {
-        Some((a, b)) if a == b && b != "0" => Health::Ok,
-        Some((_, "0")) => Health::Ok,
-        _ => Health::Pending,
-    }
+        ),
+        edges,
+    })
 }

@@ -8,7 +8,13 @@ use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use serde_json::Value;
 
-pub type Labels = BTreeMap<String, String>;
+use crate::istio;
+
+pub use super::model::{
+    Fault, FaultAbort, FaultDelay, GatewayServer, HttpRoute, Injection, Labels, PodPhase,
+    RequestMatch, RouteDestination, ServicePort, StringMatch,
+};
+
 /// (namespace, name)
 pub type Key = (String, String);
 
@@ -18,29 +24,15 @@ pub const POD_INJECT_LABEL: &str = "sidecar.istio.io/inject";
 pub const SIDECAR_STATUS_ANNOTATION: &str = "sidecar.istio.io/status";
 pub const PROXY_CONTAINER: &str = "istio-proxy";
 
-/// How a namespace asks for sidecar injection.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Injection {
-    /// `istio-injection=enabled`.
-    Enabled,
-    /// `istio-injection` set to anything else: it wins over a revision label.
-    Disabled,
-    /// `istio.io/rev=<rev>` without an `istio-injection` label.
-    Revision(String),
-    None,
-}
-
 impl Injection {
-    pub fn injects(&self) -> bool {
-        matches!(self, Injection::Enabled | Injection::Revision(_))
-    }
-
     pub fn from_labels(labels: &Labels) -> Self {
         match labels.get(INJECTION_LABEL).map(String::as_str) {
             Some("enabled") => Injection::Enabled,
             Some(_) => Injection::Disabled,
             None => match labels.get(REVISION_LABEL) {
-                Some(rev) => Injection::Revision(rev.clone()),
+                Some(rev) => Injection::Revision {
+                    revision: rev.clone(),
+                },
                 None => Injection::None,
             },
         }
@@ -58,7 +50,7 @@ pub struct PodInfo {
     pub namespace: String,
     pub name: String,
     pub labels: Labels,
-    pub phase: String,
+    pub phase: PodPhase,
     /// Why it is not running, when the kubelet says (`CrashLoopBackOff`, `ImagePullBackOff`).
     pub waiting_reason: Option<String>,
     pub ready: u32,
@@ -69,13 +61,6 @@ pub struct PodInfo {
     pub node: Option<String>,
     pub restarts: u32,
     pub deleting: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServicePort {
-    pub name: Option<String>,
-    pub port: i32,
-    pub protocol: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,8 +79,8 @@ pub struct DeploymentInfo {
     pub name: String,
     pub selector: Labels,
     pub template_labels: Labels,
-    pub replicas: i32,
-    pub ready_replicas: i32,
+    pub replicas: u32,
+    pub ready_replicas: u32,
     pub paused: bool,
 }
 
@@ -108,13 +93,6 @@ pub struct EndpointSliceInfo {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GatewayServer {
-    pub port: i64,
-    pub protocol: String,
-    pub hosts: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GatewayInfo {
     pub namespace: String,
     pub name: String,
@@ -122,25 +100,7 @@ pub struct GatewayInfo {
     pub servers: Vec<GatewayServer>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RouteDestination {
-    pub host: String,
-    pub subset: Option<String>,
-    pub port: Option<i64>,
-    pub weight: Option<i64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HttpRoute {
-    pub name: Option<String>,
-    /// Each match in words; empty means "every request".
-    pub matches: Vec<String>,
-    pub destinations: Vec<RouteDestination>,
-    /// Fault injection in words, when configured.
-    pub fault: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct VirtualServiceInfo {
     pub namespace: String,
     pub name: String,
@@ -172,12 +132,13 @@ pub struct PeerAuthenticationInfo {
 }
 
 /// Everything the model is built from.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct MeshInputs {
     pub namespaces: BTreeMap<String, NamespaceInfo>,
     pub pods: BTreeMap<Key, PodInfo>,
     pub services: BTreeMap<Key, ServiceInfo>,
     pub deployments: BTreeMap<Key, DeploymentInfo>,
+    /// By (namespace, slice name); each slice names its service.
     pub endpoint_slices: BTreeMap<Key, EndpointSliceInfo>,
     pub gateways: BTreeMap<Key, GatewayInfo>,
     pub virtual_services: BTreeMap<Key, VirtualServiceInfo>,
@@ -185,8 +146,54 @@ pub struct MeshInputs {
     pub peer_authentications: BTreeMap<Key, PeerAuthenticationInfo>,
 }
 
+/// One object of the inputs created or changed (`Some`) or deleted (`None`), by its key.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    Namespace(String, Option<NamespaceInfo>),
+    Pod(Key, Option<PodInfo>),
+    Service(Key, Option<ServiceInfo>),
+    Deployment(Key, Option<DeploymentInfo>),
+    EndpointSlice(Key, Option<EndpointSliceInfo>),
+    Gateway(Key, Option<GatewayInfo>),
+    VirtualService(Key, Option<VirtualServiceInfo>),
+    DestinationRule(Key, Option<DestinationRuleInfo>),
+    PeerAuthentication(Key, Option<PeerAuthenticationInfo>),
+}
+
+fn put<K: Ord, V: PartialEq>(table: &mut BTreeMap<K, V>, key: K, value: Option<V>) -> bool {
+    match value {
+        Some(v) if table.get(&key) == Some(&v) => false,
+        Some(v) => {
+            table.insert(key, v);
+            true
+        }
+        None => table.remove(&key).is_some(),
+    }
+}
+
+impl MeshInputs {
+    /// Applies one change; false when it changed nothing.
+    pub fn apply(&mut self, change: Change) -> bool {
+        match change {
+            Change::Namespace(k, v) => put(&mut self.namespaces, k, v),
+            Change::Pod(k, v) => put(&mut self.pods, k, v),
+            Change::Service(k, v) => put(&mut self.services, k, v),
+            Change::Deployment(k, v) => put(&mut self.deployments, k, v),
+            Change::EndpointSlice(k, v) => put(&mut self.endpoint_slices, k, v),
+            Change::Gateway(k, v) => put(&mut self.gateways, k, v),
+            Change::VirtualService(k, v) => put(&mut self.virtual_services, k, v),
+            Change::DestinationRule(k, v) => put(&mut self.destination_rules, k, v),
+            Change::PeerAuthentication(k, v) => put(&mut self.peer_authentications, k, v),
+        }
+    }
+}
+
 fn labels_of(map: &Option<BTreeMap<String, String>>) -> Labels {
     map.clone().unwrap_or_default()
+}
+
+fn count(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 impl NamespaceInfo {
@@ -204,10 +211,10 @@ impl PodInfo {
         let spec = pod.spec.as_ref();
         let status = pod.status.as_ref();
         let statuses = status
-            .and_then(|s| s.container_statuses.clone())
+            .and_then(|s| s.container_statuses.as_deref())
             .unwrap_or_default();
         let init_statuses = status
-            .and_then(|s| s.init_container_statuses.clone())
+            .and_then(|s| s.init_container_statuses.as_deref())
             .unwrap_or_default();
         // kubectl counts regular containers plus restartable (native sidecar) init containers.
         let restartable: Vec<&str> = spec
@@ -219,15 +226,17 @@ impl PodInfo {
                     .collect()
             })
             .unwrap_or_default();
-        let containers = spec.map(|s| s.containers.len()).unwrap_or(0) as u32;
-        let total = containers + restartable.len() as u32;
-        let ready_regular = statuses.iter().filter(|c| c.ready).count() as u32;
-        let ready_sidecars = init_statuses
-            .iter()
-            .filter(|c| {
-                restartable.contains(&c.name.as_str()) && c.started == Some(true) && c.ready
-            })
-            .count() as u32;
+        let containers = count(spec.map_or(0, |s| s.containers.len()));
+        let total = containers + count(restartable.len());
+        let ready_regular = count(statuses.iter().filter(|c| c.ready).count());
+        let ready_sidecars = count(
+            init_statuses
+                .iter()
+                .filter(|c| {
+                    restartable.contains(&c.name.as_str()) && c.started == Some(true) && c.ready
+                })
+                .count(),
+        );
         let annotated = meta
             .annotations
             .as_ref()
@@ -251,15 +260,13 @@ impl PodInfo {
         let restarts = statuses
             .iter()
             .chain(init_statuses.iter())
-            .map(|c| c.restart_count.max(0) as u32)
+            .map(|c| u32::try_from(c.restart_count).unwrap_or(0))
             .sum();
         Some(Self {
             namespace: meta.namespace.clone()?,
             name: meta.name.clone()?,
             labels: labels_of(&meta.labels),
-            phase: status
-                .and_then(|s| s.phase.clone())
-                .unwrap_or_else(|| "Pending".into()),
+            phase: PodPhase::parse(status.and_then(|s| s.phase.as_deref()).unwrap_or("Pending")),
             waiting_reason,
             ready: ready_regular + ready_sidecars,
             total,
@@ -294,7 +301,7 @@ impl ServiceInfo {
                     ps.iter()
                         .map(|p| ServicePort {
                             name: p.name.clone(),
-                            port: p.port,
+                            port: u32::try_from(p.port).unwrap_or(0),
                             protocol: p.protocol.clone().unwrap_or_else(|| "TCP".into()),
                         })
                         .collect()
@@ -307,6 +314,7 @@ impl ServiceInfo {
 impl DeploymentInfo {
     pub fn from_k8s(d: &Deployment) -> Option<Self> {
         let spec = d.spec.as_ref()?;
+        let non_negative = |n: i32| u32::try_from(n).unwrap_or(0);
         Some(Self {
             namespace: d.metadata.namespace.clone()?,
             name: d.metadata.name.clone()?,
@@ -317,12 +325,13 @@ impl DeploymentInfo {
                 .as_ref()
                 .map(|m| labels_of(&m.labels))
                 .unwrap_or_default(),
-            replicas: spec.replicas.unwrap_or(1),
-            ready_replicas: d
-                .status
-                .as_ref()
-                .and_then(|s| s.ready_replicas)
-                .unwrap_or(0),
+            replicas: non_negative(spec.replicas.unwrap_or(1)),
+            ready_replicas: non_negative(
+                d.status
+                    .as_ref()
+                    .and_then(|s| s.ready_replicas)
+                    .unwrap_or(0),
+            ),
             paused: spec.paused.unwrap_or(false),
         })
     }
@@ -337,11 +346,13 @@ impl EndpointSliceInfo {
             .get("kubernetes.io/service-name")?
             .clone();
         let endpoints = es.endpoints.as_deref().unwrap_or_default();
-        let total = endpoints.len() as u32;
-        let ready = endpoints
-            .iter()
-            .filter(|e| e.conditions.as_ref().and_then(|c| c.ready).unwrap_or(true))
-            .count() as u32;
+        let total = count(endpoints.len());
+        let ready = count(
+            endpoints
+                .iter()
+                .filter(|e| e.conditions.as_ref().and_then(|c| c.ready).unwrap_or(true))
+                .count(),
+        );
         Some(Self {
             namespace: es.metadata.namespace.clone()?,
             service,
@@ -351,195 +362,163 @@ impl EndpointSliceInfo {
     }
 }
 
-fn str_list(v: &Value) -> Vec<String> {
-    v.as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|x| x.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn str_map(v: &Value) -> Labels {
-    v.as_object()
-        .map(|m| {
-            m.iter()
-                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn meta_key(obj: &Value) -> Option<Key> {
-    let meta = obj.get("metadata")?;
-    Some((
-        meta.get("namespace")?.as_str()?.to_owned(),
-        meta.get("name")?.as_str()?.to_owned(),
-    ))
+/// (namespace, name) of an Istio object, when it has both.
+fn istio_key(meta: &istio::ObjectMeta) -> Option<Key> {
+    (!meta.namespace.is_empty() && !meta.name.is_empty())
+        .then(|| (meta.namespace.clone(), meta.name.clone()))
 }
 
 impl GatewayInfo {
-    /// From a `networking.istio.io` Gateway as JSON.
-    pub fn from_json(obj: &Value) -> Option<Self> {
-        let (namespace, name) = meta_key(obj)?;
-        let spec = obj.get("spec").cloned().unwrap_or(Value::Null);
+    pub fn from_istio(gw: &istio::Gateway) -> Option<Self> {
+        let (namespace, name) = istio_key(&gw.metadata)?;
         Some(Self {
             namespace,
             name,
-            selector: str_map(&spec["selector"]),
-            servers: spec["servers"]
-                .as_array()
-                .map(|ss| {
-                    ss.iter()
-                        .map(|s| GatewayServer {
-                            port: s["port"]["number"].as_i64().unwrap_or(0),
-                            protocol: s["port"]["protocol"].as_str().unwrap_or("").to_owned(),
-                            hosts: str_list(&s["hosts"]),
-                        })
-                        .collect()
+            selector: gw.spec.selector.clone(),
+            servers: gw
+                .spec
+                .servers
+                .iter()
+                .map(|s| GatewayServer {
+                    port: s.port.as_ref().map_or(0, |p| p.number),
+                    protocol: s
+                        .port
+                        .as_ref()
+                        .map(|p| p.protocol.clone())
+                        .unwrap_or_default(),
+                    hosts: s.hosts.clone(),
                 })
-                .unwrap_or_default(),
+                .collect(),
         })
     }
-}
 
-/// One `match` entry of a VirtualService http route, in words.
-fn describe_match(m: &Value) -> String {
-    let mut parts = Vec::new();
-    let string_match = |v: &Value| -> Option<String> {
-        let o = v.as_object()?;
-        let (how, value) = o.iter().next()?;
-        Some(format!("{how} {}", value.as_str().unwrap_or("")))
-    };
-    if let Some(uri) = m.get("uri").and_then(string_match) {
-        parts.push(format!("uri {uri}"));
-    }
-    if let Some(headers) = m.get("headers").and_then(Value::as_object) {
-        for (name, v) in headers {
-            if let Some(s) = string_match(v) {
-                parts.push(format!("header {name} {s}"));
-            }
-        }
-    }
-    if let Some(method) = m.get("method").and_then(string_match) {
-        parts.push(format!("method {method}"));
-    }
-    if let Some(port) = m.get("port").and_then(Value::as_i64) {
-        parts.push(format!("port {port}"));
-    }
-    if parts.is_empty() {
-        "any request".into()
-    } else {
-        parts.join(" and ")
+    /// From a Gateway as JSON (as the API server sends it), read as the typed resource.
+    pub fn from_json(obj: &Value) -> Option<Self> {
+        Self::from_istio(&istio::Gateway::from_value(obj.clone()).ok()?)
     }
 }
 
-fn describe_fault(f: &Value) -> Option<String> {
-    let mut parts = Vec::new();
-    let pct = |v: &Value| {
-        v["percentage"]["value"]
-            .as_f64()
-            .map(|p| format!(" for {p}% of requests"))
-            .unwrap_or_default()
-    };
-    if let Some(d) = f.get("delay") {
-        let by = d["fixedDelay"].as_str().unwrap_or("?");
-        parts.push(format!("delay {by}{}", pct(d)));
+fn string_match(m: &istio::StringMatch) -> StringMatch {
+    match m.rule() {
+        istio::StringRule::Exact(v) => StringMatch::Exact(v.to_owned()),
+        istio::StringRule::Prefix(v) => StringMatch::Prefix(v.to_owned()),
+        istio::StringRule::Regex(v) => StringMatch::Regex(v.to_owned()),
+        istio::StringRule::Present => StringMatch::Present,
     }
-    if let Some(a) = f.get("abort") {
-        let code = a["httpStatus"]
-            .as_i64()
-            .map_or("?".into(), |c| c.to_string());
-        parts.push(format!("abort with HTTP {code}{}", pct(a)));
+}
+
+fn request_match(m: &istio::HttpMatchRequest) -> RequestMatch {
+    RequestMatch {
+        uri: m.uri.as_ref().map(string_match),
+        headers: m
+            .headers
+            .iter()
+            .map(|(name, v)| (name.clone(), string_match(v)))
+            .collect(),
+        method: m.method.as_ref().map(string_match),
+        port: m.port,
     }
-    (!parts.is_empty()).then(|| parts.join(", "))
+}
+
+fn fault(f: &istio::HttpFault) -> Option<Fault> {
+    let delay = f.delay.as_ref().map(|d| FaultDelay {
+        fixed_delay: d.fixed_delay.as_ref().map(|t| t.as_str().to_owned()),
+        percent: d.share(),
+    });
+    let abort = f.abort.as_ref().map(|a| FaultAbort {
+        http_status: a.http_status.and_then(|s| u32::try_from(s).ok()),
+        percent: a.share(),
+    });
+    (delay.is_some() || abort.is_some()).then_some(Fault { delay, abort })
 }
 
 impl VirtualServiceInfo {
-    pub fn from_json(obj: &Value) -> Option<Self> {
-        let (namespace, name) = meta_key(obj)?;
-        let spec = obj.get("spec").cloned().unwrap_or(Value::Null);
-        let http = spec["http"]
-            .as_array()
-            .map(|routes| {
-                routes
+    pub fn from_istio(vs: &istio::VirtualService) -> Option<Self> {
+        let (namespace, name) = istio_key(&vs.metadata)?;
+        let http = vs
+            .spec
+            .http
+            .iter()
+            .map(|r| HttpRoute {
+                name: r.name.clone(),
+                matches: r.matches.iter().map(request_match).collect(),
+                destinations: r
+                    .route
                     .iter()
-                    .map(|r| HttpRoute {
-                        name: r["name"].as_str().map(str::to_owned),
-                        matches: r["match"]
-                            .as_array()
-                            .map(|ms| ms.iter().map(describe_match).collect())
-                            .unwrap_or_default(),
-                        destinations: r["route"]
-                            .as_array()
-                            .map(|ds| {
-                                ds.iter()
-                                    .map(|d| RouteDestination {
-                                        host: d["destination"]["host"]
-                                            .as_str()
-                                            .unwrap_or("")
-                                            .to_owned(),
-                                        subset: d["destination"]["subset"]
-                                            .as_str()
-                                            .map(str::to_owned),
-                                        port: d["destination"]["port"]["number"].as_i64(),
-                                        weight: d["weight"].as_i64(),
-                                    })
-                                    .collect()
-                            })
-                            .unwrap_or_default(),
-                        fault: r.get("fault").and_then(describe_fault),
+                    .map(|d| RouteDestination {
+                        host: d.destination.host.clone(),
+                        subset: d.destination.subset.clone(),
+                        port: d.destination.port.as_ref().and_then(|p| p.number),
+                        weight: d.weight,
                     })
-                    .collect()
+                    .collect(),
+                fault: r.fault.as_ref().and_then(fault),
             })
-            .unwrap_or_default();
+            .collect();
         Some(Self {
             namespace,
             name,
-            hosts: str_list(&spec["hosts"]),
-            gateways: str_list(&spec["gateways"]),
+            hosts: vs.spec.hosts.clone(),
+            gateways: vs.spec.gateways.clone(),
             http,
         })
+    }
+
+    /// From a VirtualService as JSON, read as the typed resource.
+    pub fn from_json(obj: &Value) -> Option<Self> {
+        Self::from_istio(&istio::VirtualService::from_value(obj.clone()).ok()?)
     }
 }
 
 impl DestinationRuleInfo {
-    pub fn from_json(obj: &Value) -> Option<Self> {
-        let (namespace, name) = meta_key(obj)?;
-        let spec = obj.get("spec").cloned().unwrap_or(Value::Null);
+    pub fn from_istio(dr: &istio::DestinationRule) -> Option<Self> {
+        let (namespace, name) = istio_key(&dr.metadata)?;
         Some(Self {
             namespace,
             name,
-            host: spec["host"].as_str().unwrap_or("").to_owned(),
-            subsets: spec["subsets"]
-                .as_array()
-                .map(|ss| {
-                    ss.iter()
-                        .filter_map(|s| {
-                            Some(Subset {
-                                name: s["name"].as_str()?.to_owned(),
-                                labels: str_map(&s["labels"]),
-                            })
-                        })
-                        .collect()
+            host: dr.spec.host.clone(),
+            subsets: dr
+                .spec
+                .subsets
+                .iter()
+                .map(|s| Subset {
+                    name: s.name.clone(),
+                    labels: s.labels.clone(),
                 })
-                .unwrap_or_default(),
-            tls_mode: spec["trafficPolicy"]["tls"]["mode"]
-                .as_str()
-                .map(str::to_owned),
+                .collect(),
+            tls_mode: dr
+                .spec
+                .traffic_policy
+                .as_ref()
+                .and_then(|p| p.tls.as_ref()?.mode.as_ref())
+                .map(|m| m.as_str().to_owned()),
         })
+    }
+
+    /// From a DestinationRule as JSON, read as the typed resource.
+    pub fn from_json(obj: &Value) -> Option<Self> {
+        Self::from_istio(&istio::DestinationRule::from_value(obj.clone()).ok()?)
     }
 }
 
 impl PeerAuthenticationInfo {
-    pub fn from_json(obj: &Value) -> Option<Self> {
-        let (namespace, name) = meta_key(obj)?;
+    pub fn from_istio(pa: &istio::PeerAuthentication) -> Option<Self> {
+        let (namespace, name) = istio_key(&pa.metadata)?;
         Some(Self {
             namespace,
             name,
-            mode: obj["spec"]["mtls"]["mode"].as_str().map(str::to_owned),
+            mode: pa
+                .spec
+                .mtls
+                .as_ref()
+                .and_then(|m| m.mode.as_ref())
+                .map(|m| m.as_str().to_owned()),
         })
+    }
+
+    /// From a PeerAuthentication as JSON, read as the typed resource.
+    pub fn from_json(obj: &Value) -> Option<Self> {
+        Self::from_istio(&istio::PeerAuthentication::from_value(obj.clone()).ok()?)
     }
 }
 
@@ -574,7 +553,9 @@ mod tests {
         );
         assert_eq!(
             Injection::from_labels(&labels(&[("istio.io/rev", "canary")])),
-            Injection::Revision("canary".into())
+            Injection::Revision {
+                revision: "canary".into()
+            }
         );
         assert!(!Injection::None.injects());
     }
@@ -594,25 +575,67 @@ mod tests {
         .unwrap();
         let info = PodInfo::from_k8s(&pod).unwrap();
         assert_eq!((info.ready, info.total), (2, 2));
+        assert_eq!(info.phase, PodPhase::Running);
         assert!(info.has_sidecar && info.sidecar_ready);
         assert_eq!(info.restarts, 1);
     }
 
     #[test]
-    fn matches_and_faults_read_as_words() {
+    fn matches_and_faults_are_read_as_data() {
         let vs = VirtualServiceInfo::from_json(&serde_json::json!({
             "metadata": {"name": "ratings", "namespace": "default"},
             "spec": {"hosts": ["ratings"], "http": [{
-                "match": [{"headers": {"end-user": {"exact": "jason"}}}],
+                "match": [{"headers": {"end-user": {"exact": "jason"}}, "uri": {"prefix": "/r"}, "port": 9080}],
                 "fault": {"delay": {"fixedDelay": "7s", "percentage": {"value": 100.0}}},
                 "route": [{"destination": {"host": "ratings", "subset": "v1"}}]}]}
         }))
         .unwrap();
-        assert_eq!(vs.http[0].matches, vec!["header end-user exact jason"]);
+        let m = &vs.http[0].matches[0];
+        assert_eq!(m.headers["end-user"], StringMatch::Exact("jason".into()));
+        assert_eq!(m.uri, Some(StringMatch::Prefix("/r".into())));
+        assert_eq!((m.method.as_ref(), m.port), (None, Some(9080)));
+        let delay = vs.http[0].fault.as_ref().unwrap().delay.as_ref().unwrap();
         assert_eq!(
-            vs.http[0].fault.as_deref(),
-            Some("delay 7s for 100% of requests")
+            (delay.fixed_delay.as_deref(), delay.percent),
+            (Some("7s"), Some(100.0))
         );
+        assert!(vs.http[0].fault.as_ref().unwrap().abort.is_none());
         assert_eq!(vs.http[0].destinations[0].subset.as_deref(), Some("v1"));
+    }
+
+    #[test]
+    fn a_header_match_without_a_value_asks_only_for_the_header() {
+        let vs = VirtualServiceInfo::from_json(&serde_json::json!({
+            "apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+            "metadata": {"name": "reviews", "namespace": "default"},
+            "spec": {"hosts": ["reviews"], "http": [{
+                "match": [{"headers": {"x-canary": {}}}],
+                "route": [{"destination": {"host": "reviews"}}]}]}
+        }))
+        .unwrap();
+        assert_eq!(
+            vs.http[0].matches[0].headers["x-canary"],
+            StringMatch::Present
+        );
+    }
+
+    #[test]
+    fn an_object_of_another_kind_is_not_read_as_an_istio_one() {
+        let gw = serde_json::json!({"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "reviews", "namespace": "default"}, "spec": {}});
+        assert!(GatewayInfo::from_json(&gw).is_none());
+    }
+
+    #[test]
+    fn a_change_that_changes_nothing_says_so() {
+        let mut inputs = MeshInputs::default();
+        let ns = NamespaceInfo {
+            name: "shop".into(),
+            injection: Injection::Enabled,
+        };
+        assert!(inputs.apply(Change::Namespace("shop".into(), Some(ns.clone()))));
+        assert!(!inputs.apply(Change::Namespace("shop".into(), Some(ns))));
+        assert!(inputs.apply(Change::Namespace("shop".into(), None)));
+        assert!(!inputs.apply(Change::Namespace("shop".into(), None)));
     }
 }

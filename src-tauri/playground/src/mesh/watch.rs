@@ -1,15 +1,19 @@
 //! Watches the cluster and streams the mesh: a snapshot once every watched kind has listed,
-//! then a diff after each change, and status changes while a watch reconnects.
+//! then a diff after each change, and the connection's state when it changes.
 //!
-//! One kube-runtime watcher per kind (with backoff, so they recover by themselves when the
-//! API server restarts) writes pruned objects into one `MeshInputs`; a single rebuild task
-//! turns bursts of events into one rebuild and one diff.
+//! One kube-runtime watcher per kind, with backoff (so it recovers by itself when the API
+//! server restarts), feeds a reflector store; its task prunes each object to what the
+//! model reads and sends the changes to one model task. That task folds whatever arrived
+//! meanwhile into one update of the incremental model (`MeshModel`) and sends its diff.
+//! After a watch fails and relists, the task sends what changed meanwhile as a diff
+//! against what the receiver already has: never a second snapshot.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Debug;
-use std::sync::{Arc, Mutex};
+use std::hash::Hash;
 
 use ::kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind};
+use ::kube::runtime::reflector::store::Writer;
 use ::kube::runtime::{WatchStreamExt, watcher};
 use ::kube::{Client, Resource};
 use futures::StreamExt;
@@ -17,12 +21,13 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use serde::de::DeserializeOwned;
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use super::diff;
 use super::inputs::*;
-use super::model::{MeshEvent, MeshSnapshot, WatchStatus};
-use super::{build, diff};
+use super::live::MeshModel;
+use super::model::{GraphDiff, MeshEvent, WatchStatus};
 use crate::{Error, Result};
 
 /// Istio kinds the model reads, as (group, version, kind, plural).
@@ -48,15 +53,19 @@ pub const ISTIO_KINDS: &[(&str, &str, &str, &str)] = &[
     ),
 ];
 
-#[derive(Default)]
-struct Shared {
-    inputs: MeshInputs,
-    /// Kinds whose first list is complete.
-    synced: BTreeSet<&'static str>,
-    /// Kinds whose watch is failing, with the error.
-    failing: BTreeMap<&'static str, String>,
-    /// Set when the UI should get a fresh snapshot rather than a diff.
-    resync: bool,
+const KIND_COUNT: usize = 5 + ISTIO_KINDS.len();
+
+/// What a kind's watch task tells the model task.
+#[derive(Debug)]
+enum Update {
+    /// Objects of the kind changed.
+    Changes(Vec<Change>),
+    /// The kind listed completely for the first time (or has no CRD: nothing to list).
+    Synced(&'static str),
+    /// The kind's watch failed; it retries with backoff.
+    Failed(&'static str, String),
+    /// The kind's watch answers again (a relist, if one is needed, follows as changes).
+    Recovered(&'static str),
 }
 
 /// Stops every watch task when dropped.
@@ -72,228 +81,218 @@ impl Drop for MeshWatch {
     }
 }
 
-const KIND_COUNT: usize = 5 + ISTIO_KINDS.len();
-
 /// Starts watching; events arrive on the returned receiver until the `MeshWatch` is dropped.
 pub fn spawn(client: Client) -> (mpsc::Receiver<MeshEvent>, MeshWatch) {
-    let shared = Arc::new(Mutex::new(Shared::default()));
-    let notify = Arc::new(Notify::new());
+    let (updates, rx_updates) = mpsc::channel(1024);
     let (tx, rx) = mpsc::channel(64);
-    let mut tasks = Vec::new();
-    let ctx = Ctx {
-        shared: shared.clone(),
-        notify: notify.clone(),
-    };
-
-    tasks.push(ctx.watch_typed::<Namespace, String, _>(
-        Api::all(client.clone()),
-        "namespaces",
-        |o| NamespaceInfo::from_k8s(o).map(|n| (n.name.clone(), n)),
-        |i| &mut i.namespaces,
-    ));
-    tasks.push(ctx.watch_typed::<Pod, Key, _>(
-        Api::all(client.clone()),
-        "pods",
-        |o| PodInfo::from_k8s(o).map(|p| ((p.namespace.clone(), p.name.clone()), p)),
-        |i| &mut i.pods,
-    ));
-    tasks.push(ctx.watch_typed::<Service, Key, _>(
-        Api::all(client.clone()),
-        "services",
-        |o| ServiceInfo::from_k8s(o).map(|s| ((s.namespace.clone(), s.name.clone()), s)),
-        |i| &mut i.services,
-    ));
-    tasks.push(ctx.watch_typed::<Deployment, Key, _>(
-        Api::all(client.clone()),
-        "deployments",
-        |o| DeploymentInfo::from_k8s(o).map(|d| ((d.namespace.clone(), d.name.clone()), d)),
-        |i| &mut i.deployments,
-    ));
-    tasks.push(ctx.watch_typed::<EndpointSlice, Key, _>(
-        Api::all(client.clone()),
-        "endpointslices",
-        |o| {
-            let name = o.metadata.name.clone()?;
-            EndpointSliceInfo::from_k8s(o).map(|e| ((e.namespace.clone(), name), e))
-        },
-        |i| &mut i.endpoint_slices,
-    ));
+    let mut tasks = vec![
+        watch_kind(
+            Api::<Namespace>::all(client.clone()),
+            Writer::default(),
+            "namespaces",
+            |o| NamespaceInfo::from_k8s(o).map(|n| (n.name.clone(), n)),
+            Change::Namespace,
+            updates.clone(),
+        ),
+        watch_kind(
+            Api::<Pod>::all(client.clone()),
+            Writer::default(),
+            "pods",
+            |o| PodInfo::from_k8s(o).map(|p| ((p.namespace.clone(), p.name.clone()), p)),
+            Change::Pod,
+            updates.clone(),
+        ),
+        watch_kind(
+            Api::<Service>::all(client.clone()),
+            Writer::default(),
+            "services",
+            |o| ServiceInfo::from_k8s(o).map(|s| ((s.namespace.clone(), s.name.clone()), s)),
+            Change::Service,
+            updates.clone(),
+        ),
+        watch_kind(
+            Api::<Deployment>::all(client.clone()),
+            Writer::default(),
+            "deployments",
+            |o| DeploymentInfo::from_k8s(o).map(|d| ((d.namespace.clone(), d.name.clone()), d)),
+            Change::Deployment,
+            updates.clone(),
+        ),
+        watch_kind(
+            Api::<EndpointSlice>::all(client.clone()),
+            Writer::default(),
+            "endpointslices",
+            |o| {
+                let name = o.metadata.name.clone()?;
+                EndpointSliceInfo::from_k8s(o).map(|e| ((e.namespace.clone(), name), e))
+            },
+            Change::EndpointSlice,
+            updates.clone(),
+        ),
+    ];
     for &(group, version, kind, plural) in ISTIO_KINDS {
         let ar =
             ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), plural);
         let api: Api<DynamicObject> = Api::all_with(client.clone(), &ar);
+        let writer = Writer::new(ar);
+        let updates = updates.clone();
         tasks.push(match kind {
-            "Gateway" => {
-                ctx.watch_dynamic(api, "gateways", GatewayInfo::from_json, |i| &mut i.gateways)
-            }
-            "VirtualService" => {
-                ctx.watch_dynamic(api, "virtualservices", VirtualServiceInfo::from_json, |i| {
-                    &mut i.virtual_services
-                })
-            }
-            "DestinationRule" => ctx.watch_dynamic(
+            "Gateway" => watch_kind(
                 api,
-                "destinationrules",
-                DestinationRuleInfo::from_json,
-                |i| &mut i.destination_rules,
+                writer,
+                plural,
+                |o| istio_object(o, GatewayInfo::from_json),
+                Change::Gateway,
+                updates,
             ),
-            _ => ctx.watch_dynamic(
+            "VirtualService" => watch_kind(
                 api,
-                "peerauthentications",
-                PeerAuthenticationInfo::from_json,
-                |i| &mut i.peer_authentications,
+                writer,
+                plural,
+                |o| istio_object(o, VirtualServiceInfo::from_json),
+                Change::VirtualService,
+                updates,
+            ),
+            "DestinationRule" => watch_kind(
+                api,
+                writer,
+                plural,
+                |o| istio_object(o, DestinationRuleInfo::from_json),
+                Change::DestinationRule,
+                updates,
+            ),
+            _ => watch_kind(
+                api,
+                writer,
+                plural,
+                |o| istio_object(o, PeerAuthenticationInfo::from_json),
+                Change::PeerAuthentication,
+                updates,
             ),
         });
     }
-    tasks.push(tokio::spawn(rebuild_loop(shared, notify, tx)));
+    tasks.push(tokio::spawn(model_loop(rx_updates, tx)));
     (rx, MeshWatch { tasks })
 }
 
-#[derive(Clone)]
-struct Ctx {
-    shared: Arc<Mutex<Shared>>,
-    notify: Arc<Notify>,
+/// An Istio object read through its typed resource, by (namespace, name).
+fn istio_object<T>(
+    o: &DynamicObject,
+    read: fn(&serde_json::Value) -> Option<T>,
+) -> Option<(Key, T)> {
+    let key = (o.metadata.namespace.clone()?, o.metadata.name.clone()?);
+    let value = serde_json::to_value(o).ok()?;
+    Some((key, read(&value)?))
 }
 
-impl Ctx {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Shared> {
-        self.shared.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Watches one typed kind, keeping `table(inputs)` equal to the cluster's objects.
-    fn watch_typed<K, KK, T>(
-        &self,
-        api: Api<K>,
-        kind: &'static str,
-        convert: fn(&K) -> Option<(KK, T)>,
-        table: fn(&mut MeshInputs) -> &mut BTreeMap<KK, T>,
-    ) -> JoinHandle<()>
-    where
-        K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
-        KK: Ord + Clone + Send + 'static,
-        T: Send + 'static,
-    {
-        let ctx = self.clone();
-        tokio::spawn(async move {
-            let mut stream = watcher(api, watcher::Config::default())
-                .default_backoff()
-                .boxed();
-            let mut buffer: Option<BTreeMap<KK, T>> = None;
-            while let Some(item) = stream.next().await {
-                ctx.handle_with(kind, item, &mut buffer, &convert, table);
+/// Watches one kind into a reflector store and sends what changed, pruned. `known` is what
+/// the model was last told, so a relist (the store swapped for a fresh list) is sent as the
+/// objects that differ, and an event that changes nothing the model reads is not sent.
+fn watch_kind<K, KK, T>(
+    api: Api<K>,
+    writer: Writer<K>,
+    kind: &'static str,
+    convert: fn(&K) -> Option<(KK, T)>,
+    change: fn(KK, Option<T>) -> Change,
+    updates: mpsc::Sender<Update>,
+) -> JoinHandle<()>
+where
+    K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    K::DynamicType: Eq + Hash + Clone + Send + Sync,
+    KK: Ord + Clone + Send + 'static,
+    T: PartialEq + Clone + Send + 'static,
+{
+    tokio::spawn(async move {
+        let store = writer.as_reader();
+        let mut stream = watcher(api, watcher::Config::default())
+            .default_backoff()
+            .reflect(writer)
+            .boxed();
+        let mut known: BTreeMap<KK, T> = BTreeMap::new();
+        let mut failing = false;
+        let mut synced = false;
+        while let Some(item) = stream.next().await {
+            let mut out = Vec::new();
+            let recovered = item.is_ok() || item.as_ref().is_err_and(is_not_found);
+            if recovered && std::mem::take(&mut failing) {
+                tracing::info!(kind, "watch recovered");
+                out.push(Update::Recovered(kind));
             }
-        })
-    }
-
-    /// Watches an Istio kind through the dynamic API; a missing CRD means "not installed".
-    fn watch_dynamic<T: Send + 'static>(
-        &self,
-        api: Api<DynamicObject>,
-        kind: &'static str,
-        from_json: fn(&serde_json::Value) -> Option<T>,
-        table: fn(&mut MeshInputs) -> &mut BTreeMap<Key, T>,
-    ) -> JoinHandle<()> {
-        let ctx = self.clone();
-        tokio::spawn(async move {
-            let mut stream = watcher(api, watcher::Config::default())
-                .default_backoff()
-                .boxed();
-            let mut buffer: Option<BTreeMap<Key, T>> = None;
-            while let Some(item) = stream.next().await {
-                let item = item.map(to_json_event);
-                let convert = |v: &serde_json::Value| -> Option<(Key, T)> {
-                    let t = from_json(v)?;
-                    let m = v.get("metadata")?;
-                    Some((
-                        (
-                            m.get("namespace")?.as_str()?.to_owned(),
-                            m.get("name")?.as_str()?.to_owned(),
-                        ),
-                        t,
-                    ))
-                };
-                ctx.handle_with(kind, item, &mut buffer, &convert, table);
-            }
-        })
-    }
-
-    /// Applies one watcher event to the kind's table (buffering a relist until it is complete).
-    fn handle_with<K, KK: Ord, T>(
-        &self,
-        kind: &'static str,
-        item: std::result::Result<watcher::Event<K>, watcher::Error>,
-        buffer: &mut Option<BTreeMap<KK, T>>,
-        convert: &dyn Fn(&K) -> Option<(KK, T)>,
-        table: fn(&mut MeshInputs) -> &mut BTreeMap<KK, T>,
-    ) {
-        let mut s = self.lock();
-        let changed = match item {
-            Ok(event) => {
-                if s.failing.remove(kind).is_some() {
-                    tracing::info!(kind, "watch recovered");
-                    s.resync = true;
+            let listed = match item {
+                Ok(watcher::Event::Apply(o)) => {
+                    if let Some((k, v)) = convert(&o)
+                        && known.get(&k) != Some(&v)
+                    {
+                        known.insert(k.clone(), v.clone());
+                        out.push(Update::Changes(vec![change(k, Some(v))]));
+                    }
+                    None
                 }
-                match event {
-                    watcher::Event::Init => {
-                        *buffer = Some(BTreeMap::new());
-                        false
+                Ok(watcher::Event::Delete(o)) => {
+                    if let Some((k, _)) = convert(&o)
+                        && known.remove(&k).is_some()
+                    {
+                        out.push(Update::Changes(vec![change(k, None)]));
                     }
-                    watcher::Event::InitApply(o) => {
-                        if let (Some(b), Some((k, v))) = (buffer.as_mut(), convert(&o)) {
-                            b.insert(k, v);
-                        }
-                        false
-                    }
-                    watcher::Event::InitDone => {
-                        *table(&mut s.inputs) = buffer.take().unwrap_or_default();
-                        s.synced.insert(kind);
-                        true
-                    }
-                    watcher::Event::Apply(o) => {
-                        if let Some((k, v)) = convert(&o) {
-                            table(&mut s.inputs).insert(k, v);
-                        }
-                        true
-                    }
-                    watcher::Event::Delete(o) => {
-                        if let Some((k, _)) = convert(&o) {
-                            table(&mut s.inputs).remove(&k);
-                        }
-                        true
-                    }
+                    None
                 }
-            }
-            Err(e) if is_not_found(&e) => {
+                Ok(watcher::Event::Init | watcher::Event::InitApply(_)) => None,
+                // The reflector has swapped its store for the complete list.
+                Ok(watcher::Event::InitDone) => Some(
+                    store
+                        .state()
+                        .iter()
+                        .filter_map(|o| convert(o))
+                        .collect::<BTreeMap<KK, T>>(),
+                ),
                 // The CRD is not installed (yet): an empty kind, not a lost connection.
-                if s.synced.insert(kind) {
-                    table(&mut s.inputs).clear();
-                    true
-                } else {
-                    false
+                Err(e) if is_not_found(&e) => Some(BTreeMap::new()),
+                Err(e) => {
+                    if !failing {
+                        tracing::warn!(kind, error = %e, "watch failed; retrying with backoff");
+                        failing = true;
+                        out.push(Update::Failed(kind, e.to_string()));
+                    }
+                    None
+                }
+            };
+            if let Some(fresh) = listed {
+                let changes = relist_changes(&known, &fresh, change);
+                known = fresh;
+                if !changes.is_empty() {
+                    out.push(Update::Changes(changes));
+                }
+                if !std::mem::replace(&mut synced, true) {
+                    out.push(Update::Synced(kind));
                 }
             }
-            Err(e) => {
-                tracing::warn!(kind, error = %e, "watch failed; retrying with backoff");
-                s.failing.insert(kind, e.to_string());
-                true
+            for u in out {
+                if updates.send(u).await.is_err() {
+                    return;
+                }
             }
-        };
-        drop(s);
-        if changed {
-            self.notify.notify_one();
         }
-    }
+    })
 }
 
-fn to_json_event(ev: watcher::Event<DynamicObject>) -> watcher::Event<serde_json::Value> {
-    let json = |o: DynamicObject| serde_json::to_value(o).unwrap_or(serde_json::Value::Null);
-    match ev {
-        watcher::Event::Apply(o) => watcher::Event::Apply(json(o)),
-        watcher::Event::Delete(o) => watcher::Event::Delete(json(o)),
-        watcher::Event::Init => watcher::Event::Init,
-        watcher::Event::InitApply(o) => watcher::Event::InitApply(json(o)),
-        watcher::Event::InitDone => watcher::Event::InitDone,
-    }
+/// The changes that turn `known` into `fresh`.
+fn relist_changes<KK: Ord + Clone, T: PartialEq + Clone>(
+    known: &BTreeMap<KK, T>,
+    fresh: &BTreeMap<KK, T>,
+    change: fn(KK, Option<T>) -> Change,
+) -> Vec<Change> {
+    let mut out: Vec<Change> = known
+        .keys()
+        .filter(|k| !fresh.contains_key(*k))
+        .map(|k| change(k.clone(), None))
+        .collect();
+    out.extend(
+        fresh
+            .iter()
+            .filter(|(k, v)| known.get(*k) != Some(*v))
+            .map(|(k, v)| change(k.clone(), Some(v.clone()))),
+    );
+    out
 }
 
 fn is_not_found(e: &watcher::Error) -> bool {
@@ -310,65 +309,75 @@ fn is_not_found(e: &watcher::Error) -> bool {
     }
 }
 
-async fn rebuild_loop(
-    shared: Arc<Mutex<Shared>>,
-    notify: Arc<Notify>,
-    tx: mpsc::Sender<MeshEvent>,
-) {
-    let mut last: Option<MeshSnapshot> = None;
+/// Keeps the model and sends what the receiver needs: the snapshot once every kind has
+/// listed, then diffs. While a watch is failing, diffs are held (folded into one) and sent
+/// right after the status that says the connection is back.
+async fn model_loop(mut updates: mpsc::Receiver<Update>, tx: mpsc::Sender<MeshEvent>) {
+    let mut pending = MeshInputs::default();
+    let mut model: Option<MeshModel> = None;
+    let mut synced: BTreeSet<&'static str> = BTreeSet::new();
+    let mut failing: BTreeMap<&'static str, String> = BTreeMap::new();
+    let mut held = GraphDiff::default();
     let mut was_connected = true;
-    loop {
-        notify.notified().await;
-        let (inputs, failing, ready, resync) = {
-            let mut s = shared.lock().unwrap_or_else(|p| p.into_inner());
-            let resync = std::mem::take(&mut s.resync);
-            (
-                s.inputs.clone(),
-                s.failing.clone(),
-                s.synced.len() == KIND_COUNT,
-                resync,
-            )
-        };
+    while let Some(first) = updates.recv().await {
+        // A burst (a rollout, a relist) becomes one update of the model and one diff.
+        let mut batch = vec![first];
+        while let Ok(u) = updates.try_recv() {
+            batch.push(u);
+        }
+        let mut changes = Vec::new();
+        for u in batch {
+            match u {
+                Update::Changes(c) => changes.extend(c),
+                Update::Synced(kind) => {
+                    synced.insert(kind);
+                }
+                Update::Failed(kind, error) => {
+                    failing.insert(kind, error);
+                }
+                Update::Recovered(kind) => {
+                    failing.remove(kind);
+                }
+            }
+        }
+        let mut events = Vec::new();
+        match &mut model {
+            Some(m) => {
+                let d = m.apply(changes);
+                held = diff::merge(std::mem::take(&mut held), d);
+            }
+            None => {
+                for c in changes {
+                    pending.apply(c);
+                }
+                if synced.len() == KIND_COUNT {
+                    let m = MeshModel::new(std::mem::take(&mut pending));
+                    events.push(MeshEvent::Snapshot {
+                        snapshot: m.snapshot(),
+                    });
+                    model = Some(m);
+                }
+            }
+        }
         let connected = failing.is_empty();
         if connected != was_connected {
             was_connected = connected;
-            let message = if connected {
-                "Connected to the cluster.".to_string()
-            } else {
-                format!(
-                    "Lost the connection to the cluster; reconnecting… ({})",
-                    failing.values().next().cloned().unwrap_or_default()
-                )
+            let status = WatchStatus {
+                connected,
+                failing: failing.keys().map(|k| (*k).to_owned()).collect(),
+                error: failing.values().next().cloned(),
             };
-            if tx
-                .send(MeshEvent::Status {
-                    status: WatchStatus { connected, message },
-                })
-                .await
-                .is_err()
-            {
+            events.insert(0, MeshEvent::Status { status });
+        }
+        if connected && !held.is_empty() {
+            events.push(MeshEvent::Diff {
+                diff: std::mem::take(&mut held),
+            });
+        }
+        for e in events {
+            if tx.send(e).await.is_err() {
                 return;
             }
-        }
-        if !ready || !connected {
-            continue;
-        }
-        let snapshot = build(&inputs).into_snapshot();
-        let event = match &last {
-            Some(prev) if !resync => {
-                let d = diff::diff(prev, &snapshot);
-                if d.is_empty() {
-                    continue;
-                }
-                MeshEvent::Diff { diff: d }
-            }
-            _ => MeshEvent::Snapshot {
-                snapshot: snapshot.clone(),
-            },
-        };
-        last = Some(snapshot);
-        if tx.send(event).await.is_err() {
-            return;
         }
     }
 }

@@ -6,9 +6,9 @@ import { describe, expect, it, vi } from "vitest";
 import { fakeBackend } from "../../test/fakeBackend";
 import { backendContext } from "../backend";
 import DetailsPanel from "../mesh/DetailsPanel.svelte";
-import { bookinfoSnapshot } from "../mesh/sample";
+import { teachingSnapshot } from "../mesh/sample";
 
-const snap = bookinfoSnapshot();
+const snap = teachingSnapshot();
 const nodes = new Map(snap.nodes.map((n) => [n.id, n]));
 const edges = new Map(snap.edges.map((e) => [e.id, e]));
 

@@ -3,6 +3,6 @@ import type { GraphEdge } from "./GraphEdge";
 import type { GraphNode } from "./GraphNode";
 
 /**
- * What changed between two snapshots; the UI patches its drawing with it.
+ * What changed; the UI patches its drawing with it.
  */
 export type GraphDiff = { addedNodes: Array<GraphNode>, changedNodes: Array<GraphNode>, removedNodes: Array<string>, addedEdges: Array<GraphEdge>, changedEdges: Array<GraphEdge>, removedEdges: Array<string>, };

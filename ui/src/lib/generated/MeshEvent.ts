@@ -4,6 +4,7 @@ import type { MeshSnapshot } from "./MeshSnapshot";
 import type { WatchStatus } from "./WatchStatus";
 
 /**
- * What the mesh stream sends: a full snapshot first and after every reconnect, then diffs.
+ * What the mesh stream sends: a full snapshot first, then diffs (also after a reconnect:
+ * what changed meanwhile), and the connection's state when it changes.
  */
 export type MeshEvent = { "type": "snapshot", snapshot: MeshSnapshot, } | { "type": "diff", diff: GraphDiff, } | { "type": "status", status: WatchStatus, };

@@ -4,12 +4,4 @@ import type { Severity } from "./Severity";
 /**
  * A finding about the configuration, attached to the node it concerns.
  */
-export type Validation = { severity: Severity, 
-/**
- * Stable code, e.g. `subset-selects-no-pods`.
- */
-code: string, 
-/**
- * One plain sentence that says what is wrong and what it means for requests.
- */
-message: string, };
+export type Validation = { severity: Severity, } & ({ "code": "pod-without-sidecar" } | { "code": "pod-opted-out" } | { "code": "service-selects-no-pods", selector: { [key in string]: string }, } | { "code": "destination-rule-host-not-found", rule: string, host: string, service: string, serviceNamespace: string, } | { "code": "subset-selects-no-pods", labels: { [key in string]: string }, } | { "code": "subset-no-ready-pods" } | { "code": "gateway-not-served", selector: { [key in string]: string }, } | { "code": "gateway-not-found", namespace: string, name: string, } | { "code": "weights-not-100", route: number, sum: number, } | { "code": "route-host-not-found", route: number, host: string, service: string, serviceNamespace: string, } | { "code": "route-host-outside-cluster", route: number, host: string, } | { "code": "route-subset-not-found", route: number, subset: string, service: string, });

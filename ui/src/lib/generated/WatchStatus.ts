@@ -5,6 +5,10 @@
  */
 export type WatchStatus = { connected: boolean, 
 /**
- * Plain sentence for the UI ("Reconnecting to the cluster…").
+ * Kinds whose watch is failing (`pods`, `virtualservices`), while reconnecting.
  */
-message: string, };
+failing: Array<string>, 
+/**
+ * The first failing watch's error as the client reports it, for the curious.
+ */
+error: string | null, };

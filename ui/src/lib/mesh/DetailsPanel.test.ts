@@ -5,9 +5,9 @@ import { backendContext } from "../backend";
 import { deferred, fakeBackend } from "../../test/fakeBackend";
 import DetailsPanel from "./DetailsPanel.svelte";
 import { NODE_EXPLANATIONS } from "./explain";
-import { bookinfoSnapshot } from "./sample";
+import { teachingSnapshot } from "./sample";
 
-const snap = bookinfoSnapshot();
+const snap = teachingSnapshot();
 const nodes = new Map(snap.nodes.map((n) => [n.id, n]));
 const edges = new Map(snap.edges.map((e) => [e.id, e]));
 
@@ -45,7 +45,7 @@ describe("DetailsPanel", () => {
   });
 
   it("shows a pod's warning with its severity as a word", () => {
-    show("pod/default/ratings-v1-5d9ddb6f4c-h7r4c");
+    show("pod/default/ratings-v1-6b977d548d-h7r4c");
     expect(screen.getByTestId("details-health").textContent).toContain("Warning");
     const v = screen.getByTestId("details-validations").textContent!;
     expect(v).toContain("Warning:");
@@ -75,7 +75,7 @@ describe("DetailsPanel", () => {
 
   it("explains a route edge with its weight and lets you go to either end", async () => {
     const pending = deferred<string>();
-    const { onselect } = show("route:vs/default/reviews->subset/default/reviews/v3#0", fakeBackend({ objectYaml: () => pending.promise }));
+    const { onselect } = show("route:vs/default/reviews->subset/default/reviews/v3#0.2", fakeBackend({ objectYaml: () => pending.promise }));
     expect(screen.getByRole("heading", { level: 2 }).textContent).toBe("Route: reviews → reviews v3 (10%)");
     expect(screen.getByTestId("details-explanation").textContent).toContain("share of matching requests");
     expect(screen.getByTestId("details-fields").textContent).toContain("10% of matching requests");

@@ -5,9 +5,16 @@ import type { EdgeKind } from "../generated/EdgeKind";
 import type { GraphEdge } from "../generated/GraphEdge";
 import type { GraphNode } from "../generated/GraphNode";
 import type { Health } from "../generated/Health";
+import type { HealthReason } from "../generated/HealthReason";
+import type { HttpRoute } from "../generated/HttpRoute";
+import type { Injection } from "../generated/Injection";
 import type { NodeKind } from "../generated/NodeKind";
+import type { Readiness } from "../generated/Readiness";
+import type { RequestMatch } from "../generated/RequestMatch";
 import type { Severity } from "../generated/Severity";
 import type { Sidecar } from "../generated/Sidecar";
+import type { StringMatch } from "../generated/StringMatch";
+import type { Validation } from "../generated/Validation";
 
 export interface Explanation {
   /** The kind in words, as a heading ("VirtualService"). */
@@ -148,10 +155,28 @@ export const SIDECAR_EXPLANATION: Record<Sidecar, string> = {
     "Its namespace is not labelled for sidecar injection, so this pod runs without Envoy and is outside the mesh.",
 };
 
+/** "2/2", as `kubectl get pods` counts. */
+export function readyText(r: Readiness): string {
+  return `${r.ready}/${r.total}`;
+}
+
+/**
+ * The name the graph writes on a node: a pod by the random end of its name (its workload's
+ * box says the rest), a subset with its service ("reviews v2"), anything else by its name.
+ */
+export function nodeLabel(node: Pick<GraphNode, "name" | "details">): string {
+  if (node.details.kind === "pod") {
+    const dash = node.name.lastIndexOf("-");
+    return dash >= 0 ? node.name.slice(dash + 1) : node.name;
+  }
+  if (node.details.kind === "subset") return `${node.details.service} ${node.name}`;
+  return node.name;
+}
+
 /** The short text drawn on the pod after its name: "2/2 ⬢" (⬢: sidecar running). */
 export function podBadge(node: Pick<GraphNode, "ready" | "sidecar">): string {
   const parts: string[] = [];
-  if (node.ready) parts.push(node.ready);
+  if (node.ready) parts.push(readyText(node.ready));
   if (node.sidecar) {
     parts.push(
       node.sidecar === "ready"
@@ -190,38 +215,225 @@ export function nodeText(node: GraphNode): string {
   const mark = HEALTH_MARK[node.health];
   if (node.kind === "namespace") {
     // A long name goes on its own line, so a namespace holding one column stays narrow.
-    return `${mark}${NODE_KIND_WORD.namespace}${[...node.label].length > 10 ? "\n" : " "}${node.label}`;
+    return `${mark}${NODE_KIND_WORD.namespace}${[...node.name].length > 10 ? "\n" : " "}${node.name}`;
   }
   if (node.kind === "pod") {
     // One line, so a box of pods stays small: "k8xqz · 2/2 ⬢"; a sidecar problem gets
     // its own line ("no sidecar!"), so the box does not widen the whole column.
-    const ready = node.ready ? ` · ${node.ready}` : "";
+    const label = nodeLabel(node);
+    const ready = node.ready ? ` · ${readyText(node.ready)}` : "";
     if (node.sidecar && node.sidecar !== "ready") {
-      return `${mark}${node.label}${ready}\n${podBadge({ ready: null, sidecar: node.sidecar })}`;
+      return `${mark}${label}${ready}\n${podBadge({ ready: null, sidecar: node.sidecar })}`;
     }
     const badge = podBadge(node);
-    return `${mark}${node.label}${badge ? ` · ${badge}` : ""}`;
+    return `${mark}${label}${badge ? ` · ${badge}` : ""}`;
   }
-  return `${mark}${wrapName(node.label)}`;
+  return `${mark}${wrapName(nodeLabel(node))}`;
 }
 
-/** What the graph writes on an edge: its label (weights), else nothing. */
+/**
+ * What the graph writes on an edge: a route's weight ("60%") when the route splits requests
+ * or sends only part of them along it, else nothing.
+ */
 export function edgeText(edge: GraphEdge): string {
-  return edge.label ?? "";
+  const r = edge.route;
+  return r && (r.split || r.weight !== 100) ? `${r.weight}%` : "";
 }
 
 /** A one-line name for an edge, for lists and the panel heading: "reviews → reviews v2 (30%)". */
 export function edgeName(edge: GraphEdge, nodes: ReadonlyMap<string, GraphNode>): string {
-  const from = nodes.get(edge.source)?.label ?? edge.source;
-  const to = nodes.get(edge.target)?.label ?? edge.target;
-  const extra = edge.label ? ` (${edge.label})` : "";
-  return `${EDGE_KIND_WORD[edge.kind]}: ${from} → ${to}${extra}`;
+  const label = (id: string) => {
+    const n = nodes.get(id);
+    return n ? nodeLabel(n) : id;
+  };
+  const weight = edgeText(edge);
+  return `${EDGE_KIND_WORD[edge.kind]}: ${label(edge.source)} → ${label(edge.target)}${weight ? ` (${weight})` : ""}`;
 }
 
 /** A one-line name for a node, for lists: "VirtualService reviews (default)". */
 export function nodeName(node: GraphNode): string {
   if (node.kind === "namespace") return `Namespace ${node.name}`;
-  return `${NODE_KIND_WORD[node.kind]} ${node.label} (${node.namespace})`;
+  return `${NODE_KIND_WORD[node.kind]} ${nodeLabel(node)} (${node.namespace})`;
+}
+
+/** "app=reviews, version=v2", or "(none)". */
+export function labelsText(labels: Partial<Record<string, string>>): string {
+  const pairs = Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return pairs.length ? pairs.map(([k, v]) => `${k}=${v ?? ""}`).join(", ") : "(none)";
+}
+
+export function injectionText(injection: Injection): string {
+  switch (injection.state) {
+    case "enabled":
+      return "on (istio-injection=enabled)";
+    case "disabled":
+      return 'off (istio-injection label is not "enabled")';
+    case "revision":
+      return `on for revision ${injection.revision} (istio.io/rev=${injection.revision})`;
+    case "none":
+      return "off (no istio-injection label)";
+  }
+}
+
+/** Whether new pods in the namespace get a sidecar. */
+export function injects(injection: Injection): boolean {
+  return injection.state === "enabled" || injection.state === "revision";
+}
+
+function stringMatchText(m: StringMatch): string {
+  if (m === "present") return "present";
+  if ("exact" in m) return `exact ${m.exact}`;
+  if ("prefix" in m) return `prefix ${m.prefix}`;
+  return `regex ${m.regex}`;
+}
+
+/** One match in words: "uri prefix /static and header end-user exact jason". */
+export function matchText(m: RequestMatch): string {
+  const parts: string[] = [];
+  if (m.uri) parts.push(`uri ${stringMatchText(m.uri)}`);
+  for (const [name, v] of Object.entries(m.headers)) if (v) parts.push(`header ${name} ${stringMatchText(v)}`);
+  if (m.method) parts.push(`method ${stringMatchText(m.method)}`);
+  if (m.port != null) parts.push(`port ${m.port}`);
+  return parts.length ? parts.join(" and ") : "any request";
+}
+
+/** A route's matches in words; none means every request. */
+export function matchesText(matches: readonly RequestMatch[]): string {
+  return matches.length ? matches.map(matchText).join(" or ") : "any request";
+}
+
+/** An http route in words: "any request → reviews v1 60%, reviews v2 30% (fault: delay 7s for 100% of requests)". */
+export function routeText(route: HttpRoute): string {
+  const to = route.destinations
+    .map((d) => {
+      const target = d.subset ? `${d.host} ${d.subset}` : d.host;
+      return d.weight != null ? `${target} ${d.weight}%` : target;
+    })
+    .join(", ");
+  let text = `${matchesText(route.matches)} → ${to}`;
+  const f = route.fault;
+  if (f && (f.delay || f.abort)) {
+    const pct = (p: number | null) => (p != null ? ` for ${p}% of requests` : "");
+    const parts: string[] = [];
+    if (f.delay) parts.push(`delay ${f.delay.fixedDelay ?? "?"}${pct(f.delay.percent)}`);
+    if (f.abort) parts.push(`abort with HTTP ${f.abort.httpStatus ?? "?"}${pct(f.abort.percent)}`);
+    text += ` (fault: ${parts.join(", ")})`;
+  }
+  return text;
+}
+
+/** What a validation found, as one plain sentence that says what it means for requests. */
+export function validationText(node: Pick<GraphNode, "namespace">, v: Validation): string {
+  switch (v.code) {
+    case "pod-without-sidecar":
+      return `This pod has no sidecar although namespace ${node.namespace} asks for injection: it was started before injection was turned on. Restart its workload to give it one.`;
+    case "pod-opted-out":
+      return "This pod opted out of injection with the label sidecar.istio.io/inject=false, so Istio does not route or observe its traffic.";
+    case "service-selects-no-pods":
+      return `No pod has the labels ${labelsText(v.selector)}, so requests to this service have nowhere to go.`;
+    case "destination-rule-host-not-found":
+      return `Destination rule ${v.rule} is for host ${v.host}, but there is no service ${v.service} in namespace ${v.serviceNamespace}.`;
+    case "subset-selects-no-pods":
+      return `No pod has the labels ${labelsText(v.labels)}, so requests routed to this subset fail with 503 (no healthy upstream).`;
+    case "subset-no-ready-pods":
+      return "The pods of this subset are not ready yet; requests routed here fail until they are.";
+    case "gateway-not-served":
+      return `No ingress gateway has the labels ${labelsText(v.selector)} that this Gateway selects, so nothing accepts requests for it.`;
+    case "gateway-not-found":
+      return `This virtual service is bound to gateway ${v.namespace}/${v.name}, which does not exist, so requests through it are not routed.`;
+    case "weights-not-100":
+      return `Route ${v.route + 1} splits traffic with weights that add up to ${v.sum}, not 100; Istio rejects or misroutes such a split.`;
+    case "route-host-not-found":
+      return `Route ${v.route + 1} sends requests to host ${v.host}, but there is no service ${v.service} in namespace ${v.serviceNamespace}: those requests fail.`;
+    case "route-host-outside-cluster":
+      return `Route ${v.route + 1} sends requests to ${v.host}, a host outside the cluster: that works only with a ServiceEntry for it, which this graph does not show.`;
+    case "route-subset-not-found":
+      return `Route ${v.route + 1} sends requests to subset ${v.subset} of ${v.service}, but no destination rule defines that subset: those requests fail with 503.`;
+  }
+}
+
+/** Why a node is not ok, in words: "2 of 3 replicas ready", "CrashLoopBackOff", "pod x7k2p: Warning". */
+export function healthReasonText(node: Pick<GraphNode, "kind" | "ready">, r: HealthReason): string {
+  switch (r.reason) {
+    case "not-ready": {
+      const what = node.kind === "pod" ? "containers" : "replicas";
+      return node.ready ? `${node.ready.ready} of ${node.ready.total} ${what} ready` : `not all ${what} ready`;
+    }
+    case "failing":
+      return r.cause;
+    case "findings":
+      return r.severity === "error" ? "see the errors below" : "see the warnings below";
+    case "pod": {
+      const name = r.id.slice(r.id.lastIndexOf("/") + 1);
+      const dash = name.lastIndexOf("-");
+      return `pod ${dash >= 0 ? name.slice(dash + 1) : name}: ${HEALTH_WORD[r.health]}`;
+    }
+  }
+}
+
+export interface KeyField {
+  label: string;
+  value: string;
+}
+
+/** The key fields the side panel lists for a node, by kind. */
+export function keyFields(node: GraphNode): KeyField[] {
+  const d = node.details;
+  const f = (label: string, value: string): KeyField => ({ label, value });
+  switch (d.kind) {
+    case "namespace": {
+      const out = [f("Sidecar injection", injectionText(d.injection))];
+      if (d.mtls.length) {
+        out.push(
+          f("Mutual TLS", d.mtls.map((p) => `${p.mode} (${p.meshWide ? "mesh-wide" : "this namespace"}, ${p.name})`).join("; ")),
+        );
+      }
+      return out;
+    }
+    case "ingress-gateway":
+    case "workload": {
+      const out = [
+        f("Replicas", node.ready ? `${node.ready.ready} ready of ${node.ready.total}` : "?"),
+        f("Pod labels", labelsText(d.podLabels)),
+      ];
+      if (d.paused) out.push(f("Rollout", "paused"));
+      return out;
+    }
+    case "pod": {
+      const status = d.waitingReason ?? (d.terminating ? "Terminating" : d.phase);
+      const out = [f("Status", status)];
+      if (node.ready) out.push(f("Ready containers", readyText(node.ready)));
+      out.push(f("Labels", labelsText(d.labels)));
+      if (d.ip) out.push(f("Pod IP", d.ip));
+      if (d.node) out.push(f("Node", d.node));
+      if (d.restarts > 0) out.push(f("Restarts", String(d.restarts)));
+      return out;
+    }
+    case "service":
+      return [
+        f("Type", d.serviceType),
+        f("Ports", d.ports.map((p) => (p.name ? `${p.port} (${p.name})` : String(p.port))).join(", ")),
+        f("Selects pods with", d.selector ? labelsText(d.selector) : "(no selector)"),
+        f("DNS name", `${node.name}.${node.namespace}.svc.cluster.local`),
+        f("Endpoints", `${d.endpoints.ready} ready of ${d.endpoints.total}`),
+      ];
+    case "subset": {
+      const out = [f("Destination rule", `${d.rule} (host ${d.host})`), f("Pod labels", labelsText(d.labels))];
+      if (d.tlsMode) out.push(f("TLS mode", d.tlsMode));
+      return out;
+    }
+    case "gateway":
+      return [
+        f("Selects gateway pods with", labelsText(d.selector)),
+        f("Listens on", d.servers.map((s) => `${s.protocol} ${s.port} for ${s.hosts.join(", ")}`).join("; ")),
+      ];
+    case "virtual-service":
+      return [
+        f("Hosts", d.hosts.join(", ")),
+        f("Applies to", d.gateways.length ? d.gateways.join(", ") : "requests between services inside the mesh"),
+        ...d.routes.map((r, i) => f(`Route ${i + 1}`, routeText(r))),
+      ];
+  }
 }
 
 /** Severity order for lists: errors first. */

@@ -90,8 +90,9 @@ export class MeshGraph {
   }
 
   /**
-   * A snapshot comes first and again after each reconnect. The first is laid out; later
-   * ones are turned into a diff against what is drawn, so a reconnect moves nothing.
+   * A snapshot starts every stream (after a reconnect the backend sends a diff). The first
+   * is laid out; a later one (a new stream, when the window watches again) is turned into a
+   * diff against what is drawn, so nothing moves.
    */
   applySnapshot(snapshot: MeshSnapshot): MeshPatch {
     const fresh = snapshot.nodes.filter((n) => !this.nodes.has(n.id)).length;

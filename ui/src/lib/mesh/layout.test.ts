@@ -1,46 +1,118 @@
 import { describe, expect, it } from "vitest";
 
+import type { GraphEdge } from "../generated/GraphEdge";
+import type { GraphNode } from "../generated/GraphNode";
+import type { MeshSnapshot } from "../generated/MeshSnapshot";
 import { wrapName } from "./explain";
-import { MeshGraph } from "./graphState";
-import { NODE_FONT, NS_PAD, nodeSize, spread } from "./layout";
-import { bookinfoBaseSnapshot, bookinfoSnapshot } from "./sample";
+import { columnOf, COLUMN_TITLE, incomingKinds, layoutGraph, nodeSize, spread, type Point } from "./layout";
+import { bookinfoSnapshot, splitSnapshot, syntheticSnapshot, teachingSnapshot } from "./sample";
 
-/** The Mesh graph's drawing area in the app window at 1280x800, in pixels (measured). */
-const FRAME = { w: 944, h: 478 };
-const FIT_PADDING = 12;
-
-/** Label size on screen when the whole mesh is fitted into FRAME: zoom × font size. */
-function labelPxAtFit(g: MeshGraph): number {
-  let x1 = Infinity;
-  let x2 = -Infinity;
-  let y1 = Infinity;
-  let y2 = -Infinity;
-  for (const [id, p] of g.positions) {
-    const s = nodeSize(g.nodes.get(id)!);
-    x1 = Math.min(x1, p.x - s.w / 2);
-    x2 = Math.max(x2, p.x + s.w / 2);
-    y1 = Math.min(y1, p.y - s.h / 2);
-    y2 = Math.max(y2, p.y + s.h / 2);
-  }
-  // Namespace boxes around it all: padding, and a label line on top.
-  const w = x2 - x1 + 2 * NS_PAD + 8;
-  const h = y2 - y1 + 2 * NS_PAD + 2 * 1.2 * NODE_FONT + 40;
-  const zoom = Math.min((FRAME.w - 2 * FIT_PADDING) / w, (FRAME.h - 2 * FIT_PADDING) / h);
-  return zoom * NODE_FONT;
+/** Leaves: nodes that hold no other node (groups are sized around their members). */
+function leaves(s: MeshSnapshot): GraphNode[] {
+  const parents = new Set(s.nodes.map((n) => n.parent).filter((p): p is string => p !== null));
+  return s.nodes.filter((n) => !parents.has(n.id));
 }
 
-describe("layout", () => {
-  it("keeps Bookinfo's labels large at fit in a 1280x800 window", () => {
-    // jsdom has no canvas, so text widths are estimated generously (0.62 em a character):
-    // the app, measuring real text, draws somewhat larger (see the README).
-    const base = new MeshGraph();
-    base.applySnapshot(bookinfoBaseSnapshot());
-    const full = new MeshGraph();
-    full.applySnapshot(bookinfoSnapshot());
-    const px = { base: labelPxAtFit(base), split: labelPxAtFit(full) };
-    console.log(`label size at fit, 1280x800: Bookinfo ${px.base.toFixed(1)} px, with the reviews split ${px.split.toFixed(1)} px`);
-    expect(px.base).toBeGreaterThanOrEqual(13.5);
-    expect(px.split).toBeGreaterThanOrEqual(11.5);
+interface Box {
+  id: string;
+  x0: number;
+  x1: number;
+  y0: number;
+  y1: number;
+}
+
+function boxOf(n: GraphNode, at: Point): Box {
+  const { w, h } = nodeSize(n);
+  return { id: n.id, x0: at.x - w / 2, x1: at.x + w / 2, y0: at.y - h / 2, y1: at.y + h / 2 };
+}
+
+function overlapping(boxes: Box[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < boxes.length; i++) {
+    for (let j = i + 1; j < boxes.length; j++) {
+      const [a, b] = [boxes[i], boxes[j]];
+      if (a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1) out.push(`${a.id} / ${b.id}`);
+    }
+  }
+  return out;
+}
+
+const MESHES: [string, () => MeshSnapshot][] = [
+  ["Bookinfo", bookinfoSnapshot],
+  ["Bookinfo with the reviews split", splitSnapshot],
+  ["the split with a pod missing its sidecar", teachingSnapshot],
+  ["a made-up mesh of 500 nodes", () => syntheticSnapshot(500)],
+];
+
+describe("layoutGraph", () => {
+  it.each(MESHES)("places every leaf of %s, and no two leaves overlap", (_, mesh) => {
+    const s = mesh();
+    const { positions } = layoutGraph(s.nodes, s.edges);
+    const ls = leaves(s);
+    expect([...positions.keys()].sort()).toEqual(ls.map((n) => n.id).sort());
+    expect(overlapping(ls.map((n) => boxOf(n, positions.get(n.id)!)))).toEqual([]);
+  });
+
+  it.each(MESHES)("keeps the namespaces of %s apart", (_, mesh) => {
+    const s = mesh();
+    const { positions } = layoutGraph(s.nodes, s.edges);
+    const bands = new Map<string, Box>();
+    for (const n of leaves(s)) {
+      const b = boxOf(n, positions.get(n.id)!);
+      const band = bands.get(n.namespace);
+      bands.set(
+        n.namespace,
+        band
+          ? { id: n.namespace, x0: Math.min(band.x0, b.x0), x1: Math.max(band.x1, b.x1), y0: Math.min(band.y0, b.y0), y1: Math.max(band.y1, b.y1) }
+          : { ...b, id: n.namespace },
+      );
+    }
+    expect(overlapping([...bands.values()])).toEqual([]);
+  });
+
+  it("puts each kind in its column, in the order a request travels", () => {
+    const s = splitSnapshot();
+    const { positions, headers } = layoutGraph(s.nodes, s.edges);
+    // The titles of the columns in use, left to right, each a step further right.
+    expect(headers.map((h) => h.text.replace("\u200b", ""))).toEqual([
+      "Ingress gateway",
+      "Gateway",
+      "VirtualService",
+      "Service",
+      "VirtualService",
+      "Subset",
+      "Workload · pods",
+    ]);
+    for (let k = 1; k < headers.length; k++) expect(headers[k].x).toBeGreaterThan(headers[k - 1].x);
+    // A leaf drawn on its own (not inside a workload's box) sits on its column's centre.
+    const colX = new Map(headers.map((h) => [h.col, h.x]));
+    const incoming = incomingKinds(s.edges);
+    const groups = new Set(s.nodes.filter((n) => n.kind !== "namespace").map((n) => n.id));
+    for (const n of leaves(s)) {
+      if (n.parent && groups.has(n.parent)) continue;
+      expect(positions.get(n.id)!.x, n.id).toBe(colX.get(columnOf(n, incoming)));
+    }
+    // The gateway's VirtualService is left of the Services, the mesh one right of them.
+    expect(positions.get("vs/default/bookinfo")!.x).toBeLessThan(positions.get("svc/default/reviews")!.x);
+    expect(positions.get("vs/default/reviews")!.x).toBeGreaterThan(positions.get("svc/default/reviews")!.x);
+    expect(COLUMN_TITLE).toHaveLength(7);
+  });
+
+  it("leaves more room after a column whose arrows carry weights", () => {
+    const s = splitSnapshot();
+    const gapAfter = (snapshot: MeshSnapshot, title: string) => {
+      const { headers } = layoutGraph(snapshot.nodes, snapshot.edges);
+      const k = headers.findIndex((h, i) => h.text.replace("\u200b", "") === title && i > 2);
+      return headers[k + 1].x - headers[k + 1].w / 2 - (headers[k].x + headers[k].w / 2);
+    };
+    // The same mesh with the reviews route sending everything to v1: no weights to write.
+    const unweighted: MeshSnapshot = {
+      nodes: s.nodes,
+      edges: s.edges.map(
+        (e): GraphEdge => (e.route && e.source === "vs/default/reviews" ? { ...e, route: { ...e.route, weight: 100, split: false } } : e),
+      ),
+    };
+    expect(gapAfter(s, "VirtualService")).toBeGreaterThan(gapAfter(unweighted, "VirtualService"));
   });
 
   it("spreads a column around what each item wants, never overlapping, never above the top", () => {

@@ -6,7 +6,7 @@
 import type { GraphEdge } from "../generated/GraphEdge";
 import type { GraphNode } from "../generated/GraphNode";
 import type { NodeKind } from "../generated/NodeKind";
-import { nodeText } from "./explain";
+import { edgeText, nodeText } from "./explain";
 
 export interface Point {
   x: number;
@@ -296,7 +296,7 @@ export function layoutGraph(nodes: readonly GraphNode[], edges: readonly GraphEd
   const weighted = new Set<number>();
   for (const e of edges) {
     const a = itemOf.get(e.source);
-    if (a && e.label) weighted.add(items.get(a)!.col);
+    if (a && edgeText(e)) weighted.add(items.get(a)!.col);
   }
   const colX = new Map<number, number>();
   let x = 0;

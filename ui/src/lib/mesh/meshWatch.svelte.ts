@@ -67,8 +67,8 @@ export class MeshWatch {
     const patch = this.graph.apply(event);
     if (event.type === "snapshot") {
       this.phase = "live";
-      // A snapshot comes after every (re)connect, so the stream is healthy again.
-      if (this.status && !this.status.connected) this.status = { connected: true, message: "" };
+      // A snapshot starts a stream, so whatever was failing before is behind us.
+      if (this.status && !this.status.connected) this.status = { connected: true, failing: [], error: null };
     }
     this.version++;
     for (const l of this.listeners) l(patch);

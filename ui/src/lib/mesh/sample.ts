@@ -1,22 +1,49 @@
-// Meshes made up for the preview, the tests and the drawing benchmark. Shaped like what the
-// Rust model builds (same ids, labels and fields), but never shown inside the app.
+// Meshes for the preview, the tests and the drawing benchmark: Bookinfo as the Rust model
+// builds it from pure inputs, and made-up meshes of any size. Never shown inside the app.
 import type { EdgeKind } from "../generated/EdgeKind";
 import type { GraphDiff } from "../generated/GraphDiff";
 import type { GraphEdge } from "../generated/GraphEdge";
 import type { GraphNode } from "../generated/GraphNode";
 import type { MeshSnapshot } from "../generated/MeshSnapshot";
+import type { NodeDetails } from "../generated/NodeDetails";
 import type { NodeKind } from "../generated/NodeKind";
+import type { RequestMatch } from "../generated/RequestMatch";
+import type { RouteEdge } from "../generated/RouteEdge";
+import samplesJson from "../generated/meshSamples.json";
 
 type NodeInit = Partial<GraphNode> & Pick<GraphNode, "id" | "kind" | "namespace" | "name">;
 
+const WORKLOAD = { selector: {}, podLabels: {}, paused: false };
+
+/** Details with nothing in them, of the node's kind. */
+function emptyDetails(kind: NodeKind): NodeDetails {
+  switch (kind) {
+    case "namespace":
+      return { kind, injection: { state: "none" }, mtls: [] };
+    case "ingress-gateway":
+    case "workload":
+      return { kind, ...WORKLOAD };
+    case "gateway":
+      return { kind, selector: {}, servers: [] };
+    case "virtual-service":
+      return { kind, hosts: [], gateways: [], routes: [] };
+    case "service":
+      return { kind, serviceType: "ClusterIP", clusterIp: null, ports: [], selector: {}, endpoints: { ready: 0, total: 0 } };
+    case "subset":
+      return { kind, service: "", rule: "", ruleNamespace: "", host: "", labels: {}, tlsMode: null };
+    case "pod":
+      return { kind, phase: "Running", waitingReason: null, terminating: false, labels: {}, ip: null, node: null, restarts: 0 };
+  }
+}
+
 export function node(init: NodeInit): GraphNode {
   return {
-    label: init.name,
     parent: init.kind === "namespace" ? null : `ns/${init.namespace}`,
     health: "ok",
+    healthReasons: [],
     ready: null,
     sidecar: null,
-    fields: [],
+    details: emptyDetails(init.kind),
     validations: [],
     object: null,
     ...init,
@@ -31,271 +58,48 @@ export function edge(kind: EdgeKind, source: string, target: string, over: Parti
     kind,
     source,
     target,
-    weight: null,
-    matches: null,
-    label: null,
+    route: null,
     ...rest,
   };
 }
 
-const KIND_API: Partial<Record<NodeKind, [string, string]>> = {
-  namespace: ["v1", "Namespace"],
-  "ingress-gateway": ["apps/v1", "Deployment"],
-  workload: ["apps/v1", "Deployment"],
-  pod: ["v1", "Pod"],
-  service: ["v1", "Service"],
-  gateway: ["networking.istio.io/v1", "Gateway"],
-  "virtual-service": ["networking.istio.io/v1", "VirtualService"],
-};
-
-function withObject(n: GraphNode, objectName = n.name): GraphNode {
-  const api = KIND_API[n.kind];
-  if (!api) return n;
-  return {
-    ...n,
-    object: { apiVersion: api[0], kind: api[1], namespace: n.kind === "namespace" ? null : n.namespace, name: objectName },
-  };
+/** A route edge's data: `weight` percent of route 0, part of a split when below 100. */
+export function route(weight: number, matches: RequestMatch[] = []): RouteEdge {
+  return { route: 0, weight, split: weight !== 100, matches };
 }
 
-function pod(ns: string, workload: string, hash: string, suffix: string, labels: string, extra: Partial<GraphNode> = {}): GraphNode {
-  const name = `${workload}-${hash}-${suffix}`;
-  const gateway = workload === "istio-ingressgateway";
-  return withObject(
-    node({
-      id: `pod/${ns}/${name}`,
-      kind: "pod",
-      namespace: ns,
-      name,
-      label: suffix,
-      parent: `${gateway ? "ingress" : "wl"}/${ns}/${workload}`,
-      ready: gateway ? "1/1" : "2/2",
-      sidecar: gateway ? null : "ready",
-      fields: [
-        { label: "Status", value: "Running" },
-        { label: "Ready containers", value: gateway ? "1/1" : "2/2" },
-        { label: "Labels", value: labels },
-        { label: "Pod IP", value: `10.244.0.${(hash.charCodeAt(0) * 7 + suffix.charCodeAt(1)) % 250}` },
-      ],
-      ...extra,
-    }),
-  );
+interface MeshSamples {
+  bookinfo: MeshSnapshot;
+  split: MeshSnapshot;
+  splitDiff: GraphDiff;
+  teaching: MeshSnapshot;
 }
 
-function workload(ns: string, name: string, labels: string): GraphNode {
-  return withObject(
-    node({
-      id: `wl/${ns}/${name}`,
-      kind: "workload",
-      namespace: ns,
-      name,
-      ready: "1/1",
-      fields: [
-        { label: "Replicas", value: "1 ready of 1" },
-        { label: "Pod labels", value: labels },
-      ],
-    }),
-  );
-}
+// Written by the Rust model from pure inputs (`mesh::samples`) when `cargo test` runs, like
+// the types next to it; the JSON is typed by those same Rust types.
+const SAMPLES = samplesJson as unknown as MeshSamples;
 
-function service(ns: string, name: string, port = 9080): GraphNode {
-  return withObject(
-    node({
-      id: `svc/${ns}/${name}`,
-      kind: "service",
-      namespace: ns,
-      name,
-      fields: [
-        { label: "Type", value: "ClusterIP" },
-        { label: "Ports", value: `${port} (http)` },
-        { label: "Selects pods with", value: `app=${name}` },
-        { label: "DNS name", value: `${name}.${ns}.svc.cluster.local` },
-        { label: "Endpoints", value: name === "reviews" ? "3 ready of 3" : "1 ready of 1" },
-      ],
-    }),
-  );
-}
-
-/** Bookinfo as the simulated cluster runs it, with reviews split 60/30/10 over v1/v2/v3. */
+/** Bookinfo as the simulated cluster runs it, settled: the golden model. */
 export function bookinfoSnapshot(): MeshSnapshot {
-  const d = "default";
-  const nodes: GraphNode[] = [
-    withObject(
-      node({
-        id: "ns/istio-system",
-        kind: "namespace",
-        namespace: "istio-system",
-        name: "istio-system",
-        fields: [{ label: "Sidecar injection", value: "off (no istio-injection label)" }],
-      }),
-    ),
-    withObject(
-      node({
-        id: "ns/default",
-        kind: "namespace",
-        namespace: d,
-        name: d,
-        fields: [{ label: "Sidecar injection", value: "on (istio-injection=enabled)" }],
-      }),
-    ),
-    withObject(
-      node({
-        id: "ingress/istio-system/istio-ingressgateway",
-        kind: "ingress-gateway",
-        namespace: "istio-system",
-        name: "istio-ingressgateway",
-        ready: "1/1",
-        fields: [
-          { label: "Replicas", value: "1 ready of 1" },
-          { label: "Pod labels", value: "app=istio-ingressgateway, istio=ingressgateway" },
-        ],
-      }),
-    ),
-    pod("istio-system", "istio-ingressgateway", "5c9f8d7b6", "q2x8m", "app=istio-ingressgateway, istio=ingressgateway"),
-    withObject(
-      node({
-        id: "gw/default/bookinfo-gateway",
-        kind: "gateway",
-        namespace: d,
-        name: "bookinfo-gateway",
-        fields: [
-          { label: "Selects gateway pods with", value: "istio=ingressgateway" },
-          { label: "Listens on", value: "port 8080 (HTTP), hosts *" },
-        ],
-      }),
-    ),
-    withObject(
-      node({
-        id: "vs/default/bookinfo",
-        kind: "virtual-service",
-        namespace: d,
-        name: "bookinfo",
-        fields: [
-          { label: "Hosts", value: "*" },
-          { label: "Applies to", value: "bookinfo-gateway" },
-          { label: "Route 1", value: "uri exact /productpage or uri prefix /static or uri exact /login or uri exact /logout or uri prefix /api/v1/products → productpage 9080" },
-        ],
-      }),
-    ),
-    withObject(
-      node({
-        id: "vs/default/reviews",
-        kind: "virtual-service",
-        namespace: d,
-        name: "reviews",
-        fields: [
-          { label: "Hosts", value: "reviews" },
-          { label: "Applies to", value: "requests between services inside the mesh" },
-          { label: "Route 1", value: "any request → reviews v1 60%, reviews v2 30%, reviews v3 10%" },
-        ],
-      }),
-    ),
-    service(d, "productpage"),
-    service(d, "details"),
-    service(d, "ratings"),
-    service(d, "reviews"),
-  ];
-  for (const v of ["v1", "v2", "v3"]) {
-    nodes.push(
-      withObject(
-        node({
-          id: `subset/default/reviews/${v}`,
-          kind: "subset",
-          namespace: d,
-          name: v,
-          label: `reviews ${v}`,
-          fields: [
-            { label: "Service", value: "reviews" },
-            { label: "Pod labels", value: `version=${v}` },
-            { label: "Defined in", value: "DestinationRule reviews" },
-          ],
-        }),
-        "reviews",
-      ),
-    );
-    // The subset's object is the DestinationRule that defines it.
-    nodes[nodes.length - 1].object = { apiVersion: "networking.istio.io/v1", kind: "DestinationRule", namespace: d, name: "reviews" };
-  }
-  const apps: [string, string, string][] = [
-    ["productpage-v1", "6b746f74dc", "k8xqz"],
-    ["details-v1", "79f774bdb9", "w5n2p"],
-    ["ratings-v1", "5d9ddb6f4c", "h7r4c"],
-    ["reviews-v1", "545db77b95", "b2lxm"],
-    ["reviews-v2", "7bf8c9648f", "t9dfs"],
-    ["reviews-v3", "84779c7bbc", "m4vqj"],
-  ];
-  for (const [wl, hash, suffix] of apps) {
-    const [app, version] = [wl.replace(/-v\d$/, ""), wl.slice(-2)];
-    const labels = `app=${app}, version=${version}`;
-    nodes.push(workload(d, wl, labels));
-    nodes.push(pod(d, wl, hash, suffix, labels));
-  }
-  // One warning, as a newcomer would meet it: a pod started before injection was on.
-  const ratings = nodes.find((n) => n.id === "pod/default/ratings-v1-5d9ddb6f4c-h7r4c")!;
-  Object.assign(ratings, {
-    ready: "1/1",
-    sidecar: "missing",
-    health: "warning",
-    validations: [
-      {
-        severity: "warning",
-        code: "pod-without-sidecar",
-        message:
-          "This pod has no sidecar although namespace default asks for injection: it was started before injection was turned on. Restart its workload to give it one.",
-      },
-    ],
-  } satisfies Partial<GraphNode>);
-  ratings.fields = ratings.fields.map((f) => (f.label === "Ready containers" ? { ...f, value: "1/1" } : f));
-  const wlRatings = nodes.find((n) => n.id === "wl/default/ratings-v1")!;
-  wlRatings.health = "warning";
-
-  const edges: GraphEdge[] = [
-    edge("serves", "ingress/istio-system/istio-ingressgateway", "gw/default/bookinfo-gateway"),
-    edge("binds", "gw/default/bookinfo-gateway", "vs/default/bookinfo"),
-    edge("route", "vs/default/bookinfo", "svc/default/productpage", { id: "0", matches: "uri exact /productpage or uri prefix /static" }),
-    edge("routed-by", "svc/default/reviews", "vs/default/reviews"),
-    edge("route", "vs/default/reviews", "subset/default/reviews/v1", { id: "0", weight: 60, label: "60%" }),
-    edge("route", "vs/default/reviews", "subset/default/reviews/v2", { id: "0", weight: 30, label: "30%" }),
-    edge("route", "vs/default/reviews", "subset/default/reviews/v3", { id: "0", weight: 10, label: "10%" }),
-    edge("selects", "svc/default/productpage", "wl/default/productpage-v1"),
-    edge("selects", "svc/default/details", "wl/default/details-v1"),
-    edge("selects", "svc/default/ratings", "wl/default/ratings-v1"),
-    edge("selects", "svc/default/reviews", "wl/default/reviews-v1"),
-    edge("selects", "svc/default/reviews", "wl/default/reviews-v2"),
-    edge("selects", "svc/default/reviews", "wl/default/reviews-v3"),
-    edge("selects", "subset/default/reviews/v1", "wl/default/reviews-v1"),
-    edge("selects", "subset/default/reviews/v2", "wl/default/reviews-v2"),
-    edge("selects", "subset/default/reviews/v3", "wl/default/reviews-v3"),
-  ];
-  nodes.sort((a, b) => (a.id < b.id ? -1 : 1));
-  edges.sort((a, b) => (a.id < b.id ? -1 : 1));
-  return { nodes, edges };
+  return structuredClone(SAMPLES.bookinfo);
 }
 
-/** Ids of what `kubectl apply` of the reviews DestinationRule and VirtualService adds. */
-const SPLIT_NODE = (id: string) => id === "vs/default/reviews" || id.startsWith("subset/default/reviews/");
+/** Bookinfo with reviews split 60/30/10 over the subsets v1, v2 and v3. */
+export function splitSnapshot(): MeshSnapshot {
+  return structuredClone(SAMPLES.split);
+}
+
+/** What the watch reports when the reviews split is applied to plain Bookinfo. */
+export function reviewsSplitDiff(): GraphDiff {
+  return structuredClone(SAMPLES.splitDiff);
+}
 
 /**
- * Bookinfo as it starts, before the reviews split: no reviews VirtualService or subsets.
- * `reviewsSplitDiff()` is the change that adds them, as the watch reports it.
+ * The split as a newcomer meets it: one warning, the ratings pod started before sidecar
+ * injection was turned on. The preview's default and most screen tests use this.
  */
-export function bookinfoBaseSnapshot(): MeshSnapshot {
-  const full = bookinfoSnapshot();
-  return {
-    nodes: full.nodes.filter((n) => !SPLIT_NODE(n.id)),
-    edges: full.edges.filter((e) => !SPLIT_NODE(e.source) && !SPLIT_NODE(e.target)),
-  };
-}
-
-export function reviewsSplitDiff(): GraphDiff {
-  const full = bookinfoSnapshot();
-  return {
-    addedNodes: full.nodes.filter((n) => SPLIT_NODE(n.id)),
-    changedNodes: [],
-    removedNodes: [],
-    addedEdges: full.edges.filter((e) => SPLIT_NODE(e.source) || SPLIT_NODE(e.target)),
-    changedEdges: [],
-    removedEdges: [],
-  };
+export function teachingSnapshot(): MeshSnapshot {
+  return structuredClone(SAMPLES.teaching);
 }
 
 /**
@@ -308,9 +112,9 @@ export function syntheticSnapshot(target = 500): MeshSnapshot {
   const edges: GraphEdge[] = [];
   const push = (n: GraphNode) => nodes.push(n);
   push(node({ id: "ns/istio-system", kind: "namespace", namespace: "istio-system", name: "istio-system" }));
-  push(node({ id: "ingress/istio-system/istio-ingressgateway", kind: "ingress-gateway", namespace: "istio-system", name: "istio-ingressgateway", ready: "2/2" }));
+  push(node({ id: "ingress/istio-system/istio-ingressgateway", kind: "ingress-gateway", namespace: "istio-system", name: "istio-ingressgateway", ready: { ready: 2, total: 2 } }));
   for (const s of ["a1b2c", "d3e4f"]) {
-    push(node({ id: `pod/istio-system/gw-${s}`, kind: "pod", namespace: "istio-system", name: `gw-${s}`, label: s, parent: "ingress/istio-system/istio-ingressgateway", ready: "1/1" }));
+    push(node({ id: `pod/istio-system/gw-${s}`, kind: "pod", namespace: "istio-system", name: `gw-${s}`, parent: "ingress/istio-system/istio-ingressgateway", ready: { ready: 1, total: 1 } }));
   }
   let nsIndex = 0;
   while (nodes.length < target) {
@@ -330,14 +134,22 @@ export function syntheticSnapshot(target = 500): MeshSnapshot {
       for (const [i, v] of versions.entries()) {
         const sub = `subset/${ns}/${app}/${v}`;
         const wl = `wl/${ns}/${app}-${v}`;
-        push(node({ id: sub, kind: "subset", namespace: ns, name: v, label: `${app} ${v}` }));
-        push(node({ id: wl, kind: "workload", namespace: ns, name: `${app}-${v}`, ready: "3/3" }));
+        push(
+          node({
+            id: sub,
+            kind: "subset",
+            namespace: ns,
+            name: v,
+            details: { kind: "subset", service: app, rule: app, ruleNamespace: ns, host: app, labels: { version: v }, tlsMode: null },
+          }),
+        );
+        push(node({ id: wl, kind: "workload", namespace: ns, name: `${app}-${v}`, ready: { ready: 3, total: 3 } }));
         for (let p = 0; p < 3; p++) {
           const name = `${app}-${v}-7f9c-${p}x${a}`;
-          push(node({ id: `pod/${ns}/${name}`, kind: "pod", namespace: ns, name, label: `${p}x${a}q`, parent: wl, ready: "2/2", sidecar: "ready" }));
+          push(node({ id: `pod/${ns}/${name}`, kind: "pod", namespace: ns, name, parent: wl, ready: { ready: 2, total: 2 }, sidecar: "ready" }));
         }
         const w = i === 0 ? 80 : 20;
-        edges.push(edge("route", vs, sub, { id: "0", weight: w, label: `${w}%` }));
+        edges.push(edge("route", vs, sub, { id: `0.${i}`, route: route(w) }));
         edges.push(edge("selects", sub, wl));
         edges.push(edge("selects", svc, wl));
       }

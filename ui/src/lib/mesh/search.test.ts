@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
 
-import { bookinfoSnapshot } from "./sample";
+import { teachingSnapshot } from "./sample";
 import { nearestInDirection, searchNodes } from "./search";
 
-const nodes = bookinfoSnapshot().nodes;
+const nodes = teachingSnapshot().nodes;
 
 describe("searchNodes", () => {
   it("finds nothing for an empty query", () => {
@@ -23,7 +23,7 @@ describe("searchNodes", () => {
     expect(searchNodes(nodes, "reviews v2").map((n) => n.id)).toEqual([
       "subset/default/reviews/v2",
       "wl/default/reviews-v2",
-      "pod/default/reviews-v2-7bf8c9648f-t9dfs",
+      "pod/default/reviews-v2-fffdf465-t9dfs",
     ]);
     expect(searchNodes(nodes, "virtualservice").map((n) => n.id)).toEqual(["vs/default/bookinfo", "vs/default/reviews"]);
   });

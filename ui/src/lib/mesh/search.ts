@@ -1,6 +1,6 @@
 // Finding things on the graph by name, and moving the keyboard cursor between them.
 import type { GraphNode } from "../generated/GraphNode";
-import { NODE_KIND_WORD } from "./explain";
+import { NODE_KIND_WORD, nodeLabel } from "./explain";
 import { KIND_COLUMN, type Point } from "./layout";
 
 /**
@@ -12,7 +12,7 @@ export function searchNodes(nodes: Iterable<GraphNode>, query: string): GraphNod
   if (words.length === 0) return [];
   const out: GraphNode[] = [];
   for (const n of nodes) {
-    const hay = `${n.name} ${n.label} ${n.namespace} ${NODE_KIND_WORD[n.kind]}`.toLowerCase();
+    const hay = `${n.name} ${nodeLabel(n)} ${n.namespace} ${NODE_KIND_WORD[n.kind]}`.toLowerCase();
     if (words.every((w) => hay.includes(w))) out.push(n);
   }
   return out.sort(
@@ -20,7 +20,7 @@ export function searchNodes(nodes: Iterable<GraphNode>, query: string): GraphNod
       // Exact name hits first, so Enter on "reviews" goes to the Service, not a pod.
       Number(b.name.toLowerCase() === query.trim().toLowerCase()) - Number(a.name.toLowerCase() === query.trim().toLowerCase()) ||
       KIND_COLUMN[a.kind] - KIND_COLUMN[b.kind] ||
-      a.label.localeCompare(b.label) ||
+      nodeLabel(a).localeCompare(nodeLabel(b)) ||
       a.id.localeCompare(b.id),
   );
 }
