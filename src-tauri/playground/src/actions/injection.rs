@@ -176,6 +176,9 @@ pub async fn set_injection(
                 });
                 continue;
             }
+            // Not kube's `Api::restart`: it writes `kube.kubernetes.io/restartedAt` and reads
+            // the clock itself, while this writes kubectl's own annotation (so the change is
+            // exactly the `kubectl rollout restart` we show) with the time passed in.
             let patch =
                 json!({"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: now}}}}});
             deployments

@@ -314,43 +314,29 @@ impl Applier {
         }
     }
 
-    /// Waits until the CRD's `Established` condition is true.
+    /// Waits until the CRD's `Established` condition is true: kube-runtime's
+    /// `await_condition` watches the one object instead of polling it.
     async fn wait_established(&self, name: &str, timeout: Duration) -> Result<(), ApplyError> {
-        let ar = ApiResource::from_gvk_with_plural(
-            &GroupVersionKind::gvk("apiextensions.k8s.io", "v1", "CustomResourceDefinition"),
-            "customresourcedefinitions",
-        );
-        let api: Api<DynamicObject> = Api::all_with(self.client.clone(), &ar);
-        let deadline = Instant::now() + timeout;
-        loop {
-            let crd = api.get(name).await.map_err(|source| ApplyError::Api {
-                object: format!("CustomResourceDefinition {name}"),
-                source,
-            })?;
-            if condition_true(&crd.data, "Established") {
-                return Ok(());
-            }
-            if Instant::now() >= deadline {
-                return Err(ApplyError::CrdNotEstablished {
+        use ::kube::runtime::wait::{await_condition, conditions};
+        use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+        let api: Api<CustomResourceDefinition> = Api::all(self.client.clone());
+        let established = await_condition(api, name, conditions::is_crd_established());
+        match tokio::time::timeout(timeout, established).await {
+            Ok(Ok(_)) => Ok(()),
+            // The watch itself failed (the API server went away): the same advice applies.
+            Ok(Err(e)) => {
+                tracing::warn!(crd = name, error = %e, "watching the CRD failed");
+                Err(ApplyError::CrdNotEstablished {
                     name: name.to_string(),
                     secs: timeout.as_secs(),
-                });
+                })
             }
-            tokio::time::sleep(Duration::from_millis(250)).await;
+            Err(_) => Err(ApplyError::CrdNotEstablished {
+                name: name.to_string(),
+                secs: timeout.as_secs(),
+            }),
         }
     }
-}
-
-/// True when `status.conditions` has `type` with status "True".
-pub fn condition_true(data: &Value, kind: &str) -> bool {
-    data.pointer("/status/conditions")
-        .and_then(Value::as_array)
-        .is_some_and(|conds| {
-            conds.iter().any(|c| {
-                c.get("type").and_then(Value::as_str) == Some(kind)
-                    && c.get("status").and_then(Value::as_str) == Some("True")
-            })
-        })
 }
 
 fn is_missing(e: &::kube::Error) -> bool {
@@ -436,16 +422,5 @@ metadata:
         assert!(err.to_string().contains("metadata.name"), "{err}");
         let err = parse_documents("x.yaml", "a: [unclosed\n").unwrap_err();
         assert_eq!(err.code(), "apply_parse");
-    }
-
-    #[test]
-    fn conditions_are_read_by_type_and_status() {
-        let data = serde_json::json!({"status": {"conditions": [
-            {"type": "NamesAccepted", "status": "True"},
-            {"type": "Established", "status": "False"}
-        ]}});
-        assert!(condition_true(&data, "NamesAccepted"));
-        assert!(!condition_true(&data, "Established"));
-        assert!(!condition_true(&serde_json::json!({}), "Established"));
     }
 }
