@@ -187,6 +187,31 @@ pub fn kubectl(kubeconfig: &Path, args: &[&str], stdin: Option<&str>) -> String 
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// What one kubectl run gave, for tests that expect it to fail too.
+pub struct KubectlRun {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs the machine's kubectl against `kubeconfig` with HOME and its discovery cache inside
+/// `home`, so it never reads or writes the user's own files. Unlike [`kubectl`] it does not
+/// assert success: the exit code and both streams come back.
+pub fn kubectl_run(kubeconfig: &Path, home: &Path, args: &[&str]) -> KubectlRun {
+    let out = Command::new("kubectl")
+        .args(args)
+        .env("KUBECONFIG", kubeconfig)
+        .env("HOME", home)
+        .env("KUBECACHEDIR", home.join("cache"))
+        .output()
+        .expect("kubectl runs (Debian's kubernetes-client or any kubectl on PATH)");
+    KubectlRun {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
 /// Reviews split 60/30/10 over subsets v1, v2, v3: the seed tutorial's lesson as YAML.
 pub const REVIEWS_SPLIT_60_30_10: &str = r#"
 apiVersion: networking.istio.io/v1

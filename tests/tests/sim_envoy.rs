@@ -2,38 +2,24 @@
 //! sees (curl's exit code and status, Envoy's answers) and what the proxies report to the
 //! simulated Prometheus, as a real mesh would give them.
 
-use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, SystemTime};
 
 use kube::Config;
 use playground::telemetry::Prometheus;
-use playground_sim::{SIM_CONTEXT, Scenario, SimCluster, SimOptions};
+use playground_sim::{Scenario, SimOptions};
+use playground_tests::KubectlRun as Run;
 
-struct Env {
-    cluster: SimCluster,
-    dir: tempfile::TempDir,
-    kubeconfig: PathBuf,
-}
+type Env = playground_tests::SimFixture;
 
 async fn env(latency: bool) -> Env {
-    let cluster = playground_sim::start(SimOptions {
+    let e = Env::start(SimOptions {
         scenario: Some(Scenario::Bookinfo),
         ready_delay: Duration::from_millis(100),
         seed: Some(11),
         latency,
         ..Default::default()
     })
-    .await
-    .expect("sim starts");
-    let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = dir.path().join("kubeconfig");
-    cluster.write_kubeconfig(&kubeconfig, SIM_CONTEXT).unwrap();
-    let e = Env {
-        cluster,
-        dir,
-        kubeconfig,
-    };
+    .await;
     until(&e, &["get", "pods", "-n", "default"], |o| {
         o.lines().count() > 6 && !o.contains("Pending") && !o.contains("0/2")
     })
@@ -41,25 +27,8 @@ async fn env(latency: bool) -> Env {
     e
 }
 
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
 fn kubectl(env: &Env, args: &[&str]) -> Run {
-    let out = Command::new("kubectl")
-        .args(args)
-        .env("KUBECONFIG", &env.kubeconfig)
-        .env("HOME", env.dir.path())
-        .env("KUBECACHEDIR", env.dir.path().join("cache"))
-        .output()
-        .expect("kubectl runs");
-    Run {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    playground_tests::kubectl_run(&env.kubeconfig, env.dir.path(), args)
 }
 
 fn apply(env: &Env, yaml: &str) {
@@ -135,7 +104,7 @@ fn curl_code(env: &Env, ns: &str, target: &str, container: &str, url: &str) -> R
 }
 
 async fn ingress_status(env: &Env) -> u16 {
-    reqwest::get(format!("{}/productpage", env.cluster.ingress_url()))
+    reqwest::get(format!("{}/productpage", env.sim.ingress_url()))
         .await
         .unwrap()
         .status()
@@ -252,7 +221,7 @@ async fn policies(prom: &Prometheus, service: &str) -> Vec<(String, f64)> {
 #[tokio::test(flavor = "multi_thread")]
 async fn destination_metrics_tell_mutual_tls_from_plain_text() {
     let e = env(false).await;
-    let prom = Prometheus::from_config(Config::new(e.cluster.api_url().parse().unwrap())).unwrap();
+    let prom = Prometheus::from_config(Config::new(e.sim.api_url().parse().unwrap())).unwrap();
     legacy_client(&e).await;
     // details takes plain text only: its callers' sidecars send it plain text.
     apply(
@@ -283,7 +252,7 @@ async fn generate(
     concurrency: u32,
 ) -> std::collections::BTreeMap<String, u64> {
     let run = playground::traffic::start(
-        &env.cluster.ingress_url(),
+        &env.sim.ingress_url(),
         playground::traffic::TrafficSettings {
             rate,
             concurrency,
@@ -312,7 +281,7 @@ async fn flagged(prom: &Prometheus, reporter: &str, flag: &str) -> f64 {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_breaker_of_one_connection_trips_concurrent_requests_only() {
     let e = env(true).await;
-    let prom = Prometheus::from_config(Config::new(e.cluster.api_url().parse().unwrap())).unwrap();
+    let prom = Prometheus::from_config(Config::new(e.sim.api_url().parse().unwrap())).unwrap();
     // Istio's circuit-breaking task's DestinationRule, on productpage.
     apply(
         &e,
@@ -352,7 +321,7 @@ async fn a_breaker_of_one_connection_trips_concurrent_requests_only() {
 #[tokio::test(flavor = "multi_thread")]
 async fn hosts_failing_in_a_row_are_ejected_until_no_healthy_upstream() {
     let e = env(false).await;
-    let prom = Prometheus::from_config(Config::new(e.cluster.api_url().parse().unwrap())).unwrap();
+    let prom = Prometheus::from_config(Config::new(e.sim.api_url().parse().unwrap())).unwrap();
     let r = kubectl(
         &e,
         &[
@@ -464,7 +433,7 @@ async fn count(prom: &Prometheus, selector: &str) -> f64 {
 #[tokio::test(flavor = "multi_thread")]
 async fn retries_turn_a_flaky_upstream_into_successes_and_say_when_they_ran_out() {
     let e = env(false).await;
-    let prom = Prometheus::from_config(Config::new(e.cluster.api_url().parse().unwrap())).unwrap();
+    let prom = Prometheus::from_config(Config::new(e.sim.api_url().parse().unwrap())).unwrap();
     httpbin(&e).await;
     let failures = |path: &str, n: usize| {
         (0..n)
@@ -530,7 +499,7 @@ async fn istio_request_timeouts_task_answers_in_about_a_second() {
         "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata:\n  name: reviews\nspec:\n  host: reviews\n  subsets:\n  - {name: v1, labels: {version: v1}}\n  - {name: v2, labels: {version: v2}}\n---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: reviews\nspec:\n  hosts: [reviews]\n  http:\n  - route:\n    - destination: {host: reviews, subset: v2}\n---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: ratings\nspec:\n  hosts: [ratings]\n  http:\n  - fault:\n      delay: {percentage: {value: 100}, fixedDelay: 2s}\n    route:\n    - destination: {host: ratings}\n",
     );
     let page = |e: &Env| {
-        let url = format!("{}/productpage", e.cluster.ingress_url());
+        let url = format!("{}/productpage", e.sim.ingress_url());
         async move {
             let t = std::time::Instant::now();
             let body = reqwest::get(url).await.unwrap().text().await.unwrap();

@@ -1,62 +1,31 @@
 //! `kubectl exec` and kube's websocket exec against the simulated cluster: curl from inside a
 //! Bookinfo pod, routed by the mesh, and every other command refused.
 
-use std::path::PathBuf;
-use std::process::Command;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, AttachParams, ListParams};
-use playground_sim::{SIM_CONTEXT, Scenario, SimCluster, SimOptions};
+use playground_sim::{Scenario, SimOptions};
+use playground_tests::KubectlRun as Run;
 use tokio::io::AsyncReadExt;
 
-struct Env {
-    cluster: SimCluster,
-    dir: tempfile::TempDir,
-    kubeconfig: PathBuf,
-}
+type Env = playground_tests::SimFixture;
 
 async fn env() -> Env {
-    let cluster = playground_sim::start(SimOptions {
+    let e = Env::start(SimOptions {
         scenario: Some(Scenario::Bookinfo),
         ready_delay: Duration::from_millis(100),
         seed: Some(7),
         latency: false,
         ..Default::default()
     })
-    .await
-    .expect("sim starts");
-    let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = dir.path().join("kubeconfig");
-    cluster.write_kubeconfig(&kubeconfig, SIM_CONTEXT).unwrap();
-    let e = Env {
-        cluster,
-        dir,
-        kubeconfig,
-    };
+    .await;
     wait_running(&e).await;
     e
 }
 
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
 fn kubectl(env: &Env, args: &[&str]) -> Run {
-    let out = Command::new("kubectl")
-        .args(args)
-        .env("KUBECONFIG", &env.kubeconfig)
-        .env("HOME", env.dir.path())
-        .env("KUBECACHEDIR", env.dir.path().join("cache"))
-        .output()
-        .expect("kubectl runs");
-    Run {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    playground_tests::kubectl_run(&env.kubeconfig, env.dir.path(), args)
 }
 
 fn exec(env: &Env, cmd: &[&str]) -> Run {
@@ -230,7 +199,7 @@ async fn the_api_server_refuses_before_the_upgrade_with_a_status() {
     let pods = kubectl(&e, &["get", "pods", "-l", "app=ratings", "-o", "name"]);
     let pod = pods.stdout.trim().trim_start_matches("pod/").to_string();
     let http = reqwest::Client::new();
-    let base = e.cluster.api_url();
+    let base = e.sim.api_url();
     let get = |path: String| {
         http.get(format!("{base}{path}"))
             .header("Connection", "Upgrade")

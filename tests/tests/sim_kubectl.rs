@@ -37,18 +37,8 @@ fn kubectl(env: &Env, args: &[&str]) -> (bool, String, String) {
 }
 
 fn kubectl_in(kubeconfig: &Path, home: &Path, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new("kubectl")
-        .args(args)
-        .env("KUBECONFIG", kubeconfig)
-        .env("HOME", home)
-        .env("KUBECACHEDIR", home.join("cache"))
-        .output()
-        .expect("kubectl runs");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let run = playground_tests::kubectl_run(kubeconfig, home, args);
+    (run.code == Some(0), run.stdout, run.stderr)
 }
 
 fn fixture(name: &str) -> String {

@@ -2,7 +2,6 @@
 //! real addon: through the API server's service proxy, with Prometheus's JSON in and out.
 
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
@@ -65,18 +64,8 @@ async fn bookinfo() -> Env {
 }
 
 fn kubectl(env: &Env, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new("kubectl")
-        .args(args)
-        .env("KUBECONFIG", &env.kubeconfig)
-        .env("HOME", env.dir.path())
-        .env("KUBECACHEDIR", env.dir.path().join("cache"))
-        .output()
-        .expect("kubectl runs");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let run = playground_tests::kubectl_run(&env.kubeconfig, env.dir.path(), args);
+    (run.code == Some(0), run.stdout, run.stderr)
 }
 
 fn encode(q: &str) -> String {
