@@ -47,3 +47,43 @@ impl AppDirs {
         self.root.join("kubeconfig")
     }
 }
+
+/// Writes `bytes` beside `path` and renames it into place, so readers see the old file or the
+/// new one, never a mix; creates the folder when missing. A file that exists keeps its
+/// permissions; a new one is readable by its owner only (kubeconfigs and the undo history
+/// can hold what others should not read).
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let written = std::fs::File::create(&temp)
+        .and_then(|mut f| f.write_all(bytes).and_then(|()| f.sync_all()))
+        .and_then(|()| keep_permissions(path, &temp))
+        .and_then(|()| std::fs::rename(&temp, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    written
+}
+
+#[cfg(unix)]
+fn keep_permissions(path: &Path, temp: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path)
+        .map(|m| m.permissions().mode())
+        .unwrap_or(0o600);
+    std::fs::set_permissions(temp, std::fs::Permissions::from_mode(mode))
+}
+
+#[cfg(not(unix))]
+fn keep_permissions(_path: &Path, _temp: &Path) -> std::io::Result<()> {
+    Ok(())
+}

@@ -55,24 +55,11 @@ fn bad(file: &Path, reason: String) -> Error {
     ))
 }
 
-/// Writes through a temporary file and a rename, so an interrupted write cannot leave the
-/// user's kubeconfig half written; a new file is readable by its owner only.
+/// Through a temporary file and a rename, so an interrupted write cannot leave the user's
+/// kubeconfig half written (see [`crate::paths::write_atomically`]).
 fn write(file: &Path, doc: &Mapping) -> Result<(), Error> {
     let text = serde_yaml_ng::to_string(doc).map_err(|e| bad(file, e.to_string()))?;
-    if let Some(parent) = file.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| bad(file, e.to_string()))?;
-    }
-    let tmp = file.with_extension("istio-playground.tmp");
-    std::fs::write(&tmp, text).map_err(|e| bad(&tmp, e.to_string()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(file)
-            .map(|m| m.permissions().mode())
-            .unwrap_or(0o600);
-        let _ = std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode));
-    }
-    std::fs::rename(&tmp, file).map_err(|e| bad(file, e.to_string()))
+    crate::paths::write_atomically(file, text.as_bytes()).map_err(|e| bad(file, e.to_string()))
 }
 
 fn list<'a>(doc: &'a Mapping, key: &str) -> &'a [Value] {

@@ -506,28 +506,9 @@ pub fn state_dir(dirs: &AppDirs) -> PathBuf {
     dirs.root().join("state")
 }
 
-/// Writes `bytes` beside `path` and renames it into place, so readers see the old file or the
-/// new one, never a mix; creates the folder when missing.
+/// [`crate::paths::write_atomically`], failing with the path it could not write.
 pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let written = std::fs::File::create(&temp)
-        .and_then(|mut f| f.write_all(bytes).and_then(|()| f.sync_all()))
-        .and_then(|()| std::fs::rename(&temp, path));
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&temp);
-        return Err(Error::io(path, e));
-    }
-    Ok(())
+    crate::paths::write_atomically(path, bytes).map_err(|e| Error::io(path, e))
 }
 
 /// The session's plain mutexes guard values a panic cannot leave half-changed.
