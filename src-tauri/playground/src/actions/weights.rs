@@ -15,12 +15,11 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use super::ActionError;
-use super::backup::restore_one;
+use super::backup::{self, ActionKind, Step};
 use crate::istio::{
     Destination, DestinationRule, DestinationRuleSpec, HttpRoute, HttpRouteDestination, Labels,
     Subset, VirtualService, VirtualServiceSpec, names_service, selects,
 };
-use crate::kube::apply::Applier;
 use crate::kube::istio as istio_api;
 
 type Result<T, E = ActionError> = std::result::Result<T, E>;
@@ -574,33 +573,22 @@ pub async fn apply(
         destination_rule: facts.destination_rule.clone(),
         virtual_service: facts.virtual_service.clone(),
     };
-    let mut applier = Applier::new(client.clone());
-    applier
-        .apply_objects(vec![istio_api::dynamic(&dr)], &plan.namespace)
-        .await?;
-    if let Err(e) = applier
-        .apply_objects(vec![istio_api::dynamic(&vs)], &plan.namespace)
+    // The DestinationRule first, so the VirtualService never names a subset that is not
+    // there yet; `commit` puts the DestinationRule back when the VirtualService is refused.
+    let steps = vec![
+        Step::apply(&dr, facts.destination_rule.clone()),
+        Step::apply(&vs, facts.virtual_service.clone()),
+    ];
+    backup::commit(client, ActionKind::Weights, steps)
         .await
-    {
-        let cause = e.to_string();
-        tracing::warn!(%cause, "VirtualService refused; restoring the DestinationRule");
-        return Err(
-            match restore_one(
-                client,
-                &plan.namespace,
-                &backup.destination_rule_name,
-                backup.destination_rule.as_ref(),
-            )
-            .await
-            {
-                Ok(_) => ActionError::RolledBack { cause },
-                Err(r) => ActionError::RollbackFailed {
-                    cause,
-                    restore: r.to_string(),
-                },
-            },
-        );
-    }
+        .map_err(|e| match e {
+            // Worded for the two objects weights write.
+            ActionError::ChangeRolledBack { cause } => ActionError::RolledBack { cause },
+            ActionError::ChangeRollbackFailed { cause, restore } => {
+                ActionError::RollbackFailed { cause, restore }
+            }
+            other => other,
+        })?;
     tracing::info!(weights = ?plan.weights, "weights applied");
     Ok((
         WeightChange {
