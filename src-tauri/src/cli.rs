@@ -829,7 +829,7 @@ async fn graph_command(json: bool, watch: bool, session: &Session) -> playground
         match next {
             Ok(Some(MeshEvent::Snapshot { snapshot })) => break snapshot,
             Ok(Some(MeshEvent::Status { status })) => eprintln!("{}", status_text(&status)),
-            Ok(Some(MeshEvent::Diff { .. })) => {}
+            Ok(Some(MeshEvent::Diff { .. } | MeshEvent::Traffic { .. })) => {}
             Ok(None) | Err(_) => {
                 return Err(playground::Error::ClusterTarget(format!(
                     "the cluster at context {} did not answer within {} s",
@@ -879,6 +879,7 @@ async fn graph_command(json: bool, watch: bool, session: &Session) -> playground
                     format!("--- reconnected\n{}", render_graph(&current))
                 }
                 MeshEvent::Status { status } => format!("--- {}\n", status_text(status)),
+                MeshEvent::Traffic { .. } => continue,
             }
         };
         if !print(&mut std::io::stdout().lock(), text) {
