@@ -11,8 +11,8 @@ use super::build::{ingress_id, pod_id, svc_id, wl_id};
 use super::graph::MeshGraph;
 use super::model::{EdgeKind, NodeDetails};
 use crate::telemetry::{
-    LatencyPercentiles, ResponseRate, TelemetryProblem, TrafficEdge, TrafficPeer, TrafficService,
-    TrafficSnapshot,
+    LatencyPercentiles, ResponseRate, TelemetryProblem, TelemetryUpdate, TrafficEdge, TrafficPeer,
+    TrafficService, TrafficSnapshot,
 };
 
 /// One refresh of the telemetry merged with the mesh model's node ids.
@@ -108,6 +108,18 @@ pub enum TrafficState {
         at_ms: i64,
         problem: TelemetryProblem,
     },
+}
+
+/// A telemetry reading as the mesh stream sends it: laid onto `graph` when it has figures.
+pub fn traffic_state(graph: &MeshGraph, update: TelemetryUpdate) -> TrafficState {
+    match update {
+        TelemetryUpdate::Live { snapshot } => TrafficState::Live {
+            overlay: overlay(graph, &snapshot),
+        },
+        TelemetryUpdate::Unavailable { at_ms, problem } => {
+            TrafficState::Unavailable { at_ms, problem }
+        }
+    }
 }
 
 /// Where a link ends when the requests reached no pod and the host is no service of the
