@@ -571,12 +571,22 @@ pub struct WatchStatus {
 }
 
 /// What the mesh stream sends: a full snapshot first, then diffs (also after a reconnect:
-/// what changed meanwhile), and the connection's state when it changes.
+/// what changed meanwhile), the connection's state when it changes, and after the snapshot
+/// the observed traffic at every telemetry refresh.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(tag = "type", rename_all = "camelCase")]
 #[ts(export)]
 pub enum MeshEvent {
-    Snapshot { snapshot: MeshSnapshot },
-    Diff { diff: GraphDiff },
-    Status { status: WatchStatus },
+    Snapshot {
+        snapshot: MeshSnapshot,
+    },
+    Diff {
+        diff: GraphDiff,
+    },
+    Status {
+        status: WatchStatus,
+    },
+    Traffic {
+        traffic: super::traffic::TrafficState,
+    },
 }

@@ -64,6 +64,8 @@ export class MeshWatch {
       this.status = event.status;
       return;
     }
+    // Traffic overlays are drawn by the traffic work (helper tui); ignored here until then.
+    if (event.type === "traffic") return;
     const patch = this.graph.apply(event);
     if (event.type === "snapshot") {
       this.phase = "live";
