@@ -119,4 +119,15 @@ describe("Traffic", () => {
     expect(err.textContent).toContain("none of its pods is ready");
     expect(err.textContent).toContain("Give v3 a weight of 0");
   });
+
+  it("has the traffic-management section, which knows the running generator's concurrency", async () => {
+    const { backend } = renderTraffic();
+    await fireEvent.click(screen.getByTestId("tm-tab-breaker"));
+    await fireEvent.change(screen.getByTestId("tm-service"), { target: { value: "productpage" } });
+    expect(screen.queryByTestId("breaker-below-concurrency")).toBeNull();
+    await fireEvent.click(screen.getByTestId("traffic-start"));
+    backend.emitTraffic(sampleStats({ settings: { rate: 20, concurrency: 10, durationSecs: 60 } }));
+    const warn = await screen.findByTestId("breaker-below-concurrency");
+    expect(warn.textContent).toContain("keeps 10 requests in flight");
+  });
 });
