@@ -62,7 +62,7 @@ describe("TrafficManagement", () => {
 
   it("shows a refused apply's message and hint", async () => {
     const backend = fakeBackend();
-    backend.routeTraffic.mockImplementation(async (plan, dryRun) => {
+    backend.routeTraffic.mockImplementation(async (_plan, dryRun) => {
       if (!dryRun) throw { code: "no_ready_pods", message: "reviews v2 has no ready pods", hint: "Wait until its pod is ready (the Mesh screen shows it), then try again." };
       return { action: "route", appliedObjects: [], deletedObjects: [], yaml: "kind: VirtualService\n", kubectl: "kubectl apply", applied: false };
     });
