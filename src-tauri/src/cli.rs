@@ -251,6 +251,13 @@ pub enum Command {
         /// simulated playground, else the real playground's http://localhost:9080).
         #[arg(long, value_name = "URL")]
         ingress: Option<String>,
+        /// Log in on the product page as this user (as Bookinfo's login does) and send
+        /// requests as that user, so routes matching `end-user` apply to them.
+        #[arg(long, value_name = "NAME")]
+        user: Option<String>,
+        /// Percent of the requests sent as --user (0 to 100; default 100).
+        #[arg(long, value_name = "PERCENT", requires = "user")]
+        user_share: Option<f64>,
         /// Print the final figures as JSON.
         #[arg(long)]
         json: bool,
@@ -493,12 +500,18 @@ pub fn run(command: Command, session: Session) -> ExitCode {
             duration,
             concurrency,
             ingress,
+            user,
+            user_share,
             json,
         } => runtime.block_on(traffic_command(
             &session,
-            rate,
-            duration,
-            concurrency,
+            playground::traffic::TrafficSettings {
+                rate,
+                concurrency,
+                duration_secs: duration,
+                user,
+                user_share,
+            },
             ingress,
             json,
         )),
@@ -721,18 +734,10 @@ async fn inject_command(
 
 async fn traffic_command(
     session: &Session,
-    rate: f64,
-    duration: Option<f64>,
-    concurrency: u32,
+    settings: playground::traffic::TrafficSettings,
     ingress: Option<String>,
     json: bool,
 ) -> playground::Result<()> {
-    use playground::traffic::TrafficSettings;
-    let settings = TrafficSettings {
-        rate,
-        concurrency,
-        duration_secs: duration,
-    };
     session
         .start_traffic(settings, ingress, move |s| {
             if !json && s.running {

@@ -804,3 +804,50 @@ async fn reset_routing_lists_first_then_removes_only_what_the_app_wrote() {
     before_sorted.sort_by_key(key);
     assert_eq!(restored, before_sorted);
 }
+
+/// The generator logs in as jason (Bookinfo's POST /login, then its session cookie) for half
+/// of its requests: with virtual-service-reviews-test-v2 (jason to v2, everyone else to v1)
+/// about half of the answers come from reviews v2, and none from v3.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_generator_logged_in_as_jason_for_half_its_requests_gets_v2_half_the_time() {
+    use playground::traffic::{self, TrafficSettings};
+    let b = Bookinfo::start().await;
+    route::apply(
+        &b.client,
+        &route_plan("reviews", "v2", Some("jason"), Some("v1")),
+        false,
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let n = 200.0;
+    let rate = 100.0;
+    let settings = |user_share| TrafficSettings {
+        rate,
+        concurrency: 32,
+        duration_secs: Some(n / rate),
+        user: Some("jason".into()),
+        user_share,
+    };
+    let run = traffic::start(&b.sim.ingress_url(), settings(Some(50.0)), |_| {}).unwrap();
+    let stats = run.finish().await;
+    assert_eq!(stats.statuses.get("200"), Some(&(n as u64)), "{stats:?}");
+    let v2 = stats.versions_total.get("v2").copied().unwrap_or(0);
+    let v1 = stats.versions_total.get("v1").copied().unwrap_or(0);
+    assert_eq!(v1 + v2, n as u64, "only v1 and v2 answer: {stats:?}");
+    // The share is spread evenly over the requests, so it is exact, not about.
+    assert_eq!(v2, 100, "{stats:?}");
+
+    // Without a share every request is jason's; with 0 none is.
+    let all = traffic::start(&b.sim.ingress_url(), settings(None), |_| {})
+        .unwrap()
+        .finish()
+        .await;
+    assert_eq!(all.versions_total.get("v2"), Some(&(n as u64)), "{all:?}");
+    let none = traffic::start(&b.sim.ingress_url(), settings(Some(0.0)), |_| {})
+        .unwrap()
+        .finish()
+        .await;
+    assert_eq!(none.versions_total.get("v1"), Some(&(n as u64)), "{none:?}");
+}

@@ -182,6 +182,8 @@ pub enum ErrorCode {
     TrafficNotRunning,
     TrafficClient,
     TrafficTarget,
+    TrafficUser,
+    TrafficUserShare,
     // Dashboards.
     DashboardNeedsRealCluster,
     DashboardNotInstalled,
@@ -202,7 +204,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for the tests that the strings and the TypeScript type agree.
-    pub const ALL: [ErrorCode; 63] = [
+    pub const ALL: [ErrorCode; 65] = [
         ErrorCode::DockerUnreachable,
         ErrorCode::Io,
         ErrorCode::ClusterTarget,
@@ -255,6 +257,8 @@ impl ErrorCode {
         ErrorCode::TrafficNotRunning,
         ErrorCode::TrafficClient,
         ErrorCode::TrafficTarget,
+        ErrorCode::TrafficUser,
+        ErrorCode::TrafficUserShare,
         ErrorCode::DashboardNeedsRealCluster,
         ErrorCode::DashboardNotInstalled,
         ErrorCode::DashboardNotReady,
@@ -323,6 +327,8 @@ impl ErrorCode {
             ErrorCode::TrafficNotRunning => "traffic_not_running",
             ErrorCode::TrafficClient => "traffic_client",
             ErrorCode::TrafficTarget => "traffic_target",
+            ErrorCode::TrafficUser => "traffic_user",
+            ErrorCode::TrafficUserShare => "traffic_user_share",
             ErrorCode::DashboardNeedsRealCluster => "dashboard_needs_real_cluster",
             ErrorCode::DashboardNotInstalled => "dashboard_not_installed",
             ErrorCode::DashboardNotReady => "dashboard_not_ready",

@@ -161,7 +161,7 @@ export function sampleActions(opts: { simulated?: () => boolean } = {}): ActionC
 export function sampleStats(over: Partial<TrafficStats> = {}): TrafficStats {
   return {
     target: "http://127.0.0.1:41001/productpage",
-    settings: { rate: 20, concurrency: 10, durationSecs: 60 },
+    settings: { rate: 20, concurrency: 10, durationSecs: 60, user: null, userShare: null },
     elapsedSecs: 10,
     sent: 200,
     completed: 200,
