@@ -851,3 +851,110 @@ async fn the_generator_logged_in_as_jason_for_half_its_requests_gets_v2_half_the
         .await;
     assert_eq!(none.versions_total.get("v1"), Some(&(n as u64)), "{none:?}");
 }
+
+/// The mTLS lesson's two clients: deployed by the app (a namespace without injection and
+/// Bookinfo's), curl run in them through the exec API. PERMISSIVE: both get 200. STRICT on
+/// default: the client without a sidecar is reset (curl exit 56, no status), the one inside
+/// keeps getting 200. A second run reuses the clients.
+#[tokio::test(flavor = "multi_thread")]
+async fn strict_refuses_the_client_outside_the_mesh_and_not_the_one_inside() {
+    use playground::actions::client::{self, ClientPlace, ClientProbe};
+    let b = Bookinfo::start().await;
+    let probe = ClientProbe {
+        service: "productpage".into(),
+        namespace: "default".into(),
+        path: Some("/productpage".into()),
+    };
+    let first = client::probe(&b.client, &probe).await.unwrap();
+    assert_eq!(first.url, "http://productpage.default:9080/productpage");
+    assert_eq!(
+        first.created,
+        [
+            "Namespace outside-mesh",
+            "Deployment outside-mesh/curl-client",
+            "Deployment default/curl-client"
+        ]
+    );
+    assert_eq!(first.outside.place, ClientPlace::Outside);
+    assert!(!first.outside.sidecar, "{first:?}");
+    assert!(first.inside.sidecar, "{first:?}");
+    assert_eq!(first.outside.status, Some(200), "{first:?}");
+    assert_eq!(first.inside.status, Some(200), "{first:?}");
+    assert_eq!(first.outside.exit_code, 0);
+    assert!(
+        first
+            .outside
+            .kubectl
+            .starts_with("kubectl exec -n outside-mesh deploy/curl-client -c curl -- curl -sS"),
+        "{}",
+        first.outside.kubectl
+    );
+
+    mtls::apply(
+        &b.client,
+        &MtlsPlan {
+            scope: MtlsScope::Namespace {
+                namespace: "default".into(),
+            },
+            mode: Some(MtlsSetting::Strict),
+        },
+        false,
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let strict = client::probe(&b.client, &probe).await.unwrap();
+    assert!(strict.created.is_empty(), "the clients are reused");
+    assert_eq!(strict.outside.status, None, "{strict:?}");
+    assert_eq!(strict.outside.exit_code, 56, "{strict:?}");
+    assert!(
+        strict.outside.error.contains("Connection reset by peer"),
+        "{strict:?}"
+    );
+    assert_eq!(strict.inside.status, Some(200), "{strict:?}");
+
+    // What the clients' kubectl line says is what a person can run, with the same result.
+    let home = tempfile::tempdir().unwrap();
+    let run = playground_tests::kubectl_run(
+        &b.kubeconfig,
+        home.path(),
+        &[
+            "exec",
+            "-n",
+            "outside-mesh",
+            "deploy/curl-client",
+            "-c",
+            "curl",
+            "--",
+            "curl",
+            "-sS",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "productpage.default:9080/productpage",
+        ],
+    );
+    assert_eq!(run.code, Some(56), "{run:?}");
+    assert_eq!(run.stdout, "000", "{run:?}");
+    assert!(
+        run.stderr
+            .contains("curl: (56) Recv failure: Connection reset by peer"),
+        "{run:?}"
+    );
+
+    let bad = client::probe(
+        &b.client,
+        &ClientProbe {
+            service: "no such".into(),
+            ..probe.clone()
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(bad.code(), playground::ErrorCode::UnknownService);
+    assert_eq!(
+        client::remove(&b.client).await.unwrap(),
+        ["Deployment default/curl-client", "Namespace outside-mesh"]
+    );
+}

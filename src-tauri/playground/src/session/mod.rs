@@ -393,6 +393,17 @@ impl Session {
             .await
     }
 
+    /// Runs curl from a client outside the mesh and one inside (deploying them the first
+    /// time) against a Service, for the mTLS lesson.
+    #[tracing::instrument(skip(self))]
+    pub async fn probe_clients(
+        &self,
+        probe: &crate::actions::client::ClientProbe,
+    ) -> Result<crate::actions::client::ProbeReport> {
+        let client = self.client().await?;
+        Ok(crate::actions::client::probe(&client, probe).await?)
+    }
+
     /// Lists, and unless `dry_run` removes, the routing objects the app wrote.
     #[tracing::instrument(skip(self))]
     pub async fn reset_routing(&self, plan: &ResetPlan, dry_run: bool) -> Result<ResetReport> {
