@@ -34,6 +34,8 @@ import type { MtlsPlan } from "./generated/MtlsPlan";
 import type { ResetPlan } from "./generated/ResetPlan";
 import type { ResetReport } from "./generated/ResetReport";
 import type { TrafficChange } from "./generated/TrafficChange";
+import type { ClientProbe } from "./generated/ClientProbe";
+import type { ProbeReport } from "./generated/ProbeReport";
 
 export interface Backend {
   runPreflight(): Promise<PreflightReport>;
@@ -86,6 +88,11 @@ export interface Backend {
   setMtls(plan: MtlsPlan, dryRun: boolean): Promise<TrafficChange>;
   /** With `dryRun`, lists what a reset would remove and keep; else removes it. */
   resetRouting(plan: ResetPlan, dryRun: boolean): Promise<ResetReport>;
+  /**
+   * Runs curl from a client outside the mesh and one inside it (deploying both the first
+   * time, which can take a minute in a real cluster) against a Service.
+   */
+  probeClients(probe: ClientProbe): Promise<ProbeReport>;
   /** Turns sidecar injection on or off for a namespace, optionally restarting it. */
   setInjection(request: InjectionRequest): Promise<InjectionReport>;
   /** Starts traffic to the product page; `onStats` gets figures every 500 ms and at the end. */
@@ -124,6 +131,7 @@ export const tauriBackend: Backend = {
   setBreaker: (plan, dryRun) => call<TrafficChange>("set_breaker", { plan, dryRun }),
   setMtls: (plan, dryRun) => call<TrafficChange>("set_mtls", { plan, dryRun }),
   resetRouting: (plan, dryRun) => call<ResetReport>("reset_routing", { plan, dryRun }),
+  probeClients: (probe) => call<ProbeReport>("probe_clients", { probe }),
   async startTraffic(settings, handler) {
     const onStats = new Channel<TrafficStats>(handler);
     await call<null>("traffic_start", { settings, onStats });

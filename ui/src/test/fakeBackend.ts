@@ -80,6 +80,7 @@ export interface FakeBackend extends Backend {
   setBreaker: ReturnType<typeof vi.fn<Backend["setBreaker"]>>;
   setMtls: ReturnType<typeof vi.fn<Backend["setMtls"]>>;
   resetRouting: ReturnType<typeof vi.fn<Backend["resetRouting"]>>;
+  probeClients: ReturnType<typeof vi.fn<Backend["probeClients"]>>;
   startTraffic: ReturnType<typeof vi.fn<Backend["startTraffic"]>>;
   stopTraffic: ReturnType<typeof vi.fn<Backend["stopTraffic"]>>;
   openDashboard: ReturnType<typeof vi.fn<Backend["openDashboard"]>>;
@@ -156,6 +157,7 @@ export function fakeBackend(opts: {
     setBreaker: vi.fn<Backend["setBreaker"]>(actions.setBreaker),
     setMtls: vi.fn<Backend["setMtls"]>(actions.setMtls),
     resetRouting: vi.fn<Backend["resetRouting"]>(actions.resetRouting),
+    probeClients: vi.fn<Backend["probeClients"]>(actions.probeClients),
     openDashboard: vi.fn<Backend["openDashboard"]>(actions.openDashboard),
     openUrl: vi.fn<Backend["openUrl"]>(actions.openUrl),
     startTraffic: vi.fn<Backend["startTraffic"]>((_settings, h) => {

@@ -25,6 +25,7 @@ type ActionCalls = Pick<
   | "setBreaker"
   | "setMtls"
   | "resetRouting"
+  | "probeClients"
 >;
 
 const VERSIONS = ["v1", "v2", "v3"];

@@ -14,7 +14,14 @@ import { RETRY_ON } from "./trafficForms";
 
 type Calls = Pick<
   Backend,
-  "routeTraffic" | "injectFault" | "setRequestTimeout" | "setRetries" | "setBreaker" | "setMtls" | "resetRouting"
+  | "routeTraffic"
+  | "injectFault"
+  | "setRequestTimeout"
+  | "setRetries"
+  | "setBreaker"
+  | "setMtls"
+  | "resetRouting"
+  | "probeClients"
 >;
 
 const SERVICES = ["productpage", "reviews", "ratings", "details"];
@@ -184,6 +191,32 @@ export function sampleTrafficActions() {
       const selector = plan.scope.type === "workload" ? `  selector:\n    matchLabels:\n      app: ${plan.scope.name.replace(/-v\d+$/, "")}\n` : "";
       const yaml = `apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata:\n  name: ${name}\n  namespace: ${namespace}\nspec:\n${selector}  mtls:\n    mode: ${plan.mode}\n`;
       return change("mtls", [{ id, yaml }], [], dryRun);
+    },
+    async probeClients(probe) {
+      checkService(probe.service, probe.namespace);
+      const url = `http://${probe.service}.${probe.namespace}:9080${probe.path ?? "/"}`;
+      const strict = [...objects.values()].some(
+        (o) =>
+          o.id.kind === "PeerAuthentication" &&
+          (o.id.namespace === probe.namespace || o.id.namespace === "istio-system") &&
+          o.yaml.includes("mode: STRICT"),
+      );
+      const curl = `curl -sS -o /dev/null -w '%{http_code}' --max-time 5 ${url}`;
+      const result = (place: "outside" | "inside") => {
+        const namespace = place === "outside" ? "outside-mesh" : "default";
+        const refused = place === "outside" && strict;
+        return {
+          place,
+          namespace,
+          pod: `curl-client-5d8f7c9b4-${place === "outside" ? "x2k4q" : "p7r9w"}`,
+          sidecar: place === "inside",
+          kubectl: `kubectl exec -n ${namespace} deploy/curl-client -c curl -- ${curl}`,
+          exitCode: refused ? 56 : 0,
+          status: refused ? null : 200,
+          error: refused ? "curl: (56) Recv failure: Connection reset by peer" : "",
+        };
+      };
+      return { url, outside: result("outside"), inside: result("inside"), created: [] };
     },
     async resetRouting(_plan, dryRun) {
       const removed = [...objects.values()].map((o) => o.id);

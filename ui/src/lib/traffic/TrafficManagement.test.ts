@@ -106,6 +106,36 @@ describe("TrafficManagement", () => {
     expect((await screen.findByTestId("mtls-applied")).textContent).toContain("PeerAuthentication default/default");
   });
 
+  it("tries a client outside and one inside the mesh, before and after STRICT", async () => {
+    const backend = show({ initial: "mtls" });
+    await fireEvent.click(button("mtls-probe-run"));
+    expect(backend.probeClients).toHaveBeenLastCalledWith({ service: "productpage", namespace: "default", path: "/productpage" });
+    expect((await screen.findByTestId("mtls-probe-outside")).textContent).toContain("HTTP 200");
+    await screen.findByTestId("mtls-yaml", {}, { timeout: 2000 });
+    await fireEvent.click(button("mtls-apply"));
+    await screen.findByTestId("mtls-applied");
+    await fireEvent.click(button("mtls-probe-run"));
+    await waitFor(() => expect(screen.getByTestId("mtls-probe-outside").textContent).toContain("Refused (connection reset)"));
+    const outside = screen.getByTestId("mtls-probe-outside").textContent ?? "";
+    expect(outside).toContain("no sidecar (plain text)");
+    expect(outside).toContain("curl: (56) Recv failure: Connection reset by peer");
+    expect(screen.getByTestId("mtls-probe-inside").textContent).toContain("HTTP 200");
+  });
+
+  it("a client that does not start shows the message and the hint", async () => {
+    const backend = fakeBackend();
+    backend.probeClients.mockRejectedValueOnce({
+      code: "not_ready",
+      message: "the curl client in namespace outside-mesh did not start within 180 s",
+      hint: "Its image (curlimages/curl:8.16.0) may still be downloading: try again in a minute.",
+    });
+    show({ initial: "mtls" }, backend);
+    await fireEvent.click(button("mtls-probe-run"));
+    const e = await screen.findByTestId("mtls-probe-error");
+    expect(e.textContent).toContain("did not start within 180 s");
+    expect(e.textContent).toContain("may still be downloading");
+  });
+
   it("reset lists what it removes first and removes only after confirming", async () => {
     const backend = show({ initial: "mtls" });
     await screen.findByTestId("mtls-yaml", {}, { timeout: 2000 });
