@@ -1052,6 +1052,37 @@ fn finding_text(node: &GraphNode, v: &Validation) -> String {
             "route {} sends requests to subset {subset} of {service}, which no destination rule defines: they fail with 503",
             route + 1
         ),
+        Finding::RouteUnreachable {
+            route,
+            after,
+            has_fault,
+        } => format!(
+            "route {} is never used: route {} before it matches every request{}",
+            route + 1,
+            after + 1,
+            if *has_fault {
+                ", so its fault injection has no effect"
+            } else {
+                ""
+            }
+        ),
+        Finding::OverlappingVirtualServices { host, others } => format!(
+            "other virtual services ({}) also route {host} inside the mesh: Istio uses only one of them for it",
+            others.join(", ")
+        ),
+        Finding::SubsetNotRouted => "no virtual service routes to this subset".into(),
+        Finding::StrictWithPlainTextClients {
+            mesh_wide,
+            namespaces,
+        } => format!(
+            "{} mutual TLS (STRICT) while pods without a sidecar run in {} (no injection): their plain-text requests are refused",
+            if *mesh_wide {
+                "the whole mesh requires"
+            } else {
+                "this namespace requires"
+            },
+            namespaces.join(", ")
+        ),
     }
 }
 

@@ -918,6 +918,8 @@ async fn fault_injection_and_mtls_from_the_panels() {
 
     // mTLS: both clients get through under PERMISSIVE; STRICT refuses the one outside.
     click(&client, "tm-tab-mtls").await;
+    // The log bar covers the bottom of the window: bring the button to the middle first.
+    scroll_to(&client, "[data-testid=mtls-probe-run]").await;
     click(&client, "mtls-probe-run").await;
     let outside = wait_text(&client, "mtls-probe-outside", "the first curl", |t| {
         !t.is_empty()
@@ -928,12 +930,14 @@ async fn fault_injection_and_mtls_from_the_panels() {
         t.contains("mode: STRICT")
     })
     .await;
+    scroll_to(&client, "[data-testid=mtls-apply]").await;
     click(&client, "mtls-apply").await;
     let applied = wait_text(&client, "mtls-applied", "STRICT applied", |t| !t.is_empty()).await;
     assert!(
         applied.contains("PeerAuthentication default/default"),
         "{applied}"
     );
+    scroll_to(&client, "[data-testid=mtls-probe-run]").await;
     click(&client, "mtls-probe-run").await;
     let outside = wait_text(&client, "mtls-probe-outside", "the refused curl", |t| {
         t.contains("Refused")
