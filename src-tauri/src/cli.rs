@@ -226,6 +226,22 @@ pub enum Command {
         #[arg(long)]
         include_user_objects: bool,
     },
+    /// Run curl from a client pod outside the mesh (namespace outside-mesh, no sidecar) and
+    /// one inside it (default, with a sidecar), side by side: the mutual TLS lesson. The
+    /// first run deploys the two clients.
+    MtlsClients {
+        /// The Service to call.
+        #[arg(default_value = "productpage")]
+        service: String,
+        #[arg(short, long, default_value = "default")]
+        namespace: String,
+        /// The path to request (default: /productpage for productpage, else /).
+        #[arg(long)]
+        path: Option<String>,
+        /// Remove the two clients (and the outside-mesh namespace) instead.
+        #[arg(long, conflicts_with = "path")]
+        remove: bool,
+    },
     /// Turn Istio sidecar injection on or off for a namespace.
     Inject {
         namespace: String,
@@ -490,6 +506,27 @@ pub fn run(command: Command, session: Session) -> ExitCode {
             print_reset(&report);
             Ok(())
         }),
+        Command::MtlsClients {
+            service,
+            namespace,
+            path,
+            remove,
+        } => runtime.block_on(async {
+            if remove {
+                for line in session.remove_clients().await? {
+                    println!("Deleted {line}");
+                }
+                return Ok(());
+            }
+            let path = path.or_else(|| (service == "productpage").then(|| "/productpage".into()));
+            let probe = playground::actions::client::ClientProbe {
+                service,
+                namespace,
+                path,
+            };
+            print_probe(&session.probe_clients(&probe).await?);
+            Ok(())
+        }),
         Command::Inject {
             namespace,
             state,
@@ -639,6 +676,34 @@ fn print_reset(report: &playground::actions::reset::ResetReport) {
     }
     if !report.change.kubectl.is_empty() {
         println!("\nThe same with kubectl:\n{}", report.change.kubectl);
+    }
+}
+
+fn print_probe(report: &playground::actions::client::ProbeReport) {
+    use playground::actions::client::ClientPlace;
+    for created in &report.created {
+        println!("Created {created}");
+    }
+    println!("curl {}", report.url);
+    for r in [&report.outside, &report.inside] {
+        let place = match r.place {
+            ClientPlace::Outside => "From outside the mesh",
+            ClientPlace::Inside => "From inside the mesh ",
+        };
+        let result = match r.status {
+            Some(s) => format!("HTTP {s}"),
+            None if r.exit_code == 56 => "refused (connection reset)".into(),
+            None => format!("failed (curl exit {})", r.exit_code),
+        };
+        println!(
+            "{place} ({}, {}): {result}",
+            r.namespace,
+            if r.sidecar { "sidecar" } else { "no sidecar" }
+        );
+        if !r.error.is_empty() {
+            println!("    {}", r.error);
+        }
+        println!("    {}", r.kubectl);
     }
 }
 

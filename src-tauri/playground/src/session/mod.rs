@@ -404,6 +404,13 @@ impl Session {
         Ok(crate::actions::client::probe(&client, probe).await?)
     }
 
+    /// Removes the two curl clients (and their namespace outside the mesh).
+    #[tracing::instrument(skip(self))]
+    pub async fn remove_clients(&self) -> Result<Vec<String>> {
+        let client = self.client().await?;
+        Ok(crate::actions::client::remove(&client).await?)
+    }
+
     /// Lists, and unless `dry_run` removes, the routing objects the app wrote.
     #[tracing::instrument(skip(self))]
     pub async fn reset_routing(&self, plan: &ResetPlan, dry_run: bool) -> Result<ResetReport> {
