@@ -953,5 +953,36 @@ async fn fault_injection_and_mtls_from_the_panels() {
     screenshot(&client, "mtls-panel.png").await;
     scroll_to(&client, "[data-testid=mtls-applied]").await;
     screenshot(&client, "mtls-applied.png").await;
+
+    // The Mesh screen: namespace default now warns that STRICT refuses the plain-text pod
+    // in outside-mesh, and its side panel offers the mTLS panel.
+    click(&client, "nav-mesh").await;
+    type_into(&client, "mesh-search", "namespace default").await;
+    poll_js(
+        &client,
+        "const e = document.querySelector('[data-testid=mesh-search-results]'); return e ? e.textContent : '';",
+        "the namespace in the search results",
+        |t| t.contains("Namespace default"),
+    )
+    .await;
+    assert!(click_in_list(&client, "mesh-search-results", "Namespace default").await);
+    let (details, _) = poll_js(&client, DETAILS, "the STRICT warning", |t| {
+        t.contains("pods without a sidecar run in outside-mesh")
+    })
+    .await;
+    assert!(
+        details.contains("This namespace requires mutual TLS (STRICT)"),
+        "{details}"
+    );
+    click(&client, "details-traffic-actions").await;
+    client
+        .wait()
+        .for_element(Locator::Css(
+            "[data-testid=details-panel] [data-testid=mtls-panel]",
+        ))
+        .await
+        .expect("the namespace offers its mTLS panel");
+    scroll_to(&client, "[data-testid=details-validations]").await;
+    screenshot(&client, "mesh-strict-namespace.png").await;
     client.close().await.unwrap();
 }

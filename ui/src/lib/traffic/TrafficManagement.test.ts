@@ -38,6 +38,13 @@ describe("TrafficManagement", () => {
     expect(applied.textContent).toContain("Wrote VirtualService default/ratings");
     expect(applied.textContent).toContain("after about 6 s");
 
+    // Changing the form after Apply shows what Apply would do now.
+    await fireEvent.input(input("fault-delay"), { target: { value: "2s" } });
+    await waitFor(() => expect(screen.queryByTestId("fault-applied")).toBeNull());
+    await waitFor(() => expect(screen.getByTestId("fault-yaml").textContent).toContain("fixedDelay: 2s"), { timeout: 2000 });
+    expect(screen.getByTestId("fault-preview-note").textContent).toContain("take 2 s longer");
+    await fireEvent.input(input("fault-delay"), { target: { value: "7s" } });
+
     await fireEvent.click(button("fault-undo"));
     const undone = await screen.findByTestId("fault-undone");
     expect(undone.textContent).toContain("Undid the last fault change");

@@ -16,6 +16,8 @@ export class ActionRun<P, C> {
   busy = $state(false);
   canUndo = $state(false);
   #timer: ReturnType<typeof setTimeout> | undefined;
+  /** The plan last applied, to tell when the form has moved on from it. */
+  #appliedKey: string | null = null;
   #seq = 0;
 
   constructor(
@@ -28,6 +30,10 @@ export class ActionRun<P, C> {
   /** Previews `plan` after a short pause; null (the form is not valid) clears the preview. */
   schedule(plan: P | null): void {
     clearTimeout(this.#timer);
+    // Once the form differs from what was applied, show what Apply would do now.
+    if (this.applied !== null && JSON.stringify(plan) !== this.#appliedKey) {
+      this.applied = null;
+    }
     if (plan === null) {
       this.#seq++;
       this.preview = null;
@@ -64,6 +70,7 @@ export class ActionRun<P, C> {
     this.undone = null;
     try {
       this.applied = await this.call(plan, false);
+      this.#appliedKey = JSON.stringify(plan);
       this.canUndo = true;
       this.after();
     } catch (e) {
