@@ -760,20 +760,31 @@ async fn sixty_thirty_ten_from_buttons_and_the_observed_split_follows() {
     client.close().await.unwrap();
 }
 
-/// Chooses `value` in the `<select>` with this test id, as a person does (a change event).
+/// Chooses `value` in the `<select>` with this test id, as a person does (a change event),
+/// once the option is there (the versions are read from the cluster).
 async fn choose(client: &Client, testid: &str, value: &str) {
-    let done = client
-        .execute(
-            "const s = document.querySelector(`[data-testid=${arguments[0]}]`);
-             if (!s) return false;
-             s.value = arguments[1];
-             s.dispatchEvent(new Event('change', { bubbles: true }));
-             return s.value === arguments[1];",
-            vec![json!(testid), json!(value)],
-        )
-        .await
-        .unwrap();
-    assert_eq!(done, json!(true), "no option {value} in {testid}");
+    let started = Instant::now();
+    loop {
+        let done = client
+            .execute(
+                "const s = document.querySelector(`[data-testid=${arguments[0]}]`);
+                 if (!s || ![...s.options].some(o => o.value === arguments[1])) return false;
+                 s.value = arguments[1];
+                 s.dispatchEvent(new Event('change', { bubbles: true }));
+                 return true;",
+                vec![json!(testid), json!(value)],
+            )
+            .await
+            .unwrap();
+        if done == json!(true) {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no option {value} in {testid}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// Polls the text of the element with this test id until `done` holds (60 s at most).
@@ -820,6 +831,7 @@ async fn fault_injection_and_mtls_from_the_panels() {
     // Request routing: jason to reviews v2, everyone else to v1.
     click(&client, "tm-tab-route").await;
     click(&client, "route-mode-user").await;
+    choose(&client, "route-to", "v2").await;
     choose(&client, "route-otherwise", "v1").await;
     // Pods may still be starting: the preview says so until they are ready.
     let deadline = Instant::now() + Duration::from_secs(30);
