@@ -969,6 +969,12 @@ async fn fault_injection_and_mtls_from_the_panels() {
     // The Mesh screen: namespace default now warns that STRICT refuses the plain-text pod
     // in outside-mesh, and its side panel offers the mTLS panel.
     click(&client, "nav-mesh").await;
+    click(&client, "mesh-panel-toggle").await;
+    client
+        .wait()
+        .for_element(Locator::Css("[data-testid=mesh-search]"))
+        .await
+        .expect("the search box");
     type_into(&client, "mesh-search", "namespace default").await;
     poll_js(
         &client,
