@@ -227,6 +227,22 @@ pub enum Command {
         #[arg(long)]
         include_user_objects: bool,
     },
+    /// Run curl from a client pod outside the mesh (namespace outside-mesh, no sidecar) and
+    /// one inside it (default, with a sidecar), side by side: the mutual TLS lesson. The
+    /// first run deploys the two clients.
+    MtlsClients {
+        /// The Service to call.
+        #[arg(default_value = "productpage")]
+        service: String,
+        #[arg(short, long, default_value = "default")]
+        namespace: String,
+        /// The path to request (default: /productpage for productpage, else /).
+        #[arg(long)]
+        path: Option<String>,
+        /// Remove the two clients (and the outside-mesh namespace) instead.
+        #[arg(long, conflicts_with = "path")]
+        remove: bool,
+    },
     /// Turn Istio sidecar injection on or off for a namespace.
     Inject {
         namespace: String,
@@ -253,6 +269,13 @@ pub enum Command {
         /// simulated playground, else the real playground's http://localhost:9080).
         #[arg(long, value_name = "URL")]
         ingress: Option<String>,
+        /// Log in on the product page as this user (as Bookinfo's login does) and send
+        /// requests as that user, so routes matching `end-user` apply to them.
+        #[arg(long, value_name = "NAME")]
+        user: Option<String>,
+        /// Percent of the requests sent as --user (0 to 100; default 100).
+        #[arg(long, value_name = "PERCENT", requires = "user")]
+        user_share: Option<f64>,
         /// Print the final figures as JSON.
         #[arg(long)]
         json: bool,
@@ -490,6 +513,27 @@ pub fn run(command: Command, session: Session) -> ExitCode {
             print_reset(&report);
             Ok(())
         }),
+        Command::MtlsClients {
+            service,
+            namespace,
+            path,
+            remove,
+        } => runtime.block_on(async {
+            if remove {
+                for line in session.remove_clients().await? {
+                    println!("Deleted {line}");
+                }
+                return Ok(());
+            }
+            let path = path.or_else(|| (service == "productpage").then(|| "/productpage".into()));
+            let probe = playground::actions::client::ClientProbe {
+                service,
+                namespace,
+                path,
+            };
+            print_probe(&session.probe_clients(&probe).await?);
+            Ok(())
+        }),
         Command::Inject {
             namespace,
             state,
@@ -500,12 +544,18 @@ pub fn run(command: Command, session: Session) -> ExitCode {
             duration,
             concurrency,
             ingress,
+            user,
+            user_share,
             json,
         } => runtime.block_on(traffic_command(
             &session,
-            rate,
-            duration,
-            concurrency,
+            playground::traffic::TrafficSettings {
+                rate,
+                concurrency,
+                duration_secs: duration,
+                user,
+                user_share,
+            },
             ingress,
             json,
         )),
@@ -639,6 +689,34 @@ fn print_reset(report: &playground::actions::reset::ResetReport) {
     }
 }
 
+fn print_probe(report: &playground::actions::client::ProbeReport) {
+    use playground::actions::client::ClientPlace;
+    for created in &report.created {
+        println!("Created {created}");
+    }
+    println!("curl {}", report.url);
+    for r in [&report.outside, &report.inside] {
+        let place = match r.place {
+            ClientPlace::Outside => "From outside the mesh",
+            ClientPlace::Inside => "From inside the mesh ",
+        };
+        let result = match r.status {
+            Some(s) => format!("HTTP {s}"),
+            None if r.exit_code == 56 => "refused (connection reset)".into(),
+            None => format!("failed (curl exit {})", r.exit_code),
+        };
+        println!(
+            "{place} ({}, {}): {result}",
+            r.namespace,
+            if r.sidecar { "sidecar" } else { "no sidecar" }
+        );
+        if !r.error.is_empty() {
+            println!("    {}", r.error);
+        }
+        println!("    {}", r.kubectl);
+    }
+}
+
 /// The lesson of a fault, in words.
 fn fault_effect_text(effect: &playground::actions::fault::FaultEffect) -> String {
     use playground::actions::fault::FaultEffect as E;
@@ -731,18 +809,10 @@ async fn inject_command(
 
 async fn traffic_command(
     session: &Session,
-    rate: f64,
-    duration: Option<f64>,
-    concurrency: u32,
+    settings: playground::traffic::TrafficSettings,
     ingress: Option<String>,
     json: bool,
 ) -> playground::Result<()> {
-    use playground::traffic::TrafficSettings;
-    let settings = TrafficSettings {
-        rate,
-        concurrency,
-        duration_secs: duration,
-    };
     session
         .start_traffic(settings, ingress, move |s| {
             if !json && s.running {
@@ -1247,6 +1317,37 @@ fn finding_text(node: &GraphNode, v: &Validation) -> String {
         } => format!(
             "route {} sends requests to subset {subset} of {service}, which no destination rule defines: they fail with 503",
             route + 1
+        ),
+        Finding::RouteUnreachable {
+            route,
+            after,
+            has_fault,
+        } => format!(
+            "route {} is never used: route {} before it matches every request{}",
+            route + 1,
+            after + 1,
+            if *has_fault {
+                ", so its fault injection has no effect"
+            } else {
+                ""
+            }
+        ),
+        Finding::OverlappingVirtualServices { host, others } => format!(
+            "other virtual services ({}) also route {host} inside the mesh: Istio uses only one of them for it",
+            others.join(", ")
+        ),
+        Finding::SubsetNotRouted => "no virtual service routes to this subset".into(),
+        Finding::StrictWithPlainTextClients {
+            mesh_wide,
+            namespaces,
+        } => format!(
+            "{} mutual TLS (STRICT) while pods without a sidecar run in {} (no injection): their plain-text requests are refused",
+            if *mesh_wide {
+                "the whole mesh requires"
+            } else {
+                "this namespace requires"
+            },
+            namespaces.join(", ")
         ),
     }
 }

@@ -310,6 +310,15 @@ pub async fn set_mtls(
     boundary("set_mtls", state.session.set_mtls(&plan, dry_run)).await
 }
 
+/// Runs curl from a client outside the mesh and one inside it, side by side.
+#[tauri::command]
+pub async fn probe_clients(
+    state: State<'_, AppState>,
+    probe: playground::actions::client::ClientProbe,
+) -> Result<playground::actions::client::ProbeReport, IpcError> {
+    boundary("probe_clients", state.session.probe_clients(&probe)).await
+}
+
 /// Lists (with `dry_run`) or removes the routing objects the app wrote.
 #[tauri::command]
 pub async fn reset_routing(

@@ -78,6 +78,7 @@ fn run_window(state: AppState) {
             commands::set_breaker,
             commands::set_mtls,
             commands::reset_routing,
+            commands::probe_clients,
             commands::set_injection,
             commands::traffic_start,
             commands::traffic_stop,

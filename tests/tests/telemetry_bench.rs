@@ -40,6 +40,8 @@ async fn telemetry_refresh_at_bookinfo_traffic() {
             rate,
             concurrency: 16,
             duration_secs: None,
+            user: None,
+            user_share: None,
         },
         |_| {},
     )

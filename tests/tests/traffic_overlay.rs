@@ -120,6 +120,8 @@ fn settings(rate: f64, secs: f64) -> TrafficSettings {
         rate,
         concurrency: 32,
         duration_secs: Some(secs),
+        user: None,
+        user_share: None,
     }
 }
 
@@ -147,6 +149,8 @@ async fn a_60_30_10_split_through_the_simulated_ingress_shows_on_the_overlay() {
                 rate: 250.0,
                 concurrency: 32,
                 duration_secs: None,
+                user: None,
+                user_share: None,
             },
             None,
             move |s| count.store(s.completed, Ordering::Relaxed),

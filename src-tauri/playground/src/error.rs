@@ -188,6 +188,8 @@ pub enum ErrorCode {
     TrafficClient,
     TrafficTarget,
     TrafficNoAnswer,
+    TrafficUser,
+    TrafficUserShare,
     // Dashboards.
     DashboardNeedsRealCluster,
     DashboardNotInstalled,
@@ -211,7 +213,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for the tests that the strings and the TypeScript type agree.
-    pub const ALL: [ErrorCode; 66] = [
+    pub const ALL: [ErrorCode; 68] = [
         ErrorCode::DockerUnreachable,
         ErrorCode::Io,
         ErrorCode::ClusterTarget,
@@ -265,6 +267,8 @@ impl ErrorCode {
         ErrorCode::TrafficClient,
         ErrorCode::TrafficTarget,
         ErrorCode::TrafficNoAnswer,
+        ErrorCode::TrafficUser,
+        ErrorCode::TrafficUserShare,
         ErrorCode::DashboardNeedsRealCluster,
         ErrorCode::DashboardNotInstalled,
         ErrorCode::DashboardNotReady,
@@ -336,6 +340,8 @@ impl ErrorCode {
             ErrorCode::TrafficClient => "traffic_client",
             ErrorCode::TrafficTarget => "traffic_target",
             ErrorCode::TrafficNoAnswer => "traffic_no_answer",
+            ErrorCode::TrafficUser => "traffic_user",
+            ErrorCode::TrafficUserShare => "traffic_user_share",
             ErrorCode::DashboardNeedsRealCluster => "dashboard_needs_real_cluster",
             ErrorCode::DashboardNotInstalled => "dashboard_not_installed",
             ErrorCode::DashboardNotReady => "dashboard_not_ready",

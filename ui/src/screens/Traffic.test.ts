@@ -21,7 +21,10 @@ describe("Traffic", () => {
     await fireEvent.input(input("traffic-rate"), { target: { value: "50" } });
     await fireEvent.input(input("traffic-duration"), { target: { value: "" } });
     await fireEvent.click(screen.getByTestId("traffic-start"));
-    expect(backend.startTraffic).toHaveBeenCalledWith({ rate: 50, concurrency: 10, durationSecs: null }, expect.any(Function));
+    expect(backend.startTraffic).toHaveBeenCalledWith(
+      { rate: 50, concurrency: 10, durationSecs: null, user: null, userShare: null },
+      expect.any(Function),
+    );
     await waitFor(() => expect((screen.getByTestId("traffic-stop") as HTMLButtonElement).disabled).toBe(false));
 
     backend.emitTraffic(sampleStats({ currentRate: 49.6, completed: 480, statuses: { "200": 470, "503": 10 } }));
@@ -118,5 +121,31 @@ describe("Traffic", () => {
     const err = await screen.findByTestId("weights-error");
     expect(err.textContent).toContain("none of its pods is ready");
     expect(err.textContent).toContain("Give v3 a weight of 0");
+  });
+
+  it("sends a share of the requests as a logged-in user", async () => {
+    const { backend } = renderTraffic();
+    expect(input("traffic-user-share").disabled).toBe(true);
+    await fireEvent.input(input("traffic-user"), { target: { value: "jason" } });
+    await fireEvent.input(input("traffic-user-share"), { target: { value: "150" } });
+    expect(screen.getByText("Choose from 0 to 100 percent of the requests.")).toBeTruthy();
+    expect((screen.getByTestId("traffic-start") as HTMLButtonElement).disabled).toBe(true);
+    await fireEvent.input(input("traffic-user-share"), { target: { value: "50" } });
+    await fireEvent.click(screen.getByTestId("traffic-start"));
+    expect(backend.startTraffic).toHaveBeenCalledWith(
+      { rate: 20, concurrency: 10, durationSecs: 60, user: "jason", userShare: 50 },
+      expect.any(Function),
+    );
+  });
+
+  it("has the traffic-management section, which knows the running generator's concurrency", async () => {
+    const { backend } = renderTraffic();
+    await fireEvent.click(screen.getByTestId("tm-tab-breaker"));
+    await fireEvent.change(screen.getByTestId("tm-service"), { target: { value: "productpage" } });
+    expect(screen.queryByTestId("breaker-below-concurrency")).toBeNull();
+    await fireEvent.click(screen.getByTestId("traffic-start"));
+    backend.emitTraffic(sampleStats({ settings: { rate: 20, concurrency: 10, durationSecs: 60, user: null, userShare: null } }));
+    const warn = await screen.findByTestId("breaker-below-concurrency");
+    expect(warn.textContent).toContain("keeps 10 requests in flight");
   });
 });

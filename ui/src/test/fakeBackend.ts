@@ -73,6 +73,14 @@ export interface FakeBackend extends Backend {
   applyWeights: ReturnType<typeof vi.fn<Backend["applyWeights"]>>;
   undoWeights: ReturnType<typeof vi.fn<Backend["undoWeights"]>>;
   setInjection: ReturnType<typeof vi.fn<Backend["setInjection"]>>;
+  routeTraffic: ReturnType<typeof vi.fn<Backend["routeTraffic"]>>;
+  injectFault: ReturnType<typeof vi.fn<Backend["injectFault"]>>;
+  setRequestTimeout: ReturnType<typeof vi.fn<Backend["setRequestTimeout"]>>;
+  setRetries: ReturnType<typeof vi.fn<Backend["setRetries"]>>;
+  setBreaker: ReturnType<typeof vi.fn<Backend["setBreaker"]>>;
+  setMtls: ReturnType<typeof vi.fn<Backend["setMtls"]>>;
+  resetRouting: ReturnType<typeof vi.fn<Backend["resetRouting"]>>;
+  probeClients: ReturnType<typeof vi.fn<Backend["probeClients"]>>;
   startTraffic: ReturnType<typeof vi.fn<Backend["startTraffic"]>>;
   stopTraffic: ReturnType<typeof vi.fn<Backend["stopTraffic"]>>;
   openDashboard: ReturnType<typeof vi.fn<Backend["openDashboard"]>>;
@@ -142,6 +150,14 @@ export function fakeBackend(opts: {
     applyWeights: vi.fn<Backend["applyWeights"]>(actions.applyWeights),
     undoWeights: vi.fn<Backend["undoWeights"]>(actions.undoWeights),
     setInjection: vi.fn<Backend["setInjection"]>(actions.setInjection),
+    routeTraffic: vi.fn<Backend["routeTraffic"]>(actions.routeTraffic),
+    injectFault: vi.fn<Backend["injectFault"]>(actions.injectFault),
+    setRequestTimeout: vi.fn<Backend["setRequestTimeout"]>(actions.setRequestTimeout),
+    setRetries: vi.fn<Backend["setRetries"]>(actions.setRetries),
+    setBreaker: vi.fn<Backend["setBreaker"]>(actions.setBreaker),
+    setMtls: vi.fn<Backend["setMtls"]>(actions.setMtls),
+    resetRouting: vi.fn<Backend["resetRouting"]>(actions.resetRouting),
+    probeClients: vi.fn<Backend["probeClients"]>(actions.probeClients),
     openDashboard: vi.fn<Backend["openDashboard"]>(actions.openDashboard),
     openUrl: vi.fn<Backend["openUrl"]>(actions.openUrl),
     startTraffic: vi.fn<Backend["startTraffic"]>((_settings, h) => {

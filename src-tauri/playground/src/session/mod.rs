@@ -462,6 +462,24 @@ impl Session {
             .await
     }
 
+    /// Runs curl from a client outside the mesh and one inside (deploying them the first
+    /// time) against a Service, for the mTLS lesson.
+    #[tracing::instrument(skip(self))]
+    pub async fn probe_clients(
+        &self,
+        probe: &crate::actions::client::ClientProbe,
+    ) -> Result<crate::actions::client::ProbeReport> {
+        let client = self.client().await?;
+        Ok(crate::actions::client::probe(&client, probe).await?)
+    }
+
+    /// Removes the two curl clients (and their namespace outside the mesh).
+    #[tracing::instrument(skip(self))]
+    pub async fn remove_clients(&self) -> Result<Vec<String>> {
+        let client = self.client().await?;
+        Ok(crate::actions::client::remove(&client).await?)
+    }
+
     /// Lists, and unless `dry_run` removes, the routing objects the app wrote.
     #[tracing::instrument(skip(self))]
     pub async fn reset_routing(&self, plan: &ResetPlan, dry_run: bool) -> Result<ResetReport> {
