@@ -40,8 +40,13 @@ export class TrafficMemory {
   /** Time of the last overlay (or problem); null before the first. */
   atMs: number | null = null;
   windowSecs = 0;
+  /** This machine's clock minus the backend's, from the last event (fading uses the backend's). */
+  private skewMs = 0;
 
-  apply(state: TrafficState): void {
+  /** `receivedMs`: this machine's time when the event arrived (the event's own time by default). */
+  apply(state: TrafficState, receivedMs?: number): void {
+    const at = state.state === "unavailable" ? state.atMs : state.overlay.atMs;
+    this.skewMs = receivedMs === undefined ? 0 : receivedMs - at;
     if (state.state === "unavailable") {
       this.problem = state.problem;
       this.atMs = state.atMs;
@@ -75,6 +80,11 @@ export class TrafficMemory {
     return [...this.links.values()]
       .filter((r) => nowMs - r.lastSeenMs < DROP_AFTER_MS)
       .sort((a, b) => (a.link.id < b.link.id ? -1 : a.link.id > b.link.id ? 1 : 0));
+  }
+
+  /** The backend's time for this machine's `wallMs`. */
+  timeAt(wallMs: number): number {
+    return wallMs - this.skewMs;
   }
 
   link(id: string): TrafficLink | null {
