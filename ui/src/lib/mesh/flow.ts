@@ -14,8 +14,6 @@ const DOT_R = 8;
 const DOT_MIN_PX = 5;
 const LOCK = 30;
 const LOCK_MIN_PX = 20;
-/** Where along a link its lock sits (its label is at the middle). */
-export const LOCK_AT = 0.78;
 
 /**
  * How far the control point of a traffic link lies from the straight line, in Cytoscape's
@@ -29,7 +27,7 @@ export function bowFor(from: Point, to: Point): number {
   const len = Math.hypot(dx, dy);
   if (len < 1) return 0;
   if (Math.abs(dy) >= Math.abs(dx)) {
-    const d = 220 + 0.45 * len;
+    const d = 240 + 1.5 * len;
     // Left of a downward link is -x: a negative distance bows it to +x.
     return dy > 0 ? -d : d;
   }
@@ -99,11 +97,17 @@ export function drawFlow(
     if (!curve) return;
     const alpha = Math.min(d.opacity, Number(e.effectiveOpacity()) || d.opacity);
     ctx.globalAlpha = alpha;
+    // The rate label: dots pass behind it, the lock sits just before it.
+    const lb = e.boundingBox({ includeNodes: false, includeEdges: false, includeLabels: true, includeOverlays: false } as never);
+    const hasLabel = Number.isFinite(lb.x1) && lb.w > 0;
+    const inLabel = (p: Point) => hasLabel && p.x > lb.x1 - 4 && p.x < lb.x2 + 4 && p.y > lb.y1 - 4 && p.y < lb.y2 + 4;
     if (opts.dots && d.dots > 0) {
       const len = Math.hypot(curve.c.x - curve.a.x, curve.c.y - curve.a.y) + Math.hypot(curve.b.x - curve.c.x, curve.b.y - curve.c.y);
       const r = Math.max(DOT_MIN_PX, DOT_R * zoom);
       dotPositions(d.dots, len, opts.timeMs).forEach((t, i) => {
-        const p = screen(quadAt(curve.a, curve.c, curve.b, t));
+        const m = quadAt(curve.a, curve.c, curve.b, t);
+        if (inLabel(m)) return;
+        const p = screen(m);
         ctx.beginPath();
         ctx.arc(p.x, p.y, r, 0, Math.PI * 2);
         ctx.fillStyle = isRedDot(i, d.dots, d.red) ? col.red : col.dot;
@@ -114,8 +118,9 @@ export function drawFlow(
       });
     }
     if (d.lock !== "unknown") {
-      const p = screen(quadAt(curve.a, curve.c, curve.b, LOCK_AT));
-      drawLock(ctx, p, Math.max(LOCK_MIN_PX, LOCK * zoom), d.lock, col);
+      const size = Math.max(LOCK_MIN_PX, LOCK * zoom);
+      const p = hasLabel ? { x: pan.x + zoom * lb.x1 - size * 0.62 - 2, y: pan.y + zoom * (lb.y1 + lb.y2) / 2 } : screen(quadAt(curve.a, curve.c, curve.b, 0.5));
+      drawLock(ctx, p, size, d.lock, col);
     }
   });
   ctx.globalAlpha = 1;

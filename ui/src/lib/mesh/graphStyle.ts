@@ -214,7 +214,21 @@ export function graphStyle(c: Palette): StylesheetJson {
     { selector: "edge.bypassed", style: { opacity: 0.3, width: 3, "z-index": 0 } },
 
     // A split's weight with the share seen answering, in its version's colour.
-    { selector: "edge.seen", style: { "text-background-color": "data(vfill)", color: "data(vtext)", "line-height": 1.15 } },
+    // The edges turn square right after the VirtualService, so each label lies level with
+    // its subset and the three of a split stack without touching.
+    {
+      selector: "edge.seen",
+      style: {
+        "curve-style": "taxi",
+        "taxi-direction": "horizontal",
+        "taxi-turn": 24,
+        "taxi-turn-min-distance": 8,
+        "target-text-offset": 78,
+        "text-background-color": "data(vfill)",
+        color: "data(vtext)",
+        "line-height": 1.1,
+      },
+    },
 
     // Observed traffic: thick curved links in their own colour, the rate mid-way, above the
     // configuration. They bow out of the way (control points set per link by the view).

@@ -124,9 +124,12 @@ const NS_LABEL_GAP = 8;
 const ROW_GAP = 12;
 /** Where no column is drawn yet, how far apart columns are. */
 const COLUMN_STEP = 260;
-/** Between columns; wider after a column whose outgoing edges carry weights ("60%"). */
+/**
+ * Between columns; wider after a column whose outgoing edges carry weights: room for a
+ * split's two-line label ("60% set" over "58% seen") beside the arrow head.
+ */
 const COLUMN_GAP = 46;
-const LABEL_GAP = 84;
+const LABEL_GAP = 170;
 /** Between namespace boxes, side by side or stacked. */
 const NS_GAP = 26;
 /** Pods per row inside a workload's box. */
