@@ -23,6 +23,7 @@ use playground::preflight::PreflightReport;
 use playground::provision::{self, ProvisionEvent, SetupPlan};
 use playground::session::SetupOptions;
 use playground::simulated::{Scenario, SimOptions, SimulatedInfo};
+use playground::telemetry::ServiceHistory;
 use playground::traffic::{TrafficSettings, TrafficStats};
 use tauri::State;
 use tauri::ipc::Channel;
@@ -102,7 +103,8 @@ pub async fn app_info(state: State<'_, AppState>) -> Result<AppInfo, IpcError> {
     .await
 }
 
-/// Streams the mesh of the current cluster: a snapshot, then diffs and status changes.
+/// Streams the mesh of the current cluster: a snapshot, then diffs and status changes, and
+/// the observed traffic at every telemetry refresh.
 /// Calling it again (the Mesh screen reopened) replaces the previous stream.
 #[tauri::command]
 pub async fn watch_mesh(
@@ -131,6 +133,22 @@ pub async fn object_yaml(
     object: ObjectRef,
 ) -> Result<String, IpcError> {
     boundary("object_yaml", state.session.object_yaml(&object)).await
+}
+
+/// One service's traffic over the last `minutes` (request rate, error share, p50/p95 and
+/// the rate each version answered), for the Traffic screen's charts.
+#[tauri::command]
+pub async fn service_history(
+    state: State<'_, AppState>,
+    namespace: String,
+    name: String,
+    minutes: u32,
+) -> Result<ServiceHistory, IpcError> {
+    boundary(
+        "service_history",
+        state.session.service_history(&namespace, &name, minutes),
+    )
+    .await
 }
 
 /// Starts the simulated playground (Bookinfo in a simulated cluster, no Docker) and makes

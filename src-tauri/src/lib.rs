@@ -60,6 +60,7 @@ fn run_window(state: AppState) {
             commands::app_info,
             commands::watch_mesh,
             commands::object_yaml,
+            commands::service_history,
             commands::start_simulated,
             commands::setup_plan,
             commands::setup_start,

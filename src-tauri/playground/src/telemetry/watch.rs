@@ -1,7 +1,7 @@
 //! The poller: reads the traffic figures every few seconds and sends them, or the reason
 //! they are missing, to whoever listens.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
@@ -20,6 +20,18 @@ pub struct WatchOptions {
     /// scrapes it needs at least 30 s; the simulated Prometheus scrapes every second, so
     /// 10 s shows new traffic within two or three seconds.
     pub window: Duration,
+}
+
+impl WatchOptions {
+    /// For the simulated Prometheus, which scrapes every second: a reading every 2 s over
+    /// 10 s, so requests that start now show at the next reading but one at the latest
+    /// (within 3 s), and a split read over 10 s already settles near its weights.
+    pub fn simulated() -> Self {
+        WatchOptions {
+            interval: Duration::from_secs(2),
+            window: Duration::from_secs(10),
+        }
+    }
 }
 
 impl Default for WatchOptions {
@@ -105,10 +117,7 @@ pub fn watch_with_clock(
                     Err(e) => {
                         tracing::debug!(error = %e, "no traffic figures");
                         TelemetryUpdate::Unavailable {
-                            at_ms: at
-                                .duration_since(UNIX_EPOCH)
-                                .map(|d| d.as_millis() as i64)
-                                .unwrap_or(0),
+                            at_ms: crate::time::unix_ms(at),
                             problem: TelemetryProblem::from(&e),
                         }
                     }
