@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { bowFor, dotPositions, DOT_SPEED, isRedDot, quadAt } from "./flow";
+import { bowFor, dotPositions, DOT_SPEED, isRedDot, placeLabels, quadAt } from "./flow";
 
 /** Where Cytoscape puts the control point: the midpoint plus `d` along (-dy, dx) / length. */
 function controlPoint(a: { x: number; y: number }, b: { x: number; y: number }, d: number) {
@@ -60,5 +60,30 @@ describe("dots along a link", () => {
     expect(quadAt(a, c, b, 0)).toEqual(a);
     expect(quadAt(a, c, b, 1)).toEqual(b);
     expect(quadAt(a, c, b, 0.5)).toEqual({ x: 50, y: 50 });
+  });
+});
+
+describe("rate labels along their curves", () => {
+  const a = { x: 0, y: 0 };
+  const b = { x: 0, y: 200 };
+  const c = { x: 200, y: 100 };
+
+  it("take the middle of the curve when it is free", () => {
+    const boxes = placeLabels([{ id: "one", a, c, b, w: 80, h: 30 }], []);
+    expect(boxes.get("one")).toEqual({ x1: 60, y1: 85, x2: 140, y2: 115 });
+  });
+
+  it("move along the curve out of another label's way, and off nodes", () => {
+    const items = [
+      { id: "busy", a, c, b, w: 80, h: 30 },
+      { id: "next", a, c, b, w: 80, h: 30 },
+    ];
+    const boxes = placeLabels(items, []);
+    const [p, q] = [boxes.get("busy")!, boxes.get("next")!];
+    const apart = p.y2 <= q.y1 || q.y2 <= p.y1 || p.x2 <= q.x1 || q.x2 <= p.x1;
+    expect(apart).toBe(true);
+    // A node over the middle pushes the only label aside too.
+    const moved = placeLabels([items[0]], [{ x1: 50, y1: 80, x2: 150, y2: 120 }]).get("busy")!;
+    expect(moved.y1 + 15).not.toBe(100);
   });
 });

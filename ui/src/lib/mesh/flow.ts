@@ -4,7 +4,7 @@
 // curve for each link.
 import type { Core, EdgeSingular } from "cytoscape";
 
-import type { Point } from "./layout";
+import { FONT_FAMILY, textWidth, TRAFFIC_FONT, type Point } from "./layout";
 import type { DrawnLink, LockState } from "./traffic";
 
 /** How fast a dot travels, in graph units per second (so short links do not look busier). */
@@ -13,7 +13,6 @@ export const DOT_SPEED = 260;
 const DOT_R = 8;
 const DOT_MIN_PX = 5;
 const LOCK = 30;
-const LOCK_MIN_PX = 20;
 
 /**
  * How far the control point of a traffic link lies from the straight line, in Cytoscape's
@@ -55,6 +54,52 @@ export function isRedDot(i: number, count: number, red: number): boolean {
   return Math.floor(((i + 1) * red) / count) > Math.floor((i * red) / count);
 }
 
+export interface Box {
+  x1: number;
+  y1: number;
+  x2: number;
+  y2: number;
+}
+
+function overlap(a: Box, b: Box): number {
+  const w = Math.min(a.x2, b.x2) - Math.max(a.x1, b.x1);
+  const h = Math.min(a.y2, b.y2) - Math.max(a.y1, b.y1);
+  return w > 0 && h > 0 ? w * h : 0;
+}
+
+/** Where along its link a label may go, best first: the middle, then either side of it. */
+export const LABEL_SPOTS = [0.5, 0.4, 0.6, 0.3, 0.7, 0.22, 0.78];
+
+/**
+ * A place for each link's label along its curve (model units), clear of the labels placed
+ * before it and, as far as possible, of the nodes: links bunch up beside one column of
+ * workloads, so the middle of every curve is often taken.
+ */
+export function placeLabels(
+  items: readonly { id: string; a: Point; c: Point; b: Point; w: number; h: number }[],
+  obstacles: readonly Box[],
+): Map<string, Box> {
+  const placed = new Map<string, Box>();
+  for (const it of items) {
+    let best: Box | null = null;
+    let bestScore = Infinity;
+    for (const t of LABEL_SPOTS) {
+      const p = quadAt(it.a, it.c, it.b, t);
+      const box = { x1: p.x - it.w / 2, y1: p.y - it.h / 2, x2: p.x + it.w / 2, y2: p.y + it.h / 2 };
+      let score = 0;
+      for (const o of placed.values()) score += 4 * overlap(box, o);
+      for (const o of obstacles) score += overlap(box, o);
+      if (score < bestScore - 1e-6) {
+        best = box;
+        bestScore = score;
+      }
+      if (score === 0) break;
+    }
+    if (best) placed.set(it.id, best);
+  }
+  return placed;
+}
+
 function curveOf(e: EdgeSingular): { a: Point; c: Point; b: Point } | null {
   const a = e.sourceEndpoint();
   const b = e.targetEndpoint();
@@ -65,10 +110,25 @@ function curveOf(e: EdgeSingular): { a: Point; c: Point; b: Point } | null {
 }
 
 const COLOURS = {
-  light: { dot: "#0b5cad", dotRing: "#ffffff", red: "#b3261e", lockBg: "#ffffff", mtls: "#17693a", plain: "#8a5300" },
-  dark: { dot: "#cfe6ff", dotRing: "#0d1a2e", red: "#ff8a80", lockBg: "#1b2028", mtls: "#86d59f", plain: "#f5c862" },
+  light: { dot: "#0b5cad", dotRing: "#ffffff", red: "#b3261e", lockBg: "#ffffff", mtls: "#17693a", plain: "#8a5300", label: "#0b5cad", labelText: "#ffffff", focus: "#0b57d0" },
+  dark: { dot: "#cfe6ff", dotRing: "#0d1a2e", red: "#ff8a80", lockBg: "#1b2028", mtls: "#86d59f", plain: "#f5c862", label: "#6cb4ff", labelText: "#0d1a2e", focus: "#a8c7fa" },
 };
 
+const LINE = 1.15;
+const PAD = 6;
+
+/** A label's size in graph units: its lines, and room for the lock in front when it has one. */
+export function labelSize(text: string, lock: LockState): { w: number; h: number; lockW: number } {
+  const lines = text.split("\n");
+  const lockW = lock === "unknown" ? 0 : LOCK * 1.05;
+  const w = Math.max(...lines.map((l) => textWidth(l, TRAFFIC_FONT))) + 2 * PAD + lockW;
+  return { w, h: lines.length * TRAFFIC_FONT * LINE + PAD, lockW };
+}
+
+/**
+ * Draws dots, rate labels and locks of every traffic link. Labels are drawn here rather
+ * than by Cytoscape so that they can move along their curves out of each other's way.
+ */
 export function drawFlow(
   canvas: HTMLCanvasElement,
   cy: Core,
@@ -90,23 +150,42 @@ export function drawFlow(
   const zoom = cy.zoom();
   const pan = cy.pan();
   const screen = (p: Point): Point => ({ x: pan.x + zoom * p.x, y: pan.y + zoom * p.y });
+
+  const items: { id: string; a: Point; c: Point; b: Point; w: number; h: number }[] = [];
+  const info = new Map<string, { d: DrawnLink; text: string; lockW: number; alpha: number; focus: boolean; curve: { a: Point; c: Point; b: Point } }>();
   cy.edges(".traffic").forEach((e) => {
     const d = links.get(e.id());
     if (!d || e.hidden()) return;
     const curve = curveOf(e);
     if (!curve) return;
-    const alpha = Math.min(d.opacity, Number(e.effectiveOpacity()) || d.opacity);
-    ctx.globalAlpha = alpha;
-    // The rate label: dots pass behind it, the lock sits just before it.
-    const lb = e.boundingBox({ includeNodes: false, includeEdges: false, includeLabels: true, includeOverlays: false } as never);
-    const hasLabel = Number.isFinite(lb.x1) && lb.w > 0;
-    const inLabel = (p: Point) => hasLabel && p.x > lb.x1 - 4 && p.x < lb.x2 + 4 && p.y > lb.y1 - 4 && p.y < lb.y2 + 4;
+    const focus = e.hasClass("long") || e.hasClass("selected") || e.hasClass("cursor");
+    const text = focus ? d.labelLong : d.label;
+    const size = labelSize(text, d.lock);
+    const alpha = Math.min(d.opacity, Number(e.effectiveOpacity()));
+    info.set(d.id, { d, text, lockW: size.lockW, alpha: Number.isFinite(alpha) ? alpha : d.opacity, focus, curve });
+    items.push({ id: d.id, ...curve, w: size.w, h: size.h });
+  });
+  // Busiest first, so the links that matter most keep the middle of their curves.
+  items.sort((x, y) => (info.get(y.id)!.d.rps - info.get(x.id)!.d.rps) || (x.id < y.id ? -1 : 1));
+  const obstacles: Box[] = [];
+  cy.nodes().forEach((n) => {
+    if (!n.isChildless()) return;
+    const bb = n.boundingBox({ includeLabels: true } as never);
+    obstacles.push({ x1: bb.x1, y1: bb.y1, x2: bb.x2, y2: bb.y2 });
+  });
+  const boxes = placeLabels(items, obstacles);
+  const inside = (p: Point, b: Box | undefined) => !!b && p.x > b.x1 - 3 && p.x < b.x2 + 3 && p.y > b.y1 - 3 && p.y < b.y2 + 3;
+
+  for (const { id } of items) {
+    const it = info.get(id)!;
+    const { d, curve } = it;
+    ctx.globalAlpha = it.alpha;
     if (opts.dots && d.dots > 0) {
       const len = Math.hypot(curve.c.x - curve.a.x, curve.c.y - curve.a.y) + Math.hypot(curve.b.x - curve.c.x, curve.b.y - curve.c.y);
       const r = Math.max(DOT_MIN_PX, DOT_R * zoom);
       dotPositions(d.dots, len, opts.timeMs).forEach((t, i) => {
         const m = quadAt(curve.a, curve.c, curve.b, t);
-        if (inLabel(m)) return;
+        if ([...boxes.values()].some((b) => inside(m, b))) return;
         const p = screen(m);
         ctx.beginPath();
         ctx.arc(p.x, p.y, r, 0, Math.PI * 2);
@@ -117,12 +196,38 @@ export function drawFlow(
         ctx.stroke();
       });
     }
-    if (d.lock !== "unknown") {
-      const size = Math.max(LOCK_MIN_PX, LOCK * zoom);
-      const p = hasLabel ? { x: pan.x + zoom * lb.x1 - size * 0.62 - 2, y: pan.y + zoom * (lb.y1 + lb.y2) / 2 } : screen(quadAt(curve.a, curve.c, curve.b, 0.5));
-      drawLock(ctx, p, size, d.lock, col);
+  }
+  // Labels over every dot.
+  for (const { id } of items) {
+    const it = info.get(id)!;
+    const b = boxes.get(id);
+    if (!b) continue;
+    ctx.globalAlpha = it.alpha;
+    const tl = screen({ x: b.x1, y: b.y1 });
+    const bw = (b.x2 - b.x1) * zoom;
+    const bh = (b.y2 - b.y1) * zoom;
+    ctx.beginPath();
+    ctx.roundRect(tl.x, tl.y, bw, bh, 5 * zoom + 2);
+    ctx.fillStyle = it.d.failing ? col.red : col.label;
+    ctx.fill();
+    if (it.focus) {
+      ctx.lineWidth = 3;
+      ctx.strokeStyle = col.focus;
+      ctx.stroke();
     }
-  });
+    ctx.fillStyle = it.d.failing ? "#ffffff" : col.labelText;
+    ctx.font = `800 ${TRAFFIC_FONT * zoom}px ${FONT_FAMILY}`;
+    ctx.textBaseline = "middle";
+    ctx.textAlign = "left";
+    const lines = it.text.split("\n");
+    const lineH = TRAFFIC_FONT * LINE * zoom;
+    const x = tl.x + (PAD + it.lockW) * zoom;
+    lines.forEach((l, k) => ctx.fillText(l, x, tl.y + (PAD / 2) * zoom + lineH * (k + 0.5)));
+    if (it.d.lock !== "unknown") {
+      const size = LOCK * 0.95 * zoom;
+      drawLock(ctx, { x: tl.x + (PAD + it.lockW / 2) * zoom, y: tl.y + (PAD / 2) * zoom + lineH / 2 }, size, it.d.lock, col);
+    }
+  }
   ctx.globalAlpha = 1;
 }
 

@@ -3,7 +3,7 @@
 // gets it all. Sizes are in graph units; at Bookinfo's fit they stay large on screen.
 import type { StylesheetJson } from "cytoscape";
 
-import { EDGE_FONT, FONT_FAMILY, FONT_WEIGHT, GROUP_PAD, NODE_FONT, NS_FONT, NS_PAD, POD_FONT, TRAFFIC_FONT } from "./layout";
+import { EDGE_FONT, FONT_FAMILY, FONT_WEIGHT, GROUP_PAD, NODE_FONT, NS_FONT, NS_PAD, POD_FONT } from "./layout";
 
 export interface Palette {
   text: string;
@@ -230,8 +230,9 @@ export function graphStyle(c: Palette): StylesheetJson {
       },
     },
 
-    // Observed traffic: thick curved links in their own colour, the rate mid-way, above the
-    // configuration. They bow out of the way (control points set per link by the view).
+    // Observed traffic: thick curved links in their own colour, above the configuration.
+    // They bow out of the way (control points set per link by the view); their rate labels,
+    // dots and locks are drawn by the flow layer (flow.ts).
     {
       selector: "edge.traffic",
       style: {
@@ -244,22 +245,17 @@ export function graphStyle(c: Palette): StylesheetJson {
         "target-arrow-shape": "triangle",
         "arrow-scale": 1.3,
         "line-style": "solid",
-        label: "data(text)",
+        label: "",
         "target-label": "",
-        "font-size": TRAFFIC_FONT,
-        "line-height": 1.15,
-        "text-background-color": c.traffic,
-        color: c.textOnDark,
-        "text-background-padding": "4px",
         opacity: "data(opacity)" as unknown as number,
         "z-index": 20,
         "z-compound-depth": "top",
       },
     },
-    { selector: "edge.traffic.failing", style: { "line-color": c.failing, "target-arrow-color": c.failing, "text-background-color": c.failing, "line-style": "dashed", "line-dash-pattern": [16, 6] } },
+    // Failing: red and dashed, so it reads without colour too.
+    { selector: "edge.traffic.failing", style: { "line-color": c.failing, "target-arrow-color": c.failing, "line-style": "dashed", "line-dash-pattern": [16, 6] } },
     // Requests that reached no pod end at the Service.
     { selector: "edge.traffic.unanswered", style: { "target-arrow-shape": "tee" } },
-    { selector: "edge.traffic.long", style: { label: "data(long)" } },
 
     // Search and selection.
     { selector: ".faded", style: { opacity: 0.28 } },
@@ -275,7 +271,6 @@ export function graphStyle(c: Palette): StylesheetJson {
       selector: "node.selected",
       style: { "underlay-color": c.focus, "underlay-opacity": 0.55, "underlay-padding": 10, "underlay-shape": "round-rectangle" },
     },
-    { selector: "edge.traffic.selected", style: { "line-color": c.focus, "target-arrow-color": c.focus, label: "data(long)" } },
     { selector: "edge.selected", style: { "line-color": c.focus, "target-arrow-color": c.focus, width: 7, "underlay-color": c.focus, "underlay-opacity": 0.25, "underlay-padding": 6 } },
   ];
 }
