@@ -830,6 +830,19 @@ async fn traffic_flows_on_the_mesh_graph_the_split_converges_and_a_fault_shows_i
     );
     tokio::time::sleep(Duration::from_millis(2500)).await;
     screenshot(&client, "traffic-graph.png").await;
+    // Rates stay readable from the back of a classroom at fit (the graph says its size).
+    let rate_px: f64 = client
+        .execute(
+            "return document.querySelector('[data-testid=mesh-graph]').dataset.trafficLabelPx;",
+            vec![],
+        )
+        .await
+        .unwrap()
+        .as_str()
+        .and_then(|t| t.parse().ok())
+        .expect("the graph's data-traffic-label-px");
+    println!("rate labels at fit with traffic, 1280x800: {rate_px} px");
+    assert!(rate_px >= 14.0, "rate labels drawn at {rate_px} px at fit");
 
     // The split: each weighted edge says what is set and what was seen, converging.
     let (splits, _) = poll_js(&client, TRAFFIC_SPLITS, "the split seen", |t| {

@@ -12,7 +12,7 @@ export const DOT_SPEED = 260;
 /** Dot radius and lock size in graph units, with a floor in screen pixels so both stay visible. */
 const DOT_R = 8;
 const DOT_MIN_PX = 5;
-const LOCK = 30;
+const LOCK = 34;
 
 /**
  * How far the control point of a traffic link lies from the straight line, in Cytoscape's
@@ -26,7 +26,7 @@ export function bowFor(from: Point, to: Point): number {
   const len = Math.hypot(dx, dy);
   if (len < 1) return 0;
   if (Math.abs(dy) >= Math.abs(dx)) {
-    const d = 240 + 1.5 * len;
+    const d = 210 + 0.6 * len;
     // Left of a downward link is -x: a negative distance bows it to +x.
     return dy > 0 ? -d : d;
   }
@@ -172,6 +172,11 @@ export function drawFlow(
     if (!n.isChildless()) return;
     const bb = n.boundingBox({ includeLabels: true } as never);
     obstacles.push({ x1: bb.x1, y1: bb.y1, x2: bb.x2, y2: bb.y2 });
+  });
+  // The split labels ("60% set, 58% seen") stay readable too.
+  cy.edges(".seen").forEach((e) => {
+    const bb = e.boundingBox({ includeNodes: false, includeEdges: false, includeLabels: true, includeOverlays: false } as never);
+    if (Number.isFinite(bb.x1) && bb.w > 0) obstacles.push({ x1: bb.x1, y1: bb.y1, x2: bb.x2, y2: bb.y2 });
   });
   const boxes = placeLabels(items, obstacles);
   const inside = (p: Point, b: Box | undefined) => !!b && p.x > b.x1 - 3 && p.x < b.x2 + 3 && p.y > b.y1 - 3 && p.y < b.y2 + 3;

@@ -51,8 +51,8 @@ export const NODE_FONT = 20;
 export const POD_FONT = 17;
 export const NS_FONT = 19;
 export const EDGE_FONT = 24;
-/** Traffic link labels (rates): at Bookinfo's fit on 1280x800 still above 14 px. */
-export const TRAFFIC_FONT = 24;
+/** Traffic link labels (rates): at Bookinfo's fit on 1280x800 with traffic still 14 px or more. */
+export const TRAFFIC_FONT = 30;
 export const FONT_FAMILY = 'system-ui, -apple-system, "Segoe UI", Roboto, Ubuntu, Cantarell, "Noto Sans", Arial, sans-serif';
 export const FONT_WEIGHT = 700;
 const LINE_HEIGHT = 1.2;
