@@ -87,3 +87,18 @@ describe("rate labels along their curves", () => {
     expect(moved.y1 + 15).not.toBe(100);
   });
 });
+
+describe("label obstacles", () => {
+  it("a heavier obstacle is avoided before a lighter one", () => {
+    const a = { x: 0, y: 0 };
+    const b = { x: 0, y: 200 };
+    const c = { x: 200, y: 100 };
+    // Both spots nearest the middle are covered, one by a node, one by another label.
+    const mid = placeLabels([{ id: "x", a, c, b, w: 40, h: 20 }], []).get("x")!;
+    const node = { x1: mid.x1 - 500, y1: mid.y1 - 500, x2: mid.x2 + 500, y2: mid.y2 + 500, weight: 1 };
+    const boxes = placeLabels([{ id: "x", a, c, b, w: 40, h: 20 }], [node]);
+    expect(boxes.get("x")).toEqual(mid);
+    const heavy = placeLabels([{ id: "x", a, c, b, w: 40, h: 20 }], [{ ...mid, weight: 4 }, { ...node, x1: 1000, x2: 1001 }]).get("x")!;
+    expect(heavy).not.toEqual(mid);
+  });
+});

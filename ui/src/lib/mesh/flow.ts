@@ -59,6 +59,8 @@ export interface Box {
   y1: number;
   x2: number;
   y2: number;
+  /** How much covering it costs (nodes 1; other labels more). */
+  weight?: number;
 }
 
 function overlap(a: Box, b: Box): number {
@@ -88,7 +90,7 @@ export function placeLabels(
       const box = { x1: p.x - it.w / 2, y1: p.y - it.h / 2, x2: p.x + it.w / 2, y2: p.y + it.h / 2 };
       let score = 0;
       for (const o of placed.values()) score += 4 * overlap(box, o);
-      for (const o of obstacles) score += overlap(box, o);
+      for (const o of obstacles) score += (o.weight ?? 1) * overlap(box, o);
       if (score < bestScore - 1e-6) {
         best = box;
         bestScore = score;
@@ -176,7 +178,7 @@ export function drawFlow(
   // The split labels ("60% set, 58% seen") stay readable too.
   cy.edges(".seen").forEach((e) => {
     const bb = e.boundingBox({ includeNodes: false, includeEdges: false, includeLabels: true, includeOverlays: false } as never);
-    if (Number.isFinite(bb.x1) && bb.w > 0) obstacles.push({ x1: bb.x1, y1: bb.y1, x2: bb.x2, y2: bb.y2 });
+    if (Number.isFinite(bb.x1) && bb.w > 0) obstacles.push({ x1: bb.x1, y1: bb.y1, x2: bb.x2, y2: bb.y2, weight: 4 });
   });
   const boxes = placeLabels(items, obstacles);
   const inside = (p: Point, b: Box | undefined) => !!b && p.x > b.x1 - 3 && p.x < b.x2 + 3 && p.y > b.y1 - 3 && p.y < b.y2 + 3;
