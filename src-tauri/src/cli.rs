@@ -12,12 +12,13 @@ use playground::Session;
 use playground::kube::ClusterTarget;
 use playground::mesh::{
     self, EdgeKind, Finding, GraphDiff, GraphNode, Injection, MeshEvent, MeshSnapshot, NodeDetails,
-    NodeKind, RequestMatch, Severity, Sidecar, StringMatch, Validation, WatchStatus,
+    NodeKind, RequestMatch, Severity, Sidecar, StringMatch, TrafficState, Validation, WatchStatus,
 };
 use playground::preflight::{CheckStatus, PreflightReport};
 use playground::provision::{self, ProvisionEvent, SetupPlan, StepState};
 use playground::session::SetupOptions;
 use playground::simulated::{Scenario, SimOptions};
+use playground::telemetry::ResponseRate;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -241,8 +242,9 @@ pub enum Command {
         /// Requests per second (0.5 to 500).
         #[arg(long, default_value_t = 10.0)]
         rate: f64,
-        /// Seconds to run (default: until Ctrl-C).
-        #[arg(long)]
+        /// How long to run: seconds (30) or a duration (10s, 2m, 1m30s); default: until
+        /// Ctrl-C.
+        #[arg(long, value_parser = duration_secs, value_name = "DURATION")]
         duration: Option<f64>,
         /// Requests in flight at most (1 to 256).
         #[arg(long, default_value_t = 10)]
@@ -755,6 +757,7 @@ async fn traffic_command(
             "{}",
             serde_json::to_string_pretty(&stats).unwrap_or_default()
         );
+        stats.require_answers()?;
         return Ok(());
     }
     eprintln!();
@@ -789,7 +792,21 @@ async fn traffic_command(
         stats.recent,
         pct(&stats.versions_recent, u64::from(stats.recent))
     );
+    stats.require_answers()?;
     Ok(())
+}
+
+/// `traffic --duration`: plain seconds (`30`, `2.5`), or a duration as people write it
+/// (`10s`, `2m`, `1m30s`), read by jiff's friendly duration format. The range is checked
+/// where the settings are (1 s to 1 h).
+fn duration_secs(arg: &str) -> Result<f64, String> {
+    let arg = arg.trim();
+    if let Ok(secs) = arg.parse::<f64>() {
+        return Ok(secs);
+    }
+    arg.parse::<jiff::SignedDuration>()
+        .map(|d| d.as_secs_f64())
+        .map_err(|_| format!("{arg:?} is not a duration: write seconds (30) or 10s, 2m, 1m30s"))
 }
 
 /// Polls until the run has ended (the duration passed).
@@ -822,6 +839,19 @@ async fn dashboard_command(session: &Session, name: &str) -> playground::Result<
 /// How long `graph` waits for the first complete picture of the cluster.
 const FIRST_SNAPSHOT: Duration = Duration::from_secs(15);
 
+/// How long `graph` waits for the first traffic reading after the snapshot: the reading
+/// starts with the watch and gives up on Prometheus after 3 s, so this is plenty.
+const FIRST_TRAFFIC: Duration = Duration::from_secs(10);
+
+/// `graph --json`: the model (nodes and edges at the top, as the Mesh screen gets them) and
+/// the traffic read once after it (null when no reading came in time).
+#[derive(serde::Serialize)]
+struct GraphJson<'a> {
+    #[serde(flatten)]
+    snapshot: &'a MeshSnapshot,
+    traffic: Option<&'a TrafficState>,
+}
+
 async fn graph_command(json: bool, watch: bool, session: &Session) -> playground::Result<()> {
     let mut events = session.watch_mesh().await?;
     let mut current = loop {
@@ -839,6 +869,17 @@ async fn graph_command(json: bool, watch: bool, session: &Session) -> playground
             }
         }
     };
+    // The first reading follows the snapshot; changes meanwhile go into the model printed.
+    let deadline = tokio::time::Instant::now() + FIRST_TRAFFIC;
+    let traffic = loop {
+        match tokio::time::timeout_at(deadline, events.recv()).await {
+            Ok(Some(MeshEvent::Traffic { traffic })) => break Some(traffic),
+            Ok(Some(MeshEvent::Diff { diff: d })) => mesh::diff::apply(&mut current, &d),
+            Ok(Some(MeshEvent::Snapshot { snapshot })) => current = snapshot,
+            Ok(Some(MeshEvent::Status { status })) => eprintln!("{}", status_text(&status)),
+            Ok(None) | Err(_) => break None,
+        }
+    };
     let mut out = std::io::stdout().lock();
     let print = |out: &mut std::io::StdoutLock<'_>, text: String| {
         // A closed pipe (`| head`) ends the command quietly.
@@ -847,15 +888,27 @@ async fn graph_command(json: bool, watch: bool, session: &Session) -> playground
             .is_ok()
     };
     let first = if json && watch {
-        serde_json::to_string(&MeshEvent::Snapshot {
+        let mut lines = serde_json::to_string(&MeshEvent::Snapshot {
             snapshot: current.clone(),
         })
         .unwrap_or_default()
-            + "\n"
+            + "\n";
+        if let Some(traffic) = &traffic {
+            lines += &(serde_json::to_string(&MeshEvent::Traffic {
+                traffic: traffic.clone(),
+            })
+            .unwrap_or_default()
+                + "\n");
+        }
+        lines
     } else if json {
-        serde_json::to_string_pretty(&current).unwrap_or_default() + "\n"
+        let out = GraphJson {
+            snapshot: &current,
+            traffic: traffic.as_ref(),
+        };
+        serde_json::to_string_pretty(&out).unwrap_or_default() + "\n"
     } else {
-        render_graph(&current)
+        render_graph(&current) + &render_traffic(&current, traffic.as_ref())
     };
     if !print(&mut out, first) || !watch {
         return Ok(());
@@ -879,7 +932,7 @@ async fn graph_command(json: bool, watch: bool, session: &Session) -> playground
                     format!("--- reconnected\n{}", render_graph(&current))
                 }
                 MeshEvent::Status { status } => format!("--- {}\n", status_text(status)),
-                MeshEvent::Traffic { .. } => continue,
+                MeshEvent::Traffic { traffic } => traffic_line(&current, traffic),
             }
         };
         if !print(&mut std::io::stdout().lock(), text) {
@@ -887,6 +940,145 @@ async fn graph_command(json: bool, watch: bool, session: &Session) -> playground
         }
     }
     Ok(())
+}
+
+/// A node as the traffic lines name it: its name, and what it is when not a workload.
+fn traffic_node(s: &MeshSnapshot, id: Option<&str>) -> String {
+    let Some(id) = id else {
+        return "outside the mesh".into();
+    };
+    match s.nodes.iter().find(|n| n.id == id) {
+        Some(n) if n.kind == NodeKind::Service => format!("{} (service, no pod answered)", n.name),
+        Some(n) => n.name.clone(),
+        None => id.to_string(),
+    }
+}
+
+fn percent(share: f64) -> String {
+    // Adding +0 turns a -0 (an empty float sum) into 0, so it never prints as -0.0%.
+    let p = share * 100.0 + 0.0;
+    if p > 0.0 && p < 0.1 {
+        "<0.1%".into()
+    } else {
+        format!("{p:.1}%")
+    }
+}
+
+fn responses_text(responses: &[ResponseRate]) -> String {
+    responses
+        .iter()
+        .filter(|r| r.error)
+        .map(|r| {
+            let code = if r.code == 0 {
+                "no response".to_string()
+            } else {
+                r.code.to_string()
+            };
+            if r.flags.is_empty() {
+                code
+            } else {
+                format!("{code} {}", r.flags.join(","))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn mtls_text(share: Option<f64>) -> String {
+    match share {
+        None => "mTLS unknown".into(),
+        Some(s) if s >= 1.0 => "mTLS".into(),
+        Some(s) if s <= 0.0 => "plain text".into(),
+        Some(s) => format!("mTLS {}", percent(s)),
+    }
+}
+
+fn ms_text(ms: Option<f64>) -> String {
+    ms.map(|v| format!("{v:.1} ms"))
+        .unwrap_or_else(|| "-".into())
+}
+
+/// The traffic part of `graph`: every link with its rate, errors, p95 and mTLS, then the
+/// splits set and seen; or the one line saying why there are no figures.
+fn render_traffic(s: &MeshSnapshot, traffic: Option<&TrafficState>) -> String {
+    let overlay = match traffic {
+        None => return "traffic: no reading yet\n".into(),
+        Some(TrafficState::Unavailable { problem, .. }) => {
+            let mut text = format!("traffic: {}\n", problem.message);
+            if let Some(hint) = &problem.hint {
+                text.push_str(&format!("  {hint}\n"));
+            }
+            return text;
+        }
+        Some(TrafficState::Live { overlay }) => overlay,
+    };
+    let mut text = format!("traffic over the last {:.0} s:\n", overlay.window_secs);
+    if overlay.links.is_empty() {
+        text.push_str("  no requests\n");
+    }
+    for l in &overlay.links {
+        let mut line = format!(
+            "  {} -> {}  {:.1} req/s  errors {}",
+            traffic_node(s, l.source.as_deref()),
+            traffic_node(s, Some(&l.target)),
+            l.requests_per_second,
+            percent(l.error_share)
+        );
+        let codes = responses_text(&l.responses);
+        if !codes.is_empty() {
+            line.push_str(&format!(" ({codes})"));
+        }
+        line.push_str(&format!(
+            "  p95 {}  {}\n",
+            ms_text(l.latency.p95_ms),
+            mtls_text(l.mtls_share)
+        ));
+        text.push_str(&line);
+    }
+    if !overlay.splits.is_empty() {
+        text.push_str("splits:\n");
+    }
+    for split in &overlay.splits {
+        let seen = split
+            .observed_share
+            .map(|v| format!("{} seen", percent(v)))
+            .unwrap_or_else(|| "nothing answered".into());
+        text.push_str(&format!(
+            "  {}  {}% set, {seen}\n",
+            split.subset, split.weight
+        ));
+    }
+    text
+}
+
+/// `graph --watch` without --json: one line per reading.
+fn traffic_line(s: &MeshSnapshot, traffic: &TrafficState) -> String {
+    let overlay = match traffic {
+        TrafficState::Unavailable { problem, .. } => {
+            return format!("--- traffic: {}\n", problem.message);
+        }
+        TrafficState::Live { overlay } => overlay,
+    };
+    if overlay.links.is_empty() {
+        return "--- traffic: no requests\n".into();
+    }
+    let links: Vec<String> = overlay
+        .links
+        .iter()
+        .map(|l| {
+            let mut t = format!(
+                "{} -> {} {:.1}/s",
+                traffic_node(s, l.source.as_deref()),
+                traffic_node(s, Some(&l.target)),
+                l.requests_per_second
+            );
+            if l.error_share > 0.0 {
+                t.push_str(&format!(" ({} errors)", percent(l.error_share)));
+            }
+            t
+        })
+        .collect();
+    format!("--- traffic: {}\n", links.join("; "))
 }
 
 fn describe_diff(d: &GraphDiff) -> String {
@@ -1400,6 +1592,124 @@ mod tests {
         ] {
             assert!(text.contains(line), "{line:?} missing from:\n{text}");
         }
+    }
+
+    #[test]
+    fn durations_are_seconds_or_written_with_units() {
+        assert_eq!(duration_secs("45"), Ok(45.0));
+        assert_eq!(duration_secs("2.5"), Ok(2.5));
+        assert_eq!(duration_secs("10s"), Ok(10.0));
+        assert_eq!(duration_secs("2m"), Ok(120.0));
+        assert_eq!(duration_secs("1m30s"), Ok(90.0));
+        assert_eq!(duration_secs(" 1m 30s "), Ok(90.0));
+        assert!(duration_secs("soon").unwrap_err().contains("1m30s"));
+        let cli = Cli::parse_from(["istio-playground", "traffic", "--duration", "1m30s"]);
+        assert!(matches!(
+            cli.command,
+            Some(Command::Traffic {
+                duration: Some(90.0),
+                ..
+            })
+        ));
+    }
+
+    fn sample_overlay() -> (MeshSnapshot, TrafficState) {
+        use playground::mesh::{SplitSeen, TrafficLink, TrafficOverlay};
+        use playground::telemetry::LatencyPercentiles;
+        let s = mesh::build(&mesh::samples::bookinfo_split()).into_snapshot();
+        let link = |source: Option<&str>, target: &str, rate: f64, responses: Vec<ResponseRate>| {
+            let errors: f64 = responses
+                .iter()
+                .filter(|r| r.error)
+                .map(|r| r.per_second)
+                .sum();
+            TrafficLink {
+                id: format!("traffic:{}->{target}", source.unwrap_or("outside")),
+                source: source.map(String::from),
+                target: target.into(),
+                service: None,
+                requests_per_second: rate,
+                error_share: errors / rate,
+                responses,
+                latency: LatencyPercentiles {
+                    p50_ms: Some(2.0),
+                    p95_ms: Some(12.25),
+                    p99_ms: None,
+                },
+                mtls_share: source.map(|_| 1.0),
+            }
+        };
+        let ok = |r: f64| ResponseRate {
+            code: 200,
+            flags: vec![],
+            per_second: r,
+            error: false,
+        };
+        let overlay = TrafficOverlay {
+            at_ms: 0,
+            window_secs: 10.0,
+            links: vec![
+                link(
+                    Some("ingress/istio-system/istio-ingressgateway"),
+                    "wl/default/productpage-v1",
+                    10.0,
+                    vec![ok(10.0)],
+                ),
+                link(
+                    Some("wl/default/productpage-v1"),
+                    "svc/default/reviews",
+                    2.0,
+                    vec![ResponseRate {
+                        code: 500,
+                        flags: vec!["FI".into()],
+                        per_second: 2.0,
+                        error: true,
+                    }],
+                ),
+                link(None, "wl/default/productpage-v1", 1.0, vec![ok(1.0)]),
+            ],
+            splits: vec![SplitSeen {
+                route_edge: "route:vs/default/reviews->subset/default/reviews/v1#0.0".into(),
+                subset: "subset/default/reviews/v1".into(),
+                weight: 60,
+                observed_share: Some(0.585),
+            }],
+            nodes: vec![],
+        };
+        (s, TrafficState::Live { overlay })
+    }
+
+    #[test]
+    fn the_graph_text_shows_links_with_rate_errors_p95_and_mtls_and_splits_set_and_seen() {
+        let (s, traffic) = sample_overlay();
+        let text = render_traffic(&s, Some(&traffic));
+        for line in [
+            "traffic over the last 10 s:",
+            "  istio-ingressgateway -> productpage-v1  10.0 req/s  errors 0.0%  p95 12.2 ms  mTLS",
+            "  productpage-v1 -> reviews (service, no pod answered)  2.0 req/s  errors 100.0% (500 FI)  p95 12.2 ms  mTLS",
+            "  outside the mesh -> productpage-v1  1.0 req/s  errors 0.0%  p95 12.2 ms  mTLS unknown",
+            "splits:\n  subset/default/reviews/v1  60% set, 58.5% seen",
+        ] {
+            assert!(text.contains(line), "{line:?} missing from:\n{text}");
+        }
+        let watch = traffic_line(&s, &traffic);
+        assert!(
+            watch.starts_with("--- traffic: istio-ingressgateway -> productpage-v1 10.0/s; productpage-v1 -> reviews (service, no pod answered) 2.0/s (100.0% errors);"),
+            "{watch}"
+        );
+        let problem = TrafficState::Unavailable {
+            at_ms: 0,
+            problem: playground::telemetry::TelemetryProblem {
+                code: playground::ErrorCode::TelemetryStarting,
+                message: "Prometheus is still starting: no endpoints".into(),
+                hint: Some("Wait a minute.".into()),
+            },
+        };
+        assert_eq!(
+            render_traffic(&s, Some(&problem)),
+            "traffic: Prometheus is still starting: no endpoints\n  Wait a minute.\n"
+        );
+        assert_eq!(render_traffic(&s, None), "traffic: no reading yet\n");
     }
 
     #[test]

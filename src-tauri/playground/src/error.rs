@@ -182,6 +182,7 @@ pub enum ErrorCode {
     TrafficNotRunning,
     TrafficClient,
     TrafficTarget,
+    TrafficNoAnswer,
     // Dashboards.
     DashboardNeedsRealCluster,
     DashboardNotInstalled,
@@ -202,7 +203,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for the tests that the strings and the TypeScript type agree.
-    pub const ALL: [ErrorCode; 63] = [
+    pub const ALL: [ErrorCode; 64] = [
         ErrorCode::DockerUnreachable,
         ErrorCode::Io,
         ErrorCode::ClusterTarget,
@@ -255,6 +256,7 @@ impl ErrorCode {
         ErrorCode::TrafficNotRunning,
         ErrorCode::TrafficClient,
         ErrorCode::TrafficTarget,
+        ErrorCode::TrafficNoAnswer,
         ErrorCode::DashboardNeedsRealCluster,
         ErrorCode::DashboardNotInstalled,
         ErrorCode::DashboardNotReady,
@@ -323,6 +325,7 @@ impl ErrorCode {
             ErrorCode::TrafficNotRunning => "traffic_not_running",
             ErrorCode::TrafficClient => "traffic_client",
             ErrorCode::TrafficTarget => "traffic_target",
+            ErrorCode::TrafficNoAnswer => "traffic_no_answer",
             ErrorCode::DashboardNeedsRealCluster => "dashboard_needs_real_cluster",
             ErrorCode::DashboardNotInstalled => "dashboard_not_installed",
             ErrorCode::DashboardNotReady => "dashboard_not_ready",

@@ -151,8 +151,13 @@ fn service_node(graph: &MeshGraph, service: &TrafficService) -> Option<String> {
     graph.node(&id).is_some().then_some(id)
 }
 
+/// `part` of `whole`; 0 (never -0) without a positive part or whole.
 fn share(part: f64, whole: f64) -> f64 {
-    if whole > 0.0 { part / whole } else { 0.0 }
+    if whole > 0.0 && part > 0.0 {
+        part / whole
+    } else {
+        0.0
+    }
 }
 
 /// Response rates summed by code and flags, most frequent first.

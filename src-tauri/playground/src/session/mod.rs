@@ -49,9 +49,7 @@ use crate::preflight::{self, PreflightInput, PreflightReport};
 use crate::provision::{self, EventSink, ProvisionConfig, RunSlot, SetupPlan};
 use crate::simulated::SimOptions;
 use crate::simulated::{SimulatedInfo, SimulatedPlayground};
-use crate::telemetry::{
-    self, Prometheus, ServiceHistory, TelemetryProblem, TelemetryUpdate, TimeRange, WatchOptions,
-};
+use crate::telemetry::{self, Prometheus, ServiceHistory, TimeRange, WatchOptions};
 use crate::traffic::{self, TrafficError, TrafficRun, TrafficSettings, TrafficStats};
 use crate::{Error, Result};
 
@@ -244,24 +242,6 @@ impl Session {
         } else {
             WatchOptions::default()
         }
-    }
-
-    /// One reading of the traffic figures now, or why there are none (Prometheus missing,
-    /// starting, slow): what the mesh watch sends at each refresh, once.
-    #[tracing::instrument(skip(self))]
-    pub async fn read_traffic(&self) -> Result<TelemetryUpdate> {
-        let prometheus = self.prometheus().await?;
-        let window = self.telemetry_options().await.window;
-        let at = SystemTime::now();
-        Ok(
-            match telemetry::read_traffic(&prometheus, window, at).await {
-                Ok(snapshot) => TelemetryUpdate::Live { snapshot },
-                Err(e) => TelemetryUpdate::Unavailable {
-                    at_ms: crate::time::unix_ms(at),
-                    problem: TelemetryProblem::from(&e),
-                },
-            },
-        )
     }
 
     /// One service's request rate, error share, latency and split per version over the

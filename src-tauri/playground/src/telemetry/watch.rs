@@ -23,12 +23,13 @@ pub struct WatchOptions {
 }
 
 impl WatchOptions {
-    /// For the simulated Prometheus, which scrapes every second: a reading every 2 s over
-    /// 10 s, so requests that start now show at the next reading but one at the latest
-    /// (within 3 s), and a split read over 10 s already settles near its weights.
+    /// For the simulated Prometheus, which scrapes every second: a rate needs two scrapes
+    /// that saw the requests, so new traffic is in Prometheus 1 to 2 s after it starts; a
+    /// reading every second shows it within 3 s. Over 10 s a split already settles near its
+    /// weights, and a change of weights shows within seconds.
     pub fn simulated() -> Self {
         WatchOptions {
-            interval: Duration::from_secs(2),
+            interval: Duration::from_secs(1),
             window: Duration::from_secs(10),
         }
     }

@@ -53,6 +53,9 @@ pub enum TrafficError {
     NotRunning,
     #[error("the HTTP client could not be built: {0}")]
     Client(String),
+    /// A run ended without a single HTTP response.
+    #[error("none of the {sent} requests sent to {target} was answered")]
+    NoAnswer { target: String, sent: u64 },
     /// The target is not the playground's own ingress.
     #[error(
         "{0} is not the playground's ingress: traffic only goes to this computer or the playground's local network"
@@ -69,6 +72,7 @@ impl TrafficError {
             TrafficError::AlreadyRunning => crate::ErrorCode::TrafficRunning,
             TrafficError::NotRunning => crate::ErrorCode::TrafficNotRunning,
             TrafficError::Client(_) => crate::ErrorCode::TrafficClient,
+            TrafficError::NoAnswer { .. } => crate::ErrorCode::TrafficNoAnswer,
             TrafficError::Target(_) => crate::ErrorCode::TrafficTarget,
         }
     }
@@ -86,6 +90,9 @@ impl TrafficError {
             TrafficError::AlreadyRunning => "Stop the running traffic first.".into(),
             TrafficError::NotRunning => "Start traffic first.".into(),
             TrafficError::Client(_) => return None,
+            TrafficError::NoAnswer { .. } => {
+                "Check that the playground runs and its pods are ready (`istio-playground graph`; for a simulated cluster, that `sim serve` still runs), and that --ingress, when given, is the ingress gateway's URL.".into()
+            }
             TrafficError::Target(_) => {
                 "Use the ingress the playground shows (http://localhost:9080, the simulated ingress, or the MetalLB address).".into()
             }
@@ -164,6 +171,29 @@ pub struct TrafficStats {
     pub versions_total: BTreeMap<String, u64>,
     /// False in the last report of a run.
     pub running: bool,
+}
+
+impl TrafficStats {
+    /// Requests that got an HTTP response, whatever its status.
+    pub fn answered(&self) -> u64 {
+        self.statuses
+            .iter()
+            .filter(|(status, _)| status.as_str() != "error")
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// The run's figures, or [`TrafficError::NoAnswer`] when requests were sent and none
+    /// was answered (nothing listens at the target, or the gateway is down).
+    pub fn require_answers(self) -> Result<Self, TrafficError> {
+        if self.sent > 0 && self.answered() == 0 {
+            return Err(TrafficError::NoAnswer {
+                target: self.target,
+                sent: self.sent,
+            });
+        }
+        Ok(self)
+    }
 }
 
 /// Which reviews version served the product page, read from the page the way people do:
@@ -487,6 +517,26 @@ async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_run_without_one_response_is_an_error_and_any_status_is_an_answer() {
+        let stats = |pairs: &[(&str, u64)]| TrafficStats {
+            target: "http://127.0.0.1:9/productpage".into(),
+            sent: pairs.iter().map(|(_, n)| n).sum(),
+            statuses: pairs.iter().map(|(k, n)| (k.to_string(), *n)).collect(),
+            ..TrafficStats::default()
+        };
+        let refused = stats(&[("error", 12)]).require_answers().unwrap_err();
+        assert_eq!(refused.code(), crate::ErrorCode::TrafficNoAnswer);
+        assert!(refused.to_string().contains("none of the 12 requests"));
+        assert!(refused.hint().unwrap().contains("sim serve"));
+        assert_eq!(stats(&[("error", 3), ("503", 1)]).answered(), 1);
+        assert!(stats(&[("503", 5)]).require_answers().is_ok());
+        assert!(
+            stats(&[]).require_answers().is_ok(),
+            "nothing sent: nothing to complain about"
+        );
+    }
 
     #[test]
     fn the_served_by_line_names_the_version() {
