@@ -70,7 +70,7 @@ function overlap(a: Box, b: Box): number {
 }
 
 /** Where along its link a label may go, best first: the middle, then either side of it. */
-export const LABEL_SPOTS = [0.5, 0.4, 0.6, 0.3, 0.7, 0.22, 0.78];
+export const LABEL_SPOTS = [0.5, 0.45, 0.55, 0.4, 0.6, 0.35, 0.65, 0.3, 0.7, 0.25, 0.75, 0.2, 0.8, 0.15, 0.85];
 
 /**
  * A place for each link's label along its curve (model units), clear of the labels placed
@@ -178,7 +178,7 @@ export function drawFlow(
   // The split labels ("60% set, 58% seen") stay readable too.
   cy.edges(".seen").forEach((e) => {
     const bb = e.boundingBox({ includeNodes: false, includeEdges: false, includeLabels: true, includeOverlays: false } as never);
-    if (Number.isFinite(bb.x1) && bb.w > 0) obstacles.push({ x1: bb.x1, y1: bb.y1, x2: bb.x2, y2: bb.y2, weight: 4 });
+    if (Number.isFinite(bb.x1) && bb.w > 0) obstacles.push({ x1: bb.x1, y1: bb.y1, x2: bb.x2, y2: bb.y2, weight: 8 });
   });
   const boxes = placeLabels(items, obstacles);
   const inside = (p: Point, b: Box | undefined) => !!b && p.x > b.x1 - 3 && p.x < b.x2 + 3 && p.y > b.y1 - 3 && p.y < b.y2 + 3;
