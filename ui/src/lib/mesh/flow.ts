@@ -18,7 +18,8 @@ const LOCK = 34;
  * How far the control point of a traffic link lies from the straight line, in Cytoscape's
  * sign convention (positive is to the left of the direction of travel). Links between
  * workloads of one column bow out to the right, past the boxes, longer ones further so
- * they nest; links across the drawing bow upwards, over the configuration.
+ * they nest; links across the drawing bow upwards, over the configuration, and links back
+ * against it (to a Service, when no pod answered) downwards, under it.
  */
 export function bowFor(from: Point, to: Point): number {
   const dx = to.x - from.x;
@@ -30,9 +31,10 @@ export function bowFor(from: Point, to: Point): number {
     // Left of a downward link is -x: a negative distance bows it to +x.
     return dy > 0 ? -d : d;
   }
-  const d = 110 + 0.12 * len;
-  // Left of a rightward link is +y (down on screen): negative bows it up.
-  return dx > 0 ? -d : d;
+  // Left of a rightward link is +y (down on screen), of a leftward one -y: a negative
+  // distance bows the first up and the second down. Links against the request's direction
+  // (to a Service that answered nothing) go deeper, under the rows between.
+  return dx > 0 ? -(110 + 0.12 * len) : -(260 + 0.2 * len);
 }
 
 /** A point on the quadratic curve from `a` through control point `c` to `b`. */
