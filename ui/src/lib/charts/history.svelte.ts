@@ -62,7 +62,8 @@ export class HistoryPoll {
     if (!h || h.name !== service) return null;
     const { counts, total } = recentCounts(h.points, h.stepSecs, OBSERVED_SECS);
     if (total < 1) return null;
-    const n = Math.round(total);
-    return { counts, recent: n, over: `over the last ${OBSERVED_SECS} s (about ${n.toLocaleString()} requests, from Istio's metrics)` };
+    // The shares only: a count from rates times steps is too rough to print (a run younger
+    // than Prometheus's rate window is undercounted).
+    return { counts, recent: Math.round(total), over: `over the last ${OBSERVED_SECS} s (from Istio's metrics)` };
   }
 }
