@@ -12,6 +12,7 @@ import type { PreflightReport } from "./generated/PreflightReport";
 import type { MeshEvent } from "./generated/MeshEvent";
 import type { ObjectRef } from "./generated/ObjectRef";
 import type { ProvisionEvent } from "./generated/ProvisionEvent";
+import type { ServiceHistory } from "./generated/ServiceHistory";
 import type { SetupPlan } from "./generated/SetupPlan";
 import type { SimulatedInfo } from "./generated/SimulatedInfo";
 import type { Dashboard } from "./generated/Dashboard";
@@ -99,6 +100,11 @@ export interface Backend {
   startTraffic(settings: TrafficSettings, onStats: (stats: TrafficStats) => void): Promise<void>;
   /** Stops the running traffic; false when none ran. */
   stopTraffic(): Promise<boolean>;
+  /**
+   * A service's traffic over the last `minutes` (rate, errors, latency, requests per
+   * version), from the cluster's Prometheus; rejects with a `telemetry_*` code without one.
+   */
+  serviceHistory(namespace: string, name: string, minutes: number): Promise<ServiceHistory>;
   /** Opens (or reuses) a dashboard's port-forward; rejects plainly in simulated mode. */
   openDashboard(dashboard: Dashboard): Promise<DashboardLink>;
   /** Opens a URL in the system browser. */
@@ -137,6 +143,7 @@ export const tauriBackend: Backend = {
     await call<null>("traffic_start", { settings, onStats });
   },
   stopTraffic: () => call<boolean>("traffic_stop"),
+  serviceHistory: (namespace, name, minutes) => call<ServiceHistory>("service_history", { namespace, name, minutes }),
   openDashboard: (dashboard) => call<DashboardLink>("open_dashboard", { dashboard }),
   async openUrl(url) {
     try {

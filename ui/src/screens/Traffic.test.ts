@@ -61,7 +61,24 @@ describe("Traffic", () => {
   });
 
   it("sets 60/30/10 from a preset, previews the YAML, applies, compares with what was observed, and undoes", async () => {
-    const { backend } = renderTraffic();
+    // The telemetry saw 58/31/11 (the generator's own figures, sampleStats, are not used for
+    // the split: the sidecars count every request, whoever sent it).
+    const backend = fakeBackend();
+    const now = 1_800_000_000_000;
+    const points = Array.from({ length: 12 }, (_, i) => ({
+      atMs: now - (11 - i) * 5000,
+      requestsPerSecond: 10,
+      errorShare: 0,
+      p50Ms: 5,
+      p95Ms: 20,
+      versions: [
+        { version: "v1", requestsPerSecond: 5.8 },
+        { version: "v2", requestsPerSecond: 3.1 },
+        { version: "v3", requestsPerSecond: 1.1 },
+      ],
+    }));
+    backend.serviceHistory.mockResolvedValue({ namespace: "default", name: "reviews", stepSecs: 5, points });
+    renderTraffic(backend);
     await screen.findByTestId("preset-60-30-10");
     expect(screen.getByTestId("weights-now").textContent).toContain("no VirtualService");
     await fireEvent.click(screen.getByTestId("preset-60-30-10"));
@@ -79,7 +96,10 @@ describe("Traffic", () => {
     await fireEvent.click(screen.getByTestId("traffic-start"));
     backend.emitTraffic(sampleStats());
     const observed = await screen.findByTestId("weights-observed");
-    expect(observed.textContent?.replace(/\s+/g, " ")).toContain("configured 60/30/10, observed 58/31/11 over the last 200 requests");
+    expect(observed.textContent?.replace(/\s+/g, " ")).toContain(
+      "configured 60/30/10, observed 58/31/11 over the last 30 s (from Istio's metrics)",
+    );
+    expect(backend.serviceHistory).toHaveBeenCalledWith("default", "reviews", 5);
 
     await fireEvent.click(screen.getByTestId("weights-undo"));
     await screen.findByTestId("weights-undone");

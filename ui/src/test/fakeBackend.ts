@@ -17,6 +17,7 @@ import type { ObjectRef } from "../lib/generated/ObjectRef";
 import type { SimulatedInfo } from "../lib/generated/SimulatedInfo";
 import type { TrafficStats } from "../lib/generated/TrafficStats";
 import { sampleActions } from "../lib/actions/sampleActions";
+import { sampleHistory } from "../lib/mesh/trafficSample";
 
 export function check(over: Partial<CheckResult> & Pick<CheckResult, "id" | "status">): CheckResult {
   return {
@@ -84,6 +85,7 @@ export interface FakeBackend extends Backend {
   startTraffic: ReturnType<typeof vi.fn<Backend["startTraffic"]>>;
   stopTraffic: ReturnType<typeof vi.fn<Backend["stopTraffic"]>>;
   openDashboard: ReturnType<typeof vi.fn<Backend["openDashboard"]>>;
+  serviceHistory: ReturnType<typeof vi.fn<Backend["serviceHistory"]>>;
   openUrl: ReturnType<typeof vi.fn<Backend["openUrl"]>>;
   /** Sends traffic figures to the running generator's handler. */
   emitTraffic(stats: TrafficStats): void;
@@ -159,6 +161,8 @@ export function fakeBackend(opts: {
     resetRouting: vi.fn<Backend["resetRouting"]>(actions.resetRouting),
     probeClients: vi.fn<Backend["probeClients"]>(actions.probeClients),
     openDashboard: vi.fn<Backend["openDashboard"]>(actions.openDashboard),
+    // Fixed clock, so charts drawn in tests are the same every run.
+    serviceHistory: vi.fn<Backend["serviceHistory"]>((ns, name, minutes) => Promise.resolve(sampleHistory(ns, name, minutes, 1_800_000_000_000))),
     openUrl: vi.fn<Backend["openUrl"]>(actions.openUrl),
     startTraffic: vi.fn<Backend["startTraffic"]>((_settings, h) => {
       trafficHandler = h;

@@ -51,6 +51,8 @@ export const NODE_FONT = 20;
 export const POD_FONT = 17;
 export const NS_FONT = 19;
 export const EDGE_FONT = 24;
+/** Traffic link labels (rates): at Bookinfo's fit on 1280x800 with traffic still 14 px or more. */
+export const TRAFFIC_FONT = 30;
 export const FONT_FAMILY = 'system-ui, -apple-system, "Segoe UI", Roboto, Ubuntu, Cantarell, "Noto Sans", Arial, sans-serif';
 export const FONT_WEIGHT = 700;
 const LINE_HEIGHT = 1.2;
@@ -122,9 +124,12 @@ const NS_LABEL_GAP = 8;
 const ROW_GAP = 12;
 /** Where no column is drawn yet, how far apart columns are. */
 const COLUMN_STEP = 260;
-/** Between columns; wider after a column whose outgoing edges carry weights ("60%"). */
+/**
+ * Between columns; wider after a column whose outgoing edges carry weights: room for a
+ * split's two-line label ("60% set" over "58% seen") beside the arrow head.
+ */
 const COLUMN_GAP = 46;
-const LABEL_GAP = 84;
+const LABEL_GAP = 170;
 /** Between namespace boxes, side by side or stacked. */
 const NS_GAP = 26;
 /** Pods per row inside a workload's box. */
