@@ -364,6 +364,28 @@ pub async fn traffic_start(
 }
 
 /// Stops the running traffic; false when none ran.
+/// Sends the figures of the current and every later traffic run, whoever started it (the
+/// Traffic screen or a lesson step), until the window goes away.
+#[tauri::command]
+pub fn traffic_follow(state: State<'_, AppState>, on_stats: Channel<TrafficStats>) {
+    let mut stats = state.session.follow_traffic();
+    infallible("traffic_follow", || {
+        tauri::async_runtime::spawn(async move {
+            loop {
+                let latest = stats.borrow_and_update().clone();
+                if let Some(latest) = latest
+                    && on_stats.send(latest).is_err()
+                {
+                    break;
+                }
+                if stats.changed().await.is_err() {
+                    break;
+                }
+            }
+        });
+    })
+}
+
 #[tauri::command]
 pub fn traffic_stop(state: State<'_, AppState>) -> bool {
     infallible("traffic_stop", || state.session.stop_traffic())

@@ -82,6 +82,7 @@ fn run_window(state: AppState) {
             commands::set_injection,
             commands::traffic_start,
             commands::traffic_stop,
+            commands::traffic_follow,
             commands::open_dashboard,
             commands::lessons_list,
             commands::lesson_get,

@@ -139,3 +139,38 @@ async fn a_check_fails_before_its_action_and_says_what_it_saw() {
     assert_eq!(err.code(), playground::ErrorCode::LessonUnknown);
     session.stop_simulated().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn traffic_a_step_starts_is_seen_by_whoever_follows_the_generator() {
+    let home = tempfile::tempdir().unwrap();
+    let session = window_session(home.path());
+    // The Traffic screen follows from the start, before any run exists.
+    let mut follow = session.follow_traffic();
+    assert!(follow.borrow().is_none());
+    session
+        .lesson_do("bookinfo-basics", "setup", true, false)
+        .await
+        .unwrap();
+    session
+        .lesson_do("bookinfo-basics", "follow-a-request", true, false)
+        .await
+        .unwrap();
+    assert!(session.traffic_running());
+    let stats = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            follow.changed().await.unwrap();
+            if let Some(s) = follow.borrow_and_update().clone() {
+                return s;
+            }
+        }
+    })
+    .await
+    .expect("no figures from the step's traffic");
+    assert!(stats.running);
+    assert_eq!(stats.settings.unwrap().rate, 2.0);
+    session
+        .lesson_do("bookinfo-basics", "teardown", true, false)
+        .await
+        .unwrap();
+    assert!(!session.traffic_running());
+}

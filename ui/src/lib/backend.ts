@@ -100,6 +100,8 @@ export interface Backend {
   startTraffic(settings: TrafficSettings, onStats: (stats: TrafficStats) => void): Promise<void>;
   /** Stops the running traffic; false when none ran. */
   stopTraffic(): Promise<boolean>;
+  /** Figures of the current and every later traffic run, whoever started it (this screen or a lesson step). */
+  followTraffic(onStats: (stats: TrafficStats) => void): Promise<void>;
   /**
    * A service's traffic over the last `minutes` (rate, errors, latency, requests per
    * version), from the cluster's Prometheus; rejects with a `telemetry_*` code without one.
@@ -143,6 +145,9 @@ export const tauriBackend: Backend = {
     await call<null>("traffic_start", { settings, onStats });
   },
   stopTraffic: () => call<boolean>("traffic_stop"),
+  async followTraffic(handler) {
+    await call<null>("traffic_follow", { onStats: new Channel<TrafficStats>(handler) });
+  },
   serviceHistory: (namespace, name, minutes) => call<ServiceHistory>("service_history", { namespace, name, minutes }),
   openDashboard: (dashboard) => call<DashboardLink>("open_dashboard", { dashboard }),
   async openUrl(url) {

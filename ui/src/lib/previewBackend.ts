@@ -222,6 +222,8 @@ export function previewBackend(sample: string | null): Backend {
       clearInterval(previewTraffic);
       return true;
     },
+    // The preview's runs report to the screen that started them; nothing else starts one.
+    async followTraffic() {},
   };
 }
 

@@ -16,6 +16,18 @@ function renderTraffic(backend = fakeBackend()) {
 const input = (id: string) => screen.getByTestId(id) as HTMLInputElement;
 
 describe("Traffic", () => {
+  it("follows a run it did not start (a lesson step's) and can stop it", async () => {
+    const { backend, traffic } = renderTraffic();
+    await traffic.follow();
+    expect(backend.startTraffic).not.toHaveBeenCalled();
+    backend.emitTraffic(sampleStats({ running: true, currentRate: 9.8, completed: 120 }));
+    await waitFor(() => expect(screen.getByTestId("traffic-achieved").textContent).toContain("9.8"));
+    expect((screen.getByTestId("traffic-stop") as HTMLButtonElement).disabled).toBe(false);
+    expect((screen.getByTestId("traffic-start") as HTMLButtonElement).disabled).toBe(true);
+    await fireEvent.click(screen.getByTestId("traffic-stop"));
+    expect(backend.stopTraffic).toHaveBeenCalled();
+  });
+
   it("starts with the typed settings, shows live figures, and stops", async () => {
     const { backend } = renderTraffic();
     await fireEvent.input(input("traffic-rate"), { target: { value: "50" } });

@@ -84,6 +84,7 @@ export interface FakeBackend extends Backend {
   probeClients: ReturnType<typeof vi.fn<Backend["probeClients"]>>;
   startTraffic: ReturnType<typeof vi.fn<Backend["startTraffic"]>>;
   stopTraffic: ReturnType<typeof vi.fn<Backend["stopTraffic"]>>;
+  followTraffic: ReturnType<typeof vi.fn<Backend["followTraffic"]>>;
   openDashboard: ReturnType<typeof vi.fn<Backend["openDashboard"]>>;
   serviceHistory: ReturnType<typeof vi.fn<Backend["serviceHistory"]>>;
   openUrl: ReturnType<typeof vi.fn<Backend["openUrl"]>>;
@@ -146,6 +147,7 @@ export function fakeBackend(opts: {
   const defaultReport = report([check({ id: "docker", status: "pass" })]);
   const actions = sampleActions({ simulated: () => simulated !== null });
   let trafficHandler: ((s: TrafficStats) => void) | null = null;
+  let followHandler: ((s: TrafficStats) => void) | null = null;
   return {
     readRouting: vi.fn<Backend["readRouting"]>(actions.readRouting),
     previewWeights: vi.fn<Backend["previewWeights"]>(actions.previewWeights),
@@ -169,7 +171,14 @@ export function fakeBackend(opts: {
       return Promise.resolve();
     }),
     stopTraffic: vi.fn<Backend["stopTraffic"]>(() => Promise.resolve(trafficHandler !== null)),
-    emitTraffic: (stats) => trafficHandler?.(stats),
+    followTraffic: vi.fn<Backend["followTraffic"]>((h) => {
+      followHandler = h;
+      return Promise.resolve();
+    }),
+    emitTraffic: (stats) => {
+      trafficHandler?.(stats);
+      followHandler?.(stats);
+    },
     runPreflight: vi.fn<Backend["runPreflight"]>(opts.preflight ?? (() => Promise.resolve(defaultReport))),
     logInfo: () =>
       Promise.resolve(opts.logInfo ?? { dir: "/logs", file: "/logs/istio-playground.log.2026-01-01", recent: [] }),

@@ -100,6 +100,9 @@ pub struct Session {
     /// process cannot interleave their history.
     undo_order: tokio::sync::Mutex<()>,
     traffic: Mutex<Option<TrafficRun>>,
+    /// The latest figures of the current or last traffic run, whoever started it (the
+    /// Traffic screen, a lesson step), so every view can follow the same run.
+    traffic_stats: tokio::sync::watch::Sender<Option<TrafficStats>>,
     dashboards: tokio::sync::Mutex<HashMap<Dashboard, PortForward>>,
 }
 
@@ -124,6 +127,7 @@ impl Session {
             provisioning: RunSlot::default(),
             undo_order: tokio::sync::Mutex::new(()),
             traffic: Mutex::new(None),
+            traffic_stats: tokio::sync::watch::Sender::new(None),
             dashboards: tokio::sync::Mutex::new(HashMap::new()),
         }
     }
@@ -520,8 +524,19 @@ impl Session {
         if slot.as_ref().is_some_and(|r| !r.is_finished()) {
             return Err(TrafficError::AlreadyRunning.into());
         }
+        let published = self.traffic_stats.clone();
+        let on_stats = move |stats: TrafficStats| {
+            published.send_replace(Some(stats.clone()));
+            on_stats(stats);
+        };
         *slot = Some(traffic::start(&base, settings, on_stats)?);
         Ok(base)
+    }
+
+    /// The figures of every traffic run from now on (the current value first): what the
+    /// Traffic screen follows, so a run a lesson started shows there too.
+    pub fn follow_traffic(&self) -> tokio::sync::watch::Receiver<Option<TrafficStats>> {
+        self.traffic_stats.subscribe()
     }
 
     /// True while traffic is being sent.

@@ -95,6 +95,18 @@ export class TrafficRunState {
     }
   }
 
+  /** Follows every run, also one a lesson step started, so the figures and Stop show here. */
+  async follow(): Promise<void> {
+    try {
+      await this.backend.followTraffic((s) => {
+        this.stats = s;
+        this.running = s.running;
+      });
+    } catch (e) {
+      this.error = toIpcError(e);
+    }
+  }
+
   async stop(): Promise<void> {
     try {
       await this.backend.stopTraffic();
