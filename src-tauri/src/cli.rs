@@ -316,6 +316,18 @@ pub enum SimCommand {
     },
 }
 
+/// Rust ignores SIGPIPE, so `istio-playground graph | head` would panic when `head` closes
+/// the pipe. A command-line tool ends quietly there, like the other Unix tools; the window
+/// keeps Rust's default.
+pub fn quiet_on_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: called once at start-up, before any thread that could be writing exists;
+    // restoring the default disposition of one signal has no other effect.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 pub fn run(command: Command, session: Session) -> ExitCode {
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
