@@ -5,6 +5,7 @@ import type { GraphEdge } from "../generated/GraphEdge";
 import type { GraphNode } from "../generated/GraphNode";
 import type { MeshSnapshot } from "../generated/MeshSnapshot";
 import { layoutGraph, placeNew, type ColumnHeader, type FreedSlot, type Point } from "./layout";
+import { clearOfLabels } from "./readability";
 
 /** What the drawing must do, in this order, to match the model after one event. */
 export interface MeshPatch {
@@ -64,6 +65,11 @@ export class MeshGraph {
   readonly positions = new Map<string, Point>();
   /** Titles of the columns in use, from the last full layout. */
   headers: ColumnHeader[] = [];
+  /**
+   * While a presenter runs a lesson step nothing may move under the pointer: structural
+   * changes then place what is new (as for a new pod) instead of laying everything out again.
+   */
+  pinned = false;
   /** Drawn parent of each node: its model parent, or null while that parent is missing. */
   private readonly drawnParent = new Map<string, string | null>();
   private readonly kids = new Map<string, Set<string>>();
@@ -228,7 +234,7 @@ export class MeshGraph {
       removedKinds.some((k) => k !== "pod") ||
       patch.addedEdges.length > 0 ||
       diff.removedEdges.some((id) => gone.has(id));
-    if (structural) {
+    if (structural && !this.pinned) {
       this.layoutEverything();
       for (const n of this.nodes.values()) {
         if (this.isLeaf(n.id) && !this.positions.has(n.id)) this.positions.set(n.id, this.place(n, [], new Map()));
@@ -269,7 +275,7 @@ export class MeshGraph {
   }
 
   private place(n: GraphNode, freed: FreedSlot[], formerLeaf: Map<string, Point>): Point {
-    return placeNew(n, {
+    const at = placeNew(n, {
       nodes: this.nodes,
       edges: this.edges.values(),
       positions: this.positions,
@@ -278,6 +284,8 @@ export class MeshGraph {
       freed,
       formerLeaf,
     });
+    // placeNew keeps boxes apart; titles of groups that grow around the newcomer need this.
+    return clearOfLabels(n.id, at, [...this.nodes.values()], this.positions);
   }
 
   private centerOf(id: string): Point | null {

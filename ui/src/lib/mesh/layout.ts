@@ -48,13 +48,13 @@ export const COLUMN_TITLE: readonly string[] = [
 
 /** Label font sizes in graph units; the style uses the same numbers. */
 export const NODE_FONT = 20;
-export const POD_FONT = 17;
-export const NS_FONT = 19;
+export const POD_FONT = 20;
+export const NS_FONT = 20;
 export const EDGE_FONT = 24;
 export const FONT_FAMILY = 'system-ui, -apple-system, "Segoe UI", Roboto, Ubuntu, Cantarell, "Noto Sans", Arial, sans-serif';
 export const FONT_WEIGHT = 700;
-const LINE_HEIGHT = 1.2;
-const PAD_X = 22;
+export const LINE_HEIGHT = 1.2;
+const PAD_X = 18;
 const PAD_Y = 12;
 const GAP = 20;
 
@@ -89,7 +89,7 @@ export function textWidth(text: string, font: number): number {
     measureCtx.font = `${FONT_WEIGHT} ${font}px ${FONT_FAMILY}`;
     w = measureCtx.measureText(text).width * 1.04;
   } else {
-    w = [...text].length * font * 0.62;
+    w = [...text].length * font * 0.66;
   }
   measured.set(key, w);
   return w;
@@ -123,10 +123,10 @@ const ROW_GAP = 12;
 /** Where no column is drawn yet, how far apart columns are. */
 const COLUMN_STEP = 260;
 /** Between columns; wider after a column whose outgoing edges carry weights ("60%"). */
-const COLUMN_GAP = 46;
-const LABEL_GAP = 84;
+const COLUMN_GAP = 30;
+const LABEL_GAP = 104;
 /** Between namespace boxes, side by side or stacked. */
-const NS_GAP = 26;
+const NS_GAP = 20;
 /** Pods per row inside a workload's box. */
 const PODS_PER_ROW = 4;
 
