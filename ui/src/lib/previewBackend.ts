@@ -14,6 +14,7 @@ import type { ProvisionEvent } from "./generated/ProvisionEvent";
 import type { SetupPlan } from "./generated/SetupPlan";
 import { bookinfoSnapshot, reviewsSplitDiff, syntheticSnapshot, teachingSnapshot } from "./mesh/sample";
 import { sampleActions, sampleStats } from "./actions/sampleActions";
+import { FakeLessons } from "./lessons/fakeLessons";
 
 const CHECKS: CheckResult[] = [
   {
@@ -105,8 +106,27 @@ export function previewBackend(sample: string | null): Backend {
   };
   log("INFO", "istio_playground", "window opened version=0.1.0");
   log("DEBUG", "playground::paths", "data dir=/home/you/.local/share/istio-playground");
+  const lessons = new FakeLessons();
+  lessons.delayMs = 700;
 
   return {
+    lessonsList: () => lessons.lessonsList(),
+    lessonGet: (name) => lessons.lessonGet(name),
+    lessonOpenFile: (path) => lessons.lessonOpenFile(path),
+    lessonDo: (name, step) => lessons.lessonDo(name, step),
+    lessonCheck: (name, step) => lessons.lessonCheck(name, step),
+    lessonResetStep: (name, step) => lessons.lessonResetStep(name, step),
+    lessonProgress: () => lessons.lessonProgress(),
+    lessonSaveProgress: (p) => lessons.lessonSaveProgress(p),
+    async saveExport(fileName) {
+      log("INFO", "playground::export", `saved ${fileName}`);
+      return `/home/you/Downloads/${fileName}`;
+    },
+    async setFullscreen(on) {
+      // A plain browser may refuse full screen without a click; the preview does not need it.
+      if (on) await document.documentElement.requestFullscreen?.().catch(() => undefined);
+      else if (document.fullscreenElement) await document.exitFullscreen();
+    },
     async runPreflight() {
       log("INFO", "playground::preflight", "preflight started");
       await sleep(1200);
