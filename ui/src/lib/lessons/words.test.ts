@@ -36,3 +36,17 @@ describe("lesson words", () => {
     expect(spotlit(look, { id: "svc/default/reviews", kind: "service" })).toBe(false);
   });
 });
+
+describe("spotlightIds", () => {
+  it("takes the named nodes and what is inside them, but not a whole namespace by accident", async () => {
+    const { spotlightIds } = await import("./words");
+    const nodes = [
+      { id: "ns/default", kind: "namespace" as const, parent: null },
+      { id: "wl/default/reviews-v1", kind: "workload" as const, parent: "ns/default" },
+      { id: "pod/default/reviews-v1-abc", kind: "pod" as const, parent: "wl/default/reviews-v1" },
+      { id: "svc/default/reviews", kind: "service" as const, parent: "ns/default" },
+    ];
+    expect(spotlightIds({ nodes: [], kinds: [] }, nodes)).toBeNull();
+    expect([...spotlightIds({ nodes: ["wl/default/reviews-"], kinds: [] }, nodes)!].sort()).toEqual(["pod/default/reviews-v1-abc", "wl/default/reviews-v1"]);
+  });
+});

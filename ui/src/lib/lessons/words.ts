@@ -123,3 +123,23 @@ export function spotlit(look: Spotlight, node: { id: string; kind: NodeKind }): 
 export function spotlightEmpty(look: Spotlight): boolean {
   return look.nodes.length === 0 && look.kinds.length === 0;
 }
+
+/**
+ * The graph ids a step spotlights: the nodes it names and everything inside them (a
+ * workload's pods). Null when the step names nothing, so nothing is dimmed.
+ */
+export function spotlightIds(look: Spotlight, nodes: readonly { id: string; kind: NodeKind; parent: string | null }[]): Set<string> | null {
+  if (spotlightEmpty(look)) return null;
+  const out = new Set(nodes.filter((n) => spotlit(look, n)).map((n) => n.id));
+  // Members of a spotlit group, however deep (pods of a workload).
+  for (let grew = true, i = 0; grew && i < 8; i++) {
+    grew = false;
+    for (const n of nodes) {
+      if (n.parent && out.has(n.parent) && !out.has(n.id) && n.kind !== "namespace") {
+        out.add(n.id);
+        grew = true;
+      }
+    }
+  }
+  return out;
+}

@@ -3,9 +3,9 @@
 // know the frame the graph is fitted into at 1280x800 or 1920x1080.
 
 /** Height of the column titles' bar in presenter mode, in pixels. */
-export const PRESENTER_TITLES_PX = 44;
+export const PRESENTER_TITLES_PX = 52;
 /** Font size of the column titles in presenter mode. */
-export const PRESENTER_TITLE_FONT_PX = 20;
+export const PRESENTER_TITLE_FONT_PX = 19;
 /** Share of the window's height the caption takes. */
 export const CAPTION_SHARE = 0.18;
 
