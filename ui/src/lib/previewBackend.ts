@@ -123,9 +123,8 @@ export function previewBackend(sample: string | null): Backend {
       return `/home/you/Downloads/${fileName}`;
     },
     async setFullscreen(on) {
-      // A plain browser may refuse full screen without a click; the preview does not need it.
-      if (on) await document.documentElement.requestFullscreen?.().catch(() => undefined);
-      else if (document.fullscreenElement) await document.exitFullscreen();
+      // The browser's own full screen would take Escape for itself; the overlay fills the tab.
+      log("INFO", "istio_playground", `full screen ${on ? "on" : "off"} (not in the preview)`);
     },
     async runPreflight() {
       log("INFO", "playground::preflight", "preflight started");
