@@ -26,6 +26,9 @@ export class LessonRun {
   /** Why a teacher's file was refused. */
   openError: IpcError | null = $state.raw(null);
 
+  /** Called when "Do it" or a reset has applied its actions (presenter mode unpins then). */
+  onApplied: (() => void) | null = null;
+
   private timer: ReturnType<typeof setInterval> | null = null;
   private checking = false;
   /** Bumped when the step changes, so late answers about another step are dropped. */
@@ -128,6 +131,7 @@ export class LessonRun {
       this.lastRun = run;
       this.lastRunKind = kind;
       this.outcome = null;
+      this.onApplied?.();
     } catch (e) {
       if (gen === this.generation) this.error = toIpcError(e);
     } finally {

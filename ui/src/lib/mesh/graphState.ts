@@ -70,6 +70,11 @@ export class MeshGraph {
    * changes then place what is new (as for a new pod) instead of laying everything out again.
    */
   pinned = false;
+  /**
+   * Until this time (ms since the epoch) a pinned graph still lays out structural changes:
+   * right after the teacher's own "Do it", when the class expects the picture to change.
+   */
+  unpinnedUntil = 0;
   /** Drawn parent of each node: its model parent, or null while that parent is missing. */
   private readonly drawnParent = new Map<string, string | null>();
   private readonly kids = new Map<string, Set<string>>();
@@ -234,7 +239,7 @@ export class MeshGraph {
       removedKinds.some((k) => k !== "pod") ||
       patch.addedEdges.length > 0 ||
       diff.removedEdges.some((id) => gone.has(id));
-    if (structural && !this.pinned) {
+    if (structural && (!this.pinned || Date.now() < this.unpinnedUntil)) {
       this.layoutEverything();
       for (const n of this.nodes.values()) {
         if (this.isLeaf(n.id) && !this.positions.has(n.id)) this.positions.set(n.id, this.place(n, [], new Map()));
@@ -261,6 +266,22 @@ export class MeshGraph {
       this.positions.set(n.id, p);
       patch.positions.set(n.id, p);
     }
+    return patch;
+  }
+
+  /**
+   * Lays everything out afresh, as a structural change would: for the presenter between two
+   * lessons steps, after pinned placements made the drawing untidy.
+   */
+  relayout(): MeshPatch {
+    const patch = emptyPatch(false);
+    this.layoutEverything();
+    for (const n of this.nodes.values()) {
+      if (this.isLeaf(n.id) && !this.positions.has(n.id)) this.positions.set(n.id, this.place(n, [], new Map()));
+    }
+    patch.relayout = true;
+    patch.positions = new Map(this.positions);
+    patch.headers = this.headers;
     return patch;
   }
 

@@ -483,24 +483,33 @@ function clearDown(at: Point, size: Size, id: string, ctx: PlaceContext): Point 
   return p;
 }
 
-function columnX(node: GraphNode, ctx: PlaceContext, near: Point[]): number {
-  const col = KIND_COLUMN[node.kind];
+function columnX(
+  node: GraphNode,
+  ctx: PlaceContext,
+  near: Point[],
+  nearCols: { x: number; col: number }[],
+  colOf: (n: GraphNode) => number,
+): number {
+  const col = colOf(node);
   const same: number[] = [];
   const sameNs: number[] = [];
   let ref: { x: number; col: number } | null = null;
   for (const [id, p] of ctx.positions) {
     const o = ctx.nodes.get(id);
     if (!o) continue;
-    if (KIND_COLUMN[o.kind] === col) {
+    if (colOf(o) === col) {
       same.push(p.x);
       if (o.namespace === node.namespace) sameNs.push(p.x);
-    } else if (!ref) ref = { x: p.x, col: KIND_COLUMN[o.kind] };
+    } else if (!ref) ref = { x: p.x, col: colOf(o) };
   }
   const pick = sameNs.length ? sameNs : same;
   if (pick.length) {
     pick.sort((a, b) => a - b);
     return pick[Math.floor(pick.length / 2)];
   }
+  // A column that is new (the first subsets, while the layout is pinned): a step from what
+  // it is connected to, not from some unrelated node, so it lands beside its neighbours.
+  if (nearCols.length) return nearCols.reduce((sum, n) => sum + n.x + (col - n.col) * (COLUMN_STEP / 2), 0) / nearCols.length;
   if (ref) return ref.x + (col - ref.col) * COLUMN_STEP;
   if (near.length) return near[0].x;
   return 0;
@@ -508,6 +517,10 @@ function columnX(node: GraphNode, ctx: PlaceContext, near: Point[]): number {
 
 /** A place for a node that is new in this change; does not move anything else. */
 export function placeNew(node: GraphNode, ctx: PlaceContext): Point {
+  // Read twice below (columns and neighbours); the caller may pass a one-shot iterator.
+  const edges = [...ctx.edges];
+  const incoming = incomingKinds(edges);
+  const colOf = (n: GraphNode) => columnOf(n, incoming);
   const size = nodeSize(node);
   const parent = ctx.parentOf(node.id);
 
@@ -527,9 +540,10 @@ export function placeNew(node: GraphNode, ctx: PlaceContext): Point {
     if (!siblingsPlaced) return clearDown(ctx.formerLeaf.get(parent)!, size, node.id, ctx);
   }
 
-  // 3. Next to its siblings of the same kind: below the lowest, or beside them if that
-  //    would run into another group.
-  if (parent) {
+  // 3. Next to its siblings of the same kind inside a workload (pods): below the lowest,
+  //    or beside them if that would run into another group. Members of a namespace go to
+  //    their column instead (a mesh VirtualService is not a gateway's one).
+  if (parent && ctx.nodes.get(parent)?.kind !== "namespace") {
     const sibs = ctx
       .childrenOf(parent)
       .filter((c) => c !== node.id && ctx.positions.has(c) && ctx.nodes.get(c)?.kind === node.kind)
@@ -550,13 +564,16 @@ export function placeNew(node: GraphNode, ctx: PlaceContext): Point {
 
   // 4. In its column, level with what it is connected to.
   const near: Point[] = [];
-  for (const e of ctx.edges) {
+  const nearCols: { x: number; col: number }[] = [];
+  for (const e of edges) {
     const other = e.source === node.id ? e.target : e.target === node.id ? e.source : null;
     if (!other) continue;
     const p = leafOrGroupCenter(other, ctx);
     if (p) near.push(p);
+    const o = ctx.nodes.get(other);
+    if (p && o) nearCols.push({ x: p.x, col: colOf(o) });
   }
-  const x = columnX(node, ctx, near);
+  const x = columnX(node, ctx, near, nearCols, colOf);
   if (near.length) {
     const y = near.reduce((s, p) => s + p.y, 0) / near.length;
     return clearDown({ x, y }, size, node.id, ctx);

@@ -54,6 +54,14 @@ export class MeshWatch {
     return () => this.listeners.delete(listener);
   }
 
+  /** Tidies the drawing (every view animates to the new places). */
+  relayout(): void {
+    if (this.graph.nodes.size === 0) return;
+    const patch = this.graph.relayout();
+    this.version++;
+    for (const l of this.listeners) l(patch);
+  }
+
   /** Every node, in a fresh array (read `version` first to react to changes). */
   nodeList(): GraphNode[] {
     return [...this.graph.nodes.values()];

@@ -98,3 +98,25 @@ describe("labels", () => {
     expect(labelCollisions([...g.nodes.values()], drawnNow(g))).toEqual([]);
   });
 });
+
+describe("the presenter's tidy-up between steps", () => {
+  it("lays out the split right after the teacher's own Do it, even while pinned", () => {
+    const g = new MeshGraph();
+    g.applySnapshot(bookinfoSnapshot());
+    g.pinned = true;
+    g.unpinnedUntil = Date.now() + 5000;
+    expect(g.applyDiff(reviewsSplitDiff()).relayout).toBe(true);
+  });
+
+  it("lays out again what pinned placements added, as a fresh layout would", () => {
+    const g = new MeshGraph();
+    g.applySnapshot(bookinfoSnapshot());
+    g.pinned = true;
+    g.applyDiff(reviewsSplitDiff());
+    const patch = g.relayout();
+    expect(patch.relayout).toBe(true);
+    const fresh = layoutGraph([...g.nodes.values()], [...g.edges.values()]).positions;
+    for (const [id, p] of fresh) expect(g.positions.get(id), id).toEqual(p);
+    expect(labelCollisions([...g.nodes.values()], drawnNow(g))).toEqual([]);
+  });
+});
