@@ -261,6 +261,11 @@ pub enum Command {
         #[arg(value_parser = ["kiali", "grafana", "jaeger", "prometheus"])]
         name: String,
     },
+    /// Lessons: list them, check a lesson file, or run a whole course headlessly.
+    Lesson {
+        #[command(subcommand)]
+        command: crate::lesson_cli::LessonCommand,
+    },
     /// The simulated cluster: a Kubernetes API, controller and Bookinfo data plane in one
     /// process, with no Docker.
     Sim {
@@ -503,6 +508,9 @@ pub fn run(command: Command, session: Session) -> ExitCode {
             json,
         )),
         Command::Dashboard { name } => runtime.block_on(dashboard_command(&session, &name)),
+        Command::Lesson { command } => {
+            return crate::lesson_cli::run(command, &session, &runtime);
+        }
         Command::Sim {
             command:
                 SimCommand::Serve {

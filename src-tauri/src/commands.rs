@@ -5,7 +5,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use playground::actions::backup::TrafficChange;
 use playground::actions::breaker::BreakerPlan;
@@ -17,12 +17,13 @@ use playground::actions::reset::{ResetPlan, ResetReport};
 use playground::actions::route::RoutePlan;
 use playground::actions::weights::{Routing, UndoReport, WeightChange, WeightPlan};
 use playground::dashboards::{Dashboard, DashboardLink};
+use playground::lessons::{CheckOutcome, Lesson, LessonProgress, LessonSummary, StepRun};
 use playground::logging::{LogInfo, LogLine};
 use playground::mesh::{MeshEvent, ObjectRef};
 use playground::preflight::PreflightReport;
 use playground::provision::{self, ProvisionEvent, SetupPlan};
 use playground::session::SetupOptions;
-use playground::simulated::{Scenario, SimOptions, SimulatedInfo};
+use playground::simulated::SimulatedInfo;
 use playground::traffic::{TrafficSettings, TrafficStats};
 use tauri::State;
 use tauri::ipc::Channel;
@@ -137,12 +138,7 @@ pub async fn object_yaml(
 /// it the app's cluster. Starting it again returns the running one.
 #[tauri::command]
 pub async fn start_simulated(state: State<'_, AppState>) -> Result<SimulatedInfo, IpcError> {
-    // Pods take a moment to turn ready, so the Mesh screen shows them starting.
-    let opts = SimOptions {
-        scenario: Some(Scenario::Bookinfo),
-        ready_delay: Duration::from_millis(1500),
-        ..SimOptions::default()
-    };
+    let opts = playground::simulated::playground_options();
     boundary("start_simulated", state.session.start_simulated(opts, None)).await
 }
 
@@ -416,4 +412,98 @@ mod tests {
         assert!(line.contains("code=nothing_to_undo"), "{line}");
         assert!(line.contains("there is no change to undo"), "{line}");
     }
+}
+
+// ---- Lessons ----
+
+#[tauri::command]
+pub fn lessons_list(state: State<'_, AppState>) -> Vec<LessonSummary> {
+    infallible("lessons_list", || state.session.lessons())
+}
+
+#[tauri::command]
+pub async fn lesson_get(state: State<'_, AppState>, name: String) -> Result<Lesson, IpcError> {
+    boundary("lesson_get", async { state.session.lesson(&name) }).await
+}
+
+/// A teacher's own lesson file: validated (refused with its line and reason), then listed.
+#[tauri::command]
+pub async fn lesson_open_file(
+    state: State<'_, AppState>,
+    path: String,
+) -> Result<LessonSummary, IpcError> {
+    boundary("lesson_open_file", async {
+        state.session.add_lesson_file(std::path::Path::new(&path))
+    })
+    .await
+}
+
+/// "Do it": the step's actions, in order. `simulated` picks what a setup step builds;
+/// `dry_run` only returns the YAML and commands (for slides).
+#[tauri::command]
+pub async fn lesson_do(
+    state: State<'_, AppState>,
+    name: String,
+    step: String,
+    simulated: bool,
+    dry_run: bool,
+) -> Result<StepRun, IpcError> {
+    boundary(
+        "lesson_do",
+        state.session.lesson_do(&name, &step, simulated, dry_run),
+    )
+    .await
+}
+
+/// The step's check now; null for a step without one.
+#[tauri::command]
+pub async fn lesson_check(
+    state: State<'_, AppState>,
+    name: String,
+    step: String,
+) -> Result<Option<CheckOutcome>, IpcError> {
+    boundary("lesson_check", state.session.lesson_check(&name, &step)).await
+}
+
+#[tauri::command]
+pub async fn lesson_reset_step(
+    state: State<'_, AppState>,
+    name: String,
+    step: String,
+) -> Result<StepRun, IpcError> {
+    boundary(
+        "lesson_reset_step",
+        state.session.lesson_reset_step(&name, &step),
+    )
+    .await
+}
+
+#[tauri::command]
+pub fn lesson_progress(state: State<'_, AppState>) -> LessonProgress {
+    infallible("lesson_progress", || state.session.lesson_progress())
+}
+
+#[tauri::command]
+pub async fn lesson_save_progress(
+    state: State<'_, AppState>,
+    progress: LessonProgress,
+) -> Result<(), IpcError> {
+    boundary("lesson_save_progress", async {
+        state.session.save_lesson_progress(&progress)
+    })
+    .await
+}
+
+/// Saves an export for slides (base64 bytes) into the Downloads folder; returns its path.
+#[tauri::command]
+pub async fn save_export(file_name: String, base64_data: String) -> Result<String, IpcError> {
+    boundary("save_export", async {
+        playground::paths::save_export(
+            &playground::paths::export_folder(),
+            &file_name,
+            &base64_data,
+        )
+        .map(|p| p.display().to_string())
+    })
+    .await
 }

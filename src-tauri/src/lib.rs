@@ -4,6 +4,7 @@
 mod cli;
 mod commands;
 mod ipc;
+mod lesson_cli;
 
 use std::process::ExitCode;
 
@@ -80,6 +81,15 @@ fn run_window(state: AppState) {
             commands::traffic_start,
             commands::traffic_stop,
             commands::open_dashboard,
+            commands::lessons_list,
+            commands::lesson_get,
+            commands::lesson_open_file,
+            commands::lesson_do,
+            commands::lesson_check,
+            commands::lesson_reset_step,
+            commands::lesson_progress,
+            commands::lesson_save_progress,
+            commands::save_export,
         ])
         .run(tauri::generate_context!())
         .expect("the Tauri runtime failed to start");

@@ -50,6 +50,9 @@ pub enum Error {
     /// Traffic figures could not be read from Istio's metrics.
     #[error(transparent)]
     Telemetry(#[from] crate::telemetry::TelemetryError),
+    /// A lesson file does not fit, or names a lesson or step that does not exist.
+    #[error(transparent)]
+    Lesson(crate::lessons::LessonError),
 }
 
 impl Error {
@@ -68,6 +71,7 @@ impl Error {
             Error::Traffic(e) => e.code(),
             Error::Dashboard(e) => e.code(),
             Error::Telemetry(e) => e.code(),
+            Error::Lesson(e) => e.code(),
         }
     }
 
@@ -92,6 +96,7 @@ impl Error {
             Error::Traffic(e) => e.hint(),
             Error::Dashboard(e) => e.hint(),
             Error::Telemetry(e) => e.hint(),
+            Error::Lesson(e) => e.hint(),
         }
     }
 
@@ -194,6 +199,9 @@ pub enum ErrorCode {
     TelemetryRefused,
     TelemetryCluster,
     TelemetryBadResponse,
+    // Lessons.
+    LessonInvalid,
+    LessonUnknown,
     /// Never produced by the backend: the window's code for a rejection that did not come
     /// from a command's error (Tauri refusing the arguments, a script error), so every error
     /// the UI shows has a code of this type.
@@ -202,7 +210,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for the tests that the strings and the TypeScript type agree.
-    pub const ALL: [ErrorCode; 63] = [
+    pub const ALL: [ErrorCode; 65] = [
         ErrorCode::DockerUnreachable,
         ErrorCode::Io,
         ErrorCode::ClusterTarget,
@@ -265,6 +273,8 @@ impl ErrorCode {
         ErrorCode::TelemetryRefused,
         ErrorCode::TelemetryCluster,
         ErrorCode::TelemetryBadResponse,
+        ErrorCode::LessonInvalid,
+        ErrorCode::LessonUnknown,
         ErrorCode::Unknown,
     ];
 
@@ -333,6 +343,8 @@ impl ErrorCode {
             ErrorCode::TelemetryRefused => "telemetry_refused",
             ErrorCode::TelemetryCluster => "telemetry_cluster",
             ErrorCode::TelemetryBadResponse => "telemetry_bad_response",
+            ErrorCode::LessonInvalid => "lesson_invalid",
+            ErrorCode::LessonUnknown => "lesson_unknown",
             ErrorCode::Unknown => "unknown",
         }
     }

@@ -5,6 +5,7 @@ pub mod actions;
 pub mod dashboards;
 pub mod error;
 pub mod kube;
+pub mod lessons;
 pub mod logging;
 pub mod mesh;
 pub mod paths;

@@ -87,3 +87,71 @@ fn keep_permissions(path: &Path, temp: &Path) -> std::io::Result<()> {
 fn keep_permissions(_path: &Path, _temp: &Path) -> std::io::Result<()> {
     Ok(())
 }
+
+/// What the app may save for slides: the graph as a picture, a step's YAML or commands.
+const EXPORT_EXTENSIONS: &[&str] = &["png", "svg", "txt", "yaml"];
+
+/// Saves an export (base64 of its bytes) as `file_name` in `folder` (the user's Downloads
+/// folder in the app), without replacing an earlier export: `mesh.png`, then `mesh (2).png`.
+/// Returns where it went. A name with a folder in it, or of another kind, is refused.
+pub fn save_export(folder: &Path, file_name: &str, base64_data: &str) -> crate::Result<PathBuf> {
+    use base64::Engine as _;
+    let path = Path::new(file_name);
+    let plain = path.file_name().is_some_and(|n| n == path.as_os_str());
+    let extension = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    if !plain || file_name.starts_with('.') || !EXPORT_EXTENSIONS.contains(&extension) {
+        return Err(crate::Error::InvalidInput(format!(
+            "cannot save {file_name:?}: exports are plain file names ending in .{}",
+            EXPORT_EXTENSIONS.join(", .")
+        )));
+    }
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(base64_data.trim())
+        .map_err(|e| crate::Error::InvalidInput(format!("the export is not base64: {e}")))?;
+    let stem = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("export");
+    let mut target = folder.join(file_name);
+    let mut n = 2;
+    while target.exists() {
+        target = folder.join(format!("{stem} ({n}).{extension}"));
+        n += 1;
+    }
+    write_atomically(&target, &bytes).map_err(|e| crate::Error::io(&target, e))?;
+    Ok(target)
+}
+
+/// Where exports go: the user's Downloads folder, else the home folder.
+pub fn export_folder() -> PathBuf {
+    dirs::download_dir()
+        .or_else(dirs::home_dir)
+        .unwrap_or_else(std::env::temp_dir)
+}
+
+#[cfg(test)]
+mod export_tests {
+    use super::*;
+
+    #[test]
+    fn exports_never_replace_an_earlier_one_and_bad_names_write_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = save_export(dir.path(), "mesh.svg", "PHN2Zy8+").unwrap();
+        let second = save_export(dir.path(), "mesh.svg", "PHN2Zy8+").unwrap();
+        assert_eq!(first, dir.path().join("mesh.svg"));
+        assert_eq!(second, dir.path().join("mesh (2).svg"));
+        assert_eq!(std::fs::read(&second).unwrap(), b"<svg/>");
+        for bad in [
+            "../mesh.png",
+            "/tmp/x.png",
+            "mesh.sh",
+            ".png",
+            "sub/mesh.png",
+        ] {
+            let e = save_export(dir.path(), bad, "PHN2Zy8+").unwrap_err();
+            assert_eq!(e.code(), crate::ErrorCode::InvalidInput, "{bad}");
+        }
+        assert!(save_export(dir.path(), "x.png", "not base64!").is_err());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+    }
+}

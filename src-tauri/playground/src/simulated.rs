@@ -70,3 +70,14 @@ impl SimulatedPlayground {
         }
     }
 }
+
+/// The simulated playground the window's button and a lesson's setup step start: Istio and
+/// Bookinfo, with pods that take a moment to turn ready, so the Mesh screen shows them
+/// starting.
+pub fn playground_options() -> SimOptions {
+    SimOptions {
+        scenario: Some(Scenario::Bookinfo),
+        ready_delay: std::time::Duration::from_millis(1500),
+        ..SimOptions::default()
+    }
+}

@@ -17,7 +17,7 @@ type Result<T, E = ActionError> = std::result::Result<T, E>;
 
 /// Limits that make the breaker trip. Unset fields are left out of the policy.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[ts(export)]
 pub struct BreakerPlan {
     pub service: String,

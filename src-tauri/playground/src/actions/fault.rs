@@ -33,7 +33,7 @@ pub enum FaultKind {
 
 /// A fault on a service's routes, or (`fault: None`) the removal of the faults there.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[ts(export)]
 pub struct FaultPlan {
     pub service: String,

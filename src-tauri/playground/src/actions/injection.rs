@@ -19,7 +19,7 @@ pub const RESTARTED_AT: &str = "kubectl.kubernetes.io/restartedAt";
 
 /// What the user asks for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[ts(export)]
 pub struct InjectionRequest {
     pub namespace: String,

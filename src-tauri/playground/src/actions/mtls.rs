@@ -61,7 +61,7 @@ pub enum MtlsScope {
 
 /// A mode for a scope, or (`mode: None`) the removal of that scope's policy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[ts(export)]
 pub struct MtlsPlan {
     pub scope: MtlsScope,

@@ -36,7 +36,7 @@ pub const RETRY_ON: [&str; 16] = [
 
 /// A timeout for every request to a service (None removes it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[ts(export)]
 pub struct TimeoutPlan {
     pub service: String,
@@ -47,7 +47,7 @@ pub struct TimeoutPlan {
 
 /// Retries of failed requests to a service.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[ts(export)]
 pub struct RetryPlan {
     pub service: String,

@@ -22,7 +22,7 @@ type Result<T, E = ActionError> = std::result::Result<T, E>;
 
 /// Whether objects the app did not write go too.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[ts(export)]
 pub struct ResetPlan {
     pub include_user_objects: bool,

@@ -25,7 +25,7 @@ pub const USER_HEADER: &str = "end-user";
 
 /// Where a service's requests go.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[ts(export)]
 pub struct RoutePlan {
     pub service: String,

@@ -26,7 +26,7 @@ type Result<T, E = ActionError> = std::result::Result<T, E>;
 
 /// The weights a user asks for: version -> percent of requests.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[ts(export)]
 pub struct WeightPlan {
     pub service: String,

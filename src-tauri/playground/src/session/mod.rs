@@ -20,6 +20,7 @@
 //! answer as the window that started one.
 
 pub mod kubeconfig;
+mod lessons;
 pub mod undo;
 
 use std::collections::HashMap;

@@ -96,7 +96,7 @@ impl TrafficError {
 /// What the user sets. The target is not part of it: the app decides it (the playground's
 /// ingress), so the generator can never be pointed elsewhere from the UI.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[ts(export)]
 pub struct TrafficSettings {
     /// Requests per second, 0.5 to 500.
