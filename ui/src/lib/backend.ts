@@ -25,7 +25,7 @@ import type { TrafficStats } from "./generated/TrafficStats";
 import type { UndoReport } from "./generated/UndoReport";
 import type { WeightChange } from "./generated/WeightChange";
 import type { WeightPlan } from "./generated/WeightPlan";
-import type { CheckOutcome, Lesson, LessonProgress, LessonSummary, StepRun } from "./lessons/types";
+import type { CheckOutcome, DoOptions, Lesson, LessonProgress, LessonSummary, StepRun } from "./lessons/types";
 
 export interface Backend {
   runPreflight(): Promise<PreflightReport>;
@@ -38,8 +38,11 @@ export interface Backend {
   lessonGet(name: string): Promise<Lesson>;
   /** Adds a teacher's lesson file; rejects with code `lesson_invalid` and the bad line. */
   lessonOpenFile(path: string): Promise<LessonSummary>;
-  /** Runs a step's actions ("Do it"): what it applied, with the YAML and kubectl. */
-  lessonDo(name: string, step: string): Promise<StepRun>;
+  /**
+   * Runs a step's actions ("Do it"): what it applied, with the YAML and kubectl. With
+   * `dryRun` nothing is written: only what it would apply (a step's text for slides).
+   */
+  lessonDo(name: string, step: string, options: DoOptions): Promise<StepRun>;
   /** The step's check now; null when the step has nothing to check. */
   lessonCheck(name: string, step: string): Promise<CheckOutcome | null>;
   /** Runs a step's reset actions. */
@@ -105,7 +108,7 @@ export const tauriBackend: Backend = {
   lessonsList: () => call<LessonSummary[]>("lessons_list"),
   lessonGet: (name) => call<Lesson>("lesson_get", { name }),
   lessonOpenFile: (path) => call<LessonSummary>("lesson_open_file", { path }),
-  lessonDo: (name, step) => call<StepRun>("lesson_do", { name, step }),
+  lessonDo: (name, step, options) => call<StepRun>("lesson_do", { name, step, simulated: options.simulated, dryRun: options.dryRun }),
   lessonCheck: (name, step) => call<CheckOutcome | null>("lesson_check", { name, step }),
   lessonResetStep: (name, step) => call<StepRun>("lesson_reset_step", { name, step }),
   lessonProgress: () => call<LessonProgress>("lesson_progress"),

@@ -113,7 +113,7 @@ export function previewBackend(sample: string | null): Backend {
     lessonsList: () => lessons.lessonsList(),
     lessonGet: (name) => lessons.lessonGet(name),
     lessonOpenFile: (path) => lessons.lessonOpenFile(path),
-    lessonDo: (name, step) => lessons.lessonDo(name, step),
+    lessonDo: (name, step, options) => lessons.lessonDo(name, step, options),
     lessonCheck: (name, step) => lessons.lessonCheck(name, step),
     lessonResetStep: (name, step) => lessons.lessonResetStep(name, step),
     lessonProgress: () => lessons.lessonProgress(),

@@ -62,6 +62,10 @@ describe("Lessons screen", () => {
     const [name, data] = backend.saveExport.mock.calls[0];
     expect(name).toMatch(/\.txt$/);
     expect(atob(data)).toContain("Shift traffic: 60/30/10");
+    // Before "Do it", a dry run says what it would apply; nothing was applied.
+    expect(backend.lessons.lastDo).toEqual({ simulated: true, dryRun: true });
+    expect(atob(data)).toContain("kubectl:\n  kubectl apply -f reviews.yaml");
+    expect(atob(data)).toContain("weight: 60");
     lessons.stopChecking();
   });
 

@@ -54,7 +54,7 @@ describe("graph export", () => {
     expect(before).toContain('Press "Do it" first');
     const after = stepText(lesson, step, {
       step: step.id,
-      applied: [{ action: step.do[0], yaml: "kind: VirtualService\n", kubectl: ["kubectl apply -f reviews.yaml"] }],
+      applied: [{ action: step.do[0], yaml: "kind: VirtualService\n", kubectl: "kubectl apply -f reviews.yaml" }],
     });
     expect(after).toContain("kubectl:\n  kubectl apply -f reviews.yaml");
     expect(after).toContain("kind: VirtualService");

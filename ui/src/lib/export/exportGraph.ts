@@ -191,7 +191,7 @@ export function stepText(lesson: Lesson, step: Step, run: StepRun | null): strin
   }
   if (step.check) lines.push(`Check: ${checkText(step.check)}`, "");
   const applied = run?.applied ?? [];
-  const kubectl = applied.flatMap((a) => a.kubectl);
+  const kubectl = applied.flatMap((a) => (a.kubectl.trim() ? a.kubectl.trimEnd().split("\n") : []));
   if (kubectl.length) lines.push("kubectl:", ...kubectl.map((k) => `  ${k}`), "");
   for (const a of applied) {
     if (a.yaml) lines.push(`# ${actionText(a.action)}`, a.yaml.trimEnd(), "---");

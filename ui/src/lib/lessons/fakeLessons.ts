@@ -2,7 +2,7 @@
 // course with the shape of the built-in one, whose checks pass once "Do it" ran (after a
 // configurable number of polls, so the "Not yet" state shows too). Never used in the app.
 import type { IpcError } from "../generated/IpcError";
-import { LESSON_INVALID, LESSON_UNKNOWN, type AppliedAction, type Check, type CheckOutcome, type Lesson, type LessonProgress, type LessonSummary, type Observation, type Step, type StepAction, type StepRun } from "./types";
+import type { AppliedAction, Check, CheckOutcome, DoOptions, Lesson, LessonProgress, LessonSummary, Observation, Step, StepAction, StepRun } from "./types";
 
 function step(id: string, title: string, what: string, why: string, over: Partial<Step>): Step {
   return { id, title, what, why, look: { nodes: [], kinds: [] }, do: [], check: null, hint: "", reset: [], ...over };
@@ -50,21 +50,21 @@ const YAML: Partial<Record<string, string>> = {
 function applied(a: StepAction): AppliedAction {
   const key = typeof a === "string" ? a : Object.keys(a)[0];
   const yaml = YAML[key] ?? null;
-  return { action: a, yaml, kubectl: yaml ? ["kubectl apply -f reviews.yaml"] : [] };
+  return { action: a, yaml, kubectl: yaml ? "kubectl apply -f reviews.yaml" : "" };
 }
 
 function observe(c: Check, done: boolean): Observation {
   if (c === "clusterGone") return { type: "clusterGone", gone: done };
-  if ("ready" in c) return { type: "ready", ready: done ? c.ready.workloads.length : 0, wanted: c.ready.workloads.length, notReady: done ? [] : c.ready.workloads };
-  if ("sidecars" in c) return { type: "sidecars", withSidecar: done ? 7 : 0, pods: 7, without: done ? [] : ["productpage-v1"] };
-  if ("traffic" in c) return { type: "traffic", perSecond: done ? 2 : 0 };
+  if ("ready" in c) return { type: "ready", ready: done ? c.ready.workloads.length : 0, wanted: c.ready.workloads.length, not_ready: done ? [] : c.ready.workloads };
+  if ("sidecars" in c) return { type: "sidecars", with_sidecar: done ? 7 : 0, pods: 7, without: done ? [] : ["productpage-v1"] };
+  if ("traffic" in c) return { type: "traffic", per_second: done ? 2 : 0 };
   if ("splitNear" in c) {
     const versions = Object.entries(c.splitNear.weights).map(([version, w]) => ({ version, percent: done ? w + 1 : 100 / 3, expected: w }));
-    return { type: "split", answeredPerSecond: 10, versions };
+    return { type: "split", answered_per_second: 10, versions };
   }
-  if ("split" in c) return { type: "split", answeredPerSecond: 10, versions: [{ version: c.split.version, percent: done ? 90 : 33, expected: null }] };
-  if ("errors" in c) return { type: "errors", perSecond: 10, percent: done ? 50 : 0 };
-  return { type: "mtls", perSecond: 10, percent: done ? 100 : 0 };
+  if ("split" in c) return { type: "split", answered_per_second: 10, versions: [{ version: c.split.version, percent: done ? 90 : 33, expected: null }] };
+  if ("errors" in c) return { type: "errors", per_second: 10, percent: done ? 50 : 0 };
+  return { type: "mtls", per_second: 10, percent: done ? 100 : 0 };
 }
 
 /** The lesson methods of the backend, in memory. */
@@ -89,7 +89,7 @@ export class FakeLessons {
   private find(name: string, stepId: string): Step {
     const lesson = this.lessons.get(name);
     const s = lesson?.steps.find((x) => x.id === stepId);
-    if (!s) throw { code: LESSON_UNKNOWN, message: `No step ${stepId} in lesson ${name}.`, hint: null } satisfies IpcError;
+    if (!s) throw { code: "lesson_unknown", message: `No step ${stepId} in lesson ${name}.`, hint: null } satisfies IpcError;
     return s;
   }
 
@@ -106,7 +106,7 @@ export class FakeLessons {
 
   async lessonGet(name: string): Promise<Lesson> {
     const l = this.lessons.get(name);
-    if (!l) throw { code: LESSON_UNKNOWN, message: `There is no lesson called ${name}.`, hint: null } satisfies IpcError;
+    if (!l) throw { code: "lesson_unknown", message: `There is no lesson called ${name}.`, hint: null } satisfies IpcError;
     return structuredClone(l);
   }
 
@@ -114,7 +114,7 @@ export class FakeLessons {
     await this.wait();
     if (!path.endsWith(".yaml") || path.includes("bad")) {
       throw {
-        code: LESSON_INVALID,
+        code: "lesson_invalid",
         message: `${path}, line 12: steps[1].check: unknown check \`splitt\`, expected one of ready, sidecars, traffic, split, splitNear, errors, mtls, clusterGone`,
         hint: "Fix the line and open the file again; manifests/lessons/README.md describes every field.",
       } satisfies IpcError;
@@ -124,9 +124,14 @@ export class FakeLessons {
     return { name: lesson.name, title: lesson.title, summary: lesson.summary, minutes: lesson.minutes, stepCount: lesson.steps.length, source: { type: "file", path } };
   }
 
-  async lessonDo(name: string, stepId: string): Promise<StepRun> {
+  /** The options of the last "Do it", for tests. */
+  lastDo: DoOptions | null = null;
+
+  async lessonDo(name: string, stepId: string, options: DoOptions): Promise<StepRun> {
     const s = this.find(name, stepId);
     await this.wait();
+    this.lastDo = options;
+    if (options.dryRun) return { step: stepId, applied: s.do.map(applied) };
     this.done.add(`${name}/${stepId}`);
     this.polls.set(`${name}/${stepId}`, 0);
     return { step: stepId, applied: s.do.map(applied) };

@@ -23,6 +23,12 @@ export class LessonRun {
   outcome: CheckOutcome | null = $state.raw(null);
   /** The last failure of "Do it", reset or the check. */
   error: IpcError | null = $state.raw(null);
+  /**
+   * What a setup step builds: the simulated playground (no Docker, the classroom default)
+   * or the real one. The app sets it from the cluster it talks to; the screen lets the
+   * teacher choose.
+   */
+  simulated = $state(true);
   /** Why a teacher's file was refused. */
   openError: IpcError | null = $state.raw(null);
 
@@ -126,7 +132,10 @@ export class LessonRun {
     this.busy = kind;
     this.error = null;
     try {
-      const run = kind === "do" ? await this.backend.lessonDo(lesson.name, step.id) : await this.backend.lessonResetStep(lesson.name, step.id);
+      const run =
+        kind === "do"
+          ? await this.backend.lessonDo(lesson.name, step.id, { simulated: this.simulated, dryRun: false })
+          : await this.backend.lessonResetStep(lesson.name, step.id);
       if (gen !== this.generation) return;
       this.lastRun = run;
       this.lastRunKind = kind;
@@ -171,6 +180,14 @@ export class LessonRun {
   stopChecking(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+  }
+
+  /** What the step's "Do it" would apply, writing nothing: for its text on slides. */
+  async preview(): Promise<StepRun | null> {
+    const lesson = this.lesson;
+    const step = this.step;
+    if (!lesson || !step) return null;
+    return this.backend.lessonDo(lesson.name, step.id, { simulated: this.simulated, dryRun: true });
   }
 
   /** Adds a teacher's file to the list and opens it; a refusal keeps its line and reason. */

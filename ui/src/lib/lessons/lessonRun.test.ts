@@ -30,7 +30,9 @@ describe("LessonRun", () => {
     run.next();
     run.next();
     expect(run.step?.id).toBe("shift");
+    run.simulated = false;
     await run.doIt();
+    expect(backend.lessons.lastDo).toEqual({ simulated: false, dryRun: false });
     expect(run.lastRun?.applied[0].yaml).toContain("weight: 60");
     // The fake says "not yet" once after Do it, then passes on the next poll.
     expect(run.outcome?.passed).toBe(false);
@@ -72,7 +74,7 @@ describe("LessonRun", () => {
     const original = backend.lessonCheck;
     backend.lessonCheck = async () => {
       await slow;
-      return { passed: true, atMs: 0, windowSecs: null, observed: { type: "traffic", perSecond: 9 } };
+      return { passed: true, atMs: 0, windowSecs: null, observed: { type: "traffic", per_second: 9 } };
     };
     const pending = run.check();
     run.next();

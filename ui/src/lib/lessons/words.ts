@@ -80,23 +80,23 @@ export function observationText(o: Observation, c: Check | null): string {
     case "ready":
       return o.ready === o.wanted
         ? `All ${o.wanted} workloads are ready.`
-        : `${o.ready} of ${o.wanted} workloads are ready; waiting for ${list(o.notReady)}.`;
+        : `${o.ready} of ${o.wanted} workloads are ready; waiting for ${list(o.not_ready)}.`;
     case "sidecars":
-      return o.withSidecar === o.pods
+      return o.with_sidecar === o.pods
         ? `All ${o.pods} pods run a sidecar.`
-        : `${o.withSidecar} of ${o.pods} pods run a sidecar; still without: ${list(o.without)}.`;
+        : `${o.with_sidecar} of ${o.pods} pods run a sidecar; still without: ${list(o.without)}.`;
     case "traffic": {
       const need = c && typeof c === "object" && "traffic" in c ? ` (needs at least ${rate(c.traffic.minPerSecond)})` : "";
-      return `${rate(o.perSecond)} reach the service${need}.`;
+      return `${rate(o.per_second)} reach the service${need}.`;
     }
     case "split": {
-      if (o.answeredPerSecond === 0 || o.versions.length === 0) return "No answered requests yet to count.";
+      if (o.answered_per_second === 0 || o.versions.length === 0) return "No answered requests yet to count.";
       const shares = o.versions.map((v) => `${v.version} ${pct(v.percent)}${v.expected != null ? ` (weight ${v.expected}%)` : ""}`);
       const need = c && typeof c === "object" && "split" in c ? `; needs at least ${pct(c.split.atLeast)} to ${c.split.version}` : "";
       return `Requests went to ${shares.join(", ")}${need}.`;
     }
     case "errors":
-      return o.percent == null ? "No requests yet to count failures." : `${pct(o.percent)} of requests failed (${rate(o.perSecond)}).`;
+      return o.percent == null ? "No requests yet to count failures." : `${pct(o.percent)} of requests failed (${rate(o.per_second)}).`;
     case "mtls":
       return o.percent == null ? "No sidecar has reported these requests yet." : `${pct(o.percent)} of requests arrived over mutual TLS.`;
     case "noFigures":
