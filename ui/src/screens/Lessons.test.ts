@@ -91,7 +91,7 @@ describe("presenter view", () => {
     backend.emitMesh({ type: "snapshot", snapshot: splitSnapshot() });
     render(PresenterView, { props: { mesh, lessons, onexit: vi.fn() }, context: backendContext(backend) });
     expect(screen.getByTestId("presenter-step-title").textContent).toBe("Shift traffic: 60/30/10");
-    expect(screen.getByTestId("presenter-caption").textContent).toContain("Step 3 of 4");
+    expect(screen.getByTestId("presenter-caption").textContent).toContain("3/4");
     expect(screen.getByTestId("presenter-caption").dataset.stepId).toBe("shift");
     await fireEvent.click(screen.getByTestId("presenter-do"));
     await lessons.check();
