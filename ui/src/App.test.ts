@@ -101,3 +101,20 @@ describe("presenter mode", () => {
     await waitFor(() => expect(screen.queryByTestId("presenter")).toBeNull());
   });
 });
+
+describe("presenter mode over a live mesh", () => {
+  it("opens from the Lessons screen while its graph spotlights the step", async () => {
+    const { splitSnapshot } = await import("./lib/mesh/sample");
+    const backend = fakeBackend();
+    render(App, { props: { backend, initialScreen: "lessons" } });
+    await fireEvent.click(await screen.findByTestId("lesson-open-bookinfo-basics"));
+    await waitFor(() => expect(backend.watchMesh).toHaveBeenCalled());
+    backend.emitMesh({ type: "snapshot", snapshot: splitSnapshot() });
+    await screen.findByTestId("lesson-step-title");
+    await waitFor(() => expect(document.querySelectorAll("[data-testid=mesh-graph]")).toHaveLength(1));
+    await fireEvent.click(screen.getByTestId("lesson-present"));
+    expect((await screen.findByTestId("presenter-step-title")).textContent).toBe("Start the playground");
+    await fireEvent.keyDown(window, { key: "PageDown" });
+    expect(screen.getByTestId("presenter-step-title").textContent).toBe("Follow one request");
+  });
+});
