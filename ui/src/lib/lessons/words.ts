@@ -87,6 +87,7 @@ export function observationText(o: Observation, c: Check | null): string {
         : `${o.with_sidecar} of ${o.pods} pods run a sidecar; still without: ${list(o.without)}.`;
     case "traffic": {
       const need = c && typeof c === "object" && "traffic" in c ? ` (needs at least ${rate(c.traffic.minPerSecond)})` : "";
+      if (o.per_second === 0) return `No requests reach the service yet${need}.`;
       return `${rate(o.per_second)} reach the service${need}.`;
     }
     case "split": {

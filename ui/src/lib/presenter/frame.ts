@@ -7,7 +7,7 @@ export const PRESENTER_TITLES_PX = 52;
 /** Font size of the column titles in presenter mode. */
 export const PRESENTER_TITLE_FONT_PX = 19;
 /** Share of the window's height the caption takes. */
-export const CAPTION_SHARE = 0.18;
+export const CAPTION_SHARE = 0.2;
 
 export function captionPx(viewportHeight: number): number {
   return Math.round(viewportHeight * CAPTION_SHARE);

@@ -54,7 +54,7 @@ describe("presenter palette", () => {
 
 describe("presenter frame", () => {
   it("leaves the graph most of the window", () => {
-    expect(captionPx(800)).toBe(144);
-    expect(presenterFrame({ w: 1280, h: 800 })).toEqual({ w: 1280, h: 800 - 52 - 144 });
+    expect(captionPx(800)).toBe(160);
+    expect(presenterFrame({ w: 1280, h: 800 })).toEqual({ w: 1280, h: 800 - 52 - 160 });
   });
 });
