@@ -857,6 +857,7 @@ async fn labels_at_fit_are_apart_and_large_in_presenter_mode() {
         "normal mode at fit, {:.0}x{:.0} frame: {} labels, smallest {:.1} px",
         normal.frame.0, normal.frame.1, normal.labels, normal.min_px
     );
+    screenshot(&client, "mesh-normal-fit.png").await;
     assert!(normal.labels >= 20, "{} labels", normal.labels);
     assert!(
         normal.collisions.is_empty(),
@@ -977,6 +978,20 @@ async fn the_whole_bookinfo_course_runs_in_presenter_mode() {
             step_started.elapsed()
         );
         screenshot(&client, &format!("lesson-{n:02}-{id}.png")).await;
+        let graph_shown = client
+            .execute(
+                "return !!document.querySelector(arguments[0]);",
+                vec![json!(PRESENTER_GRAPH)],
+            )
+            .await
+            .unwrap();
+        if graph_shown == json!(true) {
+            let drawn = measure_labels(&client, PRESENTER_GRAPH).await;
+            println!(
+                "  labels: {} at {:.1} px or more; running into each other: {:?}",
+                drawn.labels, drawn.min_px, drawn.collisions
+            );
+        }
         let next_disabled = client
             .execute(
                 "const b = document.querySelector('[data-testid=presenter-next]'); return b ? b.disabled : true;",
