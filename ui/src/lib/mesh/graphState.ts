@@ -4,7 +4,7 @@ import type { GraphDiff } from "../generated/GraphDiff";
 import type { GraphEdge } from "../generated/GraphEdge";
 import type { GraphNode } from "../generated/GraphNode";
 import type { MeshSnapshot } from "../generated/MeshSnapshot";
-import { layoutGraph, placeNew, type ColumnHeader, type FreedSlot, type Point } from "./layout";
+import { layoutGraph, nodeSize, placeNew, type ColumnHeader, type FreedSlot, type Point } from "./layout";
 import { clearOfLabels } from "./readability";
 
 /** What the drawing must do, in this order, to match the model after one event. */
@@ -195,12 +195,18 @@ export class MeshGraph {
     // Leaves before this change, to tell which of them become groups.
     const formerLeaf = new Map<string, Point>();
     const incoming = [...diff.addedNodes, ...diff.changedNodes];
+    let resized = false;
     const added: GraphNode[] = [];
     const changed: GraphNode[] = [];
     for (const n of incoming) {
       if (n.parent && this.positions.has(n.parent)) formerLeaf.set(n.parent, this.positions.get(n.parent)!);
       if (this.nodes.has(n.id)) {
-        if (!same(this.nodes.get(n.id), n)) changed.push(n);
+        const before = this.nodes.get(n.id)!;
+        if (!same(before, n)) changed.push(n);
+        // A box that changes height (a pod's "starting" line gone once its sidecar runs)
+        // leaves gaps or overlaps where it stands: worth a new layout unless pinned.
+        // Heights only: a health mark widens a box a little, and must not undo a drag.
+        if (nodeSize(before).h !== nodeSize(n).h) resized = true;
       } else if (!added.some((a) => a.id === n.id)) added.push(n);
       this.nodes.set(n.id, n);
     }
@@ -235,6 +241,7 @@ export class MeshGraph {
     // The structure changed: lay everything out again; the drawing animates to it.
     const removedKinds = [...removedNodeIds].map((id) => removedKind.get(id));
     const structural =
+      resized ||
       added.some((n) => n.kind !== "pod") ||
       removedKinds.some((k) => k !== "pod") ||
       patch.addedEdges.length > 0 ||

@@ -5,7 +5,7 @@ import type { GraphNode } from "../generated/GraphNode";
 import type { MeshSnapshot } from "../generated/MeshSnapshot";
 import { presenterFrame } from "../presenter/frame";
 import { MeshGraph } from "./graphState";
-import { layoutGraph } from "./layout";
+import { layoutGraph, nodeSize } from "./layout";
 import { drawnBoxes, labelCollisions, smallestLabelPx, type Drawn } from "./readability";
 import { bookinfoSnapshot, node, reviewsSplitDiff, splitSnapshot, syntheticSnapshot, teachingSnapshot } from "./sample";
 
@@ -68,17 +68,37 @@ describe("labels", () => {
     expect(found.some((c) => c.includes("wl/default/reviews-v1") && c.includes("reviews-v3"))).toBe(true);
   });
 
-  it("stay clear while every pod is replaced one by one (a rollout restart)", () => {
+  it.each([false, true])("stay near their place and clear once ready while every pod is replaced (a rollout restart; pinned: %s)", (pinned) => {
     const g = new MeshGraph();
     g.applySnapshot(teachingSnapshot());
+    g.pinned = pinned;
     const pods = [...g.nodes.values()].filter((n) => n.kind === "pod");
     for (const old of pods) {
+      const at = g.positions.get(old.id)!;
+      // The new pod starts (a taller, two-line box) next to its predecessor, never far away.
       const fresh: GraphNode = { ...old, id: `${old.id}-new`, name: `${old.name}-r2`, sidecar: "starting" };
       g.applyDiff(emptyDiff({ addedNodes: [fresh] }));
-      expect(labelCollisions([...g.nodes.values()], drawnNow(g)), `${old.id} and its replacement`).toEqual([]);
+      const p = g.positions.get(fresh.id)!;
+      expect(Math.abs(p.x - at.x), `${fresh.id} beside its predecessor`).toBeLessThan(3 * nodeSize(fresh).w);
+      expect(Math.abs(p.y - at.y), `${fresh.id} level with its predecessor`).toBeLessThan(100);
+      // Once its sidecar runs, nothing runs into anything.
+      g.applyDiff(emptyDiff({ changedNodes: [{ ...fresh, sidecar: "ready", ready: { ready: 2, total: 2 } }] }));
+      expect(labelCollisions([...g.nodes.values()], drawnNow(g)), `${old.id} and its ready replacement`).toEqual([]);
       g.applyDiff(emptyDiff({ removedNodes: [old.id] }));
       expect(labelCollisions([...g.nodes.values()], drawnNow(g)), `after ${old.id} left`).toEqual([]);
     }
+  });
+
+  it("are laid out again when a box's height changes, so no gap stays behind", () => {
+    const g = new MeshGraph();
+    const s = teachingSnapshot();
+    const starting = s.nodes.map((n) => (n.kind === "pod" ? { ...n, sidecar: "starting" as const } : n));
+    g.applySnapshot({ ...s, nodes: starting });
+    const tall = drawnNow(g).bounds;
+    const patch = g.applyDiff(emptyDiff({ changedNodes: s.nodes.filter((n) => n.kind === "pod") }));
+    expect(patch.relayout).toBe(true);
+    const settled = drawnNow(g).bounds;
+    expect(settled.y1 - settled.y0).toBeLessThan(tall.y1 - tall.y0 - 100);
   });
 
   it("stay clear when the split arrives while the layout is pinned, and nothing else moves", () => {

@@ -150,9 +150,8 @@ function withAncestors(id: string, nodes: readonly GraphNode[]): Set<string> {
 
 /**
  * A place at or near `at` where the new leaf `id`, and the groups that grow around it, run
- * into no label: `at` itself when it is clear, else the nearest clear place to its right or
- * below (a replaced pod goes beside its predecessor rather than under the next workload's
- * title). Nothing else moves.
+ * into no label: `at` itself when it is clear, else the nearest clear place a few steps to
+ * its right or below, else `at` all the same. Nothing else moves.
  */
 export function clearOfLabels(id: string, at: Point, nodes: readonly GraphNode[], positions: ReadonlyMap<string, Point>): Point {
   const self = nodes.find((n) => n.id === id);
@@ -167,7 +166,9 @@ export function clearOfLabels(id: string, at: Point, nodes: readonly GraphNode[]
   };
   if (clear(at)) return at;
   const { w } = nodeSize(self);
-  for (let r = 1; r <= 60; r++) {
+  // Only near by: a pod that is briefly taller (its sidecar starting) may touch the next
+  // title for a few seconds, which is better than sending it across the screen.
+  for (let r = 1; r <= 3; r++) {
     for (const p of [
       { x: at.x + r * (w / 2 + 10), y: at.y },
       { x: at.x, y: at.y + r * 24 },
