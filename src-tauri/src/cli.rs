@@ -12,12 +12,13 @@ use playground::Session;
 use playground::kube::ClusterTarget;
 use playground::mesh::{
     self, EdgeKind, Finding, GraphDiff, GraphNode, Injection, MeshEvent, MeshSnapshot, NodeDetails,
-    NodeKind, RequestMatch, Severity, Sidecar, StringMatch, Validation, WatchStatus,
+    NodeKind, RequestMatch, Severity, Sidecar, StringMatch, TrafficState, Validation, WatchStatus,
 };
 use playground::preflight::{CheckStatus, PreflightReport};
 use playground::provision::{self, ProvisionEvent, SetupPlan, StepState};
 use playground::session::SetupOptions;
 use playground::simulated::{Scenario, SimOptions};
+use playground::telemetry::ResponseRate;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -226,6 +227,22 @@ pub enum Command {
         #[arg(long)]
         include_user_objects: bool,
     },
+    /// Run curl from a client pod outside the mesh (namespace outside-mesh, no sidecar) and
+    /// one inside it (default, with a sidecar), side by side: the mutual TLS lesson. The
+    /// first run deploys the two clients.
+    MtlsClients {
+        /// The Service to call.
+        #[arg(default_value = "productpage")]
+        service: String,
+        #[arg(short, long, default_value = "default")]
+        namespace: String,
+        /// The path to request (default: /productpage for productpage, else /).
+        #[arg(long)]
+        path: Option<String>,
+        /// Remove the two clients (and the outside-mesh namespace) instead.
+        #[arg(long, conflicts_with = "path")]
+        remove: bool,
+    },
     /// Turn Istio sidecar injection on or off for a namespace.
     Inject {
         namespace: String,
@@ -241,8 +258,9 @@ pub enum Command {
         /// Requests per second (0.5 to 500).
         #[arg(long, default_value_t = 10.0)]
         rate: f64,
-        /// Seconds to run (default: until Ctrl-C).
-        #[arg(long)]
+        /// How long to run: seconds (30) or a duration (10s, 2m, 1m30s); default: until
+        /// Ctrl-C.
+        #[arg(long, value_parser = duration_secs, value_name = "DURATION")]
         duration: Option<f64>,
         /// Requests in flight at most (1 to 256).
         #[arg(long, default_value_t = 10)]
@@ -251,6 +269,13 @@ pub enum Command {
         /// simulated playground, else the real playground's http://localhost:9080).
         #[arg(long, value_name = "URL")]
         ingress: Option<String>,
+        /// Log in on the product page as this user (as Bookinfo's login does) and send
+        /// requests as that user, so routes matching `end-user` apply to them.
+        #[arg(long, value_name = "NAME")]
+        user: Option<String>,
+        /// Percent of the requests sent as --user (0 to 100; default 100).
+        #[arg(long, value_name = "PERCENT", requires = "user")]
+        user_share: Option<f64>,
         /// Print the final figures as JSON.
         #[arg(long)]
         json: bool,
@@ -289,6 +314,18 @@ pub enum SimCommand {
         #[arg(long, value_name = "NAME")]
         scenario: Option<String>,
     },
+}
+
+/// Rust ignores SIGPIPE, so `istio-playground graph | head` would panic when `head` closes
+/// the pipe. A command-line tool ends quietly there, like the other Unix tools; the window
+/// keeps Rust's default.
+pub fn quiet_on_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: called once at start-up, before any thread that could be writing exists;
+    // restoring the default disposition of one signal has no other effect.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
 }
 
 pub fn run(command: Command, session: Session) -> ExitCode {
@@ -488,6 +525,27 @@ pub fn run(command: Command, session: Session) -> ExitCode {
             print_reset(&report);
             Ok(())
         }),
+        Command::MtlsClients {
+            service,
+            namespace,
+            path,
+            remove,
+        } => runtime.block_on(async {
+            if remove {
+                for line in session.remove_clients().await? {
+                    println!("Deleted {line}");
+                }
+                return Ok(());
+            }
+            let path = path.or_else(|| (service == "productpage").then(|| "/productpage".into()));
+            let probe = playground::actions::client::ClientProbe {
+                service,
+                namespace,
+                path,
+            };
+            print_probe(&session.probe_clients(&probe).await?);
+            Ok(())
+        }),
         Command::Inject {
             namespace,
             state,
@@ -498,12 +556,18 @@ pub fn run(command: Command, session: Session) -> ExitCode {
             duration,
             concurrency,
             ingress,
+            user,
+            user_share,
             json,
         } => runtime.block_on(traffic_command(
             &session,
-            rate,
-            duration,
-            concurrency,
+            playground::traffic::TrafficSettings {
+                rate,
+                concurrency,
+                duration_secs: duration,
+                user,
+                user_share,
+            },
             ingress,
             json,
         )),
@@ -637,6 +701,34 @@ fn print_reset(report: &playground::actions::reset::ResetReport) {
     }
 }
 
+fn print_probe(report: &playground::actions::client::ProbeReport) {
+    use playground::actions::client::ClientPlace;
+    for created in &report.created {
+        println!("Created {created}");
+    }
+    println!("curl {}", report.url);
+    for r in [&report.outside, &report.inside] {
+        let place = match r.place {
+            ClientPlace::Outside => "From outside the mesh",
+            ClientPlace::Inside => "From inside the mesh ",
+        };
+        let result = match r.status {
+            Some(s) => format!("HTTP {s}"),
+            None if r.exit_code == 56 => "refused (connection reset)".into(),
+            None => format!("failed (curl exit {})", r.exit_code),
+        };
+        println!(
+            "{place} ({}, {}): {result}",
+            r.namespace,
+            if r.sidecar { "sidecar" } else { "no sidecar" }
+        );
+        if !r.error.is_empty() {
+            println!("    {}", r.error);
+        }
+        println!("    {}", r.kubectl);
+    }
+}
+
 /// The lesson of a fault, in words.
 fn fault_effect_text(effect: &playground::actions::fault::FaultEffect) -> String {
     use playground::actions::fault::FaultEffect as E;
@@ -729,18 +821,10 @@ async fn inject_command(
 
 async fn traffic_command(
     session: &Session,
-    rate: f64,
-    duration: Option<f64>,
-    concurrency: u32,
+    settings: playground::traffic::TrafficSettings,
     ingress: Option<String>,
     json: bool,
 ) -> playground::Result<()> {
-    use playground::traffic::TrafficSettings;
-    let settings = TrafficSettings {
-        rate,
-        concurrency,
-        duration_secs: duration,
-    };
     session
         .start_traffic(settings, ingress, move |s| {
             if !json && s.running {
@@ -763,6 +847,7 @@ async fn traffic_command(
             "{}",
             serde_json::to_string_pretty(&stats).unwrap_or_default()
         );
+        stats.require_answers()?;
         return Ok(());
     }
     eprintln!();
@@ -797,7 +882,21 @@ async fn traffic_command(
         stats.recent,
         pct(&stats.versions_recent, u64::from(stats.recent))
     );
+    stats.require_answers()?;
     Ok(())
+}
+
+/// `traffic --duration`: plain seconds (`30`, `2.5`), or a duration as people write it
+/// (`10s`, `2m`, `1m30s`), read by jiff's friendly duration format. The range is checked
+/// where the settings are (1 s to 1 h).
+fn duration_secs(arg: &str) -> Result<f64, String> {
+    let arg = arg.trim();
+    if let Ok(secs) = arg.parse::<f64>() {
+        return Ok(secs);
+    }
+    arg.parse::<jiff::SignedDuration>()
+        .map(|d| d.as_secs_f64())
+        .map_err(|_| format!("{arg:?} is not a duration: write seconds (30) or 10s, 2m, 1m30s"))
 }
 
 /// Polls until the run has ended (the duration passed).
@@ -830,6 +929,19 @@ async fn dashboard_command(session: &Session, name: &str) -> playground::Result<
 /// How long `graph` waits for the first complete picture of the cluster.
 const FIRST_SNAPSHOT: Duration = Duration::from_secs(15);
 
+/// How long `graph` waits for the first traffic reading after the snapshot: the reading
+/// starts with the watch and gives up on Prometheus after 3 s, so this is plenty.
+const FIRST_TRAFFIC: Duration = Duration::from_secs(10);
+
+/// `graph --json`: the model (nodes and edges at the top, as the Mesh screen gets them) and
+/// the traffic read once after it (null when no reading came in time).
+#[derive(serde::Serialize)]
+struct GraphJson<'a> {
+    #[serde(flatten)]
+    snapshot: &'a MeshSnapshot,
+    traffic: Option<&'a TrafficState>,
+}
+
 async fn graph_command(json: bool, watch: bool, session: &Session) -> playground::Result<()> {
     let mut events = session.watch_mesh().await?;
     let mut current = loop {
@@ -837,7 +949,7 @@ async fn graph_command(json: bool, watch: bool, session: &Session) -> playground
         match next {
             Ok(Some(MeshEvent::Snapshot { snapshot })) => break snapshot,
             Ok(Some(MeshEvent::Status { status })) => eprintln!("{}", status_text(&status)),
-            Ok(Some(MeshEvent::Diff { .. })) => {}
+            Ok(Some(MeshEvent::Diff { .. } | MeshEvent::Traffic { .. })) => {}
             Ok(None) | Err(_) => {
                 return Err(playground::Error::ClusterTarget(format!(
                     "the cluster at context {} did not answer within {} s",
@@ -845,6 +957,17 @@ async fn graph_command(json: bool, watch: bool, session: &Session) -> playground
                     FIRST_SNAPSHOT.as_secs()
                 )));
             }
+        }
+    };
+    // The first reading follows the snapshot; changes meanwhile go into the model printed.
+    let deadline = tokio::time::Instant::now() + FIRST_TRAFFIC;
+    let traffic = loop {
+        match tokio::time::timeout_at(deadline, events.recv()).await {
+            Ok(Some(MeshEvent::Traffic { traffic })) => break Some(traffic),
+            Ok(Some(MeshEvent::Diff { diff: d })) => mesh::diff::apply(&mut current, &d),
+            Ok(Some(MeshEvent::Snapshot { snapshot })) => current = snapshot,
+            Ok(Some(MeshEvent::Status { status })) => eprintln!("{}", status_text(&status)),
+            Ok(None) | Err(_) => break None,
         }
     };
     let mut out = std::io::stdout().lock();
@@ -855,15 +978,27 @@ async fn graph_command(json: bool, watch: bool, session: &Session) -> playground
             .is_ok()
     };
     let first = if json && watch {
-        serde_json::to_string(&MeshEvent::Snapshot {
+        let mut lines = serde_json::to_string(&MeshEvent::Snapshot {
             snapshot: current.clone(),
         })
         .unwrap_or_default()
-            + "\n"
+            + "\n";
+        if let Some(traffic) = &traffic {
+            lines += &(serde_json::to_string(&MeshEvent::Traffic {
+                traffic: traffic.clone(),
+            })
+            .unwrap_or_default()
+                + "\n");
+        }
+        lines
     } else if json {
-        serde_json::to_string_pretty(&current).unwrap_or_default() + "\n"
+        let out = GraphJson {
+            snapshot: &current,
+            traffic: traffic.as_ref(),
+        };
+        serde_json::to_string_pretty(&out).unwrap_or_default() + "\n"
     } else {
-        render_graph(&current)
+        render_graph(&current) + &render_traffic(&current, traffic.as_ref())
     };
     if !print(&mut out, first) || !watch {
         return Ok(());
@@ -887,6 +1022,7 @@ async fn graph_command(json: bool, watch: bool, session: &Session) -> playground
                     format!("--- reconnected\n{}", render_graph(&current))
                 }
                 MeshEvent::Status { status } => format!("--- {}\n", status_text(status)),
+                MeshEvent::Traffic { traffic } => traffic_line(&current, traffic),
             }
         };
         if !print(&mut std::io::stdout().lock(), text) {
@@ -894,6 +1030,145 @@ async fn graph_command(json: bool, watch: bool, session: &Session) -> playground
         }
     }
     Ok(())
+}
+
+/// A node as the traffic lines name it: its name, and what it is when not a workload.
+fn traffic_node(s: &MeshSnapshot, id: Option<&str>) -> String {
+    let Some(id) = id else {
+        return "outside the mesh".into();
+    };
+    match s.nodes.iter().find(|n| n.id == id) {
+        Some(n) if n.kind == NodeKind::Service => format!("{} (service, no pod answered)", n.name),
+        Some(n) => n.name.clone(),
+        None => id.to_string(),
+    }
+}
+
+fn percent(share: f64) -> String {
+    // Adding +0 turns a -0 (an empty float sum) into 0, so it never prints as -0.0%.
+    let p = share * 100.0 + 0.0;
+    if p > 0.0 && p < 0.1 {
+        "<0.1%".into()
+    } else {
+        format!("{p:.1}%")
+    }
+}
+
+fn responses_text(responses: &[ResponseRate]) -> String {
+    responses
+        .iter()
+        .filter(|r| r.error)
+        .map(|r| {
+            let code = if r.code == 0 {
+                "no response".to_string()
+            } else {
+                r.code.to_string()
+            };
+            if r.flags.is_empty() {
+                code
+            } else {
+                format!("{code} {}", r.flags.join(","))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn mtls_text(share: Option<f64>) -> String {
+    match share {
+        None => "mTLS unknown".into(),
+        Some(s) if s >= 1.0 => "mTLS".into(),
+        Some(s) if s <= 0.0 => "plain text".into(),
+        Some(s) => format!("mTLS {}", percent(s)),
+    }
+}
+
+fn ms_text(ms: Option<f64>) -> String {
+    ms.map(|v| format!("{v:.1} ms"))
+        .unwrap_or_else(|| "-".into())
+}
+
+/// The traffic part of `graph`: every link with its rate, errors, p95 and mTLS, then the
+/// splits set and seen; or the one line saying why there are no figures.
+fn render_traffic(s: &MeshSnapshot, traffic: Option<&TrafficState>) -> String {
+    let overlay = match traffic {
+        None => return "traffic: no reading yet\n".into(),
+        Some(TrafficState::Unavailable { problem, .. }) => {
+            let mut text = format!("traffic: {}\n", problem.message);
+            if let Some(hint) = &problem.hint {
+                text.push_str(&format!("  {hint}\n"));
+            }
+            return text;
+        }
+        Some(TrafficState::Live { overlay }) => overlay,
+    };
+    let mut text = format!("traffic over the last {:.0} s:\n", overlay.window_secs);
+    if overlay.links.is_empty() {
+        text.push_str("  no requests\n");
+    }
+    for l in &overlay.links {
+        let mut line = format!(
+            "  {} -> {}  {:.1} req/s  errors {}",
+            traffic_node(s, l.source.as_deref()),
+            traffic_node(s, Some(&l.target)),
+            l.requests_per_second,
+            percent(l.error_share)
+        );
+        let codes = responses_text(&l.responses);
+        if !codes.is_empty() {
+            line.push_str(&format!(" ({codes})"));
+        }
+        line.push_str(&format!(
+            "  p95 {}  {}\n",
+            ms_text(l.latency.p95_ms),
+            mtls_text(l.mtls_share)
+        ));
+        text.push_str(&line);
+    }
+    if !overlay.splits.is_empty() {
+        text.push_str("splits:\n");
+    }
+    for split in &overlay.splits {
+        let seen = split
+            .observed_share
+            .map(|v| format!("{} seen", percent(v)))
+            .unwrap_or_else(|| "nothing answered".into());
+        text.push_str(&format!(
+            "  {}  {}% set, {seen}\n",
+            split.subset, split.weight
+        ));
+    }
+    text
+}
+
+/// `graph --watch` without --json: one line per reading.
+fn traffic_line(s: &MeshSnapshot, traffic: &TrafficState) -> String {
+    let overlay = match traffic {
+        TrafficState::Unavailable { problem, .. } => {
+            return format!("--- traffic: {}\n", problem.message);
+        }
+        TrafficState::Live { overlay } => overlay,
+    };
+    if overlay.links.is_empty() {
+        return "--- traffic: no requests\n".into();
+    }
+    let links: Vec<String> = overlay
+        .links
+        .iter()
+        .map(|l| {
+            let mut t = format!(
+                "{} -> {} {:.1}/s",
+                traffic_node(s, l.source.as_deref()),
+                traffic_node(s, Some(&l.target)),
+                l.requests_per_second
+            );
+            if l.error_share > 0.0 {
+                t.push_str(&format!(" ({} errors)", percent(l.error_share)));
+            }
+            t
+        })
+        .collect();
+    format!("--- traffic: {}\n", links.join("; "))
 }
 
 fn describe_diff(d: &GraphDiff) -> String {
@@ -1054,6 +1329,37 @@ fn finding_text(node: &GraphNode, v: &Validation) -> String {
         } => format!(
             "route {} sends requests to subset {subset} of {service}, which no destination rule defines: they fail with 503",
             route + 1
+        ),
+        Finding::RouteUnreachable {
+            route,
+            after,
+            has_fault,
+        } => format!(
+            "route {} is never used: route {} before it matches every request{}",
+            route + 1,
+            after + 1,
+            if *has_fault {
+                ", so its fault injection has no effect"
+            } else {
+                ""
+            }
+        ),
+        Finding::OverlappingVirtualServices { host, others } => format!(
+            "other virtual services ({}) also route {host} inside the mesh: Istio uses only one of them for it",
+            others.join(", ")
+        ),
+        Finding::SubsetNotRouted => "no virtual service routes to this subset".into(),
+        Finding::StrictWithPlainTextClients {
+            mesh_wide,
+            namespaces,
+        } => format!(
+            "{} mutual TLS (STRICT) while pods without a sidecar run in {} (no injection): their plain-text requests are refused",
+            if *mesh_wide {
+                "the whole mesh requires"
+            } else {
+                "this namespace requires"
+            },
+            namespaces.join(", ")
         ),
     }
 }
@@ -1407,6 +1713,124 @@ mod tests {
         ] {
             assert!(text.contains(line), "{line:?} missing from:\n{text}");
         }
+    }
+
+    #[test]
+    fn durations_are_seconds_or_written_with_units() {
+        assert_eq!(duration_secs("45"), Ok(45.0));
+        assert_eq!(duration_secs("2.5"), Ok(2.5));
+        assert_eq!(duration_secs("10s"), Ok(10.0));
+        assert_eq!(duration_secs("2m"), Ok(120.0));
+        assert_eq!(duration_secs("1m30s"), Ok(90.0));
+        assert_eq!(duration_secs(" 1m 30s "), Ok(90.0));
+        assert!(duration_secs("soon").unwrap_err().contains("1m30s"));
+        let cli = Cli::parse_from(["istio-playground", "traffic", "--duration", "1m30s"]);
+        assert!(matches!(
+            cli.command,
+            Some(Command::Traffic {
+                duration: Some(90.0),
+                ..
+            })
+        ));
+    }
+
+    fn sample_overlay() -> (MeshSnapshot, TrafficState) {
+        use playground::mesh::{SplitSeen, TrafficLink, TrafficOverlay};
+        use playground::telemetry::LatencyPercentiles;
+        let s = mesh::build(&mesh::samples::bookinfo_split()).into_snapshot();
+        let link = |source: Option<&str>, target: &str, rate: f64, responses: Vec<ResponseRate>| {
+            let errors: f64 = responses
+                .iter()
+                .filter(|r| r.error)
+                .map(|r| r.per_second)
+                .sum();
+            TrafficLink {
+                id: format!("traffic:{}->{target}", source.unwrap_or("outside")),
+                source: source.map(String::from),
+                target: target.into(),
+                service: None,
+                requests_per_second: rate,
+                error_share: errors / rate,
+                responses,
+                latency: LatencyPercentiles {
+                    p50_ms: Some(2.0),
+                    p95_ms: Some(12.25),
+                    p99_ms: None,
+                },
+                mtls_share: source.map(|_| 1.0),
+            }
+        };
+        let ok = |r: f64| ResponseRate {
+            code: 200,
+            flags: vec![],
+            per_second: r,
+            error: false,
+        };
+        let overlay = TrafficOverlay {
+            at_ms: 0,
+            window_secs: 10.0,
+            links: vec![
+                link(
+                    Some("ingress/istio-system/istio-ingressgateway"),
+                    "wl/default/productpage-v1",
+                    10.0,
+                    vec![ok(10.0)],
+                ),
+                link(
+                    Some("wl/default/productpage-v1"),
+                    "svc/default/reviews",
+                    2.0,
+                    vec![ResponseRate {
+                        code: 500,
+                        flags: vec!["FI".into()],
+                        per_second: 2.0,
+                        error: true,
+                    }],
+                ),
+                link(None, "wl/default/productpage-v1", 1.0, vec![ok(1.0)]),
+            ],
+            splits: vec![SplitSeen {
+                route_edge: "route:vs/default/reviews->subset/default/reviews/v1#0.0".into(),
+                subset: "subset/default/reviews/v1".into(),
+                weight: 60,
+                observed_share: Some(0.585),
+            }],
+            nodes: vec![],
+        };
+        (s, TrafficState::Live { overlay })
+    }
+
+    #[test]
+    fn the_graph_text_shows_links_with_rate_errors_p95_and_mtls_and_splits_set_and_seen() {
+        let (s, traffic) = sample_overlay();
+        let text = render_traffic(&s, Some(&traffic));
+        for line in [
+            "traffic over the last 10 s:",
+            "  istio-ingressgateway -> productpage-v1  10.0 req/s  errors 0.0%  p95 12.2 ms  mTLS",
+            "  productpage-v1 -> reviews (service, no pod answered)  2.0 req/s  errors 100.0% (500 FI)  p95 12.2 ms  mTLS",
+            "  outside the mesh -> productpage-v1  1.0 req/s  errors 0.0%  p95 12.2 ms  mTLS unknown",
+            "splits:\n  subset/default/reviews/v1  60% set, 58.5% seen",
+        ] {
+            assert!(text.contains(line), "{line:?} missing from:\n{text}");
+        }
+        let watch = traffic_line(&s, &traffic);
+        assert!(
+            watch.starts_with("--- traffic: istio-ingressgateway -> productpage-v1 10.0/s; productpage-v1 -> reviews (service, no pod answered) 2.0/s (100.0% errors);"),
+            "{watch}"
+        );
+        let problem = TrafficState::Unavailable {
+            at_ms: 0,
+            problem: playground::telemetry::TelemetryProblem {
+                code: playground::ErrorCode::TelemetryStarting,
+                message: "Prometheus is still starting: no endpoints".into(),
+                hint: Some("Wait a minute.".into()),
+            },
+        };
+        assert_eq!(
+            render_traffic(&s, Some(&problem)),
+            "traffic: Prometheus is still starting: no endpoints\n  Wait a minute.\n"
+        );
+        assert_eq!(render_traffic(&s, None), "traffic: no reading yet\n");
     }
 
     #[test]

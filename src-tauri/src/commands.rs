@@ -24,6 +24,7 @@ use playground::preflight::PreflightReport;
 use playground::provision::{self, ProvisionEvent, SetupPlan};
 use playground::session::SetupOptions;
 use playground::simulated::SimulatedInfo;
+use playground::telemetry::ServiceHistory;
 use playground::traffic::{TrafficSettings, TrafficStats};
 use tauri::State;
 use tauri::ipc::Channel;
@@ -103,7 +104,8 @@ pub async fn app_info(state: State<'_, AppState>) -> Result<AppInfo, IpcError> {
     .await
 }
 
-/// Streams the mesh of the current cluster: a snapshot, then diffs and status changes.
+/// Streams the mesh of the current cluster: a snapshot, then diffs and status changes, and
+/// the observed traffic at every telemetry refresh.
 /// Calling it again (the Mesh screen reopened) replaces the previous stream.
 #[tauri::command]
 pub async fn watch_mesh(
@@ -132,6 +134,22 @@ pub async fn object_yaml(
     object: ObjectRef,
 ) -> Result<String, IpcError> {
     boundary("object_yaml", state.session.object_yaml(&object)).await
+}
+
+/// One service's traffic over the last `minutes` (request rate, error share, p50/p95 and
+/// the rate each version answered), for the Traffic screen's charts.
+#[tauri::command]
+pub async fn service_history(
+    state: State<'_, AppState>,
+    namespace: String,
+    name: String,
+    minutes: u32,
+) -> Result<ServiceHistory, IpcError> {
+    boundary(
+        "service_history",
+        state.session.service_history(&namespace, &name, minutes),
+    )
+    .await
 }
 
 /// Starts the simulated playground (Bookinfo in a simulated cluster, no Docker) and makes
@@ -292,6 +310,15 @@ pub async fn set_mtls(
     boundary("set_mtls", state.session.set_mtls(&plan, dry_run)).await
 }
 
+/// Runs curl from a client outside the mesh and one inside it, side by side.
+#[tauri::command]
+pub async fn probe_clients(
+    state: State<'_, AppState>,
+    probe: playground::actions::client::ClientProbe,
+) -> Result<playground::actions::client::ProbeReport, IpcError> {
+    boundary("probe_clients", state.session.probe_clients(&probe)).await
+}
+
 /// Lists (with `dry_run`) or removes the routing objects the app wrote.
 #[tauri::command]
 pub async fn reset_routing(
@@ -337,6 +364,28 @@ pub async fn traffic_start(
 }
 
 /// Stops the running traffic; false when none ran.
+/// Sends the figures of the current and every later traffic run, whoever started it (the
+/// Traffic screen or a lesson step), until the window goes away.
+#[tauri::command]
+pub fn traffic_follow(state: State<'_, AppState>, on_stats: Channel<TrafficStats>) {
+    let mut stats = state.session.follow_traffic();
+    infallible("traffic_follow", || {
+        tauri::async_runtime::spawn(async move {
+            loop {
+                let latest = stats.borrow_and_update().clone();
+                if let Some(latest) = latest
+                    && on_stats.send(latest).is_err()
+                {
+                    break;
+                }
+                if stats.changed().await.is_err() {
+                    break;
+                }
+            }
+        });
+    })
+}
+
 #[tauri::command]
 pub fn traffic_stop(state: State<'_, AppState>) -> bool {
     infallible("traffic_stop", || state.session.stop_traffic())

@@ -4,11 +4,11 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clap::Subcommand;
 use playground::Session;
-use playground::lessons::{self, Check, Lesson, LessonSource, Observation};
+use playground::lessons::{self, Check, Lesson, LessonSource, Observation, RunEvent, RunFailure};
 
 #[derive(Debug, Subcommand)]
 pub enum LessonCommand {
@@ -120,83 +120,80 @@ pub fn run(
     }
 }
 
-/// Runs the steps in order; false at the first that fails (the rest are listed as not run).
+/// Runs the steps in order through the session and prints what happens.
 async fn run_lesson(
     session: &Session,
     lesson: &Lesson,
     simulated: bool,
     timeout: Duration,
 ) -> bool {
-    println!("{} ({} steps)", lesson.title, lesson.steps.len());
     let total = lesson.steps.len();
-    for (i, step) in lesson.steps.iter().enumerate() {
-        let started = Instant::now();
-        println!("\n{}/{total} {}", i + 1, step.title);
-        match session
-            .lesson_do(&lesson.name, &step.id, simulated, false)
-            .await
-        {
-            Ok(run) => {
-                // The commands only; their YAML is in `lesson_do`'s answer and the window.
+    println!("{} ({total} steps)", lesson.title);
+    let check_of = |id: &str| {
+        lesson
+            .steps
+            .iter()
+            .find(|s| s.id == id)
+            .and_then(|s| s.check.as_ref())
+    };
+    let passed = session
+        .run_lesson(lesson, simulated, timeout, |event| match event {
+            RunEvent::Started { index, step } => {
+                let title = lesson
+                    .step(&step)
+                    .map(|s| s.title.as_str())
+                    .unwrap_or_default();
+                println!("\n{}/{total} {title}", index + 1);
+            }
+            // The commands only; their YAML is in the window and `lesson_do`'s answer.
+            RunEvent::Applied { run } => {
                 for a in &run.applied {
                     for line in a.kubectl.lines().filter(|l| l.starts_with("kubectl ")) {
                         println!("    $ {line}");
                     }
                 }
             }
-            Err(e) => {
-                println!("FAIL  {}: \"Do it\" failed: {e}", step.id);
-                if let Some(hint) = e.hint() {
-                    println!("      {hint}");
+            RunEvent::Passed {
+                step,
+                outcome,
+                secs,
+            } => match (outcome, check_of(&step)) {
+                (Some(o), Some(check)) => println!(
+                    "PASS  {step}: {} ({secs:.0} s)",
+                    observation_text(check, &o.observed)
+                ),
+                _ => println!("PASS  {step} (nothing to check)"),
+            },
+            RunEvent::Failed { step, failure } => match failure {
+                RunFailure::Action { message, hint } => {
+                    println!("FAIL  {step}: \"Do it\" failed: {message}");
+                    if let Some(hint) = hint {
+                        println!("      {hint}");
+                    }
                 }
-                not_run(lesson, i + 1);
-                return false;
-            }
-        }
-        let Some(check) = &step.check else {
-            println!("PASS  {} (nothing to check)", step.id);
-            continue;
-        };
-        loop {
-            let (outcome, error) = match session.lesson_check(&lesson.name, &step.id).await {
-                Ok(outcome) => (outcome, None),
-                Err(e) => (None, Some(e.to_string())),
-            };
-            if let Some(o) = outcome.as_ref().filter(|o| o.passed) {
-                println!(
-                    "PASS  {}: {} ({:.0} s)",
-                    step.id,
-                    observation_text(check, &o.observed),
-                    started.elapsed().as_secs_f64()
-                );
-                break;
-            }
-            if started.elapsed() >= timeout {
-                let seen = match (&outcome, &error) {
-                    (Some(o), _) => observation_text(check, &o.observed),
-                    (None, Some(e)) => format!("the check could not run: {e}"),
-                    (None, None) => "nothing observed".into(),
-                };
-                println!(
-                    "FAIL  {}: not passed after {} s: {seen}",
-                    step.id,
-                    timeout.as_secs()
-                );
-                println!("      {}", step.hint.trim());
-                not_run(lesson, i + 1);
-                return false;
-            }
-            tokio::time::sleep(Duration::from_secs(2)).await;
-        }
+                RunFailure::CheckTimedOut {
+                    after_secs,
+                    last,
+                    error,
+                } => {
+                    let seen = match (last, error, check_of(&step)) {
+                        (Some(o), _, Some(check)) => observation_text(check, &o.observed),
+                        (_, Some(e), _) => format!("the check could not run: {e}"),
+                        _ => "nothing observed".into(),
+                    };
+                    println!("FAIL  {step}: not passed after {after_secs:.0} s: {seen}");
+                    if let Ok(s) = lesson.step(&step) {
+                        println!("      {}", s.hint.trim());
+                    }
+                }
+            },
+            RunEvent::Skipped { step } => println!("SKIP  {step} (not run)"),
+        })
+        .await;
+    if passed {
+        println!("\nAll {total} steps passed.");
     }
-    println!("\nAll {total} steps passed.");
-    true
-}
-
-fn not_run(lesson: &Lesson, from: usize) {
-    for step in &lesson.steps[from..] {
-        println!("SKIP  {} (not run)", step.id);
-    }
+    passed
 }
 
 /// The sentence for a check's observation (the window writes its own).

@@ -37,7 +37,10 @@ pub fn main_entry() -> ExitCode {
     };
     let session = Session::new(dirs, target);
     match args.command {
-        Some(command) => cli::run(command, session),
+        Some(command) => {
+            cli::quiet_on_closed_pipe();
+            cli::run(command, session)
+        }
         None => {
             run_window(AppState { session, logging });
             ExitCode::SUCCESS
@@ -61,6 +64,7 @@ fn run_window(state: AppState) {
             commands::app_info,
             commands::watch_mesh,
             commands::object_yaml,
+            commands::service_history,
             commands::start_simulated,
             commands::setup_plan,
             commands::setup_start,
@@ -77,9 +81,11 @@ fn run_window(state: AppState) {
             commands::set_breaker,
             commands::set_mtls,
             commands::reset_routing,
+            commands::probe_clients,
             commands::set_injection,
             commands::traffic_start,
             commands::traffic_stop,
+            commands::traffic_follow,
             commands::open_dashboard,
             commands::lessons_list,
             commands::lesson_get,

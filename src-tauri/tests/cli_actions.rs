@@ -129,11 +129,64 @@ fn weights_traffic_inject_and_dashboard_from_the_command_line() {
 
     // Without --ingress the CLI knows, like the window, that this cluster is simulated and
     // sends the traffic to its ingress rather than to localhost:9080.
-    let out = sim.run(&["traffic", "--rate", "20", "--duration", "1", "--json"]);
+    let out = sim.run(&["traffic", "--rate", "20", "--duration", "1s", "--json"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stats: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(stats["target"], format!("{ingress}/productpage"), "{stats}");
     assert!(stats["statuses"]["200"].as_u64().unwrap() > 0, "{stats}");
+
+    // The graph carries the traffic just sent, read from the simulated Prometheus: every
+    // hop between the graph's nodes, and the split seen next to the weights set.
+    let out = sim.run(&["graph", "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let graph: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(graph["nodes"].as_array().is_some_and(|n| !n.is_empty()));
+    let traffic = &graph["traffic"];
+    assert_eq!(traffic["state"], "live", "{traffic}");
+    let overlay = &traffic["overlay"];
+    assert_eq!(
+        overlay["windowSecs"], 10.0,
+        "the simulated cluster's window"
+    );
+    let link = |id: &str| {
+        overlay["links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["id"] == id)
+            .unwrap_or_else(|| panic!("no link {id} in {overlay}"))
+            .clone()
+    };
+    let gw = link("traffic:ingress/istio-system/istio-ingressgateway->wl/default/productpage-v1");
+    assert!(gw["requestsPerSecond"].as_f64().unwrap() > 0.0, "{gw}");
+    assert_eq!(gw["errorShare"], 0.0);
+    assert_eq!(gw["mtlsShare"], 1.0);
+    assert!(gw["latency"]["p95Ms"].as_f64().is_some(), "{gw}");
+    link("traffic:wl/default/reviews-v2->wl/default/ratings-v1");
+    let splits = overlay["splits"].as_array().unwrap();
+    assert_eq!(splits.len(), 3, "{overlay}");
+    let v1 = splits
+        .iter()
+        .find(|s| s["subset"] == "subset/default/reviews/v1")
+        .unwrap();
+    assert_eq!(v1["weight"], 60);
+    assert!(
+        (v1["observedShare"].as_f64().unwrap() - 0.6).abs() < 0.12,
+        "{v1}"
+    );
+
+    let out = sim.run(&["graph"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("traffic over the last 10 s:"), "{stdout}");
+    assert!(
+        stdout.contains("  istio-ingressgateway -> productpage-v1  "),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("  subset/default/reviews/v1  60% set, "),
+        "{stdout}"
+    );
 
     // Undo from another process: the history is kept in the app's folder.
     let out = sim.run(&["undo"]);
@@ -205,6 +258,32 @@ fn the_command_line_refuses_bad_traffic_settings_and_unknown_dashboards() {
     assert_eq!(out.status.code(), Some(1));
     assert!(
         text(&out.stderr).contains("is not the playground's ingress"),
+        "{}",
+        text(&out.stderr)
+    );
+    // Nothing listens there: every request fails, and the command says what to check.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = run(&[
+        "traffic",
+        "--ingress",
+        &format!("http://127.0.0.1:{closed}"),
+        "--rate",
+        "5",
+        "--duration",
+        "1s",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("was answered"), "{err}");
+    assert!(err.contains("sim serve"), "{err}");
+    let out = run(&["traffic", "--duration", "soon"]);
+    assert_eq!(out.status.code(), Some(2), "clap refuses it");
+    assert!(
+        text(&out.stderr).contains("write seconds (30) or 10s, 2m, 1m30s"),
         "{}",
         text(&out.stderr)
     );

@@ -188,6 +188,7 @@ pub fn kubectl(kubeconfig: &Path, args: &[&str], stdin: Option<&str>) -> String 
 }
 
 /// What one kubectl run gave, for tests that expect it to fail too.
+#[derive(Debug)]
 pub struct KubectlRun {
     pub code: Option<i32>,
     pub stdout: String,

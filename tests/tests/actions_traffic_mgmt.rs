@@ -804,3 +804,157 @@ async fn reset_routing_lists_first_then_removes_only_what_the_app_wrote() {
     before_sorted.sort_by_key(key);
     assert_eq!(restored, before_sorted);
 }
+
+/// The generator logs in as jason (Bookinfo's POST /login, then its session cookie) for half
+/// of its requests: with virtual-service-reviews-test-v2 (jason to v2, everyone else to v1)
+/// about half of the answers come from reviews v2, and none from v3.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_generator_logged_in_as_jason_for_half_its_requests_gets_v2_half_the_time() {
+    use playground::traffic::{self, TrafficSettings};
+    let b = Bookinfo::start().await;
+    route::apply(
+        &b.client,
+        &route_plan("reviews", "v2", Some("jason"), Some("v1")),
+        false,
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let n = 200.0;
+    let rate = 100.0;
+    let settings = |user_share| TrafficSettings {
+        rate,
+        concurrency: 32,
+        duration_secs: Some(n / rate),
+        user: Some("jason".into()),
+        user_share,
+    };
+    let run = traffic::start(&b.sim.ingress_url(), settings(Some(50.0)), |_| {}).unwrap();
+    let stats = run.finish().await;
+    assert_eq!(stats.statuses.get("200"), Some(&(n as u64)), "{stats:?}");
+    let v2 = stats.versions_total.get("v2").copied().unwrap_or(0);
+    let v1 = stats.versions_total.get("v1").copied().unwrap_or(0);
+    assert_eq!(v1 + v2, n as u64, "only v1 and v2 answer: {stats:?}");
+    // The share is spread evenly over the requests, so it is exact, not about.
+    assert_eq!(v2, 100, "{stats:?}");
+
+    // Without a share every request is jason's; with 0 none is.
+    let all = traffic::start(&b.sim.ingress_url(), settings(None), |_| {})
+        .unwrap()
+        .finish()
+        .await;
+    assert_eq!(all.versions_total.get("v2"), Some(&(n as u64)), "{all:?}");
+    let none = traffic::start(&b.sim.ingress_url(), settings(Some(0.0)), |_| {})
+        .unwrap()
+        .finish()
+        .await;
+    assert_eq!(none.versions_total.get("v1"), Some(&(n as u64)), "{none:?}");
+}
+
+/// The mTLS lesson's two clients: deployed by the app (a namespace without injection and
+/// Bookinfo's), curl run in them through the exec API. PERMISSIVE: both get 200. STRICT on
+/// default: the client without a sidecar is reset (curl exit 56, no status), the one inside
+/// keeps getting 200. A second run reuses the clients.
+#[tokio::test(flavor = "multi_thread")]
+async fn strict_refuses_the_client_outside_the_mesh_and_not_the_one_inside() {
+    use playground::actions::client::{self, ClientPlace, ClientProbe};
+    let b = Bookinfo::start().await;
+    let probe = ClientProbe {
+        service: "productpage".into(),
+        namespace: "default".into(),
+        path: Some("/productpage".into()),
+    };
+    let first = client::probe(&b.client, &probe).await.unwrap();
+    assert_eq!(first.url, "http://productpage.default:9080/productpage");
+    assert_eq!(
+        first.created,
+        [
+            "Namespace outside-mesh",
+            "Deployment outside-mesh/curl-client",
+            "Deployment default/curl-client"
+        ]
+    );
+    assert_eq!(first.outside.place, ClientPlace::Outside);
+    assert!(!first.outside.sidecar, "{first:?}");
+    assert!(first.inside.sidecar, "{first:?}");
+    assert_eq!(first.outside.status, Some(200), "{first:?}");
+    assert_eq!(first.inside.status, Some(200), "{first:?}");
+    assert_eq!(first.outside.exit_code, 0);
+    assert!(
+        first
+            .outside
+            .kubectl
+            .starts_with("kubectl exec -n outside-mesh deploy/curl-client -c curl -- curl -sS"),
+        "{}",
+        first.outside.kubectl
+    );
+
+    mtls::apply(
+        &b.client,
+        &MtlsPlan {
+            scope: MtlsScope::Namespace {
+                namespace: "default".into(),
+            },
+            mode: Some(MtlsSetting::Strict),
+        },
+        false,
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let strict = client::probe(&b.client, &probe).await.unwrap();
+    assert!(strict.created.is_empty(), "the clients are reused");
+    assert_eq!(strict.outside.status, None, "{strict:?}");
+    assert_eq!(strict.outside.exit_code, 56, "{strict:?}");
+    assert!(
+        strict.outside.error.contains("Connection reset by peer"),
+        "{strict:?}"
+    );
+    assert_eq!(strict.inside.status, Some(200), "{strict:?}");
+
+    // What the clients' kubectl line says is what a person can run, with the same result.
+    let home = tempfile::tempdir().unwrap();
+    let run = playground_tests::kubectl_run(
+        &b.kubeconfig,
+        home.path(),
+        &[
+            "exec",
+            "-n",
+            "outside-mesh",
+            "deploy/curl-client",
+            "-c",
+            "curl",
+            "--",
+            "curl",
+            "-sS",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "productpage.default:9080/productpage",
+        ],
+    );
+    assert_eq!(run.code, Some(56), "{run:?}");
+    assert_eq!(run.stdout, "000", "{run:?}");
+    assert!(
+        run.stderr
+            .contains("curl: (56) Recv failure: Connection reset by peer"),
+        "{run:?}"
+    );
+
+    let bad = client::probe(
+        &b.client,
+        &ClientProbe {
+            service: "no such".into(),
+            ..probe.clone()
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(bad.code(), playground::ErrorCode::UnknownService);
+    assert_eq!(
+        client::remove(&b.client).await.unwrap(),
+        ["Deployment default/curl-client", "Namespace outside-mesh"]
+    );
+}

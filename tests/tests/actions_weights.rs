@@ -141,6 +141,8 @@ async fn observe(b: &Bookinfo, n: f64) -> BTreeMap<String, u64> {
             rate,
             concurrency: 128,
             duration_secs: Some(n / rate),
+            user: None,
+            user_share: None,
         },
         |_| {},
     )

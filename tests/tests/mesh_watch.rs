@@ -53,7 +53,7 @@ async fn follow_until(
         match event {
             MeshEvent::Snapshot { snapshot } => *current = snapshot,
             MeshEvent::Diff { diff: d } => diff::apply(current, &d),
-            MeshEvent::Status { .. } => {}
+            MeshEvent::Status { .. } | MeshEvent::Traffic { .. } => {}
         }
     }
     started.elapsed()
@@ -360,6 +360,7 @@ async fn next_status(
         {
             MeshEvent::Status { status } => return status,
             MeshEvent::Diff { diff: d } => diff::apply(current, &d),
+            MeshEvent::Traffic { .. } => {}
             MeshEvent::Snapshot { .. } => panic!("a second snapshot while waiting for: {what}"),
         }
     }

@@ -87,6 +87,8 @@ async fn the_window_and_the_cli_reach_the_same_simulated_answer_and_ingress() {
         rate: 40.0,
         concurrency: 8,
         duration_secs: Some(1.0),
+        user: None,
+        user_share: None,
     };
     let used = cli
         .start_traffic(settings.clone(), None, |_| {})

@@ -257,6 +257,8 @@ async fn generate(
             rate,
             concurrency,
             duration_secs: Some(1.0),
+            user: None,
+            user_share: None,
         },
         |_| {},
     )

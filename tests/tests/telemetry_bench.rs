@@ -1,8 +1,11 @@
-//! How long the app's telemetry takes against the simulated cluster while Bookinfo serves
-//! steady traffic: one instant query, and one whole refresh (five queries at once, parsed
-//! and assembled). A measurement, not a check: run with
+//! How long the app's telemetry takes against the simulated cluster: while Bookinfo serves
+//! steady traffic, one instant query and one whole refresh (five queries at once, parsed and
+//! assembled); and for the traffic of a mesh of 200 services, the simulated Prometheus
+//! answering the graph's five queries. Measurements, not checks: run with
 //! `cargo test -p playground-tests --test telemetry_bench -- --ignored --nocapture`
-//! (add `--release` for optimised figures).
+//! (add `--release` for optimised figures). The app's side of a refresh for that mesh
+//! (parse, assemble, lay onto the model, serialize) is `cargo bench -p playground --bench
+//! telemetry`.
 
 use std::time::{Duration, Instant, SystemTime};
 
@@ -37,6 +40,8 @@ async fn telemetry_refresh_at_bookinfo_traffic() {
             rate,
             concurrency: 16,
             duration_secs: None,
+            user: None,
+            user_share: None,
         },
         |_| {},
     )
@@ -74,5 +79,135 @@ async fn telemetry_refresh_at_bookinfo_traffic() {
     );
     println!(
         "  one refresh (5 queries + assembly):   p50 {r50:.1} ms, p99 {r99:.1} ms, max {rmax:.1} ms"
+    );
+}
+
+/// A pod of the synthetic mesh as the API returns it: owned by its Deployment's ReplicaSet,
+/// with a sidecar.
+fn mesh_pod(ns: &str, app: &str, version: &str, i: usize) -> serde_json::Value {
+    serde_json::json!({
+        "metadata": {
+            "name": format!("{app}-{version}-7d9f8c-{i:05}"), "namespace": ns,
+            "labels": {"app": app, "version": version, "pod-template-hash": "7d9f8c"},
+            "annotations": {"sidecar.istio.io/status": "{}"},
+            "ownerReferences": [{"kind": "ReplicaSet", "name": format!("{app}-{version}-7d9f8c")}]
+        },
+        "spec": {"nodeName": "node-1", "containers": [{"name": app}, {"name": "istio-proxy"}]},
+        "status": {"podIP": format!("10.244.{}.{}", i / 250, i % 250)}
+    })
+}
+
+/// The simulated Prometheus answering the graph's five queries for the traffic of a mesh of
+/// 200 services (10 namespaces of 20; v1 and v2 of each): the ingress gateway calls the
+/// first service of each namespace and every version of a service calls the next one, 90/10
+/// to v1/v2, with a few 503s and one injected abort per namespace. Each workload's traffic
+/// is reported by its first pod (the pod labels multiply the series; with all 2,000 pods
+/// reporting, the simulation would hold about 300,000). A measurement: run with
+/// `cargo test --release -p playground-tests --test telemetry_bench -- --ignored --nocapture graph_queries`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn graph_queries_for_200_services() {
+    let cluster = playground_sim::start(SimOptions {
+        scenario: Some(Scenario::Bookinfo),
+        ready_delay: Duration::from_millis(50),
+        seed: Some(4),
+        latency: false,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let prom = Prometheus::from_config(Config::new(cluster.api_url().parse().unwrap())).unwrap();
+    let gateway = loop {
+        let pods = cluster.store().all("istio-system", "pods");
+        if let Some(p) = pods.iter().find(|p| {
+            p.pointer("/metadata/name")
+                .and_then(|n| n.as_str())
+                .is_some_and(|n| n.starts_with("istio-ingressgateway"))
+                && p.pointer("/status/podIP").is_some()
+        }) {
+            break p.clone();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let mut hops = Vec::new();
+    for n in 0..10 {
+        let ns = format!("team-{n}");
+        for s in 0..20 {
+            let app = format!("svc-{s}");
+            let host = format!("{app}.{ns}.svc.cluster.local");
+            let callers: Vec<serde_json::Value> = if s == 0 {
+                vec![gateway.clone()]
+            } else {
+                ["v1", "v2"]
+                    .iter()
+                    .map(|v| mesh_pod(&ns, &format!("svc-{}", s - 1), v, 0))
+                    .collect()
+            };
+            for caller in callers {
+                for (version, count) in [("v1", 9), ("v2", 1)] {
+                    let callee = mesh_pod(&ns, &app, version, 0);
+                    for k in 0..count {
+                        let code = if s % 5 == 1 && k == 0 { 503 } else { 200 };
+                        hops.push((
+                            caller.clone(),
+                            host.clone(),
+                            Some(callee.clone()),
+                            code,
+                            None,
+                        ));
+                    }
+                }
+                if s == 10 {
+                    hops.push((caller.clone(), host.clone(), None, 500, Some("FI")));
+                }
+            }
+        }
+    }
+    // Four scrapes' worth, so every series has a rate over the window.
+    for _ in 0..4 {
+        for (source, host, dest, code, flag) in &hops {
+            cluster.record_request(
+                source,
+                host,
+                dest.as_ref(),
+                *code,
+                *flag,
+                Duration::from_millis(12),
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(1_050)).await;
+    }
+
+    let window = Duration::from_secs(10);
+    let texts = telemetry::traffic_queries(window);
+    let names = ["requests", "mtls", "p50", "p95", "p99"];
+    let mut single: Vec<Vec<Duration>> = vec![vec![]; 5];
+    let mut refresh = vec![];
+    let mut edges = 0;
+    for _ in 0..30 {
+        for (i, text) in texts.iter().enumerate() {
+            let t = Instant::now();
+            prom.query_body(text, SystemTime::now()).await.unwrap();
+            single[i].push(t.elapsed());
+        }
+        let t = Instant::now();
+        let snap = telemetry::read_traffic(&prom, window, SystemTime::now())
+            .await
+            .unwrap();
+        refresh.push(t.elapsed());
+        edges = snap.edges.len();
+    }
+    assert!(edges >= 800, "every edge of the synthetic mesh: {edges}");
+    println!(
+        "200 services, {} requests a scrape, {edges} edges, 10 s window, 30 samples each, through the API server's proxy:",
+        hops.len()
+    );
+    for (name, samples) in names.iter().zip(single) {
+        let (p50, p99, max) = percentiles(samples);
+        println!("  {name:>8} query: p50 {p50:.1} ms, p99 {p99:.1} ms, max {max:.1} ms");
+    }
+    let (p50, p99, max) = percentiles(refresh);
+    println!(
+        "  one refresh (5 queries at once, parsed, assembled): p50 {p50:.1} ms, p99 {p99:.1} ms, max {max:.1} ms"
     );
 }

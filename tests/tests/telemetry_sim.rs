@@ -108,6 +108,8 @@ async fn generate(env: &Env, n: u32) {
             rate,
             concurrency: 32,
             duration_secs: Some(f64::from(n) / rate),
+            user: None,
+            user_share: None,
         },
         |_| {},
     )

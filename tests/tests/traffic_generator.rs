@@ -53,6 +53,8 @@ async fn the_generator_holds_its_rate_and_counts_what_came_back() {
             rate: 200.0,
             concurrency: 8,
             duration_secs: Some(3.0),
+            user: None,
+            user_share: None,
         },
         move |s| seen.lock().unwrap().push(s),
     )
@@ -90,6 +92,8 @@ async fn stop_ends_an_open_ended_run_and_slow_rates_are_paced() {
             rate: 2.0,
             concurrency: 1,
             duration_secs: None,
+            user: None,
+            user_share: None,
         },
         |_| {},
     )
@@ -112,6 +116,8 @@ async fn an_unreachable_target_counts_errors_instead_of_failing() {
             rate: 20.0,
             concurrency: 2,
             duration_secs: Some(1.0),
+            user: None,
+            user_share: None,
         },
         |_| {},
     )

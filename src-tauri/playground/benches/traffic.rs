@@ -50,6 +50,8 @@ async fn steadiness(base: &str, hits: &AtomicU64, secs: f64) {
             rate,
             concurrency: 16,
             duration_secs: Some(secs),
+            user: None,
+            user_share: None,
         },
         move |s| seen.lock().unwrap().push((s.elapsed_secs, s.completed)),
     )
@@ -100,6 +102,8 @@ async fn maximum(base: &str, connections: u32, secs: f64) {
             rate: 1_000_000.0,
             concurrency: connections,
             duration_secs: Some(secs),
+            user: None,
+            user_share: None,
         },
         |_| {},
     )

@@ -187,6 +187,9 @@ pub enum ErrorCode {
     TrafficNotRunning,
     TrafficClient,
     TrafficTarget,
+    TrafficNoAnswer,
+    TrafficUser,
+    TrafficUserShare,
     // Dashboards.
     DashboardNeedsRealCluster,
     DashboardNotInstalled,
@@ -210,7 +213,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for the tests that the strings and the TypeScript type agree.
-    pub const ALL: [ErrorCode; 65] = [
+    pub const ALL: [ErrorCode; 68] = [
         ErrorCode::DockerUnreachable,
         ErrorCode::Io,
         ErrorCode::ClusterTarget,
@@ -263,6 +266,9 @@ impl ErrorCode {
         ErrorCode::TrafficNotRunning,
         ErrorCode::TrafficClient,
         ErrorCode::TrafficTarget,
+        ErrorCode::TrafficNoAnswer,
+        ErrorCode::TrafficUser,
+        ErrorCode::TrafficUserShare,
         ErrorCode::DashboardNeedsRealCluster,
         ErrorCode::DashboardNotInstalled,
         ErrorCode::DashboardNotReady,
@@ -333,6 +339,9 @@ impl ErrorCode {
             ErrorCode::TrafficNotRunning => "traffic_not_running",
             ErrorCode::TrafficClient => "traffic_client",
             ErrorCode::TrafficTarget => "traffic_target",
+            ErrorCode::TrafficNoAnswer => "traffic_no_answer",
+            ErrorCode::TrafficUser => "traffic_user",
+            ErrorCode::TrafficUserShare => "traffic_user_share",
             ErrorCode::DashboardNeedsRealCluster => "dashboard_needs_real_cluster",
             ErrorCode::DashboardNotInstalled => "dashboard_not_installed",
             ErrorCode::DashboardNotReady => "dashboard_not_ready",

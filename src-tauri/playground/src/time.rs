@@ -11,6 +11,14 @@ fn timestamp(t: SystemTime) -> Timestamp {
     Timestamp::try_from(t.max(UNIX_EPOCH)).unwrap_or(Timestamp::UNIX_EPOCH)
 }
 
+/// Milliseconds since the Unix epoch, as the traffic figures carry their time (0 for a
+/// clock before 1970).
+pub fn unix_ms(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
 /// RFC 3339 in UTC with second precision (`2026-11-26T10:00:00Z`), as Kubernetes writes
 /// `metav1.Time` and kubectl the restart annotation.
 pub fn rfc3339(t: SystemTime) -> String {

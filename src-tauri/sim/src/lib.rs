@@ -321,6 +321,38 @@ impl SimCluster {
         self.prometheus.set_delay(delay);
     }
 
+    /// Counts one request from the pod `source` to `service_host` (an FQDN), answered by
+    /// `destination` (None: it reached no pod) with `code` and Envoy's `flag`, as both
+    /// proxies report it once the data plane completes it (mutual TLS between sidecars).
+    /// For benchmarks that need the traffic of a mesh the data plane does not run; the pods
+    /// are JSON as the API returns them and need not exist in the store.
+    #[cfg(feature = "test-support")]
+    pub fn record_request(
+        &self,
+        source: &serde_json::Value,
+        service_host: &str,
+        destination: Option<&serde_json::Value>,
+        code: u16,
+        flag: Option<&'static str>,
+        duration: Duration,
+    ) {
+        let outcome = metrics::Outcome {
+            code,
+            flag,
+            duration,
+        };
+        self.prometheus.metrics().record(&metrics::HopRecord {
+            source,
+            source_proxied: true,
+            mutual_tls: true,
+            service_host,
+            destination,
+            at_source: Some(outcome),
+            at_destination: destination.map(|_| outcome),
+            completes_after: Duration::ZERO,
+        });
+    }
+
     /// Drops the watch cache: open watches end and clients resuming from an older
     /// resourceVersion get 410 Gone. For tests of client recovery.
     #[cfg(feature = "test-support")]

@@ -42,6 +42,11 @@ impl SimPrometheus {
     }
 
     #[cfg_attr(not(feature = "test-support"), allow(dead_code))]
+    pub fn metrics(&self) -> &Arc<MeshMetrics> {
+        &self.metrics
+    }
+
+    #[cfg_attr(not(feature = "test-support"), allow(dead_code))]
     pub fn set_delay(&self, d: Duration) {
         *self.delay.lock().unwrap_or_else(|e| e.into_inner()) = d;
     }

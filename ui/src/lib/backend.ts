@@ -13,6 +13,7 @@ import type { PreflightReport } from "./generated/PreflightReport";
 import type { MeshEvent } from "./generated/MeshEvent";
 import type { ObjectRef } from "./generated/ObjectRef";
 import type { ProvisionEvent } from "./generated/ProvisionEvent";
+import type { ServiceHistory } from "./generated/ServiceHistory";
 import type { SetupPlan } from "./generated/SetupPlan";
 import type { SimulatedInfo } from "./generated/SimulatedInfo";
 import type { Dashboard } from "./generated/Dashboard";
@@ -26,6 +27,18 @@ import type { UndoReport } from "./generated/UndoReport";
 import type { WeightChange } from "./generated/WeightChange";
 import type { WeightPlan } from "./generated/WeightPlan";
 import type { CheckOutcome, DoOptions, Lesson, LessonProgress, LessonSummary, StepRun } from "./lessons/types";
+import type { RoutePlan } from "./generated/RoutePlan";
+import type { FaultPlan } from "./generated/FaultPlan";
+import type { FaultChange } from "./generated/FaultChange";
+import type { TimeoutPlan } from "./generated/TimeoutPlan";
+import type { RetryPlan } from "./generated/RetryPlan";
+import type { BreakerPlan } from "./generated/BreakerPlan";
+import type { MtlsPlan } from "./generated/MtlsPlan";
+import type { ResetPlan } from "./generated/ResetPlan";
+import type { ResetReport } from "./generated/ResetReport";
+import type { TrafficChange } from "./generated/TrafficChange";
+import type { ClientProbe } from "./generated/ClientProbe";
+import type { ProbeReport } from "./generated/ProbeReport";
 
 export interface Backend {
   runPreflight(): Promise<PreflightReport>;
@@ -85,12 +98,37 @@ export interface Backend {
   applyWeights(plan: WeightPlan): Promise<WeightChange>;
   /** Restores the routing as it was before the last applied weights. */
   undoWeights(): Promise<UndoReport>;
+  /**
+   * The traffic-management actions. Each validates before writing; with `dryRun` it only
+   * returns the YAML and kubectl command (nothing written, nothing recorded for undo).
+   * `undoWeights` undoes the last of any of them.
+   */
+  routeTraffic(plan: RoutePlan, dryRun: boolean): Promise<TrafficChange>;
+  injectFault(plan: FaultPlan, dryRun: boolean): Promise<FaultChange>;
+  setRequestTimeout(plan: TimeoutPlan, dryRun: boolean): Promise<TrafficChange>;
+  setRetries(plan: RetryPlan, dryRun: boolean): Promise<TrafficChange>;
+  setBreaker(plan: BreakerPlan, dryRun: boolean): Promise<TrafficChange>;
+  setMtls(plan: MtlsPlan, dryRun: boolean): Promise<TrafficChange>;
+  /** With `dryRun`, lists what a reset would remove and keep; else removes it. */
+  resetRouting(plan: ResetPlan, dryRun: boolean): Promise<ResetReport>;
+  /**
+   * Runs curl from a client outside the mesh and one inside it (deploying both the first
+   * time, which can take a minute in a real cluster) against a Service.
+   */
+  probeClients(probe: ClientProbe): Promise<ProbeReport>;
   /** Turns sidecar injection on or off for a namespace, optionally restarting it. */
   setInjection(request: InjectionRequest): Promise<InjectionReport>;
   /** Starts traffic to the product page; `onStats` gets figures every 500 ms and at the end. */
   startTraffic(settings: TrafficSettings, onStats: (stats: TrafficStats) => void): Promise<void>;
   /** Stops the running traffic; false when none ran. */
   stopTraffic(): Promise<boolean>;
+  /** Figures of the current and every later traffic run, whoever started it (this screen or a lesson step). */
+  followTraffic(onStats: (stats: TrafficStats) => void): Promise<void>;
+  /**
+   * A service's traffic over the last `minutes` (rate, errors, latency, requests per
+   * version), from the cluster's Prometheus; rejects with a `telemetry_*` code without one.
+   */
+  serviceHistory(namespace: string, name: string, minutes: number): Promise<ServiceHistory>;
   /** Opens (or reuses) a dashboard's port-forward; rejects plainly in simulated mode. */
   openDashboard(dashboard: Dashboard): Promise<DashboardLink>;
   /** Opens a URL in the system browser. */
@@ -132,11 +170,23 @@ export const tauriBackend: Backend = {
   applyWeights: (plan) => call<WeightChange>("apply_weights", { plan }),
   undoWeights: () => call<UndoReport>("undo_weights"),
   setInjection: (request) => call<InjectionReport>("set_injection", { request }),
+  routeTraffic: (plan, dryRun) => call<TrafficChange>("route_traffic", { plan, dryRun }),
+  injectFault: (plan, dryRun) => call<FaultChange>("inject_fault", { plan, dryRun }),
+  setRequestTimeout: (plan, dryRun) => call<TrafficChange>("set_timeout", { plan, dryRun }),
+  setRetries: (plan, dryRun) => call<TrafficChange>("set_retries", { plan, dryRun }),
+  setBreaker: (plan, dryRun) => call<TrafficChange>("set_breaker", { plan, dryRun }),
+  setMtls: (plan, dryRun) => call<TrafficChange>("set_mtls", { plan, dryRun }),
+  resetRouting: (plan, dryRun) => call<ResetReport>("reset_routing", { plan, dryRun }),
+  probeClients: (probe) => call<ProbeReport>("probe_clients", { probe }),
   async startTraffic(settings, handler) {
     const onStats = new Channel<TrafficStats>(handler);
     await call<null>("traffic_start", { settings, onStats });
   },
   stopTraffic: () => call<boolean>("traffic_stop"),
+  async followTraffic(handler) {
+    await call<null>("traffic_follow", { onStats: new Channel<TrafficStats>(handler) });
+  },
+  serviceHistory: (namespace, name, minutes) => call<ServiceHistory>("service_history", { namespace, name, minutes }),
   openDashboard: (dashboard) => call<DashboardLink>("open_dashboard", { dashboard }),
   async openUrl(url) {
     try {

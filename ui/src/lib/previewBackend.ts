@@ -15,6 +15,7 @@ import type { SetupPlan } from "./generated/SetupPlan";
 import { bookinfoSnapshot, reviewsSplitDiff, syntheticSnapshot, teachingSnapshot } from "./mesh/sample";
 import { sampleActions, sampleStats } from "./actions/sampleActions";
 import { FakeLessons } from "./lessons/fakeLessons";
+import { sampleHistory, sampleOverlay } from "./mesh/trafficSample";
 
 const CHECKS: CheckResult[] = [
   {
@@ -93,8 +94,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /**
  * `sample`: null for the mixed report, "pass" for all passing, "error" for a failing call;
  * for the Mesh screen "nocluster" (no cluster reachable), "reconnecting" (watch drops and
- * comes back), "big" (a made-up mesh of 500 nodes) and "split" (Bookinfo without the reviews
- * split, which arrives 3 s later).
+ * comes back), "big" (a made-up mesh of 500 nodes), "split" (Bookinfo without the reviews
+ * split, which arrives 3 s later) and "notelemetry" (no Prometheus); the others show
+ * made-up traffic every 3 s, the reviews split converging and ratings failing for a while.
  */
 export function previewBackend(sample: string | null): Backend {
   const handlers: ((l: LogLine) => void)[] = [];
@@ -179,6 +181,24 @@ export function previewBackend(sample: string | null): Backend {
           onEvent({ type: "diff", diff: reviewsSplitDiff() });
         }, 3000);
       } else if (sample !== "big") simulateChanges(onEvent, sample === "reconnecting", log);
+      if (sample === "notelemetry") {
+        onEvent({
+          type: "traffic",
+          traffic: {
+            state: "unavailable",
+            atMs: Date.now(),
+            problem: { code: "telemetry_missing", message: "There is no Prometheus in istio-system.", hint: "Install the Prometheus addon (Setup does), then traffic shows here within seconds." },
+          },
+        });
+      } else if (sample !== "big") {
+        let k = 0;
+        setInterval(() => {
+          k++;
+          const c = Math.min(1, k / 10);
+          const seen: [number, number, number] = [0.33 + (0.6 - 0.33) * c, 0.33 + (0.3 - 0.33) * c, 0.34 + (0.1 - 0.34) * c];
+          onEvent({ type: "traffic", traffic: { state: "live", overlay: sampleOverlay(Date.now(), { rate: 12, seen, ratingsErrors: k % 20 > 12 ? 0.4 : 0 }) } });
+        }, 3000);
+      }
     },
     async objectYaml(object) {
       await sleep(250);
@@ -210,10 +230,19 @@ export function previewBackend(sample: string | null): Backend {
           recent, versionsRecent: { v1, v2, v3: recent - v1 - v2 }, versionsTotal: { v1: Math.round(n * 0.6), v2: Math.round(n * 0.3), v3: n - Math.round(n * 0.6) - Math.round(n * 0.3) } }));
       }, 500);
     },
+    async serviceHistory(namespace, name, minutes) {
+      await sleep(150);
+      if (sample === "notelemetry") {
+        throw { code: "telemetry_missing", message: "There is no Prometheus in istio-system.", hint: "Install the Prometheus addon." } satisfies IpcError;
+      }
+      return sampleHistory(namespace, name, minutes, Date.now());
+    },
     async stopTraffic() {
       clearInterval(previewTraffic);
       return true;
     },
+    // The preview's runs report to the screen that started them; nothing else starts one.
+    async followTraffic() {},
   };
 }
 

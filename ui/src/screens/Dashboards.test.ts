@@ -26,12 +26,28 @@ describe("Dashboards", () => {
     expect(screen.getByText("kubectl port-forward -n istio-system svc/grafana 3000:3000")).toBeTruthy();
   });
 
-  it("says plainly in simulated mode that dashboards need a real cluster", async () => {
-    const backend = await renderDashboards(true);
-    expect(screen.getByTestId("dashboards-simulated").textContent).toContain("Dashboards need a real cluster.");
+  it("in simulated mode offers what the app shows itself, and the real tools stay disabled", async () => {
+    const backend = fakeBackend();
+    await backend.startSimulated();
+    const cluster = new ClusterState(backend);
+    await cluster.refresh();
+    const opened: string[] = [];
+    render(Dashboards, {
+      props: { cluster, onOpenMesh: () => opened.push("mesh"), onOpenTraffic: () => opened.push("traffic") },
+      context: backendContext(backend),
+    });
+    expect(screen.getByTestId("dashboards-simulated").textContent).toContain("this app shows it itself");
+    await fireEvent.click(screen.getByTestId("dashboards-open-mesh"));
+    await fireEvent.click(screen.getByTestId("dashboards-open-traffic"));
+    expect(opened).toEqual(["mesh", "traffic"]);
     for (const id of ["kiali", "grafana", "jaeger", "prometheus"]) {
       expect((screen.getByTestId(`dashboard-open-${id}`) as HTMLButtonElement).disabled).toBe(true);
     }
     expect(backend.openDashboard).not.toHaveBeenCalled();
+  });
+
+  it("offers nothing of its own with a real cluster", async () => {
+    await renderDashboards(false);
+    expect(screen.queryByTestId("dashboards-simulated")).toBeNull();
   });
 });

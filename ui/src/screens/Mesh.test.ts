@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { backendContext } from "../lib/backend";
 import { MeshWatch } from "../lib/mesh/meshWatch.svelte";
 import { teachingSnapshot } from "../lib/mesh/sample";
+import { sampleOverlay } from "../lib/mesh/trafficSample";
 import { deferred, fakeBackend } from "../test/fakeBackend";
 import Mesh from "./Mesh.svelte";
 
@@ -137,5 +138,59 @@ describe("Mesh screen", () => {
     await live();
     const list = screen.getByTestId("mesh-node-list");
     expect(list.querySelectorAll("button").length).toBe(teachingSnapshot().nodes.filter((n) => n.kind !== "namespace").length);
+  });
+});
+
+describe("Mesh screen with traffic", () => {
+  it("draws traffic links from traffic events, opens a node's traffic and a link's details", async () => {
+    const { backend, mesh } = await live();
+    backend.emitMesh({ type: "traffic", traffic: { state: "live", overlay: sampleOverlay(Date.now(), { rate: 10, seen: [0.6, 0.3, 0.1], ratingsErrors: 0.4 }) } });
+    await waitFor(() => expect(screen.getByTestId("traffic-links").children.length).toBe(7));
+    const links = screen.getByTestId("traffic-links").textContent!;
+    expect(links).toContain("productpage-v1");
+    expect(links).toContain("6.0 rps");
+    expect(links).toContain("40% errors");
+    expect(links).toContain("mutual TLS");
+    expect(links).toContain("plain text");
+    expect(mesh.traffic.nodes.get("wl/default/ratings-v1")?.inboundErrorShare).toBe(0.4);
+
+    // The ratings workload's panel: rates, and its error code with the flag in words.
+    await fireEvent.click(screen.getByTestId("mesh-panel-toggle"));
+    const list = screen.getByTestId("mesh-node-list");
+    const ratings = [...list.querySelectorAll("button")].find((b) => b.textContent?.trim().startsWith("Workload ratings-v1"))!;
+    await fireEvent.click(ratings);
+    const figures = await screen.findByTestId("traffic-figures");
+    expect(screen.getByTestId("traffic-in").textContent).toContain("4.0 rps");
+    expect(screen.getByTestId("traffic-in").textContent).toContain("40% errors");
+    expect(figures.textContent).toContain("UO: circuit breaker open: too many connections or pending requests");
+
+    // From there, the link from reviews-v2.
+    const link = [...screen.getByTestId("traffic-node-links").querySelectorAll("button")].find((b) => b.textContent?.includes("reviews-v2"))!;
+    await fireEvent.click(link);
+    const panel = await screen.findByTestId("traffic-link-panel");
+    expect(panel.textContent).toContain("3.0 rps");
+    expect(panel.textContent).toContain("encryption unknown");
+  });
+
+  it("says in one line when the telemetry is unavailable, and keeps the graph", async () => {
+    const { backend } = await live();
+    backend.emitMesh({
+      type: "traffic",
+      traffic: { state: "unavailable", atMs: Date.now(), problem: { code: "telemetry_starting", message: "starting", hint: "Wait a minute." } },
+    });
+    const line = await screen.findByTestId("traffic-unavailable");
+    expect(line.textContent).toContain("Prometheus is still starting.");
+    expect(line.textContent).toContain("Wait a minute.");
+    expect(screen.getByTestId("mesh-graph")).toBeTruthy();
+  });
+
+  it("switches the moving dots from the toolbar", async () => {
+    const { mesh } = await live();
+    const toggle = screen.getByTestId("mesh-dots-toggle");
+    const before = mesh.dots;
+    expect(toggle.getAttribute("aria-pressed")).toBe(String(before));
+    await fireEvent.click(toggle);
+    expect(mesh.dots).toBe(!before);
+    expect(toggle.getAttribute("aria-pressed")).toBe(String(!before));
   });
 });

@@ -16,12 +16,27 @@ function renderTraffic(backend = fakeBackend()) {
 const input = (id: string) => screen.getByTestId(id) as HTMLInputElement;
 
 describe("Traffic", () => {
+  it("follows a run it did not start (a lesson step's) and can stop it", async () => {
+    const { backend, traffic } = renderTraffic();
+    await traffic.follow();
+    expect(backend.startTraffic).not.toHaveBeenCalled();
+    backend.emitTraffic(sampleStats({ running: true, currentRate: 9.8, completed: 120 }));
+    await waitFor(() => expect(screen.getByTestId("traffic-achieved").textContent).toContain("9.8"));
+    expect((screen.getByTestId("traffic-stop") as HTMLButtonElement).disabled).toBe(false);
+    expect((screen.getByTestId("traffic-start") as HTMLButtonElement).disabled).toBe(true);
+    await fireEvent.click(screen.getByTestId("traffic-stop"));
+    expect(backend.stopTraffic).toHaveBeenCalled();
+  });
+
   it("starts with the typed settings, shows live figures, and stops", async () => {
     const { backend } = renderTraffic();
     await fireEvent.input(input("traffic-rate"), { target: { value: "50" } });
     await fireEvent.input(input("traffic-duration"), { target: { value: "" } });
     await fireEvent.click(screen.getByTestId("traffic-start"));
-    expect(backend.startTraffic).toHaveBeenCalledWith({ rate: 50, concurrency: 10, durationSecs: null }, expect.any(Function));
+    expect(backend.startTraffic).toHaveBeenCalledWith(
+      { rate: 50, concurrency: 10, durationSecs: null, user: null, userShare: null },
+      expect.any(Function),
+    );
     await waitFor(() => expect((screen.getByTestId("traffic-stop") as HTMLButtonElement).disabled).toBe(false));
 
     backend.emitTraffic(sampleStats({ currentRate: 49.6, completed: 480, statuses: { "200": 470, "503": 10 } }));
@@ -58,7 +73,24 @@ describe("Traffic", () => {
   });
 
   it("sets 60/30/10 from a preset, previews the YAML, applies, compares with what was observed, and undoes", async () => {
-    const { backend } = renderTraffic();
+    // The telemetry saw 58/31/11 (the generator's own figures, sampleStats, are not used for
+    // the split: the sidecars count every request, whoever sent it).
+    const backend = fakeBackend();
+    const now = 1_800_000_000_000;
+    const points = Array.from({ length: 12 }, (_, i) => ({
+      atMs: now - (11 - i) * 5000,
+      requestsPerSecond: 10,
+      errorShare: 0,
+      p50Ms: 5,
+      p95Ms: 20,
+      versions: [
+        { version: "v1", requestsPerSecond: 5.8 },
+        { version: "v2", requestsPerSecond: 3.1 },
+        { version: "v3", requestsPerSecond: 1.1 },
+      ],
+    }));
+    backend.serviceHistory.mockResolvedValue({ namespace: "default", name: "reviews", stepSecs: 5, points });
+    renderTraffic(backend);
     await screen.findByTestId("preset-60-30-10");
     expect(screen.getByTestId("weights-now").textContent).toContain("no VirtualService");
     await fireEvent.click(screen.getByTestId("preset-60-30-10"));
@@ -76,7 +108,10 @@ describe("Traffic", () => {
     await fireEvent.click(screen.getByTestId("traffic-start"));
     backend.emitTraffic(sampleStats());
     const observed = await screen.findByTestId("weights-observed");
-    expect(observed.textContent?.replace(/\s+/g, " ")).toContain("configured 60/30/10, observed 58/31/11 over the last 200 requests");
+    expect(observed.textContent?.replace(/\s+/g, " ")).toContain(
+      "configured 60/30/10, observed 58/31/11 over the last 30 s (from Istio's metrics)",
+    );
+    expect(backend.serviceHistory).toHaveBeenCalledWith("default", "reviews", 5);
 
     await fireEvent.click(screen.getByTestId("weights-undo"));
     await screen.findByTestId("weights-undone");
@@ -118,5 +153,31 @@ describe("Traffic", () => {
     const err = await screen.findByTestId("weights-error");
     expect(err.textContent).toContain("none of its pods is ready");
     expect(err.textContent).toContain("Give v3 a weight of 0");
+  });
+
+  it("sends a share of the requests as a logged-in user", async () => {
+    const { backend } = renderTraffic();
+    expect(input("traffic-user-share").disabled).toBe(true);
+    await fireEvent.input(input("traffic-user"), { target: { value: "jason" } });
+    await fireEvent.input(input("traffic-user-share"), { target: { value: "150" } });
+    expect(screen.getByText("Choose from 0 to 100 percent of the requests.")).toBeTruthy();
+    expect((screen.getByTestId("traffic-start") as HTMLButtonElement).disabled).toBe(true);
+    await fireEvent.input(input("traffic-user-share"), { target: { value: "50" } });
+    await fireEvent.click(screen.getByTestId("traffic-start"));
+    expect(backend.startTraffic).toHaveBeenCalledWith(
+      { rate: 20, concurrency: 10, durationSecs: 60, user: "jason", userShare: 50 },
+      expect.any(Function),
+    );
+  });
+
+  it("has the traffic-management section, which knows the running generator's concurrency", async () => {
+    const { backend } = renderTraffic();
+    await fireEvent.click(screen.getByTestId("tm-tab-breaker"));
+    await fireEvent.change(screen.getByTestId("tm-service"), { target: { value: "productpage" } });
+    expect(screen.queryByTestId("breaker-below-concurrency")).toBeNull();
+    await fireEvent.click(screen.getByTestId("traffic-start"));
+    backend.emitTraffic(sampleStats({ settings: { rate: 20, concurrency: 10, durationSecs: 60, user: null, userShare: null } }));
+    const warn = await screen.findByTestId("breaker-below-concurrency");
+    expect(warn.textContent).toContain("keeps 10 requests in flight");
   });
 });

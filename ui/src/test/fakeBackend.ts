@@ -18,6 +18,7 @@ import type { SimulatedInfo } from "../lib/generated/SimulatedInfo";
 import type { TrafficStats } from "../lib/generated/TrafficStats";
 import { sampleActions } from "../lib/actions/sampleActions";
 import { FakeLessons } from "../lib/lessons/fakeLessons";
+import { sampleHistory } from "../lib/mesh/trafficSample";
 
 export function check(over: Partial<CheckResult> & Pick<CheckResult, "id" | "status">): CheckResult {
   return {
@@ -78,9 +79,19 @@ export interface FakeBackend extends Backend {
   applyWeights: ReturnType<typeof vi.fn<Backend["applyWeights"]>>;
   undoWeights: ReturnType<typeof vi.fn<Backend["undoWeights"]>>;
   setInjection: ReturnType<typeof vi.fn<Backend["setInjection"]>>;
+  routeTraffic: ReturnType<typeof vi.fn<Backend["routeTraffic"]>>;
+  injectFault: ReturnType<typeof vi.fn<Backend["injectFault"]>>;
+  setRequestTimeout: ReturnType<typeof vi.fn<Backend["setRequestTimeout"]>>;
+  setRetries: ReturnType<typeof vi.fn<Backend["setRetries"]>>;
+  setBreaker: ReturnType<typeof vi.fn<Backend["setBreaker"]>>;
+  setMtls: ReturnType<typeof vi.fn<Backend["setMtls"]>>;
+  resetRouting: ReturnType<typeof vi.fn<Backend["resetRouting"]>>;
+  probeClients: ReturnType<typeof vi.fn<Backend["probeClients"]>>;
   startTraffic: ReturnType<typeof vi.fn<Backend["startTraffic"]>>;
   stopTraffic: ReturnType<typeof vi.fn<Backend["stopTraffic"]>>;
+  followTraffic: ReturnType<typeof vi.fn<Backend["followTraffic"]>>;
   openDashboard: ReturnType<typeof vi.fn<Backend["openDashboard"]>>;
+  serviceHistory: ReturnType<typeof vi.fn<Backend["serviceHistory"]>>;
   openUrl: ReturnType<typeof vi.fn<Backend["openUrl"]>>;
   /** Sends traffic figures to the running generator's handler. */
   emitTraffic(stats: TrafficStats): void;
@@ -142,6 +153,7 @@ export function fakeBackend(opts: {
   const actions = sampleActions({ simulated: () => simulated !== null });
   let trafficHandler: ((s: TrafficStats) => void) | null = null;
   const lessons = new FakeLessons();
+  let followHandler: ((s: TrafficStats) => void) | null = null;
   return {
     lessons,
     lessonsList: () => lessons.lessonsList(),
@@ -159,14 +171,31 @@ export function fakeBackend(opts: {
     applyWeights: vi.fn<Backend["applyWeights"]>(actions.applyWeights),
     undoWeights: vi.fn<Backend["undoWeights"]>(actions.undoWeights),
     setInjection: vi.fn<Backend["setInjection"]>(actions.setInjection),
+    routeTraffic: vi.fn<Backend["routeTraffic"]>(actions.routeTraffic),
+    injectFault: vi.fn<Backend["injectFault"]>(actions.injectFault),
+    setRequestTimeout: vi.fn<Backend["setRequestTimeout"]>(actions.setRequestTimeout),
+    setRetries: vi.fn<Backend["setRetries"]>(actions.setRetries),
+    setBreaker: vi.fn<Backend["setBreaker"]>(actions.setBreaker),
+    setMtls: vi.fn<Backend["setMtls"]>(actions.setMtls),
+    resetRouting: vi.fn<Backend["resetRouting"]>(actions.resetRouting),
+    probeClients: vi.fn<Backend["probeClients"]>(actions.probeClients),
     openDashboard: vi.fn<Backend["openDashboard"]>(actions.openDashboard),
+    // Fixed clock, so charts drawn in tests are the same every run.
+    serviceHistory: vi.fn<Backend["serviceHistory"]>((ns, name, minutes) => Promise.resolve(sampleHistory(ns, name, minutes, 1_800_000_000_000))),
     openUrl: vi.fn<Backend["openUrl"]>(actions.openUrl),
     startTraffic: vi.fn<Backend["startTraffic"]>((_settings, h) => {
       trafficHandler = h;
       return Promise.resolve();
     }),
     stopTraffic: vi.fn<Backend["stopTraffic"]>(() => Promise.resolve(trafficHandler !== null)),
-    emitTraffic: (stats) => trafficHandler?.(stats),
+    followTraffic: vi.fn<Backend["followTraffic"]>((h) => {
+      followHandler = h;
+      return Promise.resolve();
+    }),
+    emitTraffic: (stats) => {
+      trafficHandler?.(stats);
+      followHandler?.(stats);
+    },
     runPreflight: vi.fn<Backend["runPreflight"]>(opts.preflight ?? (() => Promise.resolve(defaultReport))),
     logInfo: () =>
       Promise.resolve(opts.logInfo ?? { dir: "/logs", file: "/logs/istio-playground.log.2026-01-01", recent: [] }),

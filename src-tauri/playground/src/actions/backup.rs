@@ -180,9 +180,7 @@ impl From<super::weights::RoutingBackup> for ChangeBackup {
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub struct UndoReport {
-    /// The action whose change was undone. Left out of the TypeScript type until the
-    /// window's Undo (which mocks this shape in its sample backend) is taught about it.
-    #[ts(skip)]
+    /// The action whose change was undone.
     pub action: ActionKind,
     /// One line per object: restored or deleted.
     pub done: Vec<String>,

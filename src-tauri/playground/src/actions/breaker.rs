@@ -25,18 +25,23 @@ pub struct BreakerPlan {
     /// Removes the connection pool and outlier detection; the other fields must be empty.
     pub clear: bool,
     /// `connectionPool.tcp.maxConnections`.
+    #[ts(type = "number | null")]
     pub max_connections: Option<i64>,
     /// `connectionPool.http.http1MaxPendingRequests`.
+    #[ts(type = "number | null")]
     pub max_pending_requests: Option<i64>,
     /// `connectionPool.http.maxRequestsPerConnection`.
+    #[ts(type = "number | null")]
     pub max_requests_per_connection: Option<i64>,
     /// `outlierDetection.consecutive5xxErrors`.
+    #[ts(type = "number | null")]
     pub consecutive_5xx_errors: Option<i64>,
     /// `outlierDetection.interval` (`1s`).
     pub interval: Option<String>,
     /// `outlierDetection.baseEjectionTime` (`3m`).
     pub base_ejection_time: Option<String>,
     /// `outlierDetection.maxEjectionPercent`, 0 to 100.
+    #[ts(type = "number | null")]
     pub max_ejection_percent: Option<i64>,
 }
 

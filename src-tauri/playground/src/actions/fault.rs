@@ -28,7 +28,10 @@ pub enum FaultKind {
     /// Hold requests this long before forwarding them (`7s`, `500ms`).
     Delay { delay: String },
     /// Answer at once with this HTTP status instead of forwarding.
-    Abort { status: i64 },
+    Abort {
+        #[ts(type = "number")]
+        status: i64,
+    },
 }
 
 /// A fault on a service's routes, or (`fault: None`) the removal of the faults there.
@@ -60,15 +63,23 @@ pub enum FaultEffect {
     /// v2 itself would have waited `reviewsTimeoutMs` for ratings.
     ProductpageGivesUp {
         service: String,
+        #[ts(type = "number")]
         delay_ms: u64,
+        #[ts(type = "number")]
         productpage_timeout_ms: u64,
         productpage_attempts: u32,
         /// About how long the page takes: every attempt runs into the timeout.
+        #[ts(type = "number")]
         page_wait_ms: u64,
+        #[ts(type = "number")]
         reviews_timeout_ms: u64,
     },
     /// A delay shorter than every timeout on the way: the page is only slower.
-    Slower { service: String, delay_ms: u64 },
+    Slower {
+        service: String,
+        #[ts(type = "number")]
+        delay_ms: u64,
+    },
     /// An abort on ratings: reviews v2 and v3 show "Ratings service is currently
     /// unavailable" (reviews v1 does not call ratings).
     RatingsUnavailable { status: u16 },

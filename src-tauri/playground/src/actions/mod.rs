@@ -5,6 +5,7 @@
 
 pub mod backup;
 pub mod breaker;
+pub mod client;
 pub mod fault;
 pub mod injection;
 pub mod mtls;
@@ -103,6 +104,9 @@ pub enum ActionError {
     /// One write was refused and putting back the earlier ones failed too.
     #[error("{cause}; putting back what had been written failed too ({restore})")]
     ChangeRollbackFailed { cause: String, restore: String },
+    /// A curl client pod did not start in time.
+    #[error("the curl client in namespace {namespace} did not start within {waited_secs} s")]
+    ClientNotReady { namespace: String, waited_secs: u64 },
     /// Reading from the cluster failed.
     #[error("reading {what} failed: {source}")]
     Read {
@@ -161,6 +165,7 @@ impl ActionError {
             ActionError::UnknownWorkload { .. } => crate::ErrorCode::UnknownWorkload,
             ActionError::ChangeRolledBack { .. } => crate::ErrorCode::ApplyRolledBack,
             ActionError::ChangeRollbackFailed { .. } => crate::ErrorCode::RollbackFailed,
+            ActionError::ClientNotReady { .. } => crate::ErrorCode::NotReady,
         }
     }
 
@@ -224,6 +229,10 @@ impl ActionError {
             ActionError::ChangeRollbackFailed { .. } => {
                 "Look at the objects on the Mesh screen; Undo, or use Reset routing.".into()
             }
+            ActionError::ClientNotReady { namespace, .. } => format!(
+                "Its image ({}) may still be downloading: try again in a minute, or look at `kubectl get pods -n {namespace}`.",
+                client::CLIENT_IMAGE
+            ),
             ActionError::Read { .. } | ActionError::Write { .. } => {
                 "Check that the playground cluster is running (Setup screen), then try again.".into()
             }

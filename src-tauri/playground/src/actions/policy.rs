@@ -55,6 +55,7 @@ pub struct RetryPlan {
     /// Removes the retries (Istio's default applies again); the other fields must be empty.
     pub clear: bool,
     /// Tries after the first one.
+    #[ts(type = "number | null")]
     pub attempts: Option<i64>,
     /// Time allowed to each try (`2s`).
     pub per_try_timeout: Option<String>,

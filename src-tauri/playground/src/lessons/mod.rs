@@ -240,6 +240,53 @@ pub struct StepRun {
     pub applied: Vec<AppliedAction>,
 }
 
+/// What [`crate::Session::run_lesson`] reports as it goes.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase", tag = "type")]
+#[ts(export)]
+pub enum RunEvent {
+    Started {
+        index: u32,
+        step: String,
+    },
+    Applied {
+        run: StepRun,
+    },
+    /// `outcome` is None for a step without a check.
+    Passed {
+        step: String,
+        outcome: Option<CheckOutcome>,
+        secs: f64,
+    },
+    Failed {
+        step: String,
+        failure: RunFailure,
+    },
+    /// Not run because an earlier step failed.
+    Skipped {
+        step: String,
+    },
+}
+
+/// Why a step failed in a run.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase", tag = "type")]
+#[ts(export)]
+pub enum RunFailure {
+    /// "Do it" failed.
+    Action {
+        message: String,
+        hint: Option<String>,
+    },
+    /// The check did not pass in time; its last outcome, or why it could not run.
+    #[serde(rename_all = "camelCase")]
+    CheckTimedOut {
+        after_secs: f64,
+        last: Option<CheckOutcome>,
+        error: Option<String>,
+    },
+}
+
 /// The app's lessons: the built-in ones, then the files a teacher added to `dir` (sorted by
 /// file name). A user file with the name of an earlier lesson is skipped with a warning; a
 /// file that no longer fits the schema is skipped too (opening it shows why).

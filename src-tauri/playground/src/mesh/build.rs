@@ -490,6 +490,23 @@ fn readiness_health(r: Readiness) -> (Health, Vec<HealthReason>) {
     }
 }
 
+/// Drawn namespaces without injection where a pod runs without a sidecar: clients that
+/// send plain text.
+pub(crate) fn plain_text_namespaces(inputs: &MeshInputs, ix: &Index) -> Vec<String> {
+    ix.visible
+        .iter()
+        .filter(|ns| ns.as_str() != ISTIO_NAMESPACE)
+        .filter(|ns| {
+            !inputs
+                .namespaces
+                .get(ns.as_str())
+                .is_some_and(|n| n.injection.injects())
+        })
+        .filter(|ns| in_ns(&inputs.pods, ns).any(|(_, p)| !p.has_sidecar && !p.deleting))
+        .cloned()
+        .collect()
+}
+
 fn namespace_entry(inputs: &MeshInputs, ix: &Index, ns: &str) -> Option<Entry> {
     if !ix.visible.contains(ns) {
         return None;
@@ -511,13 +528,35 @@ fn namespace_entry(inputs: &MeshInputs, ix: &Index, ns: &str) -> Option<Entry> {
     if ns != ISTIO_NAMESPACE {
         mtls.extend(in_ns(&inputs.peer_authentications, ns).filter_map(|(_, p)| policy(p)));
     }
+    let mut validations = Vec::new();
+    // The namespace's own namespace-wide policy wins over the mesh's (a workload policy,
+    // which has a selector, is not in these inputs' scope).
+    let effective = mtls
+        .iter()
+        .filter(|p| p.name == "default" || p.mesh_wide)
+        .min_by_key(|p| p.mesh_wide);
+    if ns != ISTIO_NAMESPACE
+        && let Some(p) = effective
+        && p.mode == "STRICT"
+    {
+        let namespaces = plain_text_namespaces(inputs, ix);
+        if !namespaces.is_empty() {
+            validations.push(problem(
+                Severity::Warning,
+                Finding::StrictWithPlainTextClients {
+                    mesh_wide: p.mesh_wide,
+                    namespaces,
+                },
+            ));
+        }
+    }
     Some(Entry {
         node: node(
             ns_id(ns),
             ns,
             ns,
             NodeDetails::Namespace(NamespaceDetails { injection, mtls }),
-            Vec::new(),
+            validations,
             object("v1", "Namespace", None, ns),
         ),
         edges: Vec::new(),
@@ -884,6 +923,9 @@ fn subset_entry(inputs: &MeshInputs, ix: &Index, svc: &Key, name: &str) -> Optio
             } else if routed && !targets.iter().any(|t| t.has_ready_pod(inputs, ix)) {
                 validations.push(problem(Severity::Warning, Finding::SubsetNoReadyPods));
             }
+            if !routed {
+                validations.push(problem(Severity::Info, Finding::SubsetNotRouted));
+            }
             edges.extend(
                 targets
                     .iter()
@@ -967,6 +1009,39 @@ fn gateway_entry(inputs: &MeshInputs, ix: &Index, key: &Key) -> Option<Entry> {
     })
 }
 
+/// Whether a VirtualService routes requests inside the mesh (not only at a gateway).
+pub(crate) fn routes_mesh(vs: &VirtualServiceInfo) -> bool {
+    vs.gateways.is_empty() || vs.gateways.iter().any(|g| g == "mesh")
+}
+
+/// The other drawn VirtualServices of the same namespace that route `host` (resolved to the
+/// same service) inside the mesh, by name.
+fn overlapping(
+    inputs: &MeshInputs,
+    ix: &Index,
+    vs: &VirtualServiceInfo,
+    host: &str,
+) -> Vec<String> {
+    let Some(svc) = service_key(host, &vs.namespace) else {
+        return Vec::new();
+    };
+    ix.vs_of_service
+        .get(&svc)
+        .into_iter()
+        .flatten()
+        .filter(|k| k.0 == vs.namespace && k.1 != vs.name)
+        .filter_map(|k| inputs.virtual_services.get(k))
+        .filter(|other| {
+            routes_mesh(other)
+                && other
+                    .hosts
+                    .iter()
+                    .any(|h| service_key(h, &other.namespace).as_ref() == Some(&svc))
+        })
+        .map(|other| other.name.clone())
+        .collect()
+}
+
 fn virtual_service_entry(inputs: &MeshInputs, ix: &Index, key: &Key) -> Option<Entry> {
     let vs = inputs.virtual_services.get(key)?;
     if !ix.visible.contains(&vs.namespace) {
@@ -997,6 +1072,34 @@ fn virtual_service_entry(inputs: &MeshInputs, ix: &Index, key: &Key) -> Option<E
                 && service_drawn(inputs, ix, &svc)
             {
                 edges.push(edge(EdgeKind::RoutedBy, &svc_id(&svc.0, &svc.1), &id));
+            }
+        }
+    }
+    // Istio takes the first route that matches: after one without matches, none is tried.
+    let catch_all = vs.http.iter().position(|r| r.matches.is_empty());
+    if let Some(first) = catch_all {
+        for (i, route) in vs.http.iter().enumerate().skip(first + 1) {
+            validations.push(problem(
+                Severity::Warning,
+                Finding::RouteUnreachable {
+                    route: u32::try_from(i).unwrap_or(u32::MAX),
+                    after: u32::try_from(first).unwrap_or(u32::MAX),
+                    has_fault: route.fault.is_some(),
+                },
+            ));
+        }
+    }
+    if applies_to_mesh {
+        for host in &vs.hosts {
+            let others: Vec<String> = overlapping(inputs, ix, vs, host);
+            if !others.is_empty() {
+                validations.push(problem(
+                    Severity::Warning,
+                    Finding::OverlappingVirtualServices {
+                        host: host.clone(),
+                        others,
+                    },
+                ));
             }
         }
     }

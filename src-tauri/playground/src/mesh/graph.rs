@@ -31,6 +31,16 @@ impl MeshGraph {
         self.graph.edge_count()
     }
 
+    /// Every node, in no particular order.
+    pub fn nodes(&self) -> impl Iterator<Item = &GraphNode> {
+        self.graph.node_weights()
+    }
+
+    /// Every edge, in no particular order.
+    pub fn edges(&self) -> impl Iterator<Item = &GraphEdge> {
+        self.graph.edge_weights()
+    }
+
     /// Edges into `id` of a kind.
     pub fn incoming(&self, id: &str, kind: EdgeKind) -> Vec<&GraphEdge> {
         self.edges_of(id, kind, Direction::Incoming)

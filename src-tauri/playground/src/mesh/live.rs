@@ -90,6 +90,9 @@ impl MeshModel {
                     return;
                 }
                 t.add(NodeKey::Namespace(name.clone()));
+                // Its injection decides whether its pods without sidecars are plain-text
+                // clients of every STRICT namespace.
+                self.every_namespace(t);
                 self.namespace_workloads(&name, t);
                 self.check_visible(&name, t);
             }
@@ -156,6 +159,13 @@ impl MeshModel {
                 t.add(NodeKey::VirtualService(key.clone()));
                 for vs in old.iter().chain(value.iter()) {
                     t.keys.extend(routed_subsets(vs));
+                    // The other VirtualServices of its hosts (whether they overlap).
+                    for svc in service_refs(vs) {
+                        if let Some(vss) = self.ix.vs_of_service.get(&svc) {
+                            t.keys
+                                .extend(vss.iter().cloned().map(NodeKey::VirtualService));
+                        }
+                    }
                 }
                 if let Some(vs) = &old {
                     self.ix.remove_virtual_service(&key, vs);
@@ -199,6 +209,11 @@ impl MeshModel {
         }
     }
 
+    fn every_namespace(&self, t: &mut Touched) {
+        t.keys
+            .extend(self.ix.visible.iter().cloned().map(NodeKey::Namespace));
+    }
+
     fn touch_pod(&mut self, key: Key, value: Option<PodInfo>, t: &mut Touched) {
         let old = self.inputs.pods.get(&key).cloned();
         if !self.inputs.apply(Change::Pod(key.clone(), value.clone())) {
@@ -211,6 +226,11 @@ impl MeshModel {
             None => self.ix.remove_pod(&key),
         }
         t.add(NodeKey::Pod(key.clone()));
+        // A client without a sidecar coming or going changes what STRICT namespaces say.
+        let plain = |p: &Option<PodInfo>| p.as_ref().is_some_and(|p| !p.has_sidecar && !p.deleting);
+        if plain(&old) != plain(&value) {
+            self.every_namespace(t);
+        }
         let orphan =
             (old.is_some() && old_owner.is_none()) || (value.is_some() && new_owner.is_none());
         if orphan {

@@ -1,6 +1,7 @@
 //! The mesh model: what runs in the cluster and how a request travels through it, as a typed
 //! graph (`build`), kept current change by change (`live`), its differences over time
-//! (`diff`), and the watchers that feed it (`watch`).
+//! (`diff`), the watchers that feed it (`watch`), and observed traffic laid onto it
+//! (`traffic`).
 
 pub mod build;
 pub mod diff;
@@ -9,6 +10,7 @@ pub mod inputs;
 pub mod live;
 pub mod model;
 pub mod samples;
+pub mod traffic;
 pub mod watch;
 
 pub use build::build;
@@ -16,6 +18,7 @@ pub use graph::MeshGraph;
 pub use inputs::MeshInputs;
 pub use live::MeshModel;
 pub use model::*;
+pub use traffic::{NodeTraffic, SplitSeen, TrafficLink, TrafficOverlay, TrafficState};
 
 #[cfg(test)]
 mod tests;

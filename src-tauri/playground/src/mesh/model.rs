@@ -204,6 +204,28 @@ pub enum Finding {
         subset: String,
         service: String,
     },
+    /// A route (index from 0) comes after route `after`, which matches every request: no
+    /// request ever reaches it, so its fault (`has_fault`) and destinations do nothing.
+    #[serde(rename_all = "camelCase")]
+    RouteUnreachable {
+        route: u32,
+        after: u32,
+        has_fault: bool,
+    },
+    /// Other VirtualServices (in the same namespace) also route this host inside the mesh:
+    /// Istio uses only one of them for it, so the others' routes may never apply.
+    OverlappingVirtualServices { host: String, others: Vec<String> },
+    /// No VirtualService routes to this subset: it is defined but unused.
+    SubsetNotRouted,
+    /// The namespace requires mutual TLS (STRICT) while pods without a sidecar run in
+    /// namespaces without injection (`namespaces`): their plain-text requests here are
+    /// refused.
+    #[serde(rename_all = "camelCase")]
+    StrictWithPlainTextClients {
+        /// The policy's mode comes from the mesh-wide policy.
+        mesh_wide: bool,
+        namespaces: Vec<String>,
+    },
 }
 
 /// A finding about the configuration, attached to the node it concerns.
@@ -571,12 +593,22 @@ pub struct WatchStatus {
 }
 
 /// What the mesh stream sends: a full snapshot first, then diffs (also after a reconnect:
-/// what changed meanwhile), and the connection's state when it changes.
+/// what changed meanwhile), the connection's state when it changes, and after the snapshot
+/// the observed traffic at every telemetry refresh.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(tag = "type", rename_all = "camelCase")]
 #[ts(export)]
 pub enum MeshEvent {
-    Snapshot { snapshot: MeshSnapshot },
-    Diff { diff: GraphDiff },
-    Status { status: WatchStatus },
+    Snapshot {
+        snapshot: MeshSnapshot,
+    },
+    Diff {
+        diff: GraphDiff,
+    },
+    Status {
+        status: WatchStatus,
+    },
+    Traffic {
+        traffic: super::traffic::TrafficState,
+    },
 }

@@ -681,3 +681,214 @@ fn hosts_outside_the_cluster_name_no_service() {
             .any(|n| n.namespace == "example" || n.namespace == "com")
     );
 }
+
+// ---- Traffic management mistakes ----
+
+fn key(ns: &str, name: &str) -> Key {
+    (ns.into(), name.into())
+}
+
+#[test]
+fn a_route_after_a_catch_all_is_never_reached_and_its_fault_does_nothing() {
+    let mut m = bookinfo();
+    // The catch-all first, then jason's delay: Istio takes the first route that matches.
+    let vs = vs_json(
+        "ratings",
+        &["ratings"],
+        &[],
+        serde_json::json!([
+            {"route": [{"destination": {"host": "ratings"}}]},
+            {
+                "match": [{"headers": {"end-user": {"exact": "jason"}}}],
+                "fault": {"delay": {"fixedDelay": "7s", "percentage": {"value": 100}}},
+                "route": [{"destination": {"host": "ratings"}}]
+            },
+            {"route": [{"destination": {"host": "ratings"}}]}
+        ]),
+    );
+    m.virtual_services
+        .insert(key("default", "ratings"), vs.clone());
+    let g = build(&m);
+    assert_eq!(
+        findings(&g, "vs/default/ratings"),
+        [
+            Finding::RouteUnreachable {
+                route: 1,
+                after: 0,
+                has_fault: true
+            },
+            Finding::RouteUnreachable {
+                route: 2,
+                after: 0,
+                has_fault: false
+            },
+        ]
+    );
+    assert_eq!(
+        g.node("vs/default/ratings").unwrap().health,
+        Health::Warning
+    );
+
+    // In Istio's order (the match first) every route can be reached.
+    let mut fixed = vs;
+    fixed.http.swap(0, 1);
+    fixed.http.pop();
+    m.virtual_services.insert(key("default", "ratings"), fixed);
+    assert_eq!(findings(&build(&m), "vs/default/ratings"), []);
+}
+
+#[test]
+fn two_virtual_services_for_one_host_are_flagged_on_both_until_one_goes() {
+    let mut m = bookinfo();
+    let extra = vs_json(
+        "reviews-test",
+        &["reviews.default.svc.cluster.local"],
+        &[],
+        serde_json::json!([{"route": [{"destination": {"host": "reviews", "subset": "v2"}}]}]),
+    );
+    m.virtual_services
+        .insert(key("default", "reviews-test"), extra.clone());
+    let g = build(&m);
+    assert!(
+        findings(&g, "vs/default/reviews").contains(&Finding::OverlappingVirtualServices {
+            host: "reviews".into(),
+            others: vec!["reviews-test".into()],
+        }),
+        "{:?}",
+        findings(&g, "vs/default/reviews")
+    );
+    assert_eq!(
+        findings(&g, "vs/default/reviews-test"),
+        [Finding::OverlappingVirtualServices {
+            host: "reviews.default.svc.cluster.local".into(),
+            others: vec!["reviews".into()],
+        }]
+    );
+    // A VirtualService bound only to a gateway routes there, not inside the mesh.
+    let mut at_gateway = extra.clone();
+    at_gateway.gateways = vec!["bookinfo-gateway".into()];
+    m.virtual_services
+        .insert(key("default", "reviews-test"), at_gateway);
+    assert!(
+        !findings(&build(&m), "vs/default/reviews")
+            .iter()
+            .any(|f| matches!(f, Finding::OverlappingVirtualServices { .. }))
+    );
+
+    // Kept current change by change: the second one coming and going updates the first.
+    let mut model = super::live::MeshModel::new(bookinfo());
+    model.apply([Change::VirtualService(
+        key("default", "reviews-test"),
+        Some(extra),
+    )]);
+    assert!(
+        model
+            .graph()
+            .node("vs/default/reviews")
+            .unwrap()
+            .validations
+            .iter()
+            .any(|v| matches!(v.finding, Finding::OverlappingVirtualServices { .. }))
+    );
+    model.apply([Change::VirtualService(key("default", "reviews-test"), None)]);
+    assert_eq!(model.snapshot(), build(&bookinfo()).snapshot());
+}
+
+#[test]
+fn a_subset_no_route_uses_is_noted_without_raising_health() {
+    let mut m = bookinfo();
+    let vs = m
+        .virtual_services
+        .get_mut(&key("default", "reviews"))
+        .unwrap();
+    vs.http[0].destinations.truncate(1);
+    vs.http[0].destinations[0].weight = None;
+    let g = build(&m);
+    assert_eq!(findings(&g, "subset/default/reviews/v1"), []);
+    for v in ["v2", "v3"] {
+        let id = format!("subset/default/reviews/{v}");
+        assert_eq!(findings(&g, &id), [Finding::SubsetNotRouted]);
+        assert_eq!(g.node(&id).unwrap().validations[0].severity, Severity::Info);
+        assert_eq!(g.node(&id).unwrap().health, Health::Ok);
+    }
+}
+
+#[test]
+fn strict_while_a_pod_without_sidecar_runs_outside_injection_is_flagged() {
+    let mut m = bookinfo();
+    m.peer_authentications.insert(
+        key("default", "default"),
+        PeerAuthenticationInfo {
+            namespace: "default".into(),
+            name: "default".into(),
+            mode: Some("STRICT".into()),
+        },
+    );
+    assert_eq!(
+        findings(&build(&m), "ns/default"),
+        [],
+        "no plain-text client yet"
+    );
+
+    m.namespaces.insert(
+        "legacy".into(),
+        NamespaceInfo {
+            name: "legacy".into(),
+            injection: Injection::None,
+        },
+    );
+    deploy(&mut m, "legacy", "curl", &[("app", "curl")], 1, 1);
+    pod(
+        &mut m,
+        "legacy",
+        "curl-6d8f",
+        &[("app", "curl")],
+        false,
+        true,
+    );
+    let g = build(&m);
+    assert_eq!(
+        findings(&g, "ns/default"),
+        [Finding::StrictWithPlainTextClients {
+            mesh_wide: false,
+            namespaces: vec!["legacy".into()],
+        }]
+    );
+    assert_eq!(findings(&g, "ns/legacy"), [], "legacy itself is not STRICT");
+
+    // PERMISSIVE accepts plain text: nothing to say.
+    let mut permissive = m.clone();
+    permissive
+        .peer_authentications
+        .get_mut(&key("default", "default"))
+        .unwrap()
+        .mode = Some("PERMISSIVE".into());
+    assert_eq!(findings(&build(&permissive), "ns/default"), []);
+
+    // Mesh-wide STRICT: the mesh's namespaces say so.
+    let mut mesh = m.clone();
+    mesh.peer_authentications.remove(&key("default", "default"));
+    mesh.peer_authentications.insert(
+        key("istio-system", "default"),
+        PeerAuthenticationInfo {
+            namespace: "istio-system".into(),
+            name: "default".into(),
+            mode: Some("STRICT".into()),
+        },
+    );
+    assert_eq!(
+        findings(&build(&mesh), "ns/default"),
+        [Finding::StrictWithPlainTextClients {
+            mesh_wide: true,
+            namespaces: vec!["legacy".into()],
+        }]
+    );
+
+    // Kept current: the client pod going away clears the finding on default.
+    let mut model = super::live::MeshModel::new(m.clone());
+    model.apply([Change::Pod(key("legacy", "curl-6d8f"), None)]);
+    let mut without = m;
+    without.pods.remove(&key("legacy", "curl-6d8f"));
+    assert_eq!(model.snapshot(), build(&without).snapshot());
+    assert_eq!(findings(model.graph(), "ns/default"), []);
+}

@@ -7,6 +7,10 @@
 //! meanwhile into one update of the incremental model (`MeshModel`) and sends its diff.
 //! After a watch fails and relists, the task sends what changed meanwhile as a diff
 //! against what the receiver already has: never a second snapshot.
+//!
+//! Given a telemetry feed ([`spawn_with_traffic`]), the model task also lays every reading
+//! onto the model as it is at that moment and sends it as `MeshEvent::Traffic`, after the
+//! snapshot (a reading that arrives before it waits for it, the older ones are dropped).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Debug;
@@ -28,6 +32,8 @@ use super::diff;
 use super::inputs::*;
 use super::live::MeshModel;
 use super::model::{GraphDiff, MeshEvent, WatchStatus};
+use super::traffic;
+use crate::telemetry::TelemetryUpdate;
 use crate::{Error, Result};
 
 /// Istio kinds the model reads, as (group, version, kind, plural).
@@ -83,6 +89,16 @@ impl Drop for MeshWatch {
 
 /// Starts watching; events arrive on the returned receiver until the `MeshWatch` is dropped.
 pub fn spawn(client: Client) -> (mpsc::Receiver<MeshEvent>, MeshWatch) {
+    spawn_with_traffic(client, None)
+}
+
+/// [`spawn`], with the readings of `telemetry` (see [`crate::telemetry::watch`]) laid onto
+/// the model and sent as traffic events. Dropping the `MeshWatch` drops the feed's receiver,
+/// which ends the telemetry watch.
+pub fn spawn_with_traffic(
+    client: Client,
+    telemetry: Option<mpsc::Receiver<TelemetryUpdate>>,
+) -> (mpsc::Receiver<MeshEvent>, MeshWatch) {
     let (updates, rx_updates) = mpsc::channel(1024);
     let (tx, rx) = mpsc::channel(64);
     let mut tasks = vec![
@@ -171,7 +187,7 @@ pub fn spawn(client: Client) -> (mpsc::Receiver<MeshEvent>, MeshWatch) {
             ),
         });
     }
-    tasks.push(tokio::spawn(model_loop(rx_updates, tx)));
+    tasks.push(tokio::spawn(model_loop(rx_updates, telemetry, tx)));
     (rx, MeshWatch { tasks })
 }
 
@@ -309,17 +325,52 @@ fn is_not_found(e: &watcher::Error) -> bool {
     }
 }
 
+/// The next telemetry reading; never, without a feed or once it has ended.
+async fn next_reading(
+    feed: &mut Option<mpsc::Receiver<TelemetryUpdate>>,
+) -> Option<TelemetryUpdate> {
+    match feed {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
 /// Keeps the model and sends what the receiver needs: the snapshot once every kind has
 /// listed, then diffs. While a watch is failing, diffs are held (folded into one) and sent
-/// right after the status that says the connection is back.
-async fn model_loop(mut updates: mpsc::Receiver<Update>, tx: mpsc::Sender<MeshEvent>) {
+/// right after the status that says the connection is back. Telemetry readings are laid
+/// onto the model and sent as they come, once the snapshot is out.
+async fn model_loop(
+    mut updates: mpsc::Receiver<Update>,
+    mut telemetry: Option<mpsc::Receiver<TelemetryUpdate>>,
+    tx: mpsc::Sender<MeshEvent>,
+) {
+    let mut early_reading: Option<TelemetryUpdate> = None;
     let mut pending = MeshInputs::default();
     let mut model: Option<MeshModel> = None;
     let mut synced: BTreeSet<&'static str> = BTreeSet::new();
     let mut failing: BTreeMap<&'static str, String> = BTreeMap::new();
     let mut held = GraphDiff::default();
     let mut was_connected = true;
-    while let Some(first) = updates.recv().await {
+    loop {
+        let first = tokio::select! {
+            u = updates.recv() => match u {
+                Some(u) => u,
+                None => return,
+            },
+            r = next_reading(&mut telemetry) => {
+                match (r, &model) {
+                    (None, _) => telemetry = None,
+                    (Some(r), None) => early_reading = Some(r),
+                    (Some(r), Some(m)) => {
+                        let traffic = traffic::traffic_state(m.graph(), r);
+                        if tx.send(MeshEvent::Traffic { traffic }).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+                continue;
+            }
+        };
         // A burst (a rollout, a relist) becomes one update of the model and one diff.
         let mut batch = vec![first];
         while let Ok(u) = updates.try_recv() {
@@ -355,6 +406,11 @@ async fn model_loop(mut updates: mpsc::Receiver<Update>, tx: mpsc::Sender<MeshEv
                     events.push(MeshEvent::Snapshot {
                         snapshot: m.snapshot(),
                     });
+                    if let Some(r) = early_reading.take() {
+                        events.push(MeshEvent::Traffic {
+                            traffic: traffic::traffic_state(m.graph(), r),
+                        });
+                    }
                     model = Some(m);
                 }
             }

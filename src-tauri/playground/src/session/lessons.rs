@@ -13,7 +13,7 @@ use super::{Session, SetupOptions, state_dir};
 use crate::lessons::check::{self, DeploymentReady};
 use crate::lessons::{
     self, AppliedAction, Check, CheckOutcome, Lesson, LessonError, LessonProgress, LessonSummary,
-    Observation, StepAction, StepRun,
+    Observation, RunEvent, RunFailure, StepAction, StepRun,
 };
 use crate::mesh::inputs::PodInfo;
 use crate::telemetry::{Prometheus, TelemetryProblem, read_traffic};
@@ -113,7 +113,8 @@ impl Session {
         Ok(match action {
             StepAction::Setup if dry_run => (None, String::new()),
             StepAction::Setup if simulated => {
-                self.start_simulated(crate::simulated::playground_options(), None).await?;
+                self.start_simulated(crate::simulated::playground_options(), None)
+                    .await?;
                 (None, String::new())
             }
             StepAction::Setup => {
@@ -199,15 +200,88 @@ impl Session {
         })
     }
 
-    /// The step's check, now. A step without a check passes.
+    /// The step's check, now; None for a step without one.
     #[tracing::instrument(skip(self))]
     pub async fn lesson_check(&self, lesson: &str, step: &str) -> Result<Option<CheckOutcome>> {
         let lesson = self.lesson(lesson)?;
         let step = lesson.step(step)?;
-        let Some(check) = &step.check else {
-            return Ok(None);
-        };
-        Ok(Some(self.evaluate(check).await?))
+        match &step.check {
+            Some(check) => Ok(Some(self.evaluate(check).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Runs a whole lesson as a class would: each step's actions, then its check until it
+    /// passes or `timeout` has gone by. Stops at the first step that fails; the rest are
+    /// reported as skipped. True when every step passed.
+    #[tracing::instrument(skip_all, fields(lesson = %lesson.name, simulated))]
+    pub async fn run_lesson(
+        &self,
+        lesson: &Lesson,
+        simulated: bool,
+        timeout: Duration,
+        mut on_event: impl FnMut(RunEvent),
+    ) -> bool {
+        for (index, step) in lesson.steps.iter().enumerate() {
+            let started = std::time::Instant::now();
+            on_event(RunEvent::Started {
+                index: index as u32,
+                step: step.id.clone(),
+            });
+            match self
+                .run_step_actions(&step.id, &step.actions, simulated, false)
+                .await
+            {
+                Ok(run) => on_event(RunEvent::Applied { run }),
+                Err(e) => {
+                    on_event(RunEvent::Failed {
+                        step: step.id.clone(),
+                        failure: RunFailure::Action {
+                            message: e.to_string(),
+                            hint: e.hint(),
+                        },
+                    });
+                    skip_rest(lesson, index + 1, &mut on_event);
+                    return false;
+                }
+            }
+            let Some(check) = &step.check else {
+                on_event(RunEvent::Passed {
+                    step: step.id.clone(),
+                    outcome: None,
+                    secs: started.elapsed().as_secs_f64(),
+                });
+                continue;
+            };
+            loop {
+                let (outcome, error) = match self.evaluate(check).await {
+                    Ok(o) => (Some(o), None),
+                    Err(e) => (None, Some(e.to_string())),
+                };
+                if outcome.as_ref().is_some_and(|o| o.passed) {
+                    on_event(RunEvent::Passed {
+                        step: step.id.clone(),
+                        outcome,
+                        secs: started.elapsed().as_secs_f64(),
+                    });
+                    break;
+                }
+                if started.elapsed() >= timeout {
+                    on_event(RunEvent::Failed {
+                        step: step.id.clone(),
+                        failure: RunFailure::CheckTimedOut {
+                            after_secs: timeout.as_secs_f64(),
+                            last: outcome,
+                            error,
+                        },
+                    });
+                    skip_rest(lesson, index + 1, &mut on_event);
+                    return false;
+                }
+                tokio::time::sleep(CHECK_EVERY).await;
+            }
+        }
+        true
     }
 
     async fn evaluate(&self, check: &Check) -> Result<CheckOutcome> {
@@ -306,6 +380,17 @@ impl Session {
                 })
             })
             .collect())
+    }
+}
+
+/// How often [`Session::run_lesson`] looks again at a check that does not pass yet.
+const CHECK_EVERY: Duration = Duration::from_secs(2);
+
+fn skip_rest(lesson: &Lesson, from: usize, on_event: &mut impl FnMut(RunEvent)) {
+    for step in &lesson.steps[from..] {
+        on_event(RunEvent::Skipped {
+            step: step.id.clone(),
+        });
     }
 }
 

@@ -27,7 +27,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use tokio::sync::mpsc;
 
@@ -50,10 +50,33 @@ use crate::preflight::{self, PreflightInput, PreflightReport};
 use crate::provision::{self, EventSink, ProvisionConfig, RunSlot, SetupPlan};
 use crate::simulated::SimOptions;
 use crate::simulated::{SimulatedInfo, SimulatedPlayground};
+use crate::telemetry::{self, Prometheus, ServiceHistory, TimeRange, WatchOptions};
 use crate::traffic::{self, TrafficError, TrafficRun, TrafficSettings, TrafficStats};
 use crate::{Error, Result};
 
 pub use undo::{UndoKey, UndoStore};
+
+/// The longest history the charts ask for.
+pub const MAX_HISTORY_MINUTES: u32 = 60;
+
+/// About this many points per chart, whatever the span.
+const HISTORY_POINTS: u64 = 120;
+
+/// The span of `minutes` up to `now` in whole-second steps of about `HISTORY_POINTS`
+/// points, and the window each point averages over: the watch's window, or a step when
+/// steps are longer (so no request falls between two points).
+fn history_range(now: SystemTime, minutes: u32, window: Duration) -> (TimeRange, Duration) {
+    let span = Duration::from_secs(u64::from(minutes) * 60);
+    let step = Duration::from_secs((span.as_secs() / HISTORY_POINTS).max(1));
+    (
+        TimeRange {
+            start: now - span,
+            end: now,
+            step,
+        },
+        window.max(step),
+    )
+}
 
 /// Options of a setup run that differ between runs.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -77,6 +100,9 @@ pub struct Session {
     /// process cannot interleave their history.
     undo_order: tokio::sync::Mutex<()>,
     traffic: Mutex<Option<TrafficRun>>,
+    /// The latest figures of the current or last traffic run, whoever started it (the
+    /// Traffic screen, a lesson step), so every view can follow the same run.
+    traffic_stats: tokio::sync::watch::Sender<Option<TrafficStats>>,
     dashboards: tokio::sync::Mutex<HashMap<Dashboard, PortForward>>,
 }
 
@@ -101,6 +127,7 @@ impl Session {
             provisioning: RunSlot::default(),
             undo_order: tokio::sync::Mutex::new(()),
             traffic: Mutex::new(None),
+            traffic_stats: tokio::sync::watch::Sender::new(None),
             dashboards: tokio::sync::Mutex::new(HashMap::new()),
         }
     }
@@ -193,13 +220,58 @@ impl Session {
     }
 
     /// Watches the mesh of the current cluster: a snapshot, then diffs and status changes on
-    /// the returned receiver. A new watch replaces (and so stops) the previous one.
+    /// the returned receiver, and the observed traffic (or why there is none) at every
+    /// telemetry refresh. A new watch replaces (and so stops) the previous one, its
+    /// telemetry watch included.
     #[tracing::instrument(skip(self))]
     pub async fn watch_mesh(&self) -> Result<mpsc::Receiver<MeshEvent>> {
         let client = self.client().await?;
-        let (events, watch) = mesh::watch::spawn(client);
+        let prometheus = self.prometheus().await?;
+        let readings = telemetry::watch(prometheus, self.telemetry_options().await);
+        let (events, watch) = mesh::watch::spawn_with_traffic(client, Some(readings));
         *lock(&self.mesh_watch) = Some(watch);
         Ok(events)
+    }
+
+    /// Istio's Prometheus addon of the current cluster, through its API server, with kube's
+    /// retries off so a starting Prometheus says so at once instead of looking slow.
+    pub async fn prometheus(&self) -> Result<Prometheus> {
+        Ok(Prometheus::from_config(self.target().config().await?)?)
+    }
+
+    /// How often and over how long the traffic figures are read: the simulated Prometheus
+    /// scrapes every second, the addon every 15 s (see [`WatchOptions`]).
+    pub async fn telemetry_options(&self) -> WatchOptions {
+        if self.is_simulated().await {
+            WatchOptions::simulated()
+        } else {
+            WatchOptions::default()
+        }
+    }
+
+    /// One service's request rate, error share, latency and split per version over the
+    /// last `minutes` (1 to 60), about 120 points, for the Traffic screen's charts.
+    #[tracing::instrument(skip(self))]
+    pub async fn service_history(
+        &self,
+        namespace: &str,
+        name: &str,
+        minutes: u32,
+    ) -> Result<ServiceHistory> {
+        if namespace.is_empty() || name.is_empty() {
+            return Err(Error::InvalidInput(
+                "a service's history needs its namespace and name".into(),
+            ));
+        }
+        if !(1..=MAX_HISTORY_MINUTES).contains(&minutes) {
+            return Err(Error::InvalidInput(format!(
+                "a service's history covers 1 to {MAX_HISTORY_MINUTES} minutes, not {minutes}"
+            )));
+        }
+        let prometheus = self.prometheus().await?;
+        let options = self.telemetry_options().await;
+        let (range, window) = history_range(SystemTime::now(), minutes, options.window);
+        Ok(telemetry::service_history(&prometheus, namespace, name, range, window).await?)
     }
 
     /// Whether a mesh watch runs (the Mesh screen is fed).
@@ -394,6 +466,24 @@ impl Session {
             .await
     }
 
+    /// Runs curl from a client outside the mesh and one inside (deploying them the first
+    /// time) against a Service, for the mTLS lesson.
+    #[tracing::instrument(skip(self))]
+    pub async fn probe_clients(
+        &self,
+        probe: &crate::actions::client::ClientProbe,
+    ) -> Result<crate::actions::client::ProbeReport> {
+        let client = self.client().await?;
+        Ok(crate::actions::client::probe(&client, probe).await?)
+    }
+
+    /// Removes the two curl clients (and their namespace outside the mesh).
+    #[tracing::instrument(skip(self))]
+    pub async fn remove_clients(&self) -> Result<Vec<String>> {
+        let client = self.client().await?;
+        Ok(crate::actions::client::remove(&client).await?)
+    }
+
     /// Lists, and unless `dry_run` removes, the routing objects the app wrote.
     #[tracing::instrument(skip(self))]
     pub async fn reset_routing(&self, plan: &ResetPlan, dry_run: bool) -> Result<ResetReport> {
@@ -434,8 +524,19 @@ impl Session {
         if slot.as_ref().is_some_and(|r| !r.is_finished()) {
             return Err(TrafficError::AlreadyRunning.into());
         }
+        let published = self.traffic_stats.clone();
+        let on_stats = move |stats: TrafficStats| {
+            published.send_replace(Some(stats.clone()));
+            on_stats(stats);
+        };
         *slot = Some(traffic::start(&base, settings, on_stats)?);
         Ok(base)
+    }
+
+    /// The figures of every traffic run from now on (the current value first): what the
+    /// Traffic screen follows, so a run a lesson started shows there too.
+    pub fn follow_traffic(&self) -> tokio::sync::watch::Receiver<Option<TrafficStats>> {
+        self.traffic_stats.subscribe()
     }
 
     /// True while traffic is being sent.
@@ -515,4 +616,28 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
 /// The session's plain mutexes guard values a panic cannot leave half-changed.
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use super::history_range;
+
+    #[test]
+    fn history_ranges_have_about_120_whole_second_steps() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let (range, window) = history_range(now, 10, Duration::from_secs(10));
+        assert_eq!(range.end, now);
+        assert_eq!(range.start, now - Duration::from_secs(600));
+        assert_eq!(range.step, Duration::from_secs(5));
+        assert_eq!(window, Duration::from_secs(10));
+        // An hour: 30 s steps, each point averaging over its whole step.
+        let (range, window) = history_range(now, 60, Duration::from_secs(10));
+        assert_eq!(range.step, Duration::from_secs(30));
+        assert_eq!(window, Duration::from_secs(30));
+        // A minute: never below one second.
+        let (range, _) = history_range(now, 1, Duration::from_secs(10));
+        assert_eq!(range.step, Duration::from_secs(1));
+    }
 }

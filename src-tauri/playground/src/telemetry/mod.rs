@@ -90,6 +90,17 @@ impl TelemetryError {
     }
 }
 
+/// The five queries of one refresh over `window`: requests by code, mTLS, p50, p95, p99.
+pub fn traffic_queries(window: Duration) -> [String; 5] {
+    [
+        queries::requests(window),
+        queries::mtls(window),
+        queries::latency(0.5, window),
+        queries::latency(0.95, window),
+        queries::latency(0.99, window),
+    ]
+}
+
 /// One refresh of the traffic figures: request rates by code, mTLS and latency percentiles
 /// over the last `window`, evaluated at `at`, as five queries sent at once.
 #[tracing::instrument(skip(prom), fields(window_s = window.as_secs_f64()))]
@@ -98,29 +109,35 @@ pub async fn read_traffic(
     window: Duration,
     at: SystemTime,
 ) -> Result<TrafficSnapshot, TelemetryError> {
-    let texts = [
-        queries::requests(window),
-        queries::mtls(window),
-        queries::latency(0.5, window),
-        queries::latency(0.95, window),
-        queries::latency(0.99, window),
-    ];
+    let texts = traffic_queries(window);
     let (requests, mtls, p50, p95, p99) = futures::try_join!(
-        prom.query(&texts[0], at),
-        prom.query(&texts[1], at),
-        prom.query(&texts[2], at),
-        prom.query(&texts[3], at),
-        prom.query(&texts[4], at),
+        prom.query_body(&texts[0], at),
+        prom.query_body(&texts[1], at),
+        prom.query_body(&texts[2], at),
+        prom.query_body(&texts[3], at),
+        prom.query_body(&texts[4], at),
     )?;
+    traffic_from_answers(at, window, [&requests, &mtls, &p50, &p95, &p99])
+}
+
+/// The app's side of a refresh once Prometheus has answered the [`traffic_queries`] (in
+/// their order): the answers parsed and assembled into a snapshot.
+pub fn traffic_from_answers(
+    at: SystemTime,
+    window: Duration,
+    answers: [&str; 5],
+) -> Result<TrafficSnapshot, TelemetryError> {
+    let [requests, mtls, p50, p95, p99] =
+        answers.map(|body| parse_response(body).and_then(PromData::into_vector));
     Ok(model::assemble(
         at,
         window,
         &model::Inputs {
-            requests: &requests.into_vector()?,
-            mtls: &mtls.into_vector()?,
-            p50: &p50.into_vector()?,
-            p95: &p95.into_vector()?,
-            p99: &p99.into_vector()?,
+            requests: &requests?,
+            mtls: &mtls?,
+            p50: &p50?,
+            p95: &p95?,
+            p99: &p99?,
         },
     ))
 }

@@ -269,8 +269,14 @@ fn finite(v: f64) -> Option<f64> {
     v.is_finite().then_some(v)
 }
 
+/// `part` of `whole`, 0 without a whole. An empty float sum is -0.0, which would print as
+/// `-0.0`: only a positive part makes a share.
 fn share(part: f64, whole: f64) -> f64 {
-    if whole > 0.0 { part / whole } else { 0.0 }
+    if whole > 0.0 && part > 0.0 {
+        part / whole
+    } else {
+        0.0
+    }
 }
 
 struct EdgeAcc {
@@ -659,6 +665,10 @@ mod tests {
             })
             .unwrap();
         assert_eq!(e3.responses.len(), 1, "the zero-rate series is dropped");
+        assert!(
+            e3.error_share.is_sign_positive(),
+            "no errors is 0, not -0 (it would print as -0.0)"
+        );
         assert_eq!(e3.latency.p95_ms, None, "NaN means no data");
         assert_eq!(e3.mtls_share, None);
         let unrouted = snap.edges.iter().find(|e| e.destination.is_none()).unwrap();

@@ -326,7 +326,26 @@ impl Prometheus {
         self.get(path).await
     }
 
+    /// An instant query's answer as Prometheus wrote it, unparsed (failures of the proxy
+    /// and Prometheus's error answers typed as for [`query`](Self::query)).
+    #[tracing::instrument(skip(self, at), fields(query = %promql))]
+    pub async fn query_body(&self, promql: &str, at: SystemTime) -> Result<String, TelemetryError> {
+        let path = self.proxy_path(
+            "query",
+            &[
+                ("query", promql),
+                ("time", &unix_secs(at)),
+                ("timeout", &prom_duration(self.timeout)),
+            ],
+        );
+        self.get_text(path).await
+    }
+
     async fn get(&self, path: String) -> Result<PromData, TelemetryError> {
+        parse_response(&self.get_text(path).await?)
+    }
+
+    async fn get_text(&self, path: String) -> Result<String, TelemetryError> {
         let req = http::Request::get(path)
             .body(vec![])
             .map_err(|e| TelemetryError::BadResponse(e.to_string()))?;
@@ -335,7 +354,7 @@ impl Prometheus {
             Err(_) => Err(TelemetryError::Slow {
                 after: self.timeout,
             }),
-            Ok(Ok(body)) => parse_response(&body),
+            Ok(Ok(body)) => Ok(body),
             Ok(Err(e)) => Err(self.classify(e)),
         };
         match &result {

@@ -1,7 +1,7 @@
 //! The poller: reads the traffic figures every few seconds and sends them, or the reason
 //! they are missing, to whoever listens.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
@@ -20,6 +20,19 @@ pub struct WatchOptions {
     /// scrapes it needs at least 30 s; the simulated Prometheus scrapes every second, so
     /// 10 s shows new traffic within two or three seconds.
     pub window: Duration,
+}
+
+impl WatchOptions {
+    /// For the simulated Prometheus, which scrapes every second: a rate needs two scrapes
+    /// that saw the requests, so new traffic is in Prometheus 1 to 2 s after it starts; a
+    /// reading every second shows it within 3 s. Over 10 s a split already settles near its
+    /// weights, and a change of weights shows within seconds.
+    pub fn simulated() -> Self {
+        WatchOptions {
+            interval: Duration::from_secs(1),
+            window: Duration::from_secs(10),
+        }
+    }
 }
 
 impl Default for WatchOptions {
@@ -105,10 +118,7 @@ pub fn watch_with_clock(
                     Err(e) => {
                         tracing::debug!(error = %e, "no traffic figures");
                         TelemetryUpdate::Unavailable {
-                            at_ms: at
-                                .duration_since(UNIX_EPOCH)
-                                .map(|d| d.as_millis() as i64)
-                                .unwrap_or(0),
+                            at_ms: crate::time::unix_ms(at),
                             problem: TelemetryProblem::from(&e),
                         }
                     }

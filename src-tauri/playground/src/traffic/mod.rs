@@ -34,6 +34,12 @@ pub const RECENT: usize = 200;
 pub const REPORT_EVERY: Duration = Duration::from_millis(500);
 /// The current rate is measured over this much recent time.
 pub const RATE_WINDOW: Duration = Duration::from_secs(2);
+/// The longest user name the generator logs in with.
+pub const MAX_USER_CHARS: usize = 64;
+/// A failed login is tried again at most this often.
+const LOGIN_RETRY: Duration = Duration::from_secs(1);
+/// What the user's requests count as when the login failed (nothing was sent).
+pub const LOGIN_FAILED: &str = "login failed";
 /// A request that takes longer counts as an error ("timeout").
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -53,11 +59,18 @@ pub enum TrafficError {
     NotRunning,
     #[error("the HTTP client could not be built: {0}")]
     Client(String),
+    /// A run ended without a single HTTP response.
+    #[error("none of the {sent} requests sent to {target} was answered")]
+    NoAnswer { target: String, sent: u64 },
     /// The target is not the playground's own ingress.
     #[error(
         "{0} is not the playground's ingress: traffic only goes to this computer or the playground's local network"
     )]
     Target(String),
+    #[error("{0:?} cannot be a user name: {1}")]
+    User(String, &'static str),
+    #[error("a share of {0} percent of the requests is outside 0 to 100")]
+    UserShare(String),
 }
 
 impl TrafficError {
@@ -69,7 +82,10 @@ impl TrafficError {
             TrafficError::AlreadyRunning => crate::ErrorCode::TrafficRunning,
             TrafficError::NotRunning => crate::ErrorCode::TrafficNotRunning,
             TrafficError::Client(_) => crate::ErrorCode::TrafficClient,
+            TrafficError::NoAnswer { .. } => crate::ErrorCode::TrafficNoAnswer,
             TrafficError::Target(_) => crate::ErrorCode::TrafficTarget,
+            TrafficError::User(..) => crate::ErrorCode::TrafficUser,
+            TrafficError::UserShare(_) => crate::ErrorCode::TrafficUserShare,
         }
     }
 
@@ -86,6 +102,15 @@ impl TrafficError {
             TrafficError::AlreadyRunning => "Stop the running traffic first.".into(),
             TrafficError::NotRunning => "Start traffic first.".into(),
             TrafficError::Client(_) => return None,
+            TrafficError::NoAnswer { .. } => {
+                "Check that the playground runs and its pods are ready (`istio-playground graph`; for a simulated cluster, that `sim serve` still runs), and that --ingress, when given, is the ingress gateway's URL.".into()
+            }
+            TrafficError::User(..) => {
+                "Type the name to log in with on the product page, such as jason (one word, no password needed).".into()
+            }
+            TrafficError::UserShare(_) => {
+                "Choose what share of the requests is sent as the user, from 0 to 100 percent.".into()
+            }
             TrafficError::Target(_) => {
                 "Use the ingress the playground shows (http://localhost:9080, the simulated ingress, or the MetalLB address).".into()
             }
@@ -105,6 +130,13 @@ pub struct TrafficSettings {
     pub concurrency: u32,
     /// Seconds to run; None runs until stopped.
     pub duration_secs: Option<f64>,
+    /// Log in on the product page as this user (Bookinfo's login, which productpage turns
+    /// into the `end-user` header) for `user_share` of the requests.
+    #[serde(default)]
+    pub user: Option<String>,
+    /// Percent of the requests sent as `user`, 0 to 100; all of them when not given.
+    #[serde(default)]
+    pub user_share: Option<f64>,
 }
 
 impl TrafficSettings {
@@ -120,8 +152,82 @@ impl TrafficSettings {
         {
             return Err(TrafficError::Duration(d.to_string()));
         }
+        if let Some(user) = &self.user {
+            let bad = |why| Err(TrafficError::User(user.clone(), why));
+            if user.trim().is_empty() {
+                return bad("it is empty");
+            }
+            if user.chars().count() > MAX_USER_CHARS {
+                return bad("it is longer than 64 characters");
+            }
+            if user.chars().any(|c| c.is_control() || c.is_whitespace()) {
+                return bad("it must be one word");
+            }
+        }
+        if let Some(share) = self.user_share
+            && (!share.is_finite() || !(0.0..=100.0).contains(&share))
+        {
+            return Err(TrafficError::UserShare(share.to_string()));
+        }
         Ok(())
     }
+
+    /// The user and the fraction (0 to 1) of the requests sent as that user.
+    fn login(&self) -> Option<(String, f64)> {
+        let user = self.user.as_ref()?.trim().to_string();
+        let share = self.user_share.unwrap_or(100.0) / 100.0;
+        (share > 0.0).then_some((user, share))
+    }
+}
+
+/// Whether request `n` (counting from 0) goes as the user: spread evenly, so that after any
+/// number of requests the user's count is within one of `share` of them.
+fn as_user(n: u64, share: f64) -> bool {
+    ((n + 1) as f64 * share).floor() > (n as f64 * share).floor()
+}
+
+/// Logs in the way a person does on Bookinfo's product page (its form posts `username` and
+/// `passwd`; the password is not checked) and returns the cookies the answer sets, as one
+/// `Cookie` header value. productpage keeps the user in that session cookie and sends it on
+/// as the `end-user` header, so requests carrying it are that user's.
+#[tracing::instrument]
+async fn log_in(base: &str, user: &str) -> Result<String, String> {
+    // The cookie comes with the login's redirect to the product page: not followed.
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(REQUEST_TIMEOUT)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let body = form_urlencoded::Serializer::new(String::new())
+        .append_pair("username", user)
+        .append_pair("passwd", user)
+        .finish();
+    let resp = http
+        .post(format!("{}/login", base.trim_end_matches('/')))
+        .header(
+            reqwest::header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded",
+        )
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let cookies: Vec<String> = resp
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next())
+        .map(|kv| kv.trim().to_string())
+        .filter(|kv| kv.contains('=') && !kv.ends_with('='))
+        .collect();
+    if cookies.is_empty() {
+        return Err(format!(
+            "the login answered {} without a session cookie",
+            resp.status()
+        ));
+    }
+    Ok(cookies.join("; "))
 }
 
 /// Latency percentiles in milliseconds.
@@ -164,6 +270,29 @@ pub struct TrafficStats {
     pub versions_total: BTreeMap<String, u64>,
     /// False in the last report of a run.
     pub running: bool,
+}
+
+impl TrafficStats {
+    /// Requests that got an HTTP response, whatever its status.
+    pub fn answered(&self) -> u64 {
+        self.statuses
+            .iter()
+            .filter(|(status, _)| status.as_str() != "error")
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// The run's figures, or [`TrafficError::NoAnswer`] when requests were sent and none
+    /// was answered (nothing listens at the target, or the gateway is down).
+    pub fn require_answers(self) -> Result<Self, TrafficError> {
+        if self.sent > 0 && self.answered() == 0 {
+            return Err(TrafficError::NoAnswer {
+                target: self.target,
+                sent: self.sent,
+            });
+        }
+        Ok(self)
+    }
 }
 
 /// Which reviews version served the product page, read from the page the way people do:
@@ -217,6 +346,11 @@ impl Aggregate {
             self.recent.pop_front();
         }
         self.recent.push_back(v);
+    }
+
+    /// A request that was not sent because the login it needed failed.
+    fn unsent(&mut self, status: &str) {
+        *self.statuses.entry(status.to_string()).or_default() += 1;
     }
 
     fn stats(
@@ -357,13 +491,21 @@ fn spawn_run(
         .map_err(|e| TrafficError::Client(e.to_string()))?;
     let cancel = CancellationToken::new();
     let url = product_page(ingress_base);
-    let handle = tokio::spawn(run(http, url, settings, cancel.clone(), Arc::new(on_stats)));
+    let handle = tokio::spawn(run(
+        http,
+        ingress_base.to_string(),
+        url,
+        settings,
+        cancel.clone(),
+        Arc::new(on_stats),
+    ));
     Ok(TrafficRun { cancel, handle })
 }
 
 #[tracing::instrument(skip_all, fields(url = %url, rate = settings.rate, concurrency = settings.concurrency))]
 async fn run(
     http: reqwest::Client,
+    base: String,
     url: String,
     settings: TrafficSettings,
     cancel: CancellationToken,
@@ -416,11 +558,16 @@ async fn run(
     };
 
     tracing::info!("traffic started");
-    let mut base = started;
+    let login = settings.login();
+    // The session cookie of the logged-in user, and when a login was last tried.
+    let mut cookie: Option<String> = None;
+    let mut login_tried: Option<Instant> = None;
+    let mut n: u64 = 0;
+    let mut base_at = started;
     let mut i: u64 = 0;
     let mut in_flight = tokio::task::JoinSet::new();
     loop {
-        let due = base + interval.mul_f64(i as f64);
+        let due = base_at + interval.mul_f64(i as f64);
         if end.is_some_and(|e| due >= e) {
             break;
         }
@@ -436,17 +583,39 @@ async fn run(
         // new schedule from now instead of bursting to catch up.
         let now = Instant::now();
         if now.duration_since(due) > Duration::from_secs(1) {
-            base = now;
+            base_at = now;
             i = 0;
         }
         i += 1;
+        let user = login.as_ref().filter(|(_, share)| as_user(n, *share));
+        n += 1;
+        if let Some((user, _)) = user
+            && cookie.is_none()
+            && login_tried.is_none_or(|t| t.elapsed() >= LOGIN_RETRY)
+        {
+            login_tried = Some(Instant::now());
+            match log_in(&base, user).await {
+                Ok(c) => cookie = Some(c),
+                Err(e) => tracing::warn!(user, error = %e, "logging in for the traffic failed"),
+            }
+        }
+        let mut request = http.get(&url);
+        if user.is_some() {
+            match &cookie {
+                Some(c) => request = request.header(reqwest::header::COOKIE, c),
+                None => {
+                    agg.lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .unsent(LOGIN_FAILED);
+                    continue;
+                }
+            }
+        }
         agg.lock().unwrap_or_else(|p| p.into_inner()).sent += 1;
-        let http = http.clone();
-        let url = url.clone();
         let agg = agg.clone();
         in_flight.spawn(async move {
             let sent_at = Instant::now();
-            let (status, version) = match http.get(&url).send().await {
+            let (status, version) = match request.send().await {
                 Ok(resp) => {
                     let status = resp.status().as_u16().to_string();
                     let body = resp.text().await.unwrap_or_default();
@@ -489,6 +658,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_run_without_one_response_is_an_error_and_any_status_is_an_answer() {
+        let stats = |pairs: &[(&str, u64)]| TrafficStats {
+            target: "http://127.0.0.1:9/productpage".into(),
+            sent: pairs.iter().map(|(_, n)| n).sum(),
+            statuses: pairs.iter().map(|(k, n)| (k.to_string(), *n)).collect(),
+            ..TrafficStats::default()
+        };
+        let refused = stats(&[("error", 12)]).require_answers().unwrap_err();
+        assert_eq!(refused.code(), crate::ErrorCode::TrafficNoAnswer);
+        assert!(refused.to_string().contains("none of the 12 requests"));
+        assert!(refused.hint().unwrap().contains("sim serve"));
+        assert_eq!(stats(&[("error", 3), ("503", 1)]).answered(), 1);
+        assert!(stats(&[("503", 5)]).require_answers().is_ok());
+        assert!(
+            stats(&[]).require_answers().is_ok(),
+            "nothing sent: nothing to complain about"
+        );
+    }
+
+    #[test]
     fn the_served_by_line_names_the_version() {
         let html =
             "<dl><dt>Reviews served by:</dt><dd><u>reviews-v2-5b667bcbf8-jx4hq</u></dd></dl>";
@@ -521,11 +710,32 @@ mod tests {
     }
 
     #[test]
+    fn the_users_share_is_spread_evenly_over_the_requests() {
+        for (share, n, want) in [
+            (0.5, 100, 50),
+            (0.25, 100, 25),
+            (1.0, 7, 7),
+            (0.0, 9, 0),
+            (0.3, 10, 3),
+        ] {
+            let got = (0..n).filter(|&i| as_user(i, share)).count();
+            assert_eq!(got, want, "share {share} of {n}");
+        }
+        // Half: every other request, not the first half then the second.
+        assert_eq!(
+            (0..6).map(|i| as_user(i, 0.5)).collect::<Vec<_>>(),
+            [false, true, false, true, false, true]
+        );
+    }
+
+    #[test]
     fn settings_outside_the_offered_ranges_are_refused() {
         let ok = TrafficSettings {
             rate: 10.0,
             concurrency: 4,
             duration_secs: Some(5.0),
+            user: None,
+            user_share: None,
         };
         ok.validate().unwrap();
         for (s, code) in [
@@ -564,11 +774,43 @@ mod tests {
                 },
                 "traffic_duration",
             ),
+            (
+                TrafficSettings {
+                    user: Some("jason smith".into()),
+                    ..ok.clone()
+                },
+                "traffic_user",
+            ),
+            (
+                TrafficSettings {
+                    user: Some(" ".into()),
+                    ..ok.clone()
+                },
+                "traffic_user",
+            ),
+            (
+                TrafficSettings {
+                    user: Some("jason".into()),
+                    user_share: Some(150.0),
+                    ..ok.clone()
+                },
+                "traffic_user_share",
+            ),
+            (
+                TrafficSettings {
+                    user: Some("jason".into()),
+                    user_share: Some(-1.0),
+                    ..ok.clone()
+                },
+                "traffic_user_share",
+            ),
         ] {
             assert_eq!(s.validate().unwrap_err().code(), code, "{s:?}");
         }
         TrafficSettings {
             duration_secs: None,
+            user: Some("jason".into()),
+            user_share: Some(50.0),
             ..ok
         }
         .validate()
@@ -587,6 +829,8 @@ mod tests {
             rate: 1.0,
             concurrency: 1,
             duration_secs: None,
+            user: None,
+            user_share: None,
         };
         let s = agg.stats("x", &settings, t0 + Duration::from_secs(3), true);
         assert_eq!(s.recent, 200);

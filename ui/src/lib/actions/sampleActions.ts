@@ -7,10 +7,25 @@ import type { Routing } from "../generated/Routing";
 import type { TrafficStats } from "../generated/TrafficStats";
 import type { WeightChange } from "../generated/WeightChange";
 import type { WeightPlan } from "../generated/WeightPlan";
+import { sampleTrafficActions } from "./sampleTrafficActions";
 
 type ActionCalls = Pick<
   Backend,
-  "readRouting" | "previewWeights" | "applyWeights" | "undoWeights" | "setInjection" | "openDashboard" | "openUrl"
+  | "readRouting"
+  | "previewWeights"
+  | "applyWeights"
+  | "undoWeights"
+  | "setInjection"
+  | "openDashboard"
+  | "openUrl"
+  | "routeTraffic"
+  | "injectFault"
+  | "setRequestTimeout"
+  | "setRetries"
+  | "setBreaker"
+  | "setMtls"
+  | "resetRouting"
+  | "probeClients"
 >;
 
 const VERSIONS = ["v1", "v2", "v3"];
@@ -29,6 +44,9 @@ function yamlFor(plan: WeightPlan): string {
 export function sampleActions(opts: { simulated?: () => boolean } = {}): ActionCalls {
   let current: Record<string, number> | null = null;
   const history: (Record<string, number> | null)[] = [];
+  const traffic = sampleTrafficActions();
+  // One undo history for every action, as the app keeps: the last change is undone first.
+  const order: ("weights" | "traffic")[] = [];
   const check = (plan: WeightPlan): WeightChange => {
     if (plan.service !== "reviews") {
       throw { code: "no_versions", message: `the pods of ${plan.service} have no version label, so there are no versions to split traffic between`, hint: "Pick a service with several versions, such as reviews." } satisfies IpcError;
@@ -77,19 +95,26 @@ export function sampleActions(opts: { simulated?: () => boolean } = {}): ActionC
     },
     async applyWeights(plan) {
       const change = check(plan);
+      order.push("weights");
       history.push(current);
       current = { ...plan.weights };
       return { ...change, applied: true };
     },
     async undoWeights() {
+      if (order.at(-1) === "traffic") {
+        order.pop();
+        return traffic.undo();
+      }
+      order.pop();
       if (history.length === 0) {
-        throw { code: "nothing_to_undo", message: "there is no weight change to undo", hint: "Apply some weights first." } satisfies IpcError;
+        throw { code: "nothing_to_undo", message: "there is no change to undo", hint: "Apply a change first." } satisfies IpcError;
       }
       const before = history.pop() ?? null;
       current = before;
       return before
-        ? { done: ["restored VirtualService default/reviews as it was", "restored DestinationRule default/reviews as it was"], kubectl: ["kubectl replace -f - <<'EOF'\n…\nEOF"] }
+        ? { action: "weights", done: ["restored VirtualService default/reviews as it was", "restored DestinationRule default/reviews as it was"], kubectl: ["kubectl replace -f - <<'EOF'\n…\nEOF"] }
         : {
+            action: "weights",
             done: ["deleted VirtualService default/reviews (it did not exist before)", "deleted DestinationRule default/reviews (it did not exist before)"],
             kubectl: ["kubectl delete virtualservices reviews -n default", "kubectl delete destinationrules reviews -n default"],
           };
@@ -129,6 +154,7 @@ export function sampleActions(opts: { simulated?: () => boolean } = {}): ActionC
       };
     },
     async openUrl() {},
+    ...traffic.recording(() => order.push("traffic")),
   };
 }
 
@@ -136,7 +162,7 @@ export function sampleActions(opts: { simulated?: () => boolean } = {}): ActionC
 export function sampleStats(over: Partial<TrafficStats> = {}): TrafficStats {
   return {
     target: "http://127.0.0.1:41001/productpage",
-    settings: { rate: 20, concurrency: 10, durationSecs: 60 },
+    settings: { rate: 20, concurrency: 10, durationSecs: 60, user: null, userShare: null },
     elapsedSecs: 10,
     sent: 200,
     completed: 200,

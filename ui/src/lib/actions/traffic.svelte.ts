@@ -10,12 +10,17 @@ export const RATE_MIN = 0.5;
 export const RATE_MAX = 500;
 export const CONCURRENCY_MAX = 256;
 export const DURATION_MAX = 3600;
+export const USER_MAX = 64;
 
 export interface SettingsForm {
   rate: string;
   concurrency: string;
   /** Empty: until stopped. */
   duration: string;
+  /** Empty: anonymous requests only. */
+  user: string;
+  /** Percent of the requests sent as `user`. */
+  userShare: string;
 }
 
 export type SettingsErrors = Partial<Record<keyof SettingsForm, string>>;
@@ -41,12 +46,25 @@ export function parseSettings(form: SettingsForm): { settings: TrafficSettings |
       durationSecs = d;
     }
   }
+  const user = form.user.trim() === "" ? null : form.user.trim();
+  let userShare: number | null = null;
+  if (user !== null) {
+    if (/\s/.test(user) || user.length > USER_MAX) {
+      errors.user = `Type one word of at most ${USER_MAX} letters, such as jason.`;
+    }
+    const share = num(form.userShare.replace(/%\s*$/, ""));
+    if (Number.isNaN(share) || share > 100) {
+      errors.userShare = "Choose from 0 to 100 percent of the requests.";
+    } else {
+      userShare = share;
+    }
+  }
   if (Object.keys(errors).length) return { settings: null, errors };
-  return { settings: { rate, concurrency, durationSecs }, errors };
+  return { settings: { rate, concurrency, durationSecs, user, userShare }, errors };
 }
 
 export class TrafficRunState {
-  form: SettingsForm = $state({ rate: "20", concurrency: "10", duration: "60" });
+  form: SettingsForm = $state({ rate: "20", concurrency: "10", duration: "60", user: "", userShare: "50" });
   stats: TrafficStats | null = $state.raw(null);
   running = $state(false);
   starting = $state(false);
@@ -74,6 +92,18 @@ export class TrafficRunState {
       this.error = toIpcError(e);
     } finally {
       this.starting = false;
+    }
+  }
+
+  /** Follows every run, also one a lesson step started, so the figures and Stop show here. */
+  async follow(): Promise<void> {
+    try {
+      await this.backend.followTraffic((s) => {
+        this.stats = s;
+        this.running = s.running;
+      });
+    } catch (e) {
+      this.error = toIpcError(e);
     }
   }
 

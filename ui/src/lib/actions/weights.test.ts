@@ -36,14 +36,21 @@ describe("weights", () => {
   });
 
   it("traffic settings outside the ranges are refused field by field", () => {
-    expect(parseSettings({ rate: "20", concurrency: "10", duration: "" }).settings).toEqual({
+    const anon = { user: "", userShare: "oops" };
+    expect(parseSettings({ rate: "20", concurrency: "10", duration: "", ...anon }).settings).toEqual({
       rate: 20,
       concurrency: 10,
       durationSecs: null,
+      user: null,
+      userShare: null,
     });
-    const bad = parseSettings({ rate: "600", concurrency: "0", duration: "abc" });
+    const bad = parseSettings({ rate: "600", concurrency: "0", duration: "abc", user: "jason smith", userShare: "150" });
     expect(bad.settings).toBeNull();
-    expect(Object.keys(bad.errors).sort()).toEqual(["concurrency", "duration", "rate"]);
-    expect(parseSettings({ rate: "0.5", concurrency: "1", duration: "1" }).settings).not.toBeNull();
+    expect(Object.keys(bad.errors).sort()).toEqual(["concurrency", "duration", "rate", "user", "userShare"]);
+    expect(parseSettings({ rate: "0.5", concurrency: "1", duration: "1", ...anon }).settings).not.toBeNull();
+    expect(parseSettings({ rate: "20", concurrency: "10", duration: "", user: " jason ", userShare: "50%" }).settings).toMatchObject({
+      user: "jason",
+      userShare: 50,
+    });
   });
 });

@@ -11,19 +11,19 @@ clear: boolean,
 /**
  * `connectionPool.tcp.maxConnections`.
  */
-maxConnections: bigint | null, 
+maxConnections: number | null, 
 /**
  * `connectionPool.http.http1MaxPendingRequests`.
  */
-maxPendingRequests: bigint | null, 
+maxPendingRequests: number | null, 
 /**
  * `connectionPool.http.maxRequestsPerConnection`.
  */
-maxRequestsPerConnection: bigint | null, 
+maxRequestsPerConnection: number | null, 
 /**
  * `outlierDetection.consecutive5xxErrors`.
  */
-consecutive5xxErrors: bigint | null, 
+consecutive5xxErrors: number | null, 
 /**
  * `outlierDetection.interval` (`1s`).
  */
@@ -35,4 +35,4 @@ baseEjectionTime: string | null,
 /**
  * `outlierDetection.maxEjectionPercent`, 0 to 100.
  */
-maxEjectionPercent: bigint | null, };
+maxEjectionPercent: number | null, };

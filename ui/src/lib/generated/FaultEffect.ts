@@ -4,8 +4,8 @@
  * What a fault does to Bookinfo's product page, with the numbers that explain it. The text
  * is written by the UI and the CLI.
  */
-export type FaultEffect = { "type": "productpageGivesUp", service: string, delay_ms: bigint, productpage_timeout_ms: bigint, productpage_attempts: number, 
+export type FaultEffect = { "type": "productpageGivesUp", service: string, delay_ms: number, productpage_timeout_ms: number, productpage_attempts: number, 
 /**
  * About how long the page takes: every attempt runs into the timeout.
  */
-page_wait_ms: bigint, reviews_timeout_ms: bigint, } | { "type": "slower", service: string, delay_ms: bigint, } | { "type": "ratingsUnavailable", status: number, } | { "type": "partUnavailable", service: string, status: number, } | { "type": "pageFails", status: number, } | { "type": "other", service: string, };
+page_wait_ms: number, reviews_timeout_ms: number, } | { "type": "slower", service: string, delay_ms: number, } | { "type": "ratingsUnavailable", status: number, } | { "type": "partUnavailable", service: string, status: number, } | { "type": "pageFails", status: number, } | { "type": "other", service: string, };

@@ -3,4 +3,4 @@
 /**
  * The fault to inject.
  */
-export type FaultKind = { "type": "delay", delay: string, } | { "type": "abort", status: bigint, };
+export type FaultKind = { "type": "delay", delay: string, } | { "type": "abort", status: number, };

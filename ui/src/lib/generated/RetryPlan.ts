@@ -11,7 +11,7 @@ clear: boolean,
 /**
  * Tries after the first one.
  */
-attempts: bigint | null, 
+attempts: number | null, 
 /**
  * Time allowed to each try (`2s`).
  */

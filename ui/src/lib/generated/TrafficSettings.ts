@@ -16,4 +16,13 @@ concurrency: number,
 /**
  * Seconds to run; None runs until stopped.
  */
-durationSecs: number | null, };
+durationSecs: number | null, 
+/**
+ * Log in on the product page as this user (Bookinfo's login, which productpage turns
+ * into the `end-user` header) for `user_share` of the requests.
+ */
+user: string | null, 
+/**
+ * Percent of the requests sent as `user`, 0 to 100; all of them when not given.
+ */
+userShare: number | null, };

@@ -24,7 +24,7 @@ export function sampleCourse(): Lesson {
       }),
       step("follow-a-request", "Follow one request", "A visitor's request enters at the ingress gateway. The Gateway says which host and port the gateway accepts; the VirtualService says where the request goes next: to the productpage service, and from there to the pods behind it. \"Do it\" sends a few requests so you can watch them arrive, one station after the other.", "Every rule today sits on this path.", {
         look: { nodes: ["ingress/istio-system/istio-ingressgateway", "gw/default/bookinfo-gateway", "vs/default/bookinfo", "svc/default/productpage", "wl/default/productpage-"], kinds: [] },
-        do: [{ traffic: { rate: 2, concurrency: 2, durationSecs: 120 } }],
+        do: [{ traffic: { rate: 2, concurrency: 2, durationSecs: 120, user: null, userShare: null } }],
         check: { traffic: { namespace: "default", service: "productpage", minPerSecond: 0.5 } },
         hint: "Requests need a few seconds to show in the metrics.",
       }),

@@ -30,6 +30,16 @@ describe("words made from the typed model", () => {
       says({ severity: "error", code: "route-host-not-found", route: 1, host: "reviewz", service: "reviewz", serviceNamespace: "default" }),
     ).toContain("Route 2 sends requests to host reviewz, but there is no service reviewz in namespace default");
     expect(says({ severity: "error", code: "gateway-not-found", namespace: "default", name: "other" })).toContain("gateway default/other");
+    expect(says({ severity: "warning", code: "route-unreachable", route: 1, after: 0, hasFault: true })).toBe(
+      "Route 2 is never used: route 1 before it matches every request, and Istio takes the first route that matches. Its fault injection has no effect. Put the route with the match first.",
+    );
+    expect(says({ severity: "warning", code: "overlapping-virtual-services", host: "reviews", others: ["reviews-test"] })).toContain(
+      "Other virtual services (reviews-test) also route reviews inside the mesh",
+    );
+    expect(says({ severity: "info", code: "subset-not-routed" })).toContain("No virtual service sends requests to this subset");
+    expect(says({ severity: "warning", code: "strict-with-plain-text-clients", meshWide: false, namespaces: ["legacy"] })).toBe(
+      "This namespace requires mutual TLS (STRICT), but pods without a sidecar run in legacy (no injection there): their plain-text requests to this namespace are refused (connection reset).",
+    );
   });
 
   it("says why a node is not ok", () => {

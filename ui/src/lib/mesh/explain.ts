@@ -349,6 +349,20 @@ export function validationText(node: Pick<GraphNode, "namespace">, v: Validation
       return `Route ${v.route + 1} sends requests to ${v.host}, a host outside the cluster: that works only with a ServiceEntry for it, which this graph does not show.`;
     case "route-subset-not-found":
       return `Route ${v.route + 1} sends requests to subset ${v.subset} of ${v.service}, but no destination rule defines that subset: those requests fail with 503.`;
+    case "route-unreachable":
+      return (
+        `Route ${v.route + 1} is never used: route ${v.after + 1} before it matches every request, and Istio takes the first route that matches.` +
+        (v.hasFault ? " Its fault injection has no effect. Put the route with the match first." : " Put the routes with a match first.")
+      );
+    case "overlapping-virtual-services":
+      return `Other virtual services (${v.others.join(", ")}) also route ${v.host} inside the mesh. Istio uses only one of them for that host, so some of these routes never apply: merge them into one.`;
+    case "subset-not-routed":
+      return "No virtual service sends requests to this subset: it is defined but unused (fine while you are not routing by version).";
+    case "strict-with-plain-text-clients":
+      return (
+        `${v.meshWide ? "The whole mesh requires" : "This namespace requires"} mutual TLS (STRICT), but pods without a sidecar run in ` +
+        `${v.namespaces.join(", ")} (no injection there): their plain-text requests to this namespace are refused (connection reset).`
+      );
   }
 }
 

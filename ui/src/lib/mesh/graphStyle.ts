@@ -26,6 +26,9 @@ export interface Palette {
   error: string;
   focus: string;
   match: string;
+  /** Observed traffic: its links, and links whose requests fail. */
+  traffic: string;
+  failing: string;
   kind: Record<"ingress" | "gateway" | "vs" | "service" | "subset" | "pod", string>;
 }
 
@@ -50,6 +53,8 @@ export const LIGHT: Palette = {
   error: "#a51d16",
   focus: "#0b57d0",
   match: "#ffd43b",
+  traffic: "#0b5cad",
+  failing: "#b3261e",
   kind: {
     ingress: "#d3e3fd",
     gateway: "#d6ecf0",
@@ -81,6 +86,8 @@ export const DARK: Palette = {
   error: "#ff9c92",
   focus: "#a8c7fa",
   match: "#b58b00",
+  traffic: "#6cb4ff",
+  failing: "#ff8a80",
   kind: {
     ingress: "#1f3150",
     gateway: "#173a40",
@@ -195,6 +202,7 @@ export function graphStyle(c: Palette): StylesheetJson {
         "text-background-padding": "5px",
         "text-background-shape": "roundrectangle",
         "text-border-width": 0,
+        "text-wrap": "wrap",
         "min-zoomed-font-size": 7,
       },
     },
@@ -204,6 +212,50 @@ export function graphStyle(c: Palette): StylesheetJson {
     { selector: 'edge[kind = "route"]', style: { width: 7 } },
     // A Service's own lines to its pods, while a VirtualService has taken it over.
     { selector: "edge.bypassed", style: { opacity: 0.3, width: 3, "z-index": 0 } },
+
+    // A split's weight with the share seen answering, in its version's colour.
+    // The edges turn square right after the VirtualService, so each label lies level with
+    // its subset and the three of a split stack without touching.
+    {
+      selector: "edge.seen",
+      style: {
+        "curve-style": "taxi",
+        "taxi-direction": "horizontal",
+        "taxi-turn": 24,
+        "taxi-turn-min-distance": 8,
+        "target-text-offset": 78,
+        "text-background-color": "data(vfill)",
+        color: "data(vtext)",
+        "line-height": 1.1,
+      },
+    },
+
+    // Observed traffic: thick curved links in their own colour, above the configuration.
+    // They bow out of the way (control points set per link by the view); their rate labels,
+    // dots and locks are drawn by the flow layer (flow.ts).
+    {
+      selector: "edge.traffic",
+      style: {
+        "curve-style": "unbundled-bezier",
+        "control-point-distances": "data(bow)",
+        "control-point-weights": 0.5,
+        width: 6,
+        "line-color": c.traffic,
+        "target-arrow-color": c.traffic,
+        "target-arrow-shape": "triangle",
+        "arrow-scale": 1.3,
+        "line-style": "solid",
+        label: "",
+        "target-label": "",
+        opacity: "data(opacity)" as unknown as number,
+        "z-index": 20,
+        "z-compound-depth": "top",
+      },
+    },
+    // Failing: red and dashed, so it reads without colour too.
+    { selector: "edge.traffic.failing", style: { "line-color": c.failing, "target-arrow-color": c.failing, "line-style": "dashed", "line-dash-pattern": [16, 6] } },
+    // Requests that reached no pod end at the Service.
+    { selector: "edge.traffic.unanswered", style: { "target-arrow-shape": "tee" } },
 
     // Search and selection.
     { selector: ".faded", style: { opacity: 0.28 } },

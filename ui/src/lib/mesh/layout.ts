@@ -51,10 +51,12 @@ export const NODE_FONT = 20;
 export const POD_FONT = 20;
 export const NS_FONT = 20;
 export const EDGE_FONT = 24;
+/** Traffic link labels (rates): at Bookinfo's fit on 1280x800 with traffic still 14 px or more. */
+export const TRAFFIC_FONT = 30;
 export const FONT_FAMILY = 'system-ui, -apple-system, "Segoe UI", Roboto, Ubuntu, Cantarell, "Noto Sans", Arial, sans-serif';
 export const FONT_WEIGHT = 700;
 export const LINE_HEIGHT = 1.2;
-const PAD_X = 18;
+const PAD_X = 16;
 const PAD_Y = 12;
 const GAP = 20;
 
@@ -122,9 +124,12 @@ const NS_LABEL_GAP = 8;
 const ROW_GAP = 12;
 /** Where no column is drawn yet, how far apart columns are. */
 const COLUMN_STEP = 260;
-/** Between columns; wider after a column whose outgoing edges carry weights ("60%"). */
-const COLUMN_GAP = 30;
-const LABEL_GAP = 104;
+/**
+ * Between columns; wider after a column whose outgoing edges carry weights: room for a
+ * split's two-line label ("60% set" over "58% seen") beside the arrow head.
+ */
+const COLUMN_GAP = 26;
+const LABEL_GAP = 170;
 /** Between namespace boxes, side by side or stacked. */
 const NS_GAP = 20;
 /** Pods per row inside a workload's box. */

@@ -6,6 +6,7 @@ import type { IpcError } from "../generated/IpcError";
 import type { MeshEvent } from "../generated/MeshEvent";
 import type { WatchStatus } from "../generated/WatchStatus";
 import { MeshGraph, type MeshPatch } from "./graphState";
+import { TrafficMemory } from "./traffic";
 
 export type MeshPhase = "idle" | "connecting" | "live" | "error";
 
@@ -17,6 +18,16 @@ export class MeshWatch {
   /** Bumped on every change to `graph`, so views can derive from it. */
   version = $state(0);
   readonly graph = new MeshGraph();
+  /** Observed traffic, remembered so quiet links fade out. */
+  traffic = new TrafficMemory();
+  /** Bumped on every traffic event, so views can derive from `traffic`. */
+  trafficVersion = $state(0);
+  /**
+   * Moving dots on busy links: the user's choice from the Mesh toolbar, off from the start
+   * when the system asks for reduced motion.
+   */
+  dots = $state(!prefersReducedMotion());
+  private readonly trafficListeners = new Set<() => void>();
   private readonly listeners = new Set<(patch: MeshPatch) => void>();
   /** Ignores events from a watch that was replaced by "Try again". */
   private generation = 0;
@@ -45,6 +56,8 @@ export class MeshWatch {
     this.generation++;
     this.phase = "idle";
     this.status = null;
+    this.traffic = new TrafficMemory();
+    this.trafficVersion++;
     this.start();
   }
 
@@ -62,6 +75,12 @@ export class MeshWatch {
     for (const l of this.listeners) l(patch);
   }
 
+  /** Called by the graph view on every traffic event; returns the function that stops listening. */
+  subscribeTraffic(listener: () => void): () => void {
+    this.trafficListeners.add(listener);
+    return () => this.trafficListeners.delete(listener);
+  }
+
   /** Every node, in a fresh array (read `version` first to react to changes). */
   nodeList(): GraphNode[] {
     return [...this.graph.nodes.values()];
@@ -70,6 +89,12 @@ export class MeshWatch {
   private onEvent(event: MeshEvent): void {
     if (event.type === "status") {
       this.status = event.status;
+      return;
+    }
+    if (event.type === "traffic") {
+      this.traffic.apply(event.traffic, Date.now());
+      this.trafficVersion++;
+      for (const l of this.trafficListeners) l();
       return;
     }
     const patch = this.graph.apply(event);
@@ -81,4 +106,8 @@ export class MeshWatch {
     this.version++;
     for (const l of this.listeners) l(patch);
   }
+}
+
+function prefersReducedMotion(): boolean {
+  return typeof matchMedia === "function" && matchMedia("(prefers-reduced-motion: reduce)").matches;
 }

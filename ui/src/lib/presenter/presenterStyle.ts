@@ -39,6 +39,8 @@ export const PRESENTER: Palette = {
   error: "#000000",
   focus: OKABE_ITO.blue,
   match: OKABE_ITO.yellow,
+  traffic: OKABE_ITO.blue,
+  failing: OKABE_ITO.vermillion,
   kind: {
     ingress: OKABE_ITO.skyBlue,
     gateway: OKABE_ITO.yellow,
@@ -88,8 +90,7 @@ export function presenterStyle(): StylesheetJson {
     // Namespace titles in full black, not the soft grey of the normal style.
     { selector: 'node[kind = "namespace"]', style: { color: PRESENTER.text, "border-width": 3 } },
     { selector: "node", style: { "min-zoomed-font-size": 0 } },
-    // Weights a little closer to the arrow head, clear of the VirtualService they leave.
-    { selector: "edge", style: { width: 6, "min-zoomed-font-size": 0, "target-text-offset": 36 } },
+    { selector: "edge", style: { width: 6, "min-zoomed-font-size": 0 } },
     { selector: 'edge[kind = "route"]', style: { width: 8 } },
     ...SPOTLIGHT_STYLE,
   ];

@@ -1,0 +1,104 @@
+import { describe, expect, it } from "vitest";
+
+import { bowFor, dotPositions, DOT_SPEED, isRedDot, placeLabels, quadAt } from "./flow";
+
+/** Where Cytoscape puts the control point: the midpoint plus `d` along (-dy, dx) / length. */
+function controlPoint(a: { x: number; y: number }, b: { x: number; y: number }, d: number) {
+  const dx = b.x - a.x;
+  const dy = b.y - a.y;
+  const l = Math.hypot(dx, dy);
+  return { x: (a.x + b.x) / 2 + (-dy / l) * d, y: (a.y + b.y) / 2 + (dx / l) * d };
+}
+
+describe("where traffic links bow", () => {
+  it("links within a column bow to the right, whichever way they go", () => {
+    const top = { x: 0, y: 0 };
+    const low = { x: 0, y: 300 };
+    expect(controlPoint(top, low, bowFor(top, low)).x).toBeGreaterThan(150);
+    expect(controlPoint(low, top, bowFor(low, top)).x).toBeGreaterThan(150);
+  });
+
+  it("longer links bow further, so they nest instead of overlapping", () => {
+    const a = { x: 0, y: 0 };
+    expect(Math.abs(bowFor(a, { x: 0, y: 400 }))).toBeGreaterThan(Math.abs(bowFor(a, { x: 0, y: 100 })));
+  });
+
+  it("links across the drawing bow upwards, links back against it downwards", () => {
+    const left = { x: 0, y: 0 };
+    const right = { x: 900, y: 20 };
+    expect(controlPoint(left, right, bowFor(left, right)).y).toBeLessThan(-100);
+    expect(controlPoint(right, left, bowFor(right, left)).y).toBeGreaterThan(200);
+  });
+
+  it("a link to itself does not bow", () => {
+    expect(bowFor({ x: 1, y: 1 }, { x: 1, y: 1 })).toBe(0);
+  });
+});
+
+describe("dots along a link", () => {
+  it("are evenly spaced and move at one speed", () => {
+    const at0 = dotPositions(4, DOT_SPEED, 0);
+    expect(at0).toEqual([0, 0.25, 0.5, 0.75]);
+    // A link DOT_SPEED units long takes one second end to end.
+    const later = dotPositions(4, DOT_SPEED, 250);
+    expect(later[0]).toBeCloseTo(0.25);
+    expect(later[3]).toBeCloseTo(0);
+    expect(dotPositions(0, 100, 0)).toEqual([]);
+  });
+
+  it("red dots are spread out and as many as asked", () => {
+    const reds = (count: number, red: number) => Array.from({ length: count }, (_, i) => isRedDot(i, count, red));
+    expect(reds(4, 0).filter(Boolean)).toHaveLength(0);
+    expect(reds(4, 2)).toEqual([false, true, false, true]);
+    expect(reds(5, 5).every(Boolean)).toBe(true);
+  });
+
+  it("the quadratic curve starts and ends at the link's ends", () => {
+    const a = { x: 0, y: 0 };
+    const c = { x: 100, y: 50 };
+    const b = { x: 0, y: 100 };
+    expect(quadAt(a, c, b, 0)).toEqual(a);
+    expect(quadAt(a, c, b, 1)).toEqual(b);
+    expect(quadAt(a, c, b, 0.5)).toEqual({ x: 50, y: 50 });
+  });
+});
+
+describe("rate labels along their curves", () => {
+  const a = { x: 0, y: 0 };
+  const b = { x: 0, y: 200 };
+  const c = { x: 200, y: 100 };
+
+  it("take the middle of the curve when it is free", () => {
+    const boxes = placeLabels([{ id: "one", a, c, b, w: 80, h: 30 }], []);
+    expect(boxes.get("one")).toEqual({ x1: 60, y1: 85, x2: 140, y2: 115 });
+  });
+
+  it("move along the curve out of another label's way, and off nodes", () => {
+    const items = [
+      { id: "busy", a, c, b, w: 80, h: 30 },
+      { id: "next", a, c, b, w: 80, h: 30 },
+    ];
+    const boxes = placeLabels(items, []);
+    const [p, q] = [boxes.get("busy")!, boxes.get("next")!];
+    const apart = p.y2 <= q.y1 || q.y2 <= p.y1 || p.x2 <= q.x1 || q.x2 <= p.x1;
+    expect(apart).toBe(true);
+    // A node over the middle pushes the only label aside too.
+    const moved = placeLabels([items[0]], [{ x1: 50, y1: 80, x2: 150, y2: 120 }]).get("busy")!;
+    expect(moved.y1 + 15).not.toBe(100);
+  });
+});
+
+describe("label obstacles", () => {
+  it("a heavier obstacle is avoided before a lighter one", () => {
+    const a = { x: 0, y: 0 };
+    const b = { x: 0, y: 200 };
+    const c = { x: 200, y: 100 };
+    // Both spots nearest the middle are covered, one by a node, one by another label.
+    const mid = placeLabels([{ id: "x", a, c, b, w: 40, h: 20 }], []).get("x")!;
+    const node = { x1: mid.x1 - 500, y1: mid.y1 - 500, x2: mid.x2 + 500, y2: mid.y2 + 500, weight: 1 };
+    const boxes = placeLabels([{ id: "x", a, c, b, w: 40, h: 20 }], [node]);
+    expect(boxes.get("x")).toEqual(mid);
+    const heavy = placeLabels([{ id: "x", a, c, b, w: 40, h: 20 }], [{ ...mid, weight: 4 }, { ...node, x1: 1000, x2: 1001 }]).get("x")!;
+    expect(heavy).not.toEqual(mid);
+  });
+});
