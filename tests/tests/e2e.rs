@@ -1143,3 +1143,260 @@ async fn fault_injection_and_mtls_from_the_panels() {
     screenshot(&client, "mesh-strict-namespace.png").await;
     client.close().await.unwrap();
 }
+
+/// Reads every node label the graph under `graph_css` draws (its box and font size on screen,
+/// from Cytoscape in the page) and finds labels that run into another label or into a box
+/// that does not hold them. Returns the smallest label size in pixels, the frame and the
+/// collisions.
+const LABEL_CHECK: &str = r#"
+const g = document.querySelector(arguments[0]);
+if (!g || !g.meshLabels) return null;
+const m = g.meshLabels();
+const parent = new Map(m.boxes.map(b => [b.id, b.parent]));
+const holds = (outer, inner) => { for (let c = inner, i = 0; c && i < 16; c = parent.get(c), i++) if (c === outer) return true; return false; };
+const hit = (a, b) => a.x0 < b.x1 - 1 && b.x0 < a.x1 - 1 && a.y0 < b.y1 - 1 && b.y0 < a.y1 - 1;
+const out = [];
+for (const l of m.labels) {
+  for (const o of m.labels) if (o.id < l.id && hit(l, o)) out.push(`label ${l.id} / label ${o.id}`);
+  for (const b of m.boxes) if (b.id !== l.id && !holds(b.id, l.id) && hit(l, b)) out.push(`label ${l.id} / box ${b.id}`);
+}
+return { minPx: Math.min(...m.labels.map(l => l.px)), labels: m.labels.length, frameW: m.frame.w, frameH: m.frame.h, collisions: out };
+"#;
+
+struct LabelReport {
+    min_px: f64,
+    labels: u64,
+    frame: (f64, f64),
+    collisions: Vec<String>,
+}
+
+async fn measure_labels(client: &Client, graph_css: &str) -> LabelReport {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let v = client
+            .execute(LABEL_CHECK, vec![json!(graph_css)])
+            .await
+            .unwrap();
+        if let Some(o) = v.as_object() {
+            return LabelReport {
+                min_px: o["minPx"].as_f64().unwrap_or(0.0),
+                labels: o["labels"].as_u64().unwrap_or(0),
+                frame: (
+                    o["frameW"].as_f64().unwrap_or(0.0),
+                    o["frameH"].as_f64().unwrap_or(0.0),
+                ),
+                collisions: o["collisions"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|c| c.as_str().map(str::to_string))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            };
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no graph to measure at {graph_css}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// A real key press (key down and up) through WebDriver's actions, as a clicker sends it.
+async fn press(client: &Client, key: fantoccini::key::Key) {
+    use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+    let value: char = key.into();
+    let keys = KeyActions::new("keyboard".into())
+        .then(KeyAction::Down { value })
+        .then(KeyAction::Up { value });
+    client.perform_actions(keys).await.expect("key press");
+}
+
+const PRESENTER_GRAPH: &str = "[data-testid=presenter] [data-testid=mesh-graph]";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the built app, tauri-driver and a display: run with `make e2e`"]
+async fn labels_at_fit_are_apart_and_large_in_presenter_mode() {
+    let home = tempfile::tempdir().unwrap();
+    let home_str = home.path().display().to_string();
+    let driver = TauriDriver::start(&[("ISTIO_PLAYGROUND_HOME", &home_str)]);
+    let client = open_app(&driver).await;
+    preflight_rows(&client).await;
+    click(&client, "start-simulated").await;
+    client
+        .wait()
+        .for_element(Locator::Css("[data-testid=simulated-badge]"))
+        .await
+        .expect("the simulated playground");
+    click(&client, "open-mesh").await;
+    poll_js(&client, NODE_LIST, "the Bookinfo mesh", |t| {
+        t.contains("bookinfo-gateway") && t.matches("Pod").count() >= 7
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let normal = measure_labels(&client, "main [data-testid=mesh-graph]").await;
+    println!(
+        "normal mode at fit, {:.0}x{:.0} frame: {} labels, smallest {:.1} px",
+        normal.frame.0, normal.frame.1, normal.labels, normal.min_px
+    );
+    screenshot(&client, "mesh-normal-fit.png").await;
+    assert!(normal.labels >= 20, "{} labels", normal.labels);
+    assert!(
+        normal.collisions.is_empty(),
+        "labels run into each other: {:?}",
+        normal.collisions
+    );
+    assert!(normal.min_px >= 12.0, "{:.1} px", normal.min_px);
+
+    // F5, as a presenter would press it (the header button does the same).
+    press(&client, fantoccini::key::Key::F5).await;
+    client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(PRESENTER_GRAPH))
+        .await
+        .expect("presenter mode");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let shown = measure_labels(&client, PRESENTER_GRAPH).await;
+    println!(
+        "presenter mode at fit, {:.0}x{:.0} frame: {} labels, smallest {:.1} px",
+        shown.frame.0, shown.frame.1, shown.labels, shown.min_px
+    );
+    screenshot(&client, "presenter-mesh.png").await;
+    assert!(
+        shown.collisions.is_empty(),
+        "labels run into each other: {:?}",
+        shown.collisions
+    );
+    assert!(
+        shown.min_px >= 16.0,
+        "presenter labels drawn at {:.1} px",
+        shown.min_px
+    );
+    press(&client, fantoccini::key::Key::Escape).await;
+    poll_js(
+        &client,
+        "return document.querySelector('[data-testid=presenter]') ? 'open' : 'closed';",
+        "Escape to leave presenter mode",
+        |t| t == "closed",
+    )
+    .await;
+    client.close().await.unwrap();
+}
+
+/// The attribute `name` of the element with this test id ("" when either is missing).
+async fn attr_of(client: &Client, testid: &str, name: &str) -> String {
+    let v = client
+        .execute(
+            "const e = document.querySelector(`[data-testid=${arguments[0]}]`); return e ? (e.getAttribute(arguments[1]) ?? '') : '';",
+            vec![json!(testid), json!(name)],
+        )
+        .await
+        .unwrap();
+    v.as_str().unwrap_or("").to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the built app, tauri-driver and a display: run with `make e2e`"]
+async fn the_whole_bookinfo_course_runs_in_presenter_mode() {
+    let home = tempfile::tempdir().unwrap();
+    let home_str = home.path().display().to_string();
+    let driver = TauriDriver::start(&[("ISTIO_PLAYGROUND_HOME", &home_str)]);
+    let client = open_app(&driver).await;
+    preflight_rows(&client).await;
+    click(&client, "start-simulated").await;
+    client
+        .wait()
+        .for_element(Locator::Css("[data-testid=simulated-badge]"))
+        .await
+        .expect("the simulated playground");
+
+    click(&client, "nav-lessons").await;
+    click(&client, "lesson-open-bookinfo-basics").await;
+    click(&client, "lesson-present").await;
+    client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("[data-testid=presenter-caption]"))
+        .await
+        .expect("presenter mode");
+
+    let started = Instant::now();
+    let mut n = 0;
+    loop {
+        n += 1;
+        let id = attr_of(&client, "presenter-caption", "data-step-id").await;
+        let title = text_of(&client, "presenter-step-title").await;
+        let step_started = Instant::now();
+        let has_do = client
+            .find(Locator::Css("[data-testid=presenter-do]"))
+            .await
+            .is_ok();
+        if has_do {
+            click(&client, "presenter-do").await;
+        }
+        if attr_of(&client, "presenter-status", "data-has-check").await == "true" {
+            // Checks read the metrics, which need some seconds to follow a change.
+            let deadline = Instant::now() + Duration::from_secs(150);
+            loop {
+                let passed = attr_of(&client, "presenter-status", "data-passed").await;
+                let busy = attr_of(&client, "presenter-status", "data-busy").await;
+                if passed == "true" && busy != "true" {
+                    break;
+                }
+                let status = text_of(&client, "presenter-status").await;
+                assert!(
+                    Instant::now() < deadline,
+                    "step {n} {id} ({title}): the check never passed: {status}"
+                );
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+        // Let the graph settle (new pods, moving weights) before the picture.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let status = text_of(&client, "presenter-status").await;
+        println!(
+            "step {n:02} {id}: {title} — passed in {:?}: {status}",
+            step_started.elapsed()
+        );
+        screenshot(&client, &format!("lesson-{n:02}-{id}.png")).await;
+        let graph_shown = client
+            .execute(
+                "return !!document.querySelector(arguments[0]);",
+                vec![json!(PRESENTER_GRAPH)],
+            )
+            .await
+            .unwrap();
+        if graph_shown == json!(true) {
+            let drawn = measure_labels(&client, PRESENTER_GRAPH).await;
+            println!(
+                "  labels: {} at {:.1} px or more; running into each other: {:?}",
+                drawn.labels, drawn.min_px, drawn.collisions
+            );
+        }
+        let next_disabled = client
+            .execute(
+                "const b = document.querySelector('[data-testid=presenter-next]'); return b ? b.disabled : true;",
+                vec![],
+            )
+            .await
+            .unwrap();
+        if next_disabled == json!(true) {
+            break;
+        }
+        // The clicker's Page Down moves on.
+        press(&client, fantoccini::key::Key::PageDown).await;
+        poll_js(
+            &client,
+            "const c = document.querySelector('[data-testid=presenter-caption]'); return c ? c.dataset.stepId : '';",
+            "the next step",
+            |t| !t.is_empty() && t != id,
+        )
+        .await;
+    }
+    println!("the whole course took {:?}", started.elapsed());
+    assert!(n >= 8, "only {n} steps");
+    client.close().await.unwrap();
+}

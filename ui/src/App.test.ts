@@ -24,7 +24,7 @@ describe("App", () => {
 
     await fireEvent.click(screen.getByTestId("nav-mesh"));
     // Loaded on first use (its own script chunk).
-    expect((await screen.findByRole("heading", { level: 1 })).textContent).toBe("Mesh");
+    expect((await screen.findByRole("heading", { level: 1 }, { timeout: 5000 })).textContent).toBe("Mesh");
     expect(document.body.textContent).toContain("Connecting to the cluster");
     expect(screen.getByTestId("nav-mesh").getAttribute("aria-current")).toBe("page");
     expect(screen.getByTestId("nav-setup").getAttribute("aria-current")).toBeNull();
@@ -63,5 +63,58 @@ describe("App", () => {
     expect(screen.getByTestId("log-panel")).toBeTruthy();
     await fireEvent.click(screen.getByTestId("nav-traffic"));
     expect(screen.getByTestId("log-panel")).toBeTruthy();
+  });
+});
+
+describe("presenter mode", () => {
+  it("F5 goes full screen with the caption, the clicker moves between steps, Escape comes back", async () => {
+    const backend = fakeBackend();
+    render(App, { props: { backend, initialScreen: "lessons" } });
+    await fireEvent.click(await screen.findByTestId("lesson-open-bookinfo-basics"));
+    await screen.findByTestId("lesson-step-title");
+
+    await fireEvent.keyDown(window, { key: "F5" });
+    expect(backend.setFullscreen).toHaveBeenLastCalledWith(true);
+    expect((await screen.findByTestId("presenter-step-title")).textContent).toBe("Start the playground");
+
+    await fireEvent.keyDown(window, { key: "PageDown" });
+    expect(screen.getByTestId("presenter-step-title").textContent).toBe("Follow one request");
+    await fireEvent.keyDown(window, { key: "ArrowRight" });
+    expect(screen.getByTestId("presenter-step-title").textContent).toBe("Shift traffic: 60/30/10");
+    await fireEvent.keyDown(window, { key: "PageUp" });
+    expect(screen.getByTestId("presenter-step-title").textContent).toBe("Follow one request");
+
+    await fireEvent.keyDown(window, { key: "Escape" });
+    await waitFor(() => expect(screen.queryByTestId("presenter")).toBeNull());
+    expect(backend.setFullscreen).toHaveBeenLastCalledWith(false);
+    // The Lessons screen kept the step the class reached.
+    expect(screen.getByTestId("lesson-step-title").textContent).toBe("Follow one request");
+  });
+
+  it("starts from the header button and leaves with F5", async () => {
+    const backend = fakeBackend();
+    render(App, { props: { backend } });
+    await fireEvent.click(screen.getByTestId("present"));
+    expect(await screen.findByTestId("presenter")).toBeTruthy();
+    expect(screen.getByTestId("presenter-caption").textContent).toContain("Open a lesson");
+    await fireEvent.keyDown(window, { key: "F5" });
+    await waitFor(() => expect(screen.queryByTestId("presenter")).toBeNull());
+  });
+});
+
+describe("presenter mode over a live mesh", () => {
+  it("opens from the Lessons screen while its graph spotlights the step", async () => {
+    const { splitSnapshot } = await import("./lib/mesh/sample");
+    const backend = fakeBackend();
+    render(App, { props: { backend, initialScreen: "lessons" } });
+    await fireEvent.click(await screen.findByTestId("lesson-open-bookinfo-basics"));
+    await waitFor(() => expect(backend.watchMesh).toHaveBeenCalled());
+    backend.emitMesh({ type: "snapshot", snapshot: splitSnapshot() });
+    await screen.findByTestId("lesson-step-title");
+    await waitFor(() => expect(document.querySelectorAll("[data-testid=mesh-graph]")).toHaveLength(1));
+    await fireEvent.click(screen.getByTestId("lesson-present"));
+    expect((await screen.findByTestId("presenter-step-title")).textContent).toBe("Start the playground");
+    await fireEvent.keyDown(window, { key: "PageDown" });
+    expect(screen.getByTestId("presenter-step-title").textContent).toBe("Follow one request");
   });
 });

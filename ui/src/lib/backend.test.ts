@@ -47,7 +47,8 @@ describe("screenForShortcut", () => {
 
   it("ignores plain digits, other digits and extra modifiers", () => {
     expect(screenForShortcut(key("Digit1", {}))).toBeNull();
-    expect(screenForShortcut(key("Digit5", { altKey: true }))).toBeNull();
+    expect(screenForShortcut(key("Digit5", { altKey: true }))).toBe("lessons");
+    expect(screenForShortcut(key("Digit6", { altKey: true }))).toBeNull();
     expect(screenForShortcut(key("Digit1", { altKey: true, ctrlKey: true }))).toBeNull();
     expect(screenForShortcut(key("Digit1", { altKey: true, shiftKey: true }))).toBeNull();
   });

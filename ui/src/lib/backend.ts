@@ -1,6 +1,7 @@
 // The only module in the UI that imports `@tauri-apps`: everything else talks to the
 // `Backend` interface, so components can be tested (and previewed) with a fake one.
 import { Channel, invoke } from "@tauri-apps/api/core";
+import { getCurrentWindow } from "@tauri-apps/api/window";
 import { openUrl } from "@tauri-apps/plugin-opener";
 import { getContext, setContext } from "svelte";
 
@@ -25,6 +26,7 @@ import type { TrafficStats } from "./generated/TrafficStats";
 import type { UndoReport } from "./generated/UndoReport";
 import type { WeightChange } from "./generated/WeightChange";
 import type { WeightPlan } from "./generated/WeightPlan";
+import type { CheckOutcome, DoOptions, Lesson, LessonProgress, LessonSummary, StepRun } from "./lessons/types";
 import type { RoutePlan } from "./generated/RoutePlan";
 import type { FaultPlan } from "./generated/FaultPlan";
 import type { FaultChange } from "./generated/FaultChange";
@@ -44,6 +46,26 @@ export interface Backend {
   /** Resolves once subscribed; afterwards `handler` gets every new log line. */
   onLogLine(handler: (line: LogLine) => void): Promise<void>;
   appInfo(): Promise<AppInfo>;
+  /** The built-in lessons and those a teacher added. */
+  lessonsList(): Promise<LessonSummary[]>;
+  lessonGet(name: string): Promise<Lesson>;
+  /** Adds a teacher's lesson file; rejects with code `lesson_invalid` and the bad line. */
+  lessonOpenFile(path: string): Promise<LessonSummary>;
+  /**
+   * Runs a step's actions ("Do it"): what it applied, with the YAML and kubectl. With
+   * `dryRun` nothing is written: only what it would apply (a step's text for slides).
+   */
+  lessonDo(name: string, step: string, options: DoOptions): Promise<StepRun>;
+  /** The step's check now; null when the step has nothing to check. */
+  lessonCheck(name: string, step: string): Promise<CheckOutcome | null>;
+  /** Runs a step's reset actions. */
+  lessonResetStep(name: string, step: string): Promise<StepRun>;
+  lessonProgress(): Promise<LessonProgress>;
+  lessonSaveProgress(progress: LessonProgress): Promise<void>;
+  /** Writes an export (PNG, SVG, text) into the Downloads folder; resolves with its path. */
+  saveExport(fileName: string, base64Data: string): Promise<string>;
+  /** Puts the window in full screen (presenter mode) or back. */
+  setFullscreen(on: boolean): Promise<void>;
   /**
    * Starts watching the mesh: `onEvent` gets a snapshot first (and again after every
    * reconnect), then diffs and connection status. Rejects with an `IpcError` when no
@@ -121,6 +143,22 @@ export const tauriBackend: Backend = {
     await call<null>("subscribe_logs", { onLine });
   },
   appInfo: () => call<AppInfo>("app_info"),
+  lessonsList: () => call<LessonSummary[]>("lessons_list"),
+  lessonGet: (name) => call<Lesson>("lesson_get", { name }),
+  lessonOpenFile: (path) => call<LessonSummary>("lesson_open_file", { path }),
+  lessonDo: (name, step, options) => call<StepRun>("lesson_do", { name, step, simulated: options.simulated, dryRun: options.dryRun }),
+  lessonCheck: (name, step) => call<CheckOutcome | null>("lesson_check", { name, step }),
+  lessonResetStep: (name, step) => call<StepRun>("lesson_reset_step", { name, step }),
+  lessonProgress: () => call<LessonProgress>("lesson_progress"),
+  lessonSaveProgress: (progress) => call<null>("lesson_save_progress", { progress }).then(() => undefined),
+  saveExport: (fileName, base64Data) => call<string>("save_export", { fileName, base64Data }),
+  async setFullscreen(on) {
+    try {
+      await getCurrentWindow().setFullscreen(on);
+    } catch (e) {
+      throw toIpcError(e);
+    }
+  },
   async watchMesh(handler) {
     const onEvent = new Channel<MeshEvent>(handler);
     await call<null>("watch_mesh", { onEvent });

@@ -14,6 +14,7 @@ import type { ProvisionEvent } from "./generated/ProvisionEvent";
 import type { SetupPlan } from "./generated/SetupPlan";
 import { bookinfoSnapshot, reviewsSplitDiff, syntheticSnapshot, teachingSnapshot } from "./mesh/sample";
 import { sampleActions, sampleStats } from "./actions/sampleActions";
+import { FakeLessons } from "./lessons/fakeLessons";
 import { sampleHistory, sampleOverlay } from "./mesh/trafficSample";
 
 const CHECKS: CheckResult[] = [
@@ -107,8 +108,26 @@ export function previewBackend(sample: string | null): Backend {
   };
   log("INFO", "istio_playground", "window opened version=0.1.0");
   log("DEBUG", "playground::paths", "data dir=/home/you/.local/share/istio-playground");
+  const lessons = new FakeLessons();
+  lessons.delayMs = 700;
 
   return {
+    lessonsList: () => lessons.lessonsList(),
+    lessonGet: (name) => lessons.lessonGet(name),
+    lessonOpenFile: (path) => lessons.lessonOpenFile(path),
+    lessonDo: (name, step, options) => lessons.lessonDo(name, step, options),
+    lessonCheck: (name, step) => lessons.lessonCheck(name, step),
+    lessonResetStep: (name, step) => lessons.lessonResetStep(name, step),
+    lessonProgress: () => lessons.lessonProgress(),
+    lessonSaveProgress: (p) => lessons.lessonSaveProgress(p),
+    async saveExport(fileName) {
+      log("INFO", "playground::export", `saved ${fileName}`);
+      return `/home/you/Downloads/${fileName}`;
+    },
+    async setFullscreen(on) {
+      // The browser's own full screen would take Escape for itself; the overlay fills the tab.
+      log("INFO", "istio_playground", `full screen ${on ? "on" : "off"} (not in the preview)`);
+    },
     async runPreflight() {
       log("INFO", "playground::preflight", "preflight started");
       await sleep(1200);

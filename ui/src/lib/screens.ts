@@ -1,4 +1,4 @@
-export type ScreenId = "setup" | "mesh" | "traffic" | "dashboards";
+export type ScreenId = "setup" | "mesh" | "traffic" | "dashboards" | "lessons";
 
 export interface ScreenEntry {
   id: ScreenId;
@@ -12,6 +12,7 @@ export const SCREENS: readonly ScreenEntry[] = [
   { id: "mesh", label: "Mesh", key: "2" },
   { id: "traffic", label: "Traffic", key: "3" },
   { id: "dashboards", label: "Dashboards", key: "4" },
+  { id: "lessons", label: "Lessons", key: "5" },
 ];
 
 /** The screen an Alt+digit or Ctrl+digit press asks for, if any. */

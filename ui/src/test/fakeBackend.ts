@@ -17,6 +17,7 @@ import type { ObjectRef } from "../lib/generated/ObjectRef";
 import type { SimulatedInfo } from "../lib/generated/SimulatedInfo";
 import type { TrafficStats } from "../lib/generated/TrafficStats";
 import { sampleActions } from "../lib/actions/sampleActions";
+import { FakeLessons } from "../lib/lessons/fakeLessons";
 import { sampleHistory } from "../lib/mesh/trafficSample";
 
 export function check(over: Partial<CheckResult> & Pick<CheckResult, "id" | "status">): CheckResult {
@@ -54,6 +55,10 @@ export const SIMULATED = {
 };
 
 export interface FakeBackend extends Backend {
+  /** The lessons behind the lesson methods, to script them. */
+  lessons: FakeLessons;
+  saveExport: ReturnType<typeof vi.fn<Backend["saveExport"]>>;
+  setFullscreen: ReturnType<typeof vi.fn<Backend["setFullscreen"]>>;
   runPreflight: ReturnType<typeof vi.fn<Backend["runPreflight"]>>;
   /** Sends a log line to every subscribed handler. */
   emit(line: LogLine): void;
@@ -147,8 +152,20 @@ export function fakeBackend(opts: {
   const defaultReport = report([check({ id: "docker", status: "pass" })]);
   const actions = sampleActions({ simulated: () => simulated !== null });
   let trafficHandler: ((s: TrafficStats) => void) | null = null;
+  const lessons = new FakeLessons();
   let followHandler: ((s: TrafficStats) => void) | null = null;
   return {
+    lessons,
+    lessonsList: () => lessons.lessonsList(),
+    lessonGet: (name) => lessons.lessonGet(name),
+    lessonOpenFile: (path) => lessons.lessonOpenFile(path),
+    lessonDo: (name, step, options) => lessons.lessonDo(name, step, options),
+    lessonCheck: (name, step) => lessons.lessonCheck(name, step),
+    lessonResetStep: (name, step) => lessons.lessonResetStep(name, step),
+    lessonProgress: () => lessons.lessonProgress(),
+    lessonSaveProgress: (p) => lessons.lessonSaveProgress(p),
+    saveExport: vi.fn<Backend["saveExport"]>((fileName) => Promise.resolve(`/home/you/Downloads/${fileName}`)),
+    setFullscreen: vi.fn<Backend["setFullscreen"]>(() => Promise.resolve()),
     readRouting: vi.fn<Backend["readRouting"]>(actions.readRouting),
     previewWeights: vi.fn<Backend["previewWeights"]>(actions.previewWeights),
     applyWeights: vi.fn<Backend["applyWeights"]>(actions.applyWeights),

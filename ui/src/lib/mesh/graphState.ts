@@ -4,7 +4,8 @@ import type { GraphDiff } from "../generated/GraphDiff";
 import type { GraphEdge } from "../generated/GraphEdge";
 import type { GraphNode } from "../generated/GraphNode";
 import type { MeshSnapshot } from "../generated/MeshSnapshot";
-import { layoutGraph, placeNew, type ColumnHeader, type FreedSlot, type Point } from "./layout";
+import { layoutGraph, nodeSize, placeNew, type ColumnHeader, type FreedSlot, type Point } from "./layout";
+import { clearOfLabels } from "./readability";
 
 /** What the drawing must do, in this order, to match the model after one event. */
 export interface MeshPatch {
@@ -64,6 +65,16 @@ export class MeshGraph {
   readonly positions = new Map<string, Point>();
   /** Titles of the columns in use, from the last full layout. */
   headers: ColumnHeader[] = [];
+  /**
+   * While a presenter runs a lesson step nothing may move under the pointer: structural
+   * changes then place what is new (as for a new pod) instead of laying everything out again.
+   */
+  pinned = false;
+  /**
+   * Until this time (ms since the epoch) a pinned graph still lays out structural changes:
+   * right after the teacher's own "Do it", when the class expects the picture to change.
+   */
+  unpinnedUntil = 0;
   /** Drawn parent of each node: its model parent, or null while that parent is missing. */
   private readonly drawnParent = new Map<string, string | null>();
   private readonly kids = new Map<string, Set<string>>();
@@ -184,12 +195,18 @@ export class MeshGraph {
     // Leaves before this change, to tell which of them become groups.
     const formerLeaf = new Map<string, Point>();
     const incoming = [...diff.addedNodes, ...diff.changedNodes];
+    let resized = false;
     const added: GraphNode[] = [];
     const changed: GraphNode[] = [];
     for (const n of incoming) {
       if (n.parent && this.positions.has(n.parent)) formerLeaf.set(n.parent, this.positions.get(n.parent)!);
       if (this.nodes.has(n.id)) {
-        if (!same(this.nodes.get(n.id), n)) changed.push(n);
+        const before = this.nodes.get(n.id)!;
+        if (!same(before, n)) changed.push(n);
+        // A box that changes height (a pod's "starting" line gone once its sidecar runs)
+        // leaves gaps or overlaps where it stands: worth a new layout unless pinned.
+        // Heights only: a health mark widens a box a little, and must not undo a drag.
+        if (nodeSize(before).h !== nodeSize(n).h) resized = true;
       } else if (!added.some((a) => a.id === n.id)) added.push(n);
       this.nodes.set(n.id, n);
     }
@@ -224,11 +241,12 @@ export class MeshGraph {
     // The structure changed: lay everything out again; the drawing animates to it.
     const removedKinds = [...removedNodeIds].map((id) => removedKind.get(id));
     const structural =
+      resized ||
       added.some((n) => n.kind !== "pod") ||
       removedKinds.some((k) => k !== "pod") ||
       patch.addedEdges.length > 0 ||
       diff.removedEdges.some((id) => gone.has(id));
-    if (structural) {
+    if (structural && (!this.pinned || Date.now() < this.unpinnedUntil)) {
       this.layoutEverything();
       for (const n of this.nodes.values()) {
         if (this.isLeaf(n.id) && !this.positions.has(n.id)) this.positions.set(n.id, this.place(n, [], new Map()));
@@ -258,6 +276,22 @@ export class MeshGraph {
     return patch;
   }
 
+  /**
+   * Lays everything out afresh, as a structural change would: for the presenter between two
+   * lessons steps, after pinned placements made the drawing untidy.
+   */
+  relayout(): MeshPatch {
+    const patch = emptyPatch(false);
+    this.layoutEverything();
+    for (const n of this.nodes.values()) {
+      if (this.isLeaf(n.id) && !this.positions.has(n.id)) this.positions.set(n.id, this.place(n, [], new Map()));
+    }
+    patch.relayout = true;
+    patch.positions = new Map(this.positions);
+    patch.headers = this.headers;
+    return patch;
+  }
+
   /** The model as it stands, e.g. to draw it again after the Mesh screen was left. */
   toPatch(): MeshPatch {
     const patch = emptyPatch(true);
@@ -269,7 +303,7 @@ export class MeshGraph {
   }
 
   private place(n: GraphNode, freed: FreedSlot[], formerLeaf: Map<string, Point>): Point {
-    return placeNew(n, {
+    const at = placeNew(n, {
       nodes: this.nodes,
       edges: this.edges.values(),
       positions: this.positions,
@@ -278,6 +312,8 @@ export class MeshGraph {
       freed,
       formerLeaf,
     });
+    // placeNew keeps boxes apart; titles of groups that grow around the newcomer need this.
+    return clearOfLabels(n.id, at, [...this.nodes.values()], this.positions);
   }
 
   private centerOf(id: string): Point | null {

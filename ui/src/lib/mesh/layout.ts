@@ -48,15 +48,15 @@ export const COLUMN_TITLE: readonly string[] = [
 
 /** Label font sizes in graph units; the style uses the same numbers. */
 export const NODE_FONT = 20;
-export const POD_FONT = 17;
-export const NS_FONT = 19;
+export const POD_FONT = 20;
+export const NS_FONT = 20;
 export const EDGE_FONT = 24;
 /** Traffic link labels (rates): at Bookinfo's fit on 1280x800 with traffic still 14 px or more. */
 export const TRAFFIC_FONT = 30;
 export const FONT_FAMILY = 'system-ui, -apple-system, "Segoe UI", Roboto, Ubuntu, Cantarell, "Noto Sans", Arial, sans-serif';
 export const FONT_WEIGHT = 700;
-const LINE_HEIGHT = 1.2;
-const PAD_X = 22;
+export const LINE_HEIGHT = 1.2;
+const PAD_X = 16;
 const PAD_Y = 12;
 const GAP = 20;
 
@@ -91,7 +91,7 @@ export function textWidth(text: string, font: number): number {
     measureCtx.font = `${FONT_WEIGHT} ${font}px ${FONT_FAMILY}`;
     w = measureCtx.measureText(text).width * 1.04;
   } else {
-    w = [...text].length * font * 0.62;
+    w = [...text].length * font * 0.66;
   }
   measured.set(key, w);
   return w;
@@ -128,10 +128,10 @@ const COLUMN_STEP = 260;
  * Between columns; wider after a column whose outgoing edges carry weights: room for a
  * split's two-line label ("60% set" over "58% seen") beside the arrow head.
  */
-const COLUMN_GAP = 46;
+const COLUMN_GAP = 26;
 const LABEL_GAP = 170;
 /** Between namespace boxes, side by side or stacked. */
-const NS_GAP = 26;
+const NS_GAP = 20;
 /** Pods per row inside a workload's box. */
 const PODS_PER_ROW = 4;
 
@@ -488,24 +488,33 @@ function clearDown(at: Point, size: Size, id: string, ctx: PlaceContext): Point 
   return p;
 }
 
-function columnX(node: GraphNode, ctx: PlaceContext, near: Point[]): number {
-  const col = KIND_COLUMN[node.kind];
+function columnX(
+  node: GraphNode,
+  ctx: PlaceContext,
+  near: Point[],
+  nearCols: { x: number; col: number }[],
+  colOf: (n: GraphNode) => number,
+): number {
+  const col = colOf(node);
   const same: number[] = [];
   const sameNs: number[] = [];
   let ref: { x: number; col: number } | null = null;
   for (const [id, p] of ctx.positions) {
     const o = ctx.nodes.get(id);
     if (!o) continue;
-    if (KIND_COLUMN[o.kind] === col) {
+    if (colOf(o) === col) {
       same.push(p.x);
       if (o.namespace === node.namespace) sameNs.push(p.x);
-    } else if (!ref) ref = { x: p.x, col: KIND_COLUMN[o.kind] };
+    } else if (!ref) ref = { x: p.x, col: colOf(o) };
   }
   const pick = sameNs.length ? sameNs : same;
   if (pick.length) {
     pick.sort((a, b) => a - b);
     return pick[Math.floor(pick.length / 2)];
   }
+  // A column that is new (the first subsets, while the layout is pinned): a step from what
+  // it is connected to, not from some unrelated node, so it lands beside its neighbours.
+  if (nearCols.length) return nearCols.reduce((sum, n) => sum + n.x + (col - n.col) * (COLUMN_STEP / 2), 0) / nearCols.length;
   if (ref) return ref.x + (col - ref.col) * COLUMN_STEP;
   if (near.length) return near[0].x;
   return 0;
@@ -513,6 +522,10 @@ function columnX(node: GraphNode, ctx: PlaceContext, near: Point[]): number {
 
 /** A place for a node that is new in this change; does not move anything else. */
 export function placeNew(node: GraphNode, ctx: PlaceContext): Point {
+  // Read twice below (columns and neighbours); the caller may pass a one-shot iterator.
+  const edges = [...ctx.edges];
+  const incoming = incomingKinds(edges);
+  const colOf = (n: GraphNode) => columnOf(n, incoming);
   const size = nodeSize(node);
   const parent = ctx.parentOf(node.id);
 
@@ -532,9 +545,10 @@ export function placeNew(node: GraphNode, ctx: PlaceContext): Point {
     if (!siblingsPlaced) return clearDown(ctx.formerLeaf.get(parent)!, size, node.id, ctx);
   }
 
-  // 3. Next to its siblings of the same kind: below the lowest, or beside them if that
-  //    would run into another group.
-  if (parent) {
+  // 3. Next to its siblings of the same kind inside a workload (pods): below the lowest,
+  //    or beside them if that would run into another group. Members of a namespace go to
+  //    their column instead (a mesh VirtualService is not a gateway's one).
+  if (parent && ctx.nodes.get(parent)?.kind !== "namespace") {
     const sibs = ctx
       .childrenOf(parent)
       .filter((c) => c !== node.id && ctx.positions.has(c) && ctx.nodes.get(c)?.kind === node.kind)
@@ -555,13 +569,16 @@ export function placeNew(node: GraphNode, ctx: PlaceContext): Point {
 
   // 4. In its column, level with what it is connected to.
   const near: Point[] = [];
-  for (const e of ctx.edges) {
+  const nearCols: { x: number; col: number }[] = [];
+  for (const e of edges) {
     const other = e.source === node.id ? e.target : e.target === node.id ? e.source : null;
     if (!other) continue;
     const p = leafOrGroupCenter(other, ctx);
     if (p) near.push(p);
+    const o = ctx.nodes.get(other);
+    if (p && o) nearCols.push({ x: p.x, col: colOf(o) });
   }
-  const x = columnX(node, ctx, near);
+  const x = columnX(node, ctx, near, nearCols, colOf);
   if (near.length) {
     const y = near.reduce((s, p) => s + p.y, 0) / near.length;
     return clearDown({ x, y }, size, node.id, ctx);

@@ -67,6 +67,14 @@ export class MeshWatch {
     return () => this.listeners.delete(listener);
   }
 
+  /** Tidies the drawing (every view animates to the new places). */
+  relayout(): void {
+    if (this.graph.nodes.size === 0) return;
+    const patch = this.graph.relayout();
+    this.version++;
+    for (const l of this.listeners) l(patch);
+  }
+
   /** Called by the graph view on every traffic event; returns the function that stops listening. */
   subscribeTraffic(listener: () => void): () => void {
     this.trafficListeners.add(listener);
