@@ -14,7 +14,7 @@ use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use big_mesh::{NAMESPACES, SERVICES_PER_NS, big_mesh};
 use playground::mesh::{MeshEvent, MeshModel, TrafficState, traffic};
-use playground::telemetry::{TelemetryUpdate, traffic_from_answers};
+use playground::telemetry::{TelemetryUpdate, queries, traffic_from_answers};
 use serde_json::{Value, json};
 
 /// One edge of the synthetic traffic: who calls which service, answered by which workload
@@ -88,7 +88,9 @@ fn edges() -> Vec<Edge> {
     out
 }
 
-fn edge_labels(e: &Edge) -> serde_json::Map<String, Value> {
+/// The labels an answer carries for an edge: all the edge labels (the requests query), or
+/// only the key labels (the mTLS and latency queries group by those).
+fn edge_labels(e: &Edge, key_only: bool) -> serde_json::Map<String, Value> {
     let (sns, swl, sapp, sver) = &e.source;
     let (dns, dname) = &e.service;
     let (dwns, dwl, dver) =
@@ -116,8 +118,10 @@ fn edge_labels(e: &Edge) -> serde_json::Map<String, Value> {
         ("destination_canonical_service", dapp),
         ("destination_canonical_revision", &dver),
     ];
+    let key: Vec<&str> = queries::KEY_LABELS.split(',').collect();
     pairs
         .iter()
+        .filter(|(k, _)| !key_only || key.contains(k))
         .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
         .collect()
 }
@@ -137,7 +141,7 @@ fn answers(edges: &[Edge], at: f64) -> [String; 5] {
     let mut quantiles: [Vec<Value>; 3] = Default::default();
     for e in edges {
         for (code, flags, rate) in &e.rates {
-            let mut l = edge_labels(e);
+            let mut l = edge_labels(e, false);
             l.insert("reporter".into(), "source".into());
             l.insert("response_code".into(), code.to_string().into());
             l.insert("response_flags".into(), (*flags).into());
@@ -145,7 +149,7 @@ fn answers(edges: &[Edge], at: f64) -> [String; 5] {
         }
         let total: f64 = e.rates.iter().map(|r| r.2).sum();
         if e.destination.is_some() {
-            let mut l = edge_labels(e);
+            let mut l = edge_labels(e, true);
             l.insert("connection_security_policy".into(), "mutual_tls".into());
             mtls.push(sample(l, at, total.to_string()));
         }
@@ -155,7 +159,7 @@ fn answers(edges: &[Edge], at: f64) -> [String; 5] {
             } else {
                 "NaN".into()
             };
-            quantiles[i].push(sample(edge_labels(e), at, value));
+            quantiles[i].push(sample(edge_labels(e, true), at, value));
         }
     }
     let [p50, p95, p99] = quantiles;

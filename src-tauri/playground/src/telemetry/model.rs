@@ -222,6 +222,7 @@ fn service(l: &BTreeMap<String, String>) -> TrafficService {
 /// What identifies an edge across the queries.
 type EdgeKey = (String, String, String, String, String);
 
+/// The edge a sample is about, from the labels of `queries::KEY_LABELS`.
 fn edge_key(l: &BTreeMap<String, String>) -> EdgeKey {
     let get = |k: &str| label(l, k).to_string();
     (

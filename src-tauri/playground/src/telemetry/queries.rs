@@ -11,6 +11,11 @@ use std::time::Duration;
 /// canonical service and revision, i.e. app and version, of both workloads).
 pub const EDGE_LABELS: &str = "source_workload_namespace,source_workload,source_canonical_service,source_canonical_revision,destination_service,destination_service_name,destination_service_namespace,destination_workload_namespace,destination_workload,destination_canonical_service,destination_canonical_revision";
 
+/// The labels that tell edges apart (what the figures are joined on): the mTLS and latency
+/// queries group by these alone, which halves their answers (the other edge labels follow
+/// from the workloads).
+pub const KEY_LABELS: &str = "source_workload_namespace,source_workload,destination_service,destination_workload_namespace,destination_workload";
+
 /// A range for PromQL: whole seconds when it has no fraction, else milliseconds.
 pub fn range(window: Duration) -> String {
     let ms = window.as_millis().max(1);
@@ -52,7 +57,7 @@ pub fn requests(window: Duration) -> String {
 /// (the only side that knows).
 pub fn mtls(window: Duration) -> String {
     format!(
-        "sum by ({EDGE_LABELS},connection_security_policy) (rate(istio_requests_total{{reporter=\"destination\"}}[{}])) > 0",
+        "sum by ({KEY_LABELS},connection_security_policy) (rate(istio_requests_total{{reporter=\"destination\"}}[{}])) > 0",
         range(window)
     )
 }
@@ -60,7 +65,7 @@ pub fn mtls(window: Duration) -> String {
 /// The `q` quantile of request duration in milliseconds per edge.
 pub fn latency(q: f64, window: Duration) -> String {
     format!(
-        "histogram_quantile({q}, sum by (le,{EDGE_LABELS}) ({}))",
+        "histogram_quantile({q}, sum by (le,{KEY_LABELS}) ({}))",
         counted_once("istio_request_duration_milliseconds_bucket", "", window)
     )
 }
@@ -114,6 +119,18 @@ mod tests {
         assert!(q.starts_with("sum by (source_workload_namespace,"));
         assert!(q.contains(r#"rate(istio_requests_total{reporter="source"}[30s]) or rate(istio_requests_total{reporter="destination",source_workload="unknown"}[30s])"#));
         assert!(q.ends_with(") > 0"));
+        // Figures are joined on the key labels, so those queries group by them alone.
+        assert!(
+            KEY_LABELS
+                .split(',')
+                .all(|k| EDGE_LABELS.split(',').any(|e| e == k))
+        );
+        assert!(mtls(Duration::from_secs(30)).starts_with(&format!(
+            "sum by ({KEY_LABELS},connection_security_policy) ("
+        )));
+        assert!(latency(0.95, Duration::from_secs(30)).starts_with(&format!(
+            "histogram_quantile(0.95, sum by (le,{KEY_LABELS}) ("
+        )));
         let s = service_requests("default", "reviews", Duration::from_secs(10));
         assert!(s.contains(r#"{reporter="source",destination_service_namespace="default",destination_service_name="reviews"}[10s]"#), "{s}");
     }
