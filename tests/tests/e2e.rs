@@ -1031,6 +1031,14 @@ async fn fault_injection_and_mtls_from_the_panels() {
     type_into(&client, "traffic-concurrency", "64").await;
     type_into(&client, "traffic-duration", "").await;
     type_into(&client, "traffic-user", "jason").await;
+    // The share field is enabled once a user is typed (the next render).
+    poll_js(
+        &client,
+        "const f = document.querySelector('[data-testid=traffic-user-share]'); return f && !f.disabled ? 'on' : '';",
+        "the share field to be enabled",
+        |t| t == "on",
+    )
+    .await;
     type_into(&client, "traffic-user-share", "50").await;
     click(&client, "traffic-start").await;
     let started = Instant::now();
