@@ -517,6 +517,14 @@ async fn type_into(client: &Client, testid: &str, value: &str) {
         .find(Locator::Css(&format!("[data-testid={testid}]")))
         .await
         .unwrap_or_else(|e| panic!("{testid} not found: {e}"));
+    // A field under the log bar or below the fold cannot be typed into, as for a person.
+    client
+        .execute(
+            "arguments[0].scrollIntoView({block: 'center'})",
+            vec![serde_json::to_value(&field).unwrap()],
+        )
+        .await
+        .expect("scroll");
     field.clear().await.unwrap();
     if !value.is_empty() {
         field.send_keys(value).await.unwrap();
