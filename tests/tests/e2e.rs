@@ -253,15 +253,29 @@ async fn with_docker_unreachable_the_docker_row_says_how_to_start_it() {
 /// Waits for the element (the Mesh screen is loaded on first use, so its controls appear a
 /// moment after the navigation click) and clicks it.
 async fn click(client: &Client, testid: &str) {
-    client
+    let element = client
         .wait()
         .at_most(Duration::from_secs(10))
         .for_element(Locator::Css(&format!("[data-testid={testid}]")))
         .await
-        .unwrap_or_else(|e| panic!("{testid} not found: {e}"))
+        .unwrap_or_else(|e| panic!("{testid} not found: {e}"));
+    bring_into_view(client, &element).await;
+    element
         .click()
         .await
-        .unwrap();
+        .unwrap_or_else(|e| panic!("{testid} cannot be clicked: {e}"));
+}
+
+/// Scrolls an element to the middle of its scroll container, as a person scrolls to a
+/// control before using it (one under the log bar or below the fold cannot be used).
+async fn bring_into_view(client: &Client, element: &fantoccini::elements::Element) {
+    client
+        .execute(
+            "arguments[0].scrollIntoView({block: 'center'})",
+            vec![serde_json::to_value(element).unwrap()],
+        )
+        .await
+        .expect("scroll");
 }
 
 /// Clicks the button whose whole text is `text` inside the list `list_testid` (lists may be
@@ -517,14 +531,7 @@ async fn type_into(client: &Client, testid: &str, value: &str) {
         .find(Locator::Css(&format!("[data-testid={testid}]")))
         .await
         .unwrap_or_else(|e| panic!("{testid} not found: {e}"));
-    // A field under the log bar or below the fold cannot be typed into, as for a person.
-    client
-        .execute(
-            "arguments[0].scrollIntoView({block: 'center'})",
-            vec![serde_json::to_value(&field).unwrap()],
-        )
-        .await
-        .expect("scroll");
+    bring_into_view(client, &field).await;
     field.clear().await.unwrap();
     if !value.is_empty() {
         field.send_keys(value).await.unwrap();
