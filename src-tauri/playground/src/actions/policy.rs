@@ -178,6 +178,19 @@ pub async fn apply_retries(
 mod tests {
     use super::*;
 
+    /// The window checks retry conditions as the user types, against this same list:
+    /// written for it next to the generated types (the committed copy must match).
+    #[test]
+    fn export_retry_conditions_for_the_window() {
+        let dir = std::env::var_os("TS_RS_EXPORT_DIR")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| {
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ui/src/lib/generated")
+            });
+        let json = serde_json::to_string_pretty(&RETRY_ON).unwrap() + "\n";
+        std::fs::write(dir.join("retryOn.json"), json).unwrap();
+    }
+
     fn plan(attempts: Option<i64>, per_try: Option<&str>, on: &[&str], clear: bool) -> RetryPlan {
         RetryPlan {
             service: "ratings".into(),

@@ -154,7 +154,7 @@ export function sampleTrafficActions() {
       if (plan.attempts !== null && plan.attempts < 0) fail("invalid_limit", `number of attempts is ${plan.attempts}; it must be 0 or more`);
       if (plan.perTryTimeout !== null) checkDuration("per-try timeout", plan.perTryTimeout);
       for (const c of plan.retryOn) {
-        if (!/^\d+$/.test(c) && !(RETRY_ON as readonly string[]).includes(c)) fail("unknown_retry_condition", `"${c}" is not a retry condition Envoy knows`);
+        if (!/^\d+$/.test(c) && !RETRY_ON.includes(c)) fail("unknown_retry_condition", `"${c}" is not a retry condition Envoy knows`);
       }
       const retries = plan.clear
         ? ""

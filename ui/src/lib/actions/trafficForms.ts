@@ -9,6 +9,7 @@ import type { MtlsSetting } from "../generated/MtlsSetting";
 import type { RetryPlan } from "../generated/RetryPlan";
 import type { RoutePlan } from "../generated/RoutePlan";
 import type { TimeoutPlan } from "../generated/TimeoutPlan";
+import retryOn from "../generated/retryOn.json";
 
 export type Parsed<T> = { value: T } | { error: string };
 /** A plan, or what is wrong with each field (keys are the form's field names). */
@@ -17,25 +18,9 @@ export type FormResult<P, F> = { plan: P; errors: Record<string, never> } | { pl
 /** The header productpage sets from its login, which Istio's samples match on. */
 export const USER_HEADER = "end-user";
 
-/** Envoy's retry conditions (the list the Rust side checks against, `policy::RETRY_ON`). */
-export const RETRY_ON = [
-  "5xx",
-  "gateway-error",
-  "reset",
-  "reset-before-request",
-  "connect-failure",
-  "envoy-ratelimited",
-  "retriable-4xx",
-  "refused-stream",
-  "retriable-status-codes",
-  "retriable-headers",
-  "http3-post-connect-failure",
-  "cancelled",
-  "deadline-exceeded",
-  "internal",
-  "resource-exhausted",
-  "unavailable",
-] as const;
+/** Envoy's retry conditions: the list the Rust side checks against (`policy::RETRY_ON`),
+ * exported by its tests. */
+export const RETRY_ON: readonly string[] = retryOn;
 
 export function parsePercent(text: string): Parsed<number> {
   const t = text.trim().replace(/%$/, "").trim();
@@ -106,7 +91,7 @@ export function parseRetryOn(text: string): Parsed<string[]> {
     if (/^\d+$/.test(item)) {
       const n = Number(item);
       if (n < 100 || n > 599) return { error: `${item} is not an HTTP status code.` };
-    } else if (!(RETRY_ON as readonly string[]).includes(item)) {
+    } else if (!RETRY_ON.includes(item)) {
       return { error: `“${item}” is not a retry condition Envoy knows. Try 5xx, gateway-error, connect-failure or a status code.` };
     }
   }
