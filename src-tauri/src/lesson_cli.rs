@@ -322,6 +322,25 @@ pub fn observation_text(check: &Check, observed: &Observation) -> String {
             ),
             None => format!("no sidecar reported requests to {service} yet"),
         },
+        (
+            _,
+            Observation::Clients {
+                outside_status,
+                outside_error,
+                inside_status,
+            },
+        ) => {
+            let said = |s: &Option<u16>, error: &str| match s {
+                Some(s) => format!("HTTP {s}"),
+                None if error.is_empty() => "no answer".into(),
+                None => format!("no answer ({})", error.trim()),
+            };
+            format!(
+                "from outside the mesh: {}; from inside: {}",
+                said(outside_status, outside_error),
+                said(inside_status, "")
+            )
+        }
         (_, Observation::NoFigures { problem }) => {
             format!("no traffic figures: {}", problem.message)
         }

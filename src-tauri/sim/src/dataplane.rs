@@ -1290,6 +1290,13 @@ impl DataPlane {
                         let user = req.headers.get("end-user").cloned();
                         Call { status: 200, elapsed, pod: Some(pod.clone()), body: product_page(&details, &reviews, user.as_deref()) }
                     }
+                    // Bookinfo's productpage answers its index page on these two paths.
+                    "/" | "/index.html" => Call {
+                        status: 200,
+                        elapsed: work,
+                        pod: Some(pod.clone()),
+                        body: "<html><body><h3>Simple Bookstore App (simulated)</h3><a href=\"productpage?u=normal\">Normal user</a></body></html>".into(),
+                    },
                     p if p.starts_with("/static") => Call { status: 200, elapsed: work, pod: Some(pod.clone()), body: "/* static asset (simulated) */".into() },
                     "/login" | "/logout" => Call { status: 302, elapsed: work, pod: Some(pod.clone()), body: String::new() },
                     p if p.starts_with("/api/v1/products") => Call {

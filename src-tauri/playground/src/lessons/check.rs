@@ -26,7 +26,11 @@ pub struct VersionPercent {
 /// What a check saw. The UI and the CLI write the sentence ("87% of reviews' requests went
 /// to v1; needs at least 85%").
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
-#[serde(rename_all = "camelCase", tag = "type")]
+#[serde(
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase",
+    tag = "type"
+)]
 #[ts(export)]
 pub enum Observation {
     /// Deployments with all their replicas ready, of those named.
@@ -59,6 +63,13 @@ pub enum Observation {
     Mtls {
         per_second: f64,
         percent: Option<f64>,
+    },
+    /// curl from a pod outside the mesh (no sidecar) and from one inside it: the HTTP
+    /// status each got (None: no answer, with curl's error).
+    Clients {
+        outside_status: Option<u16>,
+        outside_error: String,
+        inside_status: Option<u16>,
     },
     /// Traffic figures could not be read.
     NoFigures { problem: TelemetryProblem },
@@ -121,6 +132,21 @@ pub fn sidecars(pods: &[PodInfo]) -> (bool, Observation) {
             with_sidecar: pods - without.len() as u32,
             pods,
             without,
+        },
+    )
+}
+
+/// `plainTextRefused`: the client outside the mesh got no answer while the one inside got a
+/// success, which is what STRICT mutual TLS does (and only it: under PERMISSIVE both get
+/// answers).
+pub fn clients(report: &crate::actions::client::ProbeReport) -> (bool, Observation) {
+    let ok = |s: Option<u16>| s.is_some_and(|s| (200..400).contains(&s));
+    (
+        report.outside.status.is_none() && ok(report.inside.status),
+        Observation::Clients {
+            outside_status: report.outside.status,
+            outside_error: report.outside.error.clone(),
+            inside_status: report.inside.status,
         },
     )
 }
@@ -237,7 +263,10 @@ pub fn traffic<'a>(check: &'a Check, snapshot: &'a TrafficSnapshot) -> (bool, Ob
                 },
             )
         }
-        Check::Ready { .. } | Check::Sidecars { .. } | Check::ClusterGone => {
+        Check::Ready { .. }
+        | Check::Sidecars { .. }
+        | Check::PlainTextRefused { .. }
+        | Check::ClusterGone => {
             unreachable!("not a traffic check")
         }
     }
@@ -461,6 +490,34 @@ mod tests {
                 per_second: 9.0,
                 percent: Some(75.0)
             }
+        );
+    }
+
+    #[test]
+    fn plain_text_refused_needs_the_outside_refused_and_the_inside_answered() {
+        use crate::actions::client::{ClientPlace, ProbeReport, ProbeResult};
+        let result = |place, status: Option<u16>, error: &str| ProbeResult {
+            place,
+            namespace: "x".into(),
+            pod: "p".into(),
+            sidecar: place == ClientPlace::Inside,
+            kubectl: String::new(),
+            exit_code: if status.is_some() { 0 } else { 56 },
+            status,
+            error: error.into(),
+        };
+        let report = |outside, inside| ProbeReport {
+            url: "http://productpage.default:9080/".into(),
+            outside: result(ClientPlace::Outside, outside, "curl: (56) reset"),
+            inside: result(ClientPlace::Inside, inside, ""),
+            created: vec![],
+        };
+        assert!(clients(&report(None, Some(200))).0, "STRICT");
+        assert!(!clients(&report(Some(200), Some(200))).0, "PERMISSIVE");
+        assert!(!clients(&report(None, None)).0, "nothing answers at all");
+        assert!(
+            !clients(&report(None, Some(503))).0,
+            "the inside one fails too"
         );
     }
 

@@ -179,6 +179,11 @@ pub enum Check {
         #[serde(rename = "atLeast")]
         at_least: f64,
     },
+    /// A client outside the mesh (a `curl` pod without a sidecar) is refused by the service
+    /// while a client inside the mesh gets an answer: STRICT mutual TLS at work. The app
+    /// deploys the two clients the first time (as the mTLS panel's "Try from outside and
+    /// inside" does).
+    PlainTextRefused { namespace: String, service: String },
     /// The playground is gone.
     ClusterGone,
 }
@@ -242,7 +247,11 @@ pub struct StepRun {
 
 /// What [`crate::Session::run_lesson`] reports as it goes.
 #[derive(Debug, Clone, PartialEq, Serialize, TS)]
-#[serde(rename_all = "camelCase", tag = "type")]
+#[serde(
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase",
+    tag = "type"
+)]
 #[ts(export)]
 pub enum RunEvent {
     Started {
@@ -270,7 +279,11 @@ pub enum RunEvent {
 
 /// Why a step failed in a run.
 #[derive(Debug, Clone, PartialEq, Serialize, TS)]
-#[serde(rename_all = "camelCase", tag = "type")]
+#[serde(
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase",
+    tag = "type"
+)]
 #[ts(export)]
 pub enum RunFailure {
     /// "Do it" failed.
@@ -279,7 +292,6 @@ pub enum RunFailure {
         hint: Option<String>,
     },
     /// The check did not pass in time; its last outcome, or why it could not run.
-    #[serde(rename_all = "camelCase")]
     CheckTimedOut {
         after_secs: f64,
         last: Option<CheckOutcome>,

@@ -216,6 +216,10 @@ fn check_check(check: &Check) -> Result<(), String> {
             workloads.iter().try_for_each(|w| name("workload", w))
         }
         Check::Sidecars { namespace } => name("namespace", namespace),
+        Check::PlainTextRefused { namespace, service } => {
+            name("namespace", namespace)?;
+            name("service", service)
+        }
         Check::Traffic {
             namespace,
             service,

@@ -309,6 +309,16 @@ impl Session {
                 let deployments = self.deployments(namespace).await?;
                 Ok(outcome(check::ready(workloads, &deployments), None))
             }
+            Check::PlainTextRefused { namespace, service } => {
+                let report = self
+                    .probe_clients(&crate::actions::client::ClientProbe {
+                        service: service.clone(),
+                        namespace: namespace.clone(),
+                        path: None,
+                    })
+                    .await?;
+                Ok(outcome(check::clients(&report), None))
+            }
             Check::Sidecars { namespace } => {
                 let client = self.client().await?;
                 let pods: Vec<PodInfo> = Api::<Pod>::namespaced(client, namespace)

@@ -55,16 +55,16 @@ function applied(a: StepAction): AppliedAction {
 
 function observe(c: Check, done: boolean): Observation {
   if (c === "clusterGone") return { type: "clusterGone", gone: done };
-  if ("ready" in c) return { type: "ready", ready: done ? c.ready.workloads.length : 0, wanted: c.ready.workloads.length, not_ready: done ? [] : c.ready.workloads };
-  if ("sidecars" in c) return { type: "sidecars", with_sidecar: done ? 7 : 0, pods: 7, without: done ? [] : ["productpage-v1"] };
-  if ("traffic" in c) return { type: "traffic", per_second: done ? 2 : 0 };
+  if ("ready" in c) return { type: "ready", ready: done ? c.ready.workloads.length : 0, wanted: c.ready.workloads.length, notReady: done ? [] : c.ready.workloads };
+  if ("sidecars" in c) return { type: "sidecars", withSidecar: done ? 7 : 0, pods: 7, without: done ? [] : ["productpage-v1"] };
+  if ("traffic" in c) return { type: "traffic", perSecond: done ? 2 : 0 };
   if ("splitNear" in c) {
     const versions = Object.entries(c.splitNear.weights).map(([version, w]) => ({ version, percent: done ? w + 1 : 100 / 3, expected: w }));
-    return { type: "split", answered_per_second: 10, versions };
+    return { type: "split", answeredPerSecond: 10, versions };
   }
-  if ("split" in c) return { type: "split", answered_per_second: 10, versions: [{ version: c.split.version, percent: done ? 90 : 33, expected: null }] };
-  if ("errors" in c) return { type: "errors", per_second: 10, percent: done ? 50 : 0 };
-  return { type: "mtls", per_second: 10, percent: done ? 100 : 0 };
+  if ("split" in c) return { type: "split", answeredPerSecond: 10, versions: [{ version: c.split.version, percent: done ? 90 : 33, expected: null }] };
+  if ("errors" in c) return { type: "errors", perSecond: 10, percent: done ? 50 : 0 };
+  return { type: "mtls", perSecond: 10, percent: done ? 100 : 0 };
 }
 
 /** The lesson methods of the backend, in memory. */

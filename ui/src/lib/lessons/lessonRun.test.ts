@@ -74,7 +74,7 @@ describe("LessonRun", () => {
     const original = backend.lessonCheck;
     backend.lessonCheck = async () => {
       await slow;
-      return { passed: true, atMs: 0, windowSecs: null, observed: { type: "traffic", per_second: 9 } };
+      return { passed: true, atMs: 0, windowSecs: null, observed: { type: "traffic", perSecond: 9 } };
     };
     const pending = run.check();
     run.next();

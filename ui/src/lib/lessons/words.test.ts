@@ -16,15 +16,26 @@ describe("lesson words", () => {
   it("writes the observed figures with what the check needs", () => {
     const check = { split: { namespace: "default", service: "reviews", version: "v1", atLeast: 85 } };
     expect(checkText(check)).toBe("At least 85% of reviews' requests go to v1");
-    const seen = { type: "split" as const, answered_per_second: 9.5, versions: [{ version: "v1", percent: 87.4, expected: null }, { version: "v2", percent: 12.6, expected: null }] };
+    const seen = { type: "split" as const, answeredPerSecond: 9.5, versions: [{ version: "v1", percent: 87.4, expected: null }, { version: "v2", percent: 12.6, expected: null }] };
     expect(observationText(seen, check)).toBe("Requests went to v1 87%, v2 13%; needs at least 85% to v1.");
-    expect(observationText({ type: "sidecars", with_sidecar: 5, pods: 7, without: ["ratings-v1-x", "details-v1-y"] }, null)).toBe(
+    expect(observationText({ type: "sidecars", withSidecar: 5, pods: 7, without: ["ratings-v1-x", "details-v1-y"] }, null)).toBe(
       "5 of 7 pods run a sidecar; still without: ratings-v1-x and details-v1-y.",
     );
-    expect(outcomeLine({ passed: true, atMs: 0, windowSecs: 15, observed: { type: "traffic", per_second: 2 } }, { traffic: { namespace: "default", service: "productpage", minPerSecond: 0.5 } })).toBe(
+    expect(outcomeLine({ passed: true, atMs: 0, windowSecs: 15, observed: { type: "traffic", perSecond: 2 } }, { traffic: { namespace: "default", service: "productpage", minPerSecond: 0.5 } })).toBe(
       "Done: 2.0 requests a second reach the service (needs at least 0.5 requests a second).",
     );
     expect(outcomeLine(null, null)).toBe("Nothing to check: look at the graph.");
+  });
+
+  it("says what the two curl clients got", () => {
+    const check = { plainTextRefused: { namespace: "default", service: "productpage" } };
+    expect(checkText(check)).toBe("A client outside the mesh is refused by productpage, one inside still gets answers");
+    expect(
+      observationText({ type: "clients", outsideStatus: null, outsideError: "curl: (56) Recv failure: Connection reset by peer\n", insideStatus: 200 }, check),
+    ).toBe("From outside the mesh: no answer (curl: (56) Recv failure: Connection reset by peer); from inside: HTTP 200.");
+    expect(observationText({ type: "clients", outsideStatus: 200, outsideError: "", insideStatus: 200 }, check)).toBe(
+      "From outside the mesh: HTTP 200; from inside: HTTP 200.",
+    );
   });
 
   it("spotlights nodes by id, by prefix and by kind", () => {

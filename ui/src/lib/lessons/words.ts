@@ -71,6 +71,7 @@ export function checkText(c: Check): string {
   }
   if ("errors" in c) return `At least ${pct(c.errors.atLeast)} of ${of(c.errors.service)} requests${c.errors.source ? ` from ${c.errors.source}` : ""} fail`;
   if ("mtls" in c) return `At least ${pct(c.mtls.atLeast)} of ${of(c.mtls.service)} requests arrive over mutual TLS`;
+  if ("plainTextRefused" in c) return `A client outside the mesh is refused by ${c.plainTextRefused.service}, one inside still gets answers`;
   return "The step's outcome";
 }
 
@@ -80,26 +81,31 @@ export function observationText(o: Observation, c: Check | null): string {
     case "ready":
       return o.ready === o.wanted
         ? `All ${o.wanted} workloads are ready.`
-        : `${o.ready} of ${o.wanted} workloads are ready; waiting for ${list(o.not_ready)}.`;
+        : `${o.ready} of ${o.wanted} workloads are ready; waiting for ${list(o.notReady)}.`;
     case "sidecars":
-      return o.with_sidecar === o.pods
+      return o.withSidecar === o.pods
         ? `All ${o.pods} pods run a sidecar.`
-        : `${o.with_sidecar} of ${o.pods} pods run a sidecar; still without: ${list(o.without)}.`;
+        : `${o.withSidecar} of ${o.pods} pods run a sidecar; still without: ${list(o.without)}.`;
     case "traffic": {
       const need = c && typeof c === "object" && "traffic" in c ? ` (needs at least ${rate(c.traffic.minPerSecond)})` : "";
-      if (o.per_second === 0) return `No requests reach the service yet${need}.`;
-      return `${rate(o.per_second)} reach the service${need}.`;
+      if (o.perSecond === 0) return `No requests reach the service yet${need}.`;
+      return `${rate(o.perSecond)} reach the service${need}.`;
     }
     case "split": {
-      if (o.answered_per_second === 0 || o.versions.length === 0) return "No answered requests yet to count.";
+      if (o.answeredPerSecond === 0 || o.versions.length === 0) return "No answered requests yet to count.";
       const shares = o.versions.map((v) => `${v.version} ${pct(v.percent)}${v.expected != null ? ` (weight ${v.expected}%)` : ""}`);
       const need = c && typeof c === "object" && "split" in c ? `; needs at least ${pct(c.split.atLeast)} to ${c.split.version}` : "";
       return `Requests went to ${shares.join(", ")}${need}.`;
     }
     case "errors":
-      return o.percent == null ? "No requests yet to count failures." : `${pct(o.percent)} of requests failed (${rate(o.per_second)}).`;
+      return o.percent == null ? "No requests yet to count failures." : `${pct(o.percent)} of requests failed (${rate(o.perSecond)}).`;
     case "mtls":
       return o.percent == null ? "No sidecar has reported these requests yet." : `${pct(o.percent)} of requests arrived over mutual TLS.`;
+    case "clients": {
+      const said = (status: number | null, error: string) =>
+        status != null ? `HTTP ${String(status)}` : error.trim() ? `no answer (${error.trim()})` : "no answer";
+      return `From outside the mesh: ${said(o.outsideStatus, o.outsideError)}; from inside: ${said(o.insideStatus, "")}.`;
+    }
     case "noFigures":
       return `${o.problem.message}${o.problem.hint ? ` ${o.problem.hint}` : ""}`;
     case "clusterGone":
