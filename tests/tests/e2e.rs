@@ -14,12 +14,30 @@ async fn open_app(driver: &TauriDriver) -> Client {
         "tauri:options".into(),
         json!({ "application": app_binary().display().to_string() }),
     );
-    ClientBuilder::rustls()
-        .expect("rustls client")
-        .capabilities(caps)
-        .connect(&driver.url())
-        .await
-        .expect("WebDriver session with the app")
+    // tauri-driver accepts connections before the WebKitWebDriver it starts for the
+    // session is ready, and then drops the first request now and then (IncompleteMessage);
+    // a second request a moment later gets the session. Anything else fails at once.
+    let mut attempt = 1;
+    loop {
+        match ClientBuilder::rustls()
+            .expect("rustls client")
+            .capabilities(caps.clone())
+            .connect(&driver.url())
+            .await
+        {
+            Ok(client) => return client,
+            Err(
+                e @ (fantoccini::error::NewSessionError::Failed(_)
+                | fantoccini::error::NewSessionError::FailedC(_)
+                | fantoccini::error::NewSessionError::Lost(_)),
+            ) if attempt < 3 => {
+                eprintln!("WebDriver session attempt {attempt} failed ({e}); trying again");
+                attempt += 1;
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+            Err(e) => panic!("WebDriver session with the app: {e:?}"),
+        }
+    }
 }
 
 /// Polls until `count` preflight rows are shown and none is still running.
