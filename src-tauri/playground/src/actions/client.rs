@@ -341,14 +341,8 @@ fn exit_code(status: Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::Sta
 /// Deploys the two clients when needed, then runs curl from each.
 #[tracing::instrument(skip(client))]
 pub async fn probe(client: &::kube::Client, probe: &ClientProbe) -> Result<ProbeReport> {
-    let dns_label = |s: &str| {
-        !s.is_empty()
-            && s.len() <= 63
-            && s.chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-    };
     // Not a name Kubernetes allows: no such Service (and nothing odd reaches the URL).
-    if !dns_label(&probe.service) || !dns_label(&probe.namespace) {
+    if !super::is_dns_label(&probe.service) || !super::is_dns_label(&probe.namespace) {
         return Err(ActionError::UnknownService {
             service: probe.service.clone(),
             namespace: probe.namespace.clone(),

@@ -57,6 +57,31 @@ pub struct InjectionReport {
     pub kubectl: Vec<String>,
 }
 
+/// The kubectl command that sets (or removes) the namespace's injection label.
+pub fn label_command(req: &InjectionRequest) -> String {
+    let ns = shell_word(&req.namespace);
+    if req.enabled {
+        format!("kubectl label namespace {ns} {INJECTION_LABEL}=enabled --overwrite")
+    } else {
+        format!("kubectl label namespace {ns} {INJECTION_LABEL}-")
+    }
+}
+
+/// `kubectl rollout restart` for one deployment, or for all of the namespace's.
+pub fn restart_command(namespace: &str, deployment: Option<&str>) -> String {
+    match deployment {
+        Some(name) => format!(
+            "kubectl rollout restart deployment/{} -n {}",
+            shell_word(name),
+            shell_word(namespace)
+        ),
+        None => format!(
+            "kubectl rollout restart deployment -n {}",
+            shell_word(namespace)
+        ),
+    }
+}
+
 /// Sets or removes the injection label, then restarts the deployments when asked.
 /// `now` is the RFC 3339 time written into the restart annotation.
 #[tracing::instrument(skip(client), fields(namespace = %req.namespace, enabled = req.enabled, restart = req.restart))]
@@ -85,17 +110,7 @@ pub async fn set_injection(
         .cloned();
     let wanted = req.enabled.then(|| "enabled".to_string());
     let label_changed = label_now != wanted;
-    let mut kubectl = vec![if req.enabled {
-        format!(
-            "kubectl label namespace {} {INJECTION_LABEL}=enabled --overwrite",
-            shell_word(ns)
-        )
-    } else {
-        format!(
-            "kubectl label namespace {} {INJECTION_LABEL}-",
-            shell_word(ns)
-        )
-    }];
+    let mut kubectl = vec![label_command(req)];
     if label_changed {
         // A merge patch on the one label: other labels and fields are left alone, and null
         // removes the key.
@@ -188,11 +203,7 @@ pub async fn set_injection(
                     what: format!("restarting deployment {name}"),
                     source,
                 })?;
-            kubectl.push(format!(
-                "kubectl rollout restart deployment/{} -n {}",
-                shell_word(&name),
-                shell_word(ns)
-            ));
+            kubectl.push(restart_command(ns, Some(&name)));
             restarted.push(name);
         }
     }

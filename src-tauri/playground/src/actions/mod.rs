@@ -248,6 +248,17 @@ impl ActionError {
 }
 
 /// The shell-quoted form of one argument, for the kubectl commands we show.
+/// An RFC 1123 label, as Kubernetes names namespaces and Services: lower-case letters,
+/// digits and dashes, not at either end, at most 63 characters.
+pub fn is_dns_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}
+
 pub(crate) fn shell_word(s: &str) -> String {
     if !s.is_empty()
         && s.chars()

@@ -289,19 +289,9 @@ fn check_spotlight(step: &Step) -> Result<(), String> {
     Ok(())
 }
 
-fn is_slug(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 63
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !s.starts_with('-')
-        && !s.ends_with('-')
-}
-
-/// RFC 1123 label, as Kubernetes names namespaces and services.
-fn is_dns_label(s: &str) -> bool {
-    is_slug(s)
-}
+/// Lesson and step names follow the same rule as Kubernetes names.
+use crate::actions::is_dns_label as is_slug;
+use crate::actions::is_dns_label;
 
 /// The 1-based line of the first top-level line `pred` accepts.
 fn line_of(text: &str, pred: impl Fn(&str) -> bool) -> Option<usize> {

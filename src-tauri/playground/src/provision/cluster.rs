@@ -110,7 +110,13 @@ pub fn has_context(file: &Path, context: &str) -> bool {
 /// Asks the API server for its version, with a short limit.
 #[tracing::instrument(skip(cfg))]
 pub async fn api_answers(cfg: &ProvisionConfig) -> Result<String, String> {
-    let client = cfg.target.client().await.map_err(|e| e.to_string())?;
+    target_answers(&cfg.target).await
+}
+
+/// Asks a cluster's API server for its version, with a short limit.
+#[tracing::instrument(skip(target), fields(context = %target.context))]
+pub async fn target_answers(target: &crate::kube::ClusterTarget) -> Result<String, String> {
+    let client = target.client().await.map_err(|e| e.to_string())?;
     match tokio::time::timeout(Duration::from_secs(15), client.apiserver_version()).await {
         Ok(Ok(v)) => Ok(v.git_version),
         Ok(Err(e)) => Err(e.to_string()),

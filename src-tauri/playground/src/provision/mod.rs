@@ -7,7 +7,7 @@
 //! stop when the [`CancellationToken`] fires; child processes and downloads are dropped with
 //! them.
 
-mod cluster;
+pub(crate) mod cluster;
 pub mod download;
 mod engine;
 mod error;

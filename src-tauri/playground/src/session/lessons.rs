@@ -10,6 +10,7 @@ use kube::Api;
 use kube::api::ListParams;
 
 use super::{Session, SetupOptions, state_dir};
+use crate::actions::injection;
 use crate::lessons::check::{self, DeploymentReady};
 use crate::lessons::{
     self, AppliedAction, Check, CheckOutcome, Lesson, LessonError, LessonProgress, LessonSummary,
@@ -135,34 +136,16 @@ impl Session {
                 }
                 (None, String::new())
             }
-            StepAction::Inject(request) => {
-                let report = if dry_run {
-                    None
-                } else {
-                    Some(self.set_injection(request, SystemTime::now()).await?)
-                };
-                let label = if request.enabled {
-                    "istio-injection=enabled --overwrite".to_string()
-                } else {
-                    "istio-injection-".to_string()
-                };
-                let mut kubectl = format!("kubectl label namespace {} {label}", request.namespace);
+            StepAction::Inject(request) if dry_run => {
+                let mut kubectl = vec![injection::label_command(request)];
                 if request.restart {
-                    let restarted = report.map(|r| r.restarted).unwrap_or_default();
-                    if restarted.is_empty() {
-                        kubectl.push_str(&format!(
-                            "\nkubectl -n {} rollout restart deployment",
-                            request.namespace
-                        ));
-                    }
-                    for d in restarted {
-                        kubectl.push_str(&format!(
-                            "\nkubectl -n {} rollout restart deployment/{d}",
-                            request.namespace
-                        ));
-                    }
+                    kubectl.push(injection::restart_command(&request.namespace, None));
                 }
-                (None, kubectl)
+                (None, kubectl.join("\n"))
+            }
+            StepAction::Inject(request) => {
+                let report = self.set_injection(request, SystemTime::now()).await?;
+                (None, report.kubectl.join("\n"))
             }
             StepAction::Traffic(settings) => {
                 settings.validate()?;
@@ -299,7 +282,10 @@ impl Session {
             Check::ClusterGone => {
                 // The simulated playground this session runs is there until it is stopped;
                 // any other cluster is gone when its API server no longer answers.
-                let gone = self.simulated.lock().await.is_none() && !self.answers().await;
+                let gone = self.simulated.lock().await.is_none()
+                    && crate::provision::cluster::target_answers(&self.target())
+                        .await
+                        .is_err();
                 Ok(outcome((gone, Observation::ClusterGone { gone }), None))
             }
             Check::Ready {
@@ -355,16 +341,6 @@ impl Session {
                 }
             }
         }
-    }
-
-    /// Whether the current cluster's API server answers at all.
-    async fn answers(&self) -> bool {
-        let Ok(client) = self.client().await else {
-            return false;
-        };
-        tokio::time::timeout(Duration::from_secs(5), client.apiserver_version())
-            .await
-            .is_ok_and(|r| r.is_ok())
     }
 
     async fn deployments(&self, namespace: &str) -> Result<Vec<DeploymentReady>> {
