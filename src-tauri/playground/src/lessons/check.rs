@@ -310,20 +310,6 @@ fn split(
     (answered, versions)
 }
 
-impl Check {
-    /// Whether the check reads Istio's metrics.
-    pub fn reads_traffic(&self) -> bool {
-        matches!(
-            self,
-            Check::Traffic { .. }
-                | Check::Split { .. }
-                | Check::SplitNear { .. }
-                | Check::Errors { .. }
-                | Check::Mtls { .. }
-        )
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

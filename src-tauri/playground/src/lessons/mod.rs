@@ -303,12 +303,9 @@ pub enum RunFailure {
 /// file name). A user file with the name of an earlier lesson is skipped with a warning; a
 /// file that no longer fits the schema is skipped too (opening it shows why).
 pub fn all(dir: &Path) -> Vec<(Lesson, LessonSource)> {
-    let mut out: Vec<(Lesson, LessonSource)> = BUILTIN
+    let mut out: Vec<(Lesson, LessonSource)> = builtin()
         .iter()
-        .map(|(file, text)| {
-            let lesson = parse(text).unwrap_or_else(|e| panic!("built-in lesson {file}: {e}"));
-            (lesson, LessonSource::Builtin)
-        })
+        .map(|lesson| (lesson.clone(), LessonSource::Builtin))
         .collect();
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .into_iter()
@@ -335,6 +332,19 @@ pub fn all(dir: &Path) -> Vec<(Lesson, LessonSource)> {
     out
 }
 
+/// The lessons that come with the app, parsed once: `all` runs on every check of a step.
+fn builtin() -> &'static [Lesson] {
+    static PARSED: std::sync::LazyLock<Vec<Lesson>> = std::sync::LazyLock::new(|| {
+        BUILTIN
+            .iter()
+            .map(|(file, text)| {
+                parse(text).unwrap_or_else(|e| panic!("built-in lesson {file}: {e}"))
+            })
+            .collect()
+    });
+    &PARSED
+}
+
 /// The summaries of [`all`].
 pub fn list(dir: &Path) -> Vec<LessonSummary> {
     all(dir)
@@ -345,44 +355,43 @@ pub fn list(dir: &Path) -> Vec<LessonSummary> {
 
 /// The lesson called `name`.
 pub fn find(dir: &Path, name: &str) -> Result<Lesson, LessonError> {
-    all(dir)
+    let lessons = all(dir);
+    let known = lessons.iter().map(|(l, _)| l.name.clone()).collect();
+    lessons
         .into_iter()
         .map(|(l, _)| l)
         .find(|l| l.name == name)
         .ok_or_else(|| LessonError::Unknown {
             name: name.into(),
-            known: all(dir).into_iter().map(|(l, _)| l.name).collect(),
+            known,
         })
 }
 
 /// Reads and validates a lesson file.
 pub fn read_file(path: &Path) -> Result<Lesson, LessonError> {
-    let text = std::fs::read_to_string(path).map_err(|e| LessonError::Read {
+    parse(&read_text(path)?)
+}
+
+fn read_text(path: &Path) -> Result<String, LessonError> {
+    std::fs::read_to_string(path).map_err(|e| LessonError::Read {
         path: path.display().to_string(),
         reason: e.to_string(),
-    })?;
-    parse(&text)
+    })
 }
 
 /// Validates `path` and copies it into `dir` (as `<name>.yaml`), so it is listed from now on.
 /// Nothing is copied when it does not fit the schema or a built-in lesson has its name.
 pub fn add_file(dir: &Path, path: &Path) -> Result<LessonSummary, LessonError> {
-    let lesson = read_file(path)?;
-    if BUILTIN
-        .iter()
-        .any(|(_, text)| parse(text).is_ok_and(|b| b.name == lesson.name))
-    {
+    let text = read_text(path)?;
+    let lesson = parse(&text)?;
+    if builtin().iter().any(|b| b.name == lesson.name) {
         return Err(LessonError::NameTaken {
             name: lesson.name.clone(),
         });
     }
     let target = dir.join(format!("{}.yaml", lesson.name));
-    let bytes = std::fs::read(path).map_err(|e| LessonError::Read {
-        path: path.display().to_string(),
-        reason: e.to_string(),
-    })?;
     std::fs::create_dir_all(dir)
-        .and_then(|()| crate::paths::write_atomically(&target, &bytes))
+        .and_then(|()| crate::paths::write_atomically(&target, text.as_bytes()))
         .map_err(|e| LessonError::Read {
             path: target.display().to_string(),
             reason: e.to_string(),
