@@ -100,11 +100,13 @@ fn sim_serve(
     std::collections::HashMap<String, String>,
 ) {
     use std::io::BufRead;
+    // What it says on stderr goes to a file the test shows when the cluster stops answering.
+    let stderr = std::fs::File::create(home.join("sim-serve.stderr")).unwrap();
     let mut child = app()
         .args(["sim", "serve", "--scenario", "bookinfo"])
         .env("ISTIO_PLAYGROUND_HOME", home)
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
+        .stderr(stderr)
         .spawn()
         .unwrap();
     let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
@@ -129,7 +131,7 @@ impl Drop for Killed {
 fn sim_serve_prints_its_addresses_and_graph_reads_it_with_an_explicit_target() {
     let home = tempfile::tempdir().unwrap();
     let (child, printed) = sim_serve(home.path());
-    let _guard = Killed(child);
+    let mut guard = Killed(child);
     assert!(
         printed["api"].starts_with("http://127.0.0.1:"),
         "{printed:?}"
@@ -155,12 +157,18 @@ fn sim_serve_prints_its_addresses_and_graph_reads_it_with_an_explicit_target() {
                 "sim-istio-playground",
             ])
             .env("ISTIO_PLAYGROUND_HOME", home.path())
+            // A proxy in the environment (as behind a company proxy) must not be used for a
+            // cluster on this machine: nothing listens there, so going through it would fail.
+            .env("HTTPS_PROXY", "http://127.0.0.1:9")
+            .env("HTTP_PROXY", "http://127.0.0.1:9")
             .output()
             .unwrap();
         assert!(
             out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+            "{}\nsim serve: {:?}, its stderr:\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            guard.0.try_wait(),
+            std::fs::read_to_string(home.path().join("sim-serve.stderr")).unwrap_or_default()
         );
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         let ready_pods = v["nodes"]

@@ -56,6 +56,10 @@ impl Sim {
             .args(["--kubeconfig", &self.printed["kubeconfig"]])
             .args(["--context", "sim-istio-playground"])
             .env("ISTIO_PLAYGROUND_HOME", self.home.path())
+            // Behind a company proxy: the cluster and its ingress are on this machine, so the
+            // commands must reach them directly (nothing listens on this proxy's port).
+            .env("HTTPS_PROXY", "http://127.0.0.1:9")
+            .env("HTTP_PROXY", "http://127.0.0.1:9")
             .output()
             .unwrap()
     }

@@ -71,15 +71,54 @@ impl ClusterTarget {
             context: Some(self.context.clone()),
             ..Default::default()
         };
-        ::kube::Config::from_custom_kubeconfig(raw, &options)
+        let mut config = ::kube::Config::from_custom_kubeconfig(raw, &options)
             .await
-            .map_err(|e| Error::ClusterTarget(e.to_string()))
+            .map_err(|e| Error::ClusterTarget(e.to_string()))?;
+        // kube takes HTTPS_PROXY from the environment for every cluster. A proxy cannot reach
+        // this machine's loopback (kind's API server, the simulated cluster), so, as kubectl
+        // does, loopback addresses are always reached directly.
+        if is_loopback(&config.cluster_url) {
+            config.proxy_url = None;
+        }
+        Ok(config)
+    }
+}
+
+/// Whether `uri` names this machine: `localhost` or a loopback address.
+fn is_loopback(uri: &http::Uri) -> bool {
+    match uri.host() {
+        None => false,
+        Some(host) if host.eq_ignore_ascii_case("localhost") => true,
+        Some(host) => host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback()),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn loopback_clusters_are_told_apart_from_remote_ones() {
+        for local in [
+            "https://127.0.0.1:6443",
+            "http://localhost:8080",
+            "https://[::1]:6443",
+            "https://127.3.2.1",
+        ] {
+            assert!(is_loopback(&local.parse().unwrap()), "{local}");
+        }
+        for remote in [
+            "https://10.0.0.5:6443",
+            "https://k8s.example.com",
+            "https://[fd00::1]",
+        ] {
+            assert!(!is_loopback(&remote.parse().unwrap()), "{remote}");
+        }
+    }
 
     #[test]
     fn defaults_to_the_playgrounds_own_kubeconfig_even_when_kubeconfig_env_is_set() {

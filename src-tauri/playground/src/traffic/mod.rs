@@ -193,7 +193,9 @@ fn as_user(n: u64, share: f64) -> bool {
 #[tracing::instrument]
 async fn log_in(base: &str, user: &str) -> Result<String, String> {
     // The cookie comes with the login's redirect to the product page: not followed.
+    // The ingress is on this machine or the kind network (check_target): never via a proxy.
     let http = reqwest::Client::builder()
+        .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(REQUEST_TIMEOUT)
         .build()
@@ -484,7 +486,9 @@ fn spawn_run(
     on_stats: impl Fn(TrafficStats) + Send + Sync + 'static,
 ) -> Result<TrafficRun, TrafficError> {
     check_target(ingress_base)?;
+    // The ingress is on this machine or the kind network (check_target): never via a proxy.
     let http = reqwest::Client::builder()
+        .no_proxy()
         .timeout(REQUEST_TIMEOUT)
         .pool_max_idle_per_host(settings.concurrency as usize)
         .build()
