@@ -32,7 +32,7 @@ describe("lesson words", () => {
     expect(checkText(check)).toBe("A client outside the mesh is refused by productpage, one inside still gets answers");
     expect(
       observationText({ type: "clients", outsideStatus: null, outsideError: "curl: (56) Recv failure: Connection reset by peer\n", insideStatus: 200 }, check),
-    ).toBe("From outside the mesh: no answer (curl: (56) Recv failure: Connection reset by peer); from inside: HTTP 200.");
+    ).toBe("From outside the mesh: no answer (Recv failure: Connection reset by peer); from inside: HTTP 200.");
     expect(observationText({ type: "clients", outsideStatus: 200, outsideError: "", insideStatus: 200 }, check)).toBe(
       "From outside the mesh: HTTP 200; from inside: HTTP 200.",
     );

@@ -102,8 +102,10 @@ export function observationText(o: Observation, c: Check | null): string {
     case "mtls":
       return o.percent == null ? "No sidecar has reported these requests yet." : `${pct(o.percent)} of requests arrived over mutual TLS.`;
     case "clients": {
+      // curl's own prefix ("curl: (56) ") says nothing to a class; the reason after it does.
+      const reason = (error: string) => error.trim().replace(/^curl: \(\d+\)\s*/, "");
       const said = (status: number | null, error: string) =>
-        status != null ? `HTTP ${String(status)}` : error.trim() ? `no answer (${error.trim()})` : "no answer";
+        status != null ? `HTTP ${String(status)}` : reason(error) ? `no answer (${reason(error)})` : "no answer";
       return `From outside the mesh: ${said(o.outsideStatus, o.outsideError)}; from inside: ${said(o.insideStatus, "")}.`;
     }
     case "noFigures":

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 
 import type { Validation } from "../generated/Validation";
-import { edgeText, healthReasonText, keyFields, matchesText, nodeLabel, validationText } from "./explain";
+import type { StringMatch } from "../generated/StringMatch";
+import { edgeText, severalRoutes, healthReasonText, keyFields, matchesText, nodeLabel, validationText } from "./explain";
 import { edge, node, route } from "./sample";
 
 describe("words made from the typed model", () => {
@@ -10,6 +11,22 @@ describe("words made from the typed model", () => {
     expect(edgeText(edge("route", "vs/d/a", "subset/d/a/v1", { route: route(60) }))).toBe("60%");
     expect(edgeText(edge("route", "vs/d/a", "subset/d/a/v1", { route: { route: 0, weight: 100, split: true, matches: [] } }))).toBe("100%");
     expect(edgeText(edge("selects", "svc/d/a", "wl/d/a"))).toBe("");
+    // Routes for some requests say which; the catch-all after them takes the others.
+    const header = (v: StringMatch) => ({ uri: null, headers: { "end-user": v }, method: null, port: null });
+    const jason = { route: 0, weight: 100, split: false, matches: [header({ exact: "jason" })] };
+    const toV2 = edge("route", "vs/d/a", "subset/d/a/v2", { route: jason });
+    const toV1 = edge("route", "vs/d/a", "subset/d/a/v1", { route: { route: 1, weight: 100, split: false, matches: [] } });
+    const several = severalRoutes([toV2, toV1]);
+    expect([...several]).toEqual(["vs/d/a"]);
+    expect(edgeText(toV2, several)).toBe("end-user=jason");
+    expect(edgeText(toV1, several)).toBe("others");
+    expect(edgeText(edge("route", "vs/d/a", "subset/d/a/v2", { route: { ...jason, weight: 50, split: true } }), several)).toBe("end-user=jason\n50%");
+    // A lone route with matches (Bookinfo's gateway route) needs no words on its edge.
+    expect(edgeText(toV2)).toBe("");
+    const uri = { route: 0, weight: 100, split: false, matches: [{ uri: { prefix: "/static" }, headers: {}, method: null, port: null }] };
+    expect(edgeText(edge("route", "vs/d/a", "svc/d/s", { route: uri }), several)).toBe("/static*");
+    const two = { ...jason, matches: [header({ exact: "jason" }), header({ regex: "j.*" })] };
+    expect(edgeText(edge("route", "vs/d/a", "subset/d/a/v2", { route: two }), several)).toBe("matching");
   });
 
   it("names a pod by the end of its name and a subset with its service", () => {

@@ -11,6 +11,7 @@ import type { Injection } from "../generated/Injection";
 import type { NodeKind } from "../generated/NodeKind";
 import type { Readiness } from "../generated/Readiness";
 import type { RequestMatch } from "../generated/RequestMatch";
+import type { RouteEdge } from "../generated/RouteEdge";
 import type { Severity } from "../generated/Severity";
 import type { Sidecar } from "../generated/Sidecar";
 import type { StringMatch } from "../generated/StringMatch";
@@ -235,9 +236,45 @@ export function nodeText(node: GraphNode): string {
  * What the graph writes on an edge: a route's weight ("60%") when the route splits requests
  * or sends only part of them along it, else nothing.
  */
-export function edgeText(edge: GraphEdge): string {
+export function edgeText(edge: GraphEdge, severalRoutes: ReadonlySet<string> = NO_SET): string {
   const r = edge.route;
-  return r && (r.split || r.weight !== 100) ? `${r.weight}%` : "";
+  if (!r) return "";
+  const weight = r.split || r.weight !== 100 ? `${r.weight}%` : "";
+  const cond = severalRoutes.has(edge.source) ? routeCondition(r) : null;
+  return cond ? (weight ? `${cond}\n${weight}` : cond) : weight;
+}
+
+const NO_SET: ReadonlySet<string> = new Set();
+
+/**
+ * The VirtualServices with more than one http route: only there does a route's label say
+ * which requests it takes (a lone route's matches are in its side panel).
+ */
+export function severalRoutes(edges: Iterable<GraphEdge>): Set<string> {
+  const out = new Set<string>();
+  for (const e of edges) if (e.route && e.route.route > 0) out.add(e.source);
+  return out;
+}
+
+/**
+ * Which requests a route edge takes, short enough for the edge's label: "end-user=jason"
+ * for a route matching one header, "/static*" for a path prefix, "matching" for anything
+ * longer (the side panel has it in full), "others" for the catch-all route after matching
+ * ones, null when the route takes every request.
+ */
+export function routeCondition(route: RouteEdge): string | null {
+  if (route.matches.length === 0) return route.route > 0 ? "others" : null;
+  if (route.matches.length > 1) return "matching";
+  const m = route.matches[0];
+  const headers = Object.entries(m.headers).filter((h): h is [string, StringMatch] => h[1] !== undefined);
+  const conditions = headers.length + (m.uri ? 1 : 0) + (m.method ? 1 : 0) + (m.port != null ? 1 : 0);
+  if (conditions !== 1) return conditions === 0 ? null : "matching";
+  const short = (v: StringMatch, name: string) =>
+    v === "present" ? `${name} set` : "exact" in v ? `${name}=${v.exact}` : "prefix" in v ? `${name}=${v.prefix}*` : "matching";
+  if (headers.length) return short(headers[0][1], headers[0][0]);
+  if (m.uri) return m.uri !== "present" && "prefix" in m.uri ? `${m.uri.prefix}*` : m.uri !== "present" && "exact" in m.uri ? m.uri.exact : "matching";
+  if (m.method) return short(m.method, "method");
+  return `port ${String(m.port)}`;
 }
 
 /** A one-line name for an edge, for lists and the panel heading: "reviews → reviews v2 (30%)". */

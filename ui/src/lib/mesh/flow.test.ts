@@ -83,8 +83,20 @@ describe("rate labels along their curves", () => {
     const apart = p.y2 <= q.y1 || q.y2 <= p.y1 || p.x2 <= q.x1 || q.x2 <= p.x1;
     expect(apart).toBe(true);
     // A node over the middle pushes the only label aside too.
-    const moved = placeLabels([items[0]], [{ x1: 50, y1: 80, x2: 150, y2: 120 }]).get("busy")!;
-    expect(moved.y1 + 15).not.toBe(100);
+    const node = { x1: 50, y1: 80, x2: 150, y2: 120 };
+    const moved = placeLabels([items[0]], [node]).get("busy")!;
+    const clear = moved.y2 <= node.y1 || node.y2 <= moved.y1 || moved.x2 <= node.x1 || node.x2 <= moved.x1;
+    expect(clear).toBe(true);
+  });
+
+  it("go just outside the bow, level with its middle, before sliding along onto other nodes", () => {
+    // The curve bows to +x, its middle at (100, 100); a column of boxes reaches almost to
+    // it, as the workloads do beside the links between them.
+    const column = { x1: -200, y1: -1000, x2: 95, y2: 1000 };
+    const box = placeLabels([{ id: "one", a, c, b, w: 80, h: 30 }], [column]).get("one")!;
+    expect(box.x1).toBeGreaterThan(100);
+    expect(box.x1).toBeLessThan(115);
+    expect((box.y1 + box.y2) / 2).toBeCloseTo(100);
   });
 });
 

@@ -73,11 +73,15 @@ function overlap(a: Box, b: Box): number {
 
 /** Where along its link a label may go, best first: the middle, then either side of it. */
 export const LABEL_SPOTS = [0.5, 0.45, 0.55, 0.4, 0.6, 0.35, 0.65, 0.3, 0.7, 0.25, 0.75, 0.2, 0.8, 0.15, 0.85];
+/** Room between a curve and a label set beside it, in graph units. */
+const BESIDE_GAP = 6;
 
 /**
- * A place for each link's label along its curve (model units), clear of the labels placed
- * before it and, as far as possible, of the nodes: links bunch up beside one column of
- * workloads, so the middle of every curve is often taken.
+ * A place for each link's label (model units), clear of the labels placed before it and,
+ * as far as possible, of the nodes: links bunch up beside one column of workloads, so the
+ * middle of every curve is often taken. At each spot along the curve the label is tried on
+ * the curve, then just outside it (on the side it bows to), where a column's links leave
+ * free room: so labels stay off the workloads' titles instead of sliding along onto them.
  */
 export function placeLabels(
   items: readonly { id: string; a: Point; c: Point; b: Point; w: number; h: number }[],
@@ -85,23 +89,36 @@ export function placeLabels(
 ): Map<string, Box> {
   const placed = new Map<string, Box>();
   for (const it of items) {
+    const out = outward(it.a, it.c, it.b);
+    const shift = out ? Math.abs(out.x) * (it.w / 2) + Math.abs(out.y) * (it.h / 2) + BESIDE_GAP : 0;
     let best: Box | null = null;
     let bestScore = Infinity;
-    for (const t of LABEL_SPOTS) {
+    search: for (const t of LABEL_SPOTS) {
       const p = quadAt(it.a, it.c, it.b, t);
-      const box = { x1: p.x - it.w / 2, y1: p.y - it.h / 2, x2: p.x + it.w / 2, y2: p.y + it.h / 2 };
-      let score = 0;
-      for (const o of placed.values()) score += 4 * overlap(box, o);
-      for (const o of obstacles) score += (o.weight ?? 1) * overlap(box, o);
-      if (score < bestScore - 1e-6) {
-        best = box;
-        bestScore = score;
+      const centres = out ? [p, { x: p.x + out.x * shift, y: p.y + out.y * shift }] : [p];
+      for (const q of centres) {
+        const box = { x1: q.x - it.w / 2, y1: q.y - it.h / 2, x2: q.x + it.w / 2, y2: q.y + it.h / 2 };
+        let score = 0;
+        for (const o of placed.values()) score += 4 * overlap(box, o);
+        for (const o of obstacles) score += (o.weight ?? 1) * overlap(box, o);
+        if (score < bestScore - 1e-6) {
+          best = box;
+          bestScore = score;
+        }
+        if (score === 0) break search;
       }
-      if (score === 0) break;
     }
     if (best) placed.set(it.id, best);
   }
   return placed;
+}
+
+/** The unit vector from the middle of a curve's chord towards its control point: the side it bows to. */
+function outward(a: Point, c: Point, b: Point): Point | null {
+  const dx = c.x - (a.x + b.x) / 2;
+  const dy = c.y - (a.y + b.y) / 2;
+  const l = Math.hypot(dx, dy);
+  return l < 1 ? null : { x: dx / l, y: dy / l };
 }
 
 function curveOf(e: EdgeSingular): { a: Point; c: Point; b: Point } | null {

@@ -4,7 +4,7 @@ import type { GraphEdge } from "../generated/GraphEdge";
 import type { GraphNode } from "../generated/GraphNode";
 import type { MeshSnapshot } from "../generated/MeshSnapshot";
 import { wrapName } from "./explain";
-import { columnOf, COLUMN_TITLE, incomingKinds, layoutGraph, nodeSize, spread, type Point } from "./layout";
+import { columnOf, COLUMN_TITLE, EDGE_FONT, incomingKinds, layoutGraph, nodeSize, spread, textWidth, type Point } from "./layout";
 import { bookinfoSnapshot, splitSnapshot, syntheticSnapshot, teachingSnapshot } from "./sample";
 
 /** Leaves: nodes that hold no other node (groups are sized around their members). */
@@ -138,5 +138,24 @@ describe("layoutGraph", () => {
     expect(wrapName("bookinfo-gateway")).toBe("bookinfo-\ngateway");
     expect(wrapName("productpage")).toBe("productpage");
     expect(wrapName("reviews-v1")).toBe("reviews-v1");
+  });
+});
+
+describe("room for route labels", () => {
+  it("a VirtualService routing one user apart gets a gap wide enough for the words", () => {
+    const s = splitSnapshot();
+    // Route 0 sends end-user=jason to v2; route 1 sends the others to v1.
+    const routes = s.edges.filter((e) => e.kind === "route" && e.source === "vs/default/reviews");
+    const v1 = routes.find((e) => e.target.endsWith("/v1"))!;
+    const v2 = routes.find((e) => e.target.endsWith("/v2"))!;
+    v2.route = { route: 0, weight: 100, split: false, matches: [{ uri: null, headers: { "end-user": { exact: "a-rather-long-user-name" } }, method: null, port: null }] };
+    v1.route = { route: 1, weight: 100, split: false, matches: [] };
+    s.edges = s.edges.filter((e) => e.kind !== "route" || e.source !== "vs/default/reviews" || e === v1 || e === v2);
+    const { positions } = layoutGraph(s.nodes, s.edges);
+    const byId = new Map(s.nodes.map((n) => [n.id, n]));
+    const vs = boxOf(byId.get("vs/default/reviews")!, positions.get("vs/default/reviews")!);
+    const sub = boxOf(byId.get(v2.target)!, positions.get(v2.target)!);
+    const words = textWidth("end-user=a-rather-long-user-name", EDGE_FONT);
+    expect(sub.x0 - vs.x1).toBeGreaterThan(words);
   });
 });

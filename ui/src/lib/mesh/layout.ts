@@ -6,7 +6,7 @@
 import type { GraphEdge } from "../generated/GraphEdge";
 import type { GraphNode } from "../generated/GraphNode";
 import type { NodeKind } from "../generated/NodeKind";
-import { edgeText, nodeText } from "./explain";
+import { edgeText, nodeText, severalRoutes } from "./explain";
 
 export interface Point {
   x: number;
@@ -130,6 +130,8 @@ const COLUMN_STEP = 260;
  */
 const COLUMN_GAP = 26;
 const LABEL_GAP = 170;
+/** Room on either side of a route's label in its gap. */
+const EDGE_LABEL_MARGIN = 24;
 /** Between namespace boxes, side by side or stacked. */
 const NS_GAP = 20;
 /** Pods per row inside a workload's box. */
@@ -298,10 +300,17 @@ export function layoutGraph(nodes: readonly GraphNode[], edges: readonly GraphEd
       colW.set(c, Math.max(colW.get(c)!, (nsLabelW.get(ns) ?? 0) - 2 * NS_PAD));
     }
   }
-  const weighted = new Set<number>();
+  // Room for the widest label a column's outgoing routes get: a route's words
+  // ("end-user=jason") or a split's "60% set" over "58% seen".
+  const several = severalRoutes(edges);
+  const labelGap = new Map<number, number>();
   for (const e of edges) {
     const a = itemOf.get(e.source);
-    if (a && edgeText(e)) weighted.add(items.get(a)!.col);
+    const text = edgeText(e, several);
+    if (!a || !text) continue;
+    const col = items.get(a)!.col;
+    const w = Math.max(...text.split("\n").map((l) => textWidth(l, EDGE_FONT))) + 2 * EDGE_LABEL_MARGIN;
+    labelGap.set(col, Math.max(labelGap.get(col) ?? 0, LABEL_GAP, w));
   }
   const colX = new Map<number, number>();
   let x = 0;
@@ -311,7 +320,7 @@ export function layoutGraph(nodes: readonly GraphNode[], edges: readonly GraphEd
       const prev = used[k - 1];
       // Namespace boxes end between these columns: room for both paddings and a gap.
       const nsBreak = bandsCols.some((b) => b.c1 === prev) && bandsCols.some((b) => b.c0 === c);
-      const gap = Math.max(weighted.has(prev) ? LABEL_GAP : COLUMN_GAP, nsBreak ? 2 * NS_PAD + NS_GAP : 0);
+      const gap = Math.max(labelGap.get(prev) ?? COLUMN_GAP, nsBreak ? 2 * NS_PAD + NS_GAP : 0);
       x += colW.get(prev)! / 2 + gap + colW.get(c)! / 2;
     }
     colX.set(c, x);

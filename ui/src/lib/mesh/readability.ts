@@ -181,6 +181,11 @@ export function clearOfLabels(id: string, at: Point, nodes: readonly GraphNode[]
 
 /** Room left around the graph when it is fitted, in pixels (GraphView uses the same). */
 export const FIT_PADDING = 12;
+/**
+ * In presenter mode the traffic curves are fitted in with the mesh only while the mesh keeps
+ * at least this share of the size it has without them.
+ */
+export const PRESENTER_TRAFFIC_ZOOM = 0.85;
 /** Fitting never zooms in further than this (a tiny mesh stays a sensible size). */
 export const FIT_MAX_ZOOM = 1.6;
 

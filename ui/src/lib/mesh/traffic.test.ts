@@ -175,9 +175,20 @@ describe("labels", () => {
 
   it("a split edge says what is set and what is seen", () => {
     const seen = { routeEdge: "r", subset: "s", weight: 60, observedShare: 0.58 };
-    expect(splitLabel(60, undefined)).toBe("60%");
-    expect(splitLabel(60, seen)).toBe("60% set\n58% seen");
-    expect(splitLabel(60, { ...seen, observedShare: null })).toBe("60% set\nnone seen");
+    const r60 = { route: 0, weight: 60, split: true, matches: [] };
+    expect(splitLabel(r60, undefined)).toBe("60%");
+    expect(splitLabel(r60, seen)).toBe("60% set\n58% seen");
+    expect(splitLabel(r60, { ...seen, observedShare: null })).toBe("60% set\nnone seen");
+  });
+
+  it("a route for some requests says whose, and the route after it takes the others", () => {
+    const seen = { routeEdge: "r", subset: "s", weight: 100, observedShare: 0.1 };
+    const jason = { route: 0, weight: 100, split: false, matches: [{ uri: null, headers: { "end-user": { exact: "jason" } }, method: null, port: null }] };
+    expect(splitLabel(jason, seen, true)).toBe("end-user=jason\n10% seen");
+    expect(splitLabel({ route: 1, weight: 100, split: false, matches: [] }, { ...seen, observedShare: 0.9 }, true)).toBe("others\n90% seen");
+    expect(splitLabel({ ...jason, weight: 50, split: true }, seen, true)).toBe("end-user=jason\n50% set\n10% seen");
+    // A VirtualService's only route takes whatever reaches it: nothing to tell apart.
+    expect(splitLabel(jason, seen, false)).toBe("100% set\n10% seen");
   });
 
   it("split labels go to the route edges the overlay names", () => {

@@ -6,10 +6,13 @@ import type { GraphNode } from "../generated/GraphNode";
 import type { LatencyPercentiles } from "../generated/LatencyPercentiles";
 import type { NodeTraffic } from "../generated/NodeTraffic";
 import type { ResponseRate } from "../generated/ResponseRate";
+import type { RouteEdge } from "../generated/RouteEdge";
 import type { SplitSeen } from "../generated/SplitSeen";
 import type { TelemetryProblem } from "../generated/TelemetryProblem";
 import type { TrafficLink } from "../generated/TrafficLink";
 import type { TrafficState } from "../generated/TrafficState";
+
+import { routeCondition, severalRoutes } from "./explain";
 
 /** A link with no requests for this long starts to fade... */
 export const QUIET_AFTER_MS = 6_000;
@@ -174,11 +177,18 @@ export function linkLabel(link: TrafficLink, withP95: boolean): string {
   return text;
 }
 
-/** A weighted route edge's label: "60% set, 58% seen" once the telemetry knows. */
-export function splitLabel(weight: number, seen: SplitSeen | undefined): string {
-  if (!seen) return `${weight}%`;
-  if (seen.observedShare === null) return `${weight}% set\nnone seen`;
-  return `${weight}% set\n${percentText(seen.observedShare)} seen`;
+/**
+ * A weighted route edge's label: "60% set, 58% seen" once the telemetry knows. A route for
+ * some of the requests says which first ("end-user=jason", "others"); its weight is left out
+ * when it sends all of them to one place. The share seen is of all the VirtualService's
+ * requests.
+ */
+export function splitLabel(route: RouteEdge, seen: SplitSeen | undefined, severalRoutes = false): string {
+  const cond = severalRoutes ? routeCondition(route) : null;
+  const lines = cond ? [cond] : [];
+  if (!cond || route.split || route.weight !== 100) lines.push(seen ? `${route.weight}% set` : `${route.weight}%`);
+  if (seen) lines.push(seen.observedShare === null ? "none seen" : `${percentText(seen.observedShare)} seen`);
+  return lines.join("\n");
 }
 
 export interface DrawnLink {
@@ -234,9 +244,10 @@ export function drawableLinks(memory: TrafficMemory, nodes: ReadonlyMap<string, 
 /** New labels of weighted route edges that have a split seen (edge id -> text). */
 export function splitLabels(memory: TrafficMemory, edges: ReadonlyMap<string, GraphEdge>): Map<string, string> {
   const out = new Map<string, string>();
+  const several = severalRoutes(edges.values());
   for (const [id, seen] of memory.splits) {
     const e = edges.get(id);
-    if (e?.route) out.set(id, splitLabel(e.route.weight, seen));
+    if (e?.route) out.set(id, splitLabel(e.route, seen, several.has(e.source)));
   }
   return out;
 }
