@@ -32,8 +32,12 @@ export class LessonRun {
   /** Why a teacher's file was refused. */
   openError: IpcError | null = $state.raw(null);
 
-  /** Called when "Do it" or a reset has applied its actions (presenter mode unpins then). */
-  onApplied: (() => void) | null = null;
+  /**
+   * Called with true when "Do it" or a reset starts applying its actions and with false when
+   * it has finished (presenter mode lets the graph lay out what they change meanwhile: the
+   * watch may report the changes before the command returns).
+   */
+  onApplying: ((applying: boolean) => void) | null = null;
 
   private timer: ReturnType<typeof setInterval> | null = null;
   private checking = false;
@@ -131,6 +135,7 @@ export class LessonRun {
     const gen = this.generation;
     this.busy = kind;
     this.error = null;
+    this.onApplying?.(true);
     try {
       const run =
         kind === "do"
@@ -140,10 +145,10 @@ export class LessonRun {
       this.lastRun = run;
       this.lastRunKind = kind;
       this.outcome = null;
-      this.onApplied?.();
     } catch (e) {
       if (gen === this.generation) this.error = toIpcError(e);
     } finally {
+      this.onApplying?.(false);
       if (gen === this.generation) this.busy = null;
     }
     if (gen === this.generation) await this.check();

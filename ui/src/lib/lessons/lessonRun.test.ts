@@ -42,6 +42,26 @@ describe("LessonRun", () => {
     run.stopChecking();
   });
 
+  it("says it is applying while Do it runs, before the command returns, and when it is done", async () => {
+    const { backend, run } = await opened();
+    const calls: boolean[] = [];
+    const lessonDo = backend.lessonDo.bind(backend);
+    // What the graph had heard when the command started: the watch can report the changes
+    // before the command returns.
+    let whenCalled: boolean[] = [];
+    backend.lessonDo = (...args: Parameters<typeof lessonDo>) => {
+      whenCalled = [...calls];
+      return lessonDo(...args);
+    };
+    run.onApplying = (applying) => calls.push(applying);
+    run.next();
+    run.next();
+    await run.doIt();
+    expect(whenCalled).toEqual([true]);
+    expect(calls).toEqual([true, false]);
+    run.stopChecking();
+  });
+
   it("comes back to the step where the class stopped, and Reset un-passes it", async () => {
     const backend = fakeBackend();
     backend.lessons.progress = { lessons: { "bookinfo-basics": { current: "shift", passed: ["setup", "shift"] } } };
