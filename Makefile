@@ -53,6 +53,9 @@ ui-test:
 e2e: app
 	ISTIO_PLAYGROUND_APP=$(APP) xvfb-run -a -s "-screen 0 1280x800x24" \
 		cargo test -p playground-tests --test e2e -- --ignored --test-threads=1 --nocapture
+	ISTIO_PLAYGROUND_APP=$(APP) xvfb-run -a -s "-screen 0 1920x1080x24" \
+		cargo test -p playground-tests --test e2e -- --ignored --nocapture --exact \
+		labels_at_fit_are_apart_and_large_in_presenter_mode
 	@echo "e2e screenshots: $(CURDIR)/target/e2e/"
 	@ls -1 $(CURDIR)/target/e2e/*.png
 

@@ -1,9 +1,9 @@
 // How the graph looks. Shape tells the kind, fill and a text mark tell health, border style
 // tells the sidecar, so a projector with washed-out colours (or a colour-blind reader) still
 // gets it all. Sizes are in graph units; at Bookinfo's fit they stay large on screen.
-import type { StylesheetJson } from "cytoscape";
+import type { EdgeSingular, StylesheetJson } from "cytoscape";
 
-import { EDGE_FONT, FONT_FAMILY, FONT_WEIGHT, GROUP_PAD, NODE_FONT, NS_FONT, NS_PAD, POD_FONT } from "./layout";
+import { EDGE_FONT, FONT_FAMILY, FONT_WEIGHT, GROUP_PAD, NODE_FONT, NS_FONT, NS_PAD, POD_FONT, textWidth } from "./layout";
 
 export interface Palette {
   text: string;
@@ -223,7 +223,8 @@ export function graphStyle(c: Palette): StylesheetJson {
         "taxi-direction": "horizontal",
         "taxi-turn": 24,
         "taxi-turn-min-distance": 8,
-        "target-text-offset": 78,
+        // Wider labels ("end-user=jason") sit further back, so they end before the subset.
+        "target-text-offset": ((e: EdgeSingular) => seenLabelOffset(String(e.data("text") ?? ""))) as unknown as number,
         "text-background-color": "data(vfill)",
         color: "data(vtext)",
         "line-height": 1.1,
@@ -273,4 +274,10 @@ export function graphStyle(c: Palette): StylesheetJson {
     },
     { selector: "edge.selected", style: { "line-color": c.focus, "target-arrow-color": c.focus, width: 7, "underlay-color": c.focus, "underlay-opacity": 0.25, "underlay-padding": 6 } },
   ];
+}
+
+/** How far from the arrow head a split label's middle lies: its right end clear of the head. */
+export function seenLabelOffset(text: string): number {
+  const widest = Math.max(0, ...text.split("\n").map((l) => textWidth(l, EDGE_FONT)));
+  return Math.max(78, widest / 2 + 30);
 }

@@ -130,8 +130,11 @@ const COLUMN_STEP = 260;
  */
 const COLUMN_GAP = 26;
 const LABEL_GAP = 170;
-/** Room on either side of a route's label in its gap. */
-const EDGE_LABEL_MARGIN = 24;
+/**
+ * Room on either side of a route's label in its gap: the split edges turn 24 units after the
+ * VirtualService, and the label ends 30 units before the arrow head (graphStyle).
+ */
+const EDGE_LABEL_MARGIN = 34;
 /** Between namespace boxes, side by side or stacked. */
 const NS_GAP = 20;
 /** Pods per row inside a workload's box. */
