@@ -24,7 +24,9 @@ describe("words made from the typed model", () => {
     // A lone route with matches (Bookinfo's gateway route) needs no words on its edge.
     expect(edgeText(toV2)).toBe("");
     const uri = { route: 0, weight: 100, split: false, matches: [{ uri: { prefix: "/static" }, headers: {}, method: null, port: null }] };
-    expect(edgeText(edge("route", "vs/d/a", "svc/d/s", { route: uri }), several)).toBe("/static*");
+    expect(edgeText(edge("route", "vs/d/a", "subset/d/a/v3", { route: uri }), several)).toBe("/static*");
+    // Back to a Service (no subset): no words, the VirtualService's column has no room.
+    expect(edgeText(edge("route", "vs/d/a", "svc/d/s", { route: uri }), several)).toBe("");
     const two = { ...jason, matches: [header({ exact: "jason" }), header({ regex: "j.*" })] };
     expect(edgeText(edge("route", "vs/d/a", "subset/d/a/v2", { route: two }), several)).toBe("matching");
   });

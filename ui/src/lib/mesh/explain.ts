@@ -240,7 +240,9 @@ export function edgeText(edge: GraphEdge, severalRoutes: ReadonlySet<string> = N
   const r = edge.route;
   if (!r) return "";
   const weight = r.split || r.weight !== 100 ? `${r.weight}%` : "";
-  const cond = severalRoutes.has(edge.source) ? routeCondition(r) : null;
+  // Only towards subsets, where the layout leaves room: a route back to a Service (a fault
+  // for one user on ratings) would write over the VirtualService it leaves.
+  const cond = severalRoutes.has(edge.source) && edge.target.startsWith("subset/") ? routeCondition(r) : null;
   return cond ? (weight ? `${cond}\n${weight}` : cond) : weight;
 }
 

@@ -247,7 +247,7 @@ export function splitLabels(memory: TrafficMemory, edges: ReadonlyMap<string, Gr
   const several = severalRoutes(edges.values());
   for (const [id, seen] of memory.splits) {
     const e = edges.get(id);
-    if (e?.route) out.set(id, splitLabel(e.route, seen, several.has(e.source)));
+    if (e?.route) out.set(id, splitLabel(e.route, seen, several.has(e.source) && e.target.startsWith("subset/")));
   }
   return out;
 }
