@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { bowFor, dotPositions, DOT_SPEED, isRedDot, placeLabels, quadAt } from "./flow";
+import { bowFor, dotPositions, DOT_SPEED, isRedDot, keepInside, placeLabels, quadAt } from "./flow";
 
 /** Where Cytoscape puts the control point: the midpoint plus `d` along (-dy, dx) / length. */
 function controlPoint(a: { x: number; y: number }, b: { x: number; y: number }, d: number) {
@@ -112,5 +112,15 @@ describe("label obstacles", () => {
     expect(boxes.get("x")).toEqual(mid);
     const heavy = placeLabels([{ id: "x", a, c, b, w: 40, h: 20 }], [{ ...mid, weight: 4 }, { ...node, x1: 1000, x2: 1001 }]).get("x")!;
     expect(heavy).not.toEqual(mid);
+  });
+});
+
+describe("labels at the frame's edge", () => {
+  it("are moved back inside, no further than needed", () => {
+    expect(keepInside({ x: 950, y: 100 }, 120, 30, 1000, 600)).toEqual({ x: 876, y: 100 });
+    expect(keepInside({ x: -20, y: -5 }, 120, 30, 1000, 600)).toEqual({ x: 4, y: 4 });
+    expect(keepInside({ x: 300, y: 200 }, 120, 30, 1000, 600)).toEqual({ x: 300, y: 200 });
+    // Wider than the frame: left where it is.
+    expect(keepInside({ x: -50, y: 10 }, 2000, 30, 1000, 600)).toEqual({ x: -50, y: 10 });
   });
 });

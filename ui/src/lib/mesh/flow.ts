@@ -229,9 +229,11 @@ export function drawFlow(
     const b = boxes.get(id);
     if (!b) continue;
     ctx.globalAlpha = it.alpha;
-    const tl = screen({ x: b.x1, y: b.y1 });
     const bw = (b.x2 - b.x1) * zoom;
     const bh = (b.y2 - b.y1) * zoom;
+    // A label is read whole or not at all: one whose curve runs off the frame (presenter
+    // mode fits the mesh, not every curve) is drawn against the frame's edge.
+    const tl = keepInside(screen({ x: b.x1, y: b.y1 }), bw, bh, w, h);
     ctx.beginPath();
     ctx.roundRect(tl.x, tl.y, bw, bh, 5 * zoom + 2);
     ctx.fillStyle = it.d.failing ? col.red : col.label;
@@ -255,6 +257,13 @@ export function drawFlow(
     }
   }
   ctx.globalAlpha = 1;
+}
+
+/** The top-left corner that keeps a `bw` x `bh` box inside a `w` x `h` frame, moved as little as possible. */
+export function keepInside(tl: Point, bw: number, bh: number, w: number, h: number): Point {
+  const m = 4;
+  const clamp = (v: number, size: number, limit: number) => (size + 2 * m > limit ? v : Math.min(Math.max(v, m), limit - m - size));
+  return { x: clamp(tl.x, bw, w), y: clamp(tl.y, bh, h) };
 }
 
 /** A padlock in a disc: shackle closed for mutual TLS, swung open for plain text. */
