@@ -316,16 +316,39 @@ pub enum SimCommand {
     },
 }
 
-/// Rust ignores SIGPIPE, so `istio-playground graph | head` would panic when `head` closes
-/// the pipe. A command-line tool ends quietly there, like the other Unix tools; the window
-/// keeps Rust's default.
-pub fn quiet_on_closed_pipe() {
-    #[cfg(unix)]
-    // SAFETY: called once at start-up, before any thread that could be writing exists;
-    // restoring the default disposition of one signal has no other effect.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+/// Writes one line to standard output.
+///
+/// A reader that went away (`istio-playground graph | head`) ends the command quietly with
+/// status 0, as ripgrep and other Unix tools do. Rust ignores SIGPIPE, and it must stay
+/// ignored here: the simulated cluster (`sim serve`), the kube client and the traffic
+/// generator write to sockets with `writev`, which raises SIGPIPE when the peer has gone,
+/// and the default action would kill the whole process. So the broken pipe arrives as an
+/// error on this write instead, where `println!` would panic.
+macro_rules! outln {
+    () => {
+        $crate::cli::write_out(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::cli::write_out(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+pub(crate) use outln;
+
+pub(crate) fn write_out(args: std::fmt::Arguments<'_>) {
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout.write_fmt(args).and_then(|()| stdout.flush()) {
+        exit_on_write_error(&e);
     }
+}
+
+/// Ends the command after a failed write to standard output: quietly when the reader closed
+/// the pipe, else saying why.
+pub(crate) fn exit_on_write_error(e: &std::io::Error) -> ! {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(0);
+    }
+    eprintln!("istio-playground: cannot write the output: {e}");
+    std::process::exit(2);
 }
 
 pub fn run(command: Command, session: Session) -> ExitCode {
@@ -417,7 +440,7 @@ pub fn run(command: Command, session: Session) -> ExitCode {
                 let change = session.fault(&plan, dry_run).await?;
                 print_change(&change.change);
                 if let Some(effect) = &change.effect {
-                    println!("\nWhat to expect: {}", fault_effect_text(effect));
+                    outln!("\nWhat to expect: {}", fault_effect_text(effect));
                 }
                 Ok(())
             })
@@ -533,7 +556,7 @@ pub fn run(command: Command, session: Session) -> ExitCode {
         } => runtime.block_on(async {
             if remove {
                 for line in session.remove_clients().await? {
-                    println!("Deleted {line}");
+                    outln!("Deleted {line}");
                 }
                 return Ok(());
             }
@@ -613,12 +636,12 @@ async fn weights_command(
         session.apply_weights(&plan).await?
     };
     if !change.created_subsets.is_empty() {
-        println!(
+        outln!(
             "DestinationRule subsets created: {}",
             change.created_subsets.join(", ")
         );
     }
-    println!(
+    outln!(
         "{} {service}: {}",
         if dry_run { "Would route" } else { "Routed" },
         plan.weights
@@ -627,7 +650,7 @@ async fn weights_command(
             .collect::<Vec<_>>()
             .join(", ")
     );
-    println!("\nThe same with kubectl:\n{}", change.kubectl);
+    outln!("\nThe same with kubectl:\n{}", change.kubectl);
     Ok(())
 }
 
@@ -662,16 +685,16 @@ fn print_change(change: &playground::actions::backup::TrafficChange) {
         ("Would apply", "Would delete")
     };
     if change.applied_objects.is_empty() && change.deleted_objects.is_empty() {
-        println!("Nothing to change: the cluster already is that way.");
+        outln!("Nothing to change: the cluster already is that way.");
         return;
     }
     for o in &change.applied_objects {
-        println!("{apply} {}", object_text(o));
+        outln!("{apply} {}", object_text(o));
     }
     for o in &change.deleted_objects {
-        println!("{delete} {}", object_text(o));
+        outln!("{delete} {}", object_text(o));
     }
-    println!("\nThe same with kubectl:\n{}", change.kubectl);
+    outln!("\nThe same with kubectl:\n{}", change.kubectl);
 }
 
 fn print_reset(report: &playground::actions::reset::ResetReport) {
@@ -682,10 +705,10 @@ fn print_reset(report: &playground::actions::reset::ResetReport) {
         "Would remove"
     };
     if report.removed.is_empty() {
-        println!("Nothing to remove: no routing object written by the app is left.");
+        outln!("Nothing to remove: no routing object written by the app is left.");
     }
     for o in &report.removed {
-        println!("{verb} {}", object_text(o));
+        outln!("{verb} {}", object_text(o));
     }
     for k in &report.kept {
         let why = match k.reason {
@@ -694,19 +717,19 @@ fn print_reset(report: &playground::actions::reset::ResetReport) {
                 "not written by the app (add --include-user-objects to remove it too)"
             }
         };
-        println!("Kept {} ({why})", object_text(&k.object));
+        outln!("Kept {} ({why})", object_text(&k.object));
     }
     if !report.change.kubectl.is_empty() {
-        println!("\nThe same with kubectl:\n{}", report.change.kubectl);
+        outln!("\nThe same with kubectl:\n{}", report.change.kubectl);
     }
 }
 
 fn print_probe(report: &playground::actions::client::ProbeReport) {
     use playground::actions::client::ClientPlace;
     for created in &report.created {
-        println!("Created {created}");
+        outln!("Created {created}");
     }
-    println!("curl {}", report.url);
+    outln!("curl {}", report.url);
     for r in [&report.outside, &report.inside] {
         let place = match r.place {
             ClientPlace::Outside => "From outside the mesh",
@@ -717,15 +740,15 @@ fn print_probe(report: &playground::actions::client::ProbeReport) {
             None if r.exit_code == 56 => "refused (connection reset)".into(),
             None => format!("failed (curl exit {})", r.exit_code),
         };
-        println!(
+        outln!(
             "{place} ({}, {}): {result}",
             r.namespace,
             if r.sidecar { "sidecar" } else { "no sidecar" }
         );
         if !r.error.is_empty() {
-            println!("    {}", r.error);
+            outln!("    {}", r.error);
         }
-        println!("    {}", r.kubectl);
+        outln!("    {}", r.kubectl);
     }
 }
 
@@ -765,16 +788,16 @@ fn fault_effect_text(effect: &playground::actions::fault::FaultEffect) -> String
 
 async fn undo_command(session: &Session) -> playground::Result<()> {
     let report = session.undo_last().await?;
-    println!(
+    outln!(
         "Undid the last {} change; every object it touched is as it was:",
         action_name(report.action)
     );
     for line in &report.done {
-        println!("  {line}");
+        outln!("  {line}");
     }
-    println!("\nThe same with kubectl:");
+    outln!("\nThe same with kubectl:");
     for line in &report.kubectl {
-        println!("{line}");
+        outln!("{line}");
     }
     Ok(())
 }
@@ -792,7 +815,7 @@ async fn inject_command(
         restart,
     };
     let report = session.set_injection(&request, SystemTime::now()).await?;
-    println!(
+    outln!(
         "Sidecar injection is {} for namespace {namespace}{}.",
         if enabled { "on" } else { "off" },
         if report.label_changed {
@@ -802,19 +825,19 @@ async fn inject_command(
         }
     );
     if !restart {
-        println!(
+        outln!(
             "Existing pods keep their state until they are recreated: add --restart to restart the deployments."
         );
     }
     for name in &report.restarted {
-        println!("  restarted deployment/{name}");
+        outln!("  restarted deployment/{name}");
     }
     for s in report.skipped.iter().chain(&report.opted_out) {
-        println!("  {}: {}", s.name, s.reason);
+        outln!("  {}: {}", s.name, s.reason);
     }
-    println!("\nThe same with kubectl:");
+    outln!("\nThe same with kubectl:");
     for line in &report.kubectl {
-        println!("  {line}");
+        outln!("  {line}");
     }
     Ok(())
 }
@@ -843,7 +866,7 @@ async fn traffic_command(
     }
     let stats = session.finish_traffic().await.unwrap_or_default();
     if json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&stats).unwrap_or_default()
         );
@@ -857,12 +880,14 @@ async fn traffic_command(
             .collect::<Vec<_>>()
             .join(", ")
     };
-    println!("Target:        {}", stats.target);
-    println!(
+    outln!("Target:        {}", stats.target);
+    outln!(
         "Requests:      {} in {:.1} s, {:.1} req/s achieved",
-        stats.completed, stats.elapsed_secs, stats.achieved_rate
+        stats.completed,
+        stats.elapsed_secs,
+        stats.achieved_rate
     );
-    println!(
+    outln!(
         "Status codes:  {}",
         stats
             .statuses
@@ -871,11 +896,13 @@ async fn traffic_command(
             .collect::<Vec<_>>()
             .join(", ")
     );
-    println!(
+    outln!(
         "Latency:       p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms",
-        stats.latency.p50_ms, stats.latency.p90_ms, stats.latency.p99_ms
+        stats.latency.p50_ms,
+        stats.latency.p90_ms,
+        stats.latency.p99_ms
     );
-    println!(
+    outln!(
         "Reviews split: {} (all {}); last {}: {}",
         pct(&stats.versions_total, stats.completed),
         stats.completed,
@@ -911,9 +938,9 @@ async fn dashboard_command(session: &Session, name: &str) -> playground::Result<
     let dashboard =
         Dashboard::parse(name).ok_or_else(|| DashboardError::Unknown(name.to_string()))?;
     let link = session.open_dashboard(dashboard).await?;
-    println!("{}: {}", link.title, link.url);
+    outln!("{}: {}", link.title, link.url);
     for (label, url) in &link.extra {
-        println!("{label}: {url}");
+        outln!("{label}: {url}");
     }
     if !link.usual_port {
         eprintln!(
@@ -1468,10 +1495,10 @@ async fn sim_serve(
     let target = session.setup_target();
     let kubeconfig = target.explicit.then(|| target.kubeconfig.clone());
     let info = session.start_simulated(opts, kubeconfig).await?;
-    println!("api: {}", info.api_url);
-    println!("ingress: {}", info.ingress_url);
-    println!("kubeconfig: {}", info.kubeconfig);
-    println!("context: {}", info.context);
+    outln!("api: {}", info.api_url);
+    outln!("ingress: {}", info.ingress_url);
+    outln!("kubeconfig: {}", info.kubeconfig);
+    outln!("context: {}", info.context);
     eprintln!(
         "Simulated cluster running (no Docker). Try: kubectl --kubeconfig {} get pods -A   Stop with Ctrl-C.",
         info.kubeconfig
@@ -1495,8 +1522,7 @@ async fn preflight_command(json: bool, session: &Session) -> ExitCode {
         out.write_all(render_report(&report, &session.target()).as_bytes())
     };
     if let Err(e) = written {
-        eprintln!("istio-playground: cannot write the report: {e}");
-        return ExitCode::from(2);
+        exit_on_write_error(&e);
     }
     if report.overall == CheckStatus::Fail {
         ExitCode::FAILURE
@@ -1517,10 +1543,7 @@ async fn plan_command(json: bool, session: &Session) -> ExitCode {
     };
     match written {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("istio-playground: cannot write the plan: {e}");
-            ExitCode::from(2)
-        }
+        Err(e) => exit_on_write_error(&e),
     }
 }
 
@@ -1607,7 +1630,7 @@ async fn provision_command(session: Arc<Session>, up: Option<SetupOptions>) -> E
     });
     let sink: provision::EventSink = std::sync::Arc::new(|e: ProvisionEvent| {
         if let Some(line) = render_event(&e) {
-            println!("{line}");
+            outln!("{line}");
         }
     });
     let started = std::time::Instant::now();
@@ -1618,11 +1641,11 @@ async fn provision_command(session: Arc<Session>, up: Option<SetupOptions>) -> E
     let total = started.elapsed().as_secs_f64();
     match result {
         Ok(()) if up.is_none() => {
-            println!("\nThe playground's cluster is gone ({total:.1} s).");
+            outln!("\nThe playground's cluster is gone ({total:.1} s).");
             ExitCode::SUCCESS
         }
         Ok(()) => {
-            println!(
+            outln!(
                 "\nThe playground is ready ({total:.1} s): open {}\nkubectl: kubectl --kubeconfig {} --context {} get pods -A",
                 session.product_page_url(),
                 session.setup_target().kubeconfig.display(),

@@ -7,6 +7,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Subcommand;
+
+use crate::cli::outln;
 use playground::Session;
 use playground::lessons::{self, Check, Lesson, LessonSource, Observation, RunEvent, RunFailure};
 
@@ -42,7 +44,7 @@ pub fn run(
         LessonCommand::List { json } => {
             let list = session.lessons();
             if json {
-                println!(
+                outln!(
                     "{}",
                     serde_json::to_string_pretty(&list).unwrap_or_default()
                 );
@@ -56,9 +58,11 @@ pub fn run(
                         .minutes
                         .map(|m| format!(", about {m} min"))
                         .unwrap_or_default();
-                    println!(
+                    outln!(
                         "{:<24} {} ({} steps{minutes}; {source})",
-                        l.name, l.title, l.step_count
+                        l.name,
+                        l.title,
+                        l.step_count
                     );
                 }
             }
@@ -66,7 +70,7 @@ pub fn run(
         }
         LessonCommand::Validate { file } => match lessons::read_file(&file) {
             Ok(lesson) => {
-                println!(
+                outln!(
                     "{}: fits the schema: lesson {:?}, {} steps",
                     file.display(),
                     lesson.name,
@@ -128,7 +132,7 @@ async fn run_lesson(
     timeout: Duration,
 ) -> bool {
     let total = lesson.steps.len();
-    println!("{} ({total} steps)", lesson.title);
+    outln!("{} ({total} steps)", lesson.title);
     let check_of = |id: &str| {
         lesson
             .steps
@@ -143,13 +147,13 @@ async fn run_lesson(
                     .step(&step)
                     .map(|s| s.title.as_str())
                     .unwrap_or_default();
-                println!("\n{}/{total} {title}", index + 1);
+                outln!("\n{}/{total} {title}", index + 1);
             }
             // The commands only; their YAML is in the window and `lesson_do`'s answer.
             RunEvent::Applied { run } => {
                 for a in &run.applied {
                     for line in a.kubectl.lines().filter(|l| l.starts_with("kubectl ")) {
-                        println!("    $ {line}");
+                        outln!("    $ {line}");
                     }
                 }
             }
@@ -158,17 +162,17 @@ async fn run_lesson(
                 outcome,
                 secs,
             } => match (outcome, check_of(&step)) {
-                (Some(o), Some(check)) => println!(
+                (Some(o), Some(check)) => outln!(
                     "PASS  {step}: {} ({secs:.0} s)",
                     observation_text(check, &o.observed)
                 ),
-                _ => println!("PASS  {step} (nothing to check)"),
+                _ => outln!("PASS  {step} (nothing to check)"),
             },
             RunEvent::Failed { step, failure } => match failure {
                 RunFailure::Action { message, hint } => {
-                    println!("FAIL  {step}: \"Do it\" failed: {message}");
+                    outln!("FAIL  {step}: \"Do it\" failed: {message}");
                     if let Some(hint) = hint {
-                        println!("      {hint}");
+                        outln!("      {hint}");
                     }
                 }
                 RunFailure::CheckTimedOut {
@@ -181,17 +185,17 @@ async fn run_lesson(
                         (_, Some(e), _) => format!("the check could not run: {e}"),
                         _ => "nothing observed".into(),
                     };
-                    println!("FAIL  {step}: not passed after {after_secs:.0} s: {seen}");
+                    outln!("FAIL  {step}: not passed after {after_secs:.0} s: {seen}");
                     if let Ok(s) = lesson.step(&step) {
-                        println!("      {}", s.hint.trim());
+                        outln!("      {}", s.hint.trim());
                     }
                 }
             },
-            RunEvent::Skipped { step } => println!("SKIP  {step} (not run)"),
+            RunEvent::Skipped { step } => outln!("SKIP  {step} (not run)"),
         })
         .await;
     if passed {
-        println!("\nAll {total} steps passed.");
+        outln!("\nAll {total} steps passed.");
     }
     passed
 }

@@ -37,10 +37,7 @@ pub fn main_entry() -> ExitCode {
     };
     let session = Session::new(dirs, target);
     match args.command {
-        Some(command) => {
-            cli::quiet_on_closed_pipe();
-            cli::run(command, session)
-        }
+        Some(command) => cli::run(command, session),
         None => {
             run_window(AppState { session, logging });
             ExitCode::SUCCESS

@@ -215,10 +215,58 @@ fn sim_serve_prints_its_addresses_and_graph_reads_it_with_an_explicit_target() {
         .env("ISTIO_PLAYGROUND_HOME", home.path())
         .output()
         .unwrap();
+    assert!(
+        text.status.success(),
+        "{}\nsim serve: {:?}, its stderr:\n{}",
+        String::from_utf8_lossy(&text.stderr),
+        guard.0.try_wait(),
+        std::fs::read_to_string(home.path().join("sim-serve.stderr")).unwrap_or_default()
+    );
     let text = String::from_utf8(text.stdout).unwrap();
     assert!(text.starts_with("namespace istio-system"), "{text}");
     assert!(text.contains("workload reviews-v2  1/1"), "{text}");
     assert!(text.contains("sidecar: ready"), "{text}");
+
+    // A reader that goes away (`graph --watch --json | head -1`) ends the command quietly
+    // at its next write: status 0, no panic, and the cluster it watched is still there.
+    let mut watch = app()
+        .args([
+            "graph",
+            "--watch",
+            "--json",
+            "--kubeconfig",
+            kubeconfig,
+            "--context",
+            "sim-istio-playground",
+        ])
+        .env("ISTIO_PLAYGROUND_HOME", home.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    {
+        use std::io::BufRead;
+        let mut reader = std::io::BufReader::new(watch.stdout.take().unwrap());
+        reader.read_line(&mut first).unwrap();
+    }
+    assert!(first.starts_with('{'), "{first}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = watch.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = watch.kill();
+            panic!("graph --watch went on writing into a closed pipe");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut watch.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(status.success(), "{status:?}: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(guard.0.try_wait().unwrap().is_none(), "sim serve ended");
 }
 
 #[test]
