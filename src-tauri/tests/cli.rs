@@ -144,32 +144,41 @@ fn sim_serve_prints_its_addresses_and_graph_reads_it_with_an_explicit_target() {
     let kubeconfig = &printed["kubeconfig"];
     assert!(kubeconfig.starts_with(&home.path().display().to_string()));
 
-    // Pods become ready after the simulated delay; the graph shows them once it is there.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    let snapshot = loop {
-        let out = app()
+    // `graph` with the cluster chosen explicitly; the arguments before it.
+    let graph = |args: &[&str]| {
+        let mut cmd = app();
+        cmd.args(["graph"])
+            .args(args)
             .args([
-                "graph",
-                "--json",
                 "--kubeconfig",
                 kubeconfig,
                 "--context",
                 "sim-istio-playground",
             ])
-            .env("ISTIO_PLAYGROUND_HOME", home.path())
+            .env("ISTIO_PLAYGROUND_HOME", home.path());
+        cmd
+    };
+    // Why a graph failed: what it said, and whether the simulated cluster is still there.
+    let failure = |out: &std::process::Output, guard: &mut Killed| {
+        format!(
+            "{}\nsim serve: {:?}, its stderr:\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            guard.0.try_wait(),
+            std::fs::read_to_string(home.path().join("sim-serve.stderr")).unwrap_or_default()
+        )
+    };
+
+    // Pods become ready after the simulated delay; the graph shows them once it is there.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let snapshot = loop {
+        let out = graph(&["--json"])
             // A proxy in the environment (as behind a company proxy) must not be used for a
             // cluster on this machine: nothing listens there, so going through it would fail.
             .env("HTTPS_PROXY", "http://127.0.0.1:9")
             .env("HTTP_PROXY", "http://127.0.0.1:9")
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}\nsim serve: {:?}, its stderr:\n{}",
-            String::from_utf8_lossy(&out.stderr),
-            guard.0.try_wait(),
-            std::fs::read_to_string(home.path().join("sim-serve.stderr")).unwrap_or_default()
-        );
+        assert!(out.status.success(), "{}", failure(&out, &mut guard));
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         let ready_pods = v["nodes"]
             .as_array()
@@ -204,24 +213,8 @@ fn sim_serve_prints_its_addresses_and_graph_reads_it_with_an_explicit_target() {
         assert!(ids.contains(&id), "{id} missing from {ids:?}");
     }
 
-    let text = app()
-        .args([
-            "graph",
-            "--kubeconfig",
-            kubeconfig,
-            "--context",
-            "sim-istio-playground",
-        ])
-        .env("ISTIO_PLAYGROUND_HOME", home.path())
-        .output()
-        .unwrap();
-    assert!(
-        text.status.success(),
-        "{}\nsim serve: {:?}, its stderr:\n{}",
-        String::from_utf8_lossy(&text.stderr),
-        guard.0.try_wait(),
-        std::fs::read_to_string(home.path().join("sim-serve.stderr")).unwrap_or_default()
-    );
+    let text = graph(&[]).output().unwrap();
+    assert!(text.status.success(), "{}", failure(&text, &mut guard));
     let text = String::from_utf8(text.stdout).unwrap();
     assert!(text.starts_with("namespace istio-system"), "{text}");
     assert!(text.contains("workload reviews-v2  1/1"), "{text}");
@@ -229,17 +222,7 @@ fn sim_serve_prints_its_addresses_and_graph_reads_it_with_an_explicit_target() {
 
     // A reader that goes away (`graph --watch --json | head -1`) ends the command quietly
     // at its next write: status 0, no panic, and the cluster it watched is still there.
-    let mut watch = app()
-        .args([
-            "graph",
-            "--watch",
-            "--json",
-            "--kubeconfig",
-            kubeconfig,
-            "--context",
-            "sim-istio-playground",
-        ])
-        .env("ISTIO_PLAYGROUND_HOME", home.path())
+    let mut watch = graph(&["--watch", "--json"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
