@@ -74,8 +74,7 @@ pub fn unix_ms(t: SystemTime) -> i64 {
 
 #[derive(Debug)]
 struct Series {
-    labels: Arc<Labels>,
-    /// The same, interned.
+    /// The labels, interned.
     ids: LabelSet,
     /// The same without `__name__`, shared by every function result of the series.
     unnamed: LabelSet,
@@ -122,7 +121,15 @@ pub struct Tsdb {
     ranks: Mutex<Option<Arc<[u32]>>>,
     /// Sub-query results the query engine keeps; every write drops what it changes.
     cache: Mutex<QueryCache>,
+    /// The series each recently used selector picked, and how many series it has looked
+    /// at. Exact for as long as it is kept: a series' labels never change and no series is
+    /// removed, so only series added since need looking at (a postings index, as
+    /// Prometheus keeps, for the selectors in use rather than for every label).
+    selections: Mutex<HashMap<String, (usize, Arc<Vec<usize>>)>>,
 }
+
+/// How many selectors' series [`Tsdb::select_memo`] keeps (all dropped when full).
+const SELECTIONS_KEPT: usize = 64;
 
 impl Tsdb {
     pub fn new(cfg: MetricsConfig) -> Self {
@@ -136,6 +143,7 @@ impl Tsdb {
             string_ids: HashMap::new(),
             ranks: Mutex::new(None),
             cache: Mutex::new(QueryCache::default()),
+            selections: Mutex::new(HashMap::new()),
         }
     }
 
@@ -178,6 +186,7 @@ impl Tsdb {
     }
 
     /// A label set back as strings.
+    #[cfg(test)]
     pub fn to_labels(&self, set: &[(Sym, Sym)]) -> Labels {
         set.iter()
             .map(|(k, v)| (self.str(*k).to_string(), self.str(*v).to_string()))
@@ -218,7 +227,6 @@ impl Tsdb {
             .copied()
             .collect();
         self.series.push(Series {
-            labels: labels.clone(),
             ids: ids.into(),
             unnamed,
             points: VecDeque::new(),
@@ -286,23 +294,11 @@ impl Tsdb {
             .written(tick, None);
     }
 
-    /// Ids of the series named `name` (every series when None) that `keep` accepts.
+    /// Ids of the series named `name` (every series when None) that `keep` accepts, by
+    /// their labels as strings.
+    #[cfg(test)]
     pub fn select(&self, name: Option<&str>, keep: impl Fn(&Labels) -> bool) -> Vec<usize> {
-        match name {
-            Some(n) => self
-                .by_name
-                .get(n)
-                .map(|ids| {
-                    ids.iter()
-                        .copied()
-                        .filter(|id| keep(&self.series[*id].labels))
-                        .collect()
-                })
-                .unwrap_or_default(),
-            None => (0..self.series.len())
-                .filter(|id| keep(&self.series[*id].labels))
-                .collect(),
-        }
+        self.select_ids(name, |ids| keep(&self.to_labels(ids)))
     }
 
     /// Ids of the series named `name` (every series when None) whose interned labels
@@ -329,8 +325,46 @@ impl Tsdb {
         }
     }
 
-    pub fn labels(&self, id: usize) -> &Arc<Labels> {
-        &self.series[id].labels
+    /// The series' labels as strings.
+    #[cfg(test)]
+    pub fn labels(&self, id: usize) -> Arc<Labels> {
+        Arc::new(self.to_labels(&self.series[id].ids))
+    }
+
+    /// [`Tsdb::select_ids`] for a selector known by `key` (everything that decides what
+    /// `keep` accepts): the ids it picked before, plus those of series added since.
+    pub fn select_memo(
+        &self,
+        key: &str,
+        name: Option<&str>,
+        keep: impl Fn(&[(Sym, Sym)]) -> bool,
+    ) -> Arc<Vec<usize>> {
+        let memo = || self.selections.lock().unwrap_or_else(|e| e.into_inner());
+        let known = memo().get(key).cloned();
+        let (seen, mut ids) = known.unwrap_or_default();
+        let total = self.series.len();
+        if seen == total {
+            return ids;
+        }
+        let keep = |id: &usize| keep(&self.series[*id].ids);
+        let added: Vec<usize> = match name {
+            Some(n) => self
+                .by_name
+                .get(n)
+                .map(|all| {
+                    let from = all.partition_point(|id| *id < seen);
+                    all[from..].iter().copied().filter(keep).collect()
+                })
+                .unwrap_or_default(),
+            None => (seen..total).filter(keep).collect(),
+        };
+        Arc::make_mut(&mut ids).extend(added);
+        let mut memo = memo();
+        if memo.len() >= SELECTIONS_KEPT && !memo.contains_key(key) {
+            memo.clear();
+        }
+        memo.insert(key.to_string(), (total, ids.clone()));
+        ids
     }
 
     /// The series' labels, interned.
@@ -951,7 +985,7 @@ mod tests {
         let db = m.read();
         db.select(Some(REQUESTS_TOTAL), |_| true)
             .into_iter()
-            .map(|id| (**db.labels(id)).clone())
+            .map(|id| (*db.labels(id)).clone())
             .collect()
     }
 

@@ -17,7 +17,7 @@
 use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::VecDeque;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -98,13 +98,17 @@ pub fn parse(query: &str) -> Result<Expr, QueryError> {
 /// as (upper bound, count) pairs in the order the vector had them.
 type BucketGroups = Vec<(LabelSet, Vec<(f64, f64)>)>;
 
+/// Bucket groups being computed or computed: a query that finds another's computation
+/// under way waits for it instead of doing the same work beside it.
+type Slot = Arc<OnceLock<Result<Arc<BucketGroups>, QueryError>>>;
+
 #[derive(Debug)]
 struct CacheEntry {
     expr: String,
     t_ms: i64,
     /// [`Tsdb::readable_ticks`] at the evaluation: the oldest and latest ticks it read.
     ticks: (i64, i64),
-    groups: Arc<BucketGroups>,
+    groups: Slot,
 }
 
 /// The bucket groups of recent `histogram_quantile` arguments.
@@ -126,26 +130,26 @@ pub struct QueryCache {
 impl QueryCache {
     pub const CAPACITY: usize = 8;
 
-    fn get(&self, expr: &str, t_ms: i64, ticks: (i64, i64)) -> Option<Arc<BucketGroups>> {
-        self.entries
+    /// The slot for `expr` at `t_ms`, added empty when there is none.
+    fn slot(&mut self, expr: String, t_ms: i64, ticks: (i64, i64)) -> Slot {
+        if let Some(e) = self
+            .entries
             .iter()
             .find(|e| e.t_ms == t_ms && e.ticks == ticks && e.expr == expr)
-            .map(|e| e.groups.clone())
-    }
-
-    fn put(&mut self, expr: String, t_ms: i64, ticks: (i64, i64), groups: Arc<BucketGroups>) {
-        if self.get(&expr, t_ms, ticks).is_some() {
-            return;
+        {
+            return e.groups.clone();
         }
         if self.entries.len() >= Self::CAPACITY {
             self.entries.pop_front();
         }
+        let groups = Slot::default();
         self.entries.push_back(CacheEntry {
             expr,
             t_ms,
             ticks,
-            groups,
+            groups: groups.clone(),
         });
+        groups
     }
 
     /// A write changed what the scrapes from `tick` on saw (a scrape never sees a later
@@ -454,10 +458,12 @@ impl Evaluator<'_> {
     }
 
     /// Series ids that a selector picks, by its metric name and matchers.
-    fn selected(&self, vs: &VectorSelector) -> Vec<usize> {
+    fn selected(&self, vs: &VectorSelector) -> Arc<Vec<usize>> {
         let c = self.compile(vs);
+        // Debug shows every part of the matchers, so equal keys select the same.
+        let key = format!("{:?} {:?}", vs.name, vs.matchers);
         self.db
-            .select_ids(vs.name.as_deref(), |l| self.accepts(&c, l))
+            .select_memo(&key, vs.name.as_deref(), |l| self.accepts(&c, l))
     }
 
     fn select(&self, vs: &VectorSelector, t_ms: i64) -> Result<Vec<Sample>, QueryError> {
@@ -467,7 +473,8 @@ impl Evaluator<'_> {
         let at = t_ms - offset_ms(&vs.offset);
         Ok(self
             .selected(vs)
-            .into_iter()
+            .iter()
+            .copied()
             .filter_map(|id| {
                 self.db
                     .instant(id, at, LOOKBACK_MS, self.now_ms)
@@ -491,7 +498,8 @@ impl Evaluator<'_> {
         let (start, end) = Self::range_bounds(ms, t_ms);
         Ok(self
             .selected(&ms.vs)
-            .into_iter()
+            .iter()
+            .copied()
             .map(|id| RangeSeries {
                 labels: self.db.label_ids(id).clone(),
                 points: self.db.samples(id, start, end, self.now_ms),
@@ -510,7 +518,7 @@ impl Evaluator<'_> {
         }
         let (start, end) = Self::range_bounds(ms, t_ms);
         let mut out = vec![];
-        for id in self.selected(&ms.vs) {
+        for &id in self.selected(&ms.vs).iter() {
             let Some(w) = self.db.window(id, start, end, self.now_ms) else {
                 continue;
             };
@@ -622,11 +630,15 @@ impl Evaluator<'_> {
     /// and ordered by them; from the [`QueryCache`] when the same was evaluated for the same
     /// time and nothing it read has changed since.
     fn bucket_groups(&self, e: &Expr, t_ms: i64) -> Result<Arc<BucketGroups>, QueryError> {
-        let key = e.to_string();
+        // Debug shows every part of the expression, so equal keys evaluate the same.
+        let key = format!("{e:?}");
         let ticks = self.db.readable_ticks(self.now_ms);
-        if let Some(hit) = self.db.cache().get(&key, t_ms, ticks) {
-            return Ok(hit);
-        }
+        let slot = self.db.cache().slot(key, t_ms, ticks);
+        slot.get_or_init(|| self.group_buckets(e, t_ms).map(Arc::new))
+            .clone()
+    }
+
+    fn group_buckets(&self, e: &Expr, t_ms: i64) -> Result<BucketGroups, QueryError> {
         let v = self.vector_arg(e, t_ms, "histogram_quantile")?;
         let (name, le_sym) = (self.name_sym(), self.db.sym("le"));
         let mut index: FxHashMap<Vec<(Sym, Sym)>, usize> = FxHashMap::default();
@@ -657,8 +669,6 @@ impl Evaluator<'_> {
         }
         let ranks = self.db.ranks();
         groups.sort_unstable_by(|a, b| cmp_sets(&ranks, &a.0, &b.0));
-        let groups = Arc::new(groups);
-        self.db.cache().put(key, t_ms, ticks, groups.clone());
         Ok(groups)
     }
 

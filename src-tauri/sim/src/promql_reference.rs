@@ -350,7 +350,7 @@ impl Evaluator<'_> {
                 self.db
                     .instant(id, at, LOOKBACK_MS, self.now_ms)
                     .map(|value| Sample {
-                        labels: self.db.labels(id).clone(),
+                        labels: self.db.labels(id),
                         value,
                     })
             })
@@ -373,7 +373,7 @@ impl Evaluator<'_> {
         Ok(ids
             .into_iter()
             .map(|id| RangeSeries {
-                labels: self.db.labels(id).clone(),
+                labels: self.db.labels(id),
                 points: self.db.samples(id, start, end, self.now_ms),
             })
             .filter(|s| !s.points.is_empty())
@@ -404,7 +404,7 @@ impl Evaluator<'_> {
             };
             if let Some(value) = v {
                 out.push(Sample {
-                    labels: drop_name(self.db.labels(id).clone()),
+                    labels: drop_name(self.db.labels(id)),
                     value,
                 });
             }
