@@ -179,7 +179,7 @@ impl Answer<'_> {
             if i > 0 {
                 self.raw(",");
             }
-            self.metric(&s.labels);
+            self.metric(s.labels.ids(self.db));
             self.raw("\"value\":");
             self.point(t_ms, s.value);
             self.raw("}");

@@ -59,12 +59,33 @@ fn unsupported(what: impl std::fmt::Display) -> QueryError {
     ))
 }
 
-/// A sample of an instant vector. Labels are shared with the series they come from until an
-/// operation changes them.
+/// A sample of an instant vector.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sample {
-    pub labels: LabelSet,
+    pub labels: SampleLabels,
     pub value: f64,
+}
+
+/// A sample's labels: a series' own until an operation changes them (named by the series,
+/// so that passing a sample on touches nothing of its labels), else a set of their own.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SampleLabels {
+    /// The series' labels.
+    Series(usize),
+    /// The series' labels without the metric name.
+    Unnamed(usize),
+    Set(LabelSet),
+}
+
+impl SampleLabels {
+    /// The labels, interned.
+    pub fn ids<'a>(&'a self, db: &'a Tsdb) -> &'a [(Sym, Sym)] {
+        match self {
+            SampleLabels::Series(id) => db.label_ids(*id),
+            SampleLabels::Unnamed(id) => db.labels_without_name(*id),
+            SampleLabels::Set(set) => set,
+        }
+    }
 }
 
 /// A series of a range vector or of a range query's result: (timestamp ms, value) points.
@@ -412,7 +433,9 @@ impl Evaluator<'_> {
                 QueryValue::Scalar(v) => out.entry(LabelSet::from([])).or_default().push((t, v)),
                 QueryValue::Vector(v) => {
                     for s in v {
-                        out.entry(s.labels).or_default().push((t, s.value));
+                        out.entry(s.labels.ids(self.db).into())
+                            .or_default()
+                            .push((t, s.value));
                     }
                 }
                 _ => return Err(unsupported("this expression in a range query")),
@@ -432,10 +455,16 @@ impl Evaluator<'_> {
         self.db.sym(METRIC_NAME)
     }
 
-    fn drop_name(&self, l: LabelSet) -> LabelSet {
-        match self.name_sym() {
-            Some(n) if get(&l, n).is_some() => l.iter().filter(|(k, _)| *k != n).copied().collect(),
-            _ => l,
+    fn drop_name(&self, l: SampleLabels) -> SampleLabels {
+        match l {
+            SampleLabels::Series(id) => SampleLabels::Unnamed(id),
+            SampleLabels::Set(set) => match self.name_sym() {
+                Some(n) if get(&set, n).is_some() => {
+                    SampleLabels::Set(set.iter().filter(|(k, _)| *k != n).copied().collect())
+                }
+                _ => SampleLabels::Set(set),
+            },
+            unnamed => unnamed,
         }
     }
 
@@ -479,7 +508,7 @@ impl Evaluator<'_> {
                 self.db
                     .instant(id, at, LOOKBACK_MS, self.now_ms)
                     .map(|value| Sample {
-                        labels: self.db.label_ids(id).clone(),
+                        labels: SampleLabels::Series(id),
                         value,
                     })
             })
@@ -529,7 +558,7 @@ impl Evaluator<'_> {
             };
             if let Some(value) = v {
                 out.push(Sample {
-                    labels: self.db.labels_without_name(id).clone(),
+                    labels: SampleLabels::Unnamed(id),
                     value,
                 });
             }
@@ -577,7 +606,7 @@ impl Evaluator<'_> {
             "rate" | "increase" | "irate" => self.over_range(name, arg(0)?, t_ms),
             "time" => Ok(QueryValue::Scalar(t_ms as f64 / 1000.0)),
             "vector" => Ok(QueryValue::Vector(vec![Sample {
-                labels: LabelSet::from([]),
+                labels: SampleLabels::Set(LabelSet::from([])),
                 value: self.scalar_arg(arg(0)?, t_ms, name)?,
             }])),
             "scalar" => {
@@ -616,7 +645,7 @@ impl Evaluator<'_> {
                     groups
                         .iter()
                         .map(|(labels, buckets)| Sample {
-                            labels: labels.clone(),
+                            labels: SampleLabels::Set(labels.clone()),
                             value: bucket_quantile(q, buckets.clone()),
                         })
                         .collect(),
@@ -645,15 +674,16 @@ impl Evaluator<'_> {
         let mut groups: BucketGroups = vec![];
         let mut key_buf: Vec<(Sym, Sym)> = vec![];
         for s in &v {
+            let labels = s.labels.ids(self.db);
             let Some(Ok(le)) = le_sym
-                .and_then(|l| get(&s.labels, l))
+                .and_then(|l| get(labels, l))
                 .map(|le| self.db.str(le).parse::<f64>())
             else {
                 continue;
             };
             key_buf.clear();
             key_buf.extend(
-                s.labels
+                labels
                     .iter()
                     .filter(|(k, _)| Some(*k) != name && Some(*k) != le_sym),
             );
@@ -714,7 +744,12 @@ impl Evaluator<'_> {
         let mut key_buf: Vec<(Sym, Sym)> = vec![];
         for s in &input {
             key_buf.clear();
-            key_buf.extend(s.labels.iter().filter(|(k, _)| in_key[*k as usize]));
+            key_buf.extend(
+                s.labels
+                    .ids(self.db)
+                    .iter()
+                    .filter(|(k, _)| in_key[*k as usize]),
+            );
             let i = match index.get(key_buf.as_slice()) {
                 Some(i) => *i,
                 None => {
@@ -739,7 +774,7 @@ impl Evaluator<'_> {
             groups
                 .into_iter()
                 .map(|(labels, acc, n)| Sample {
-                    labels,
+                    labels: SampleLabels::Set(labels),
                     value: match op {
                         token::T_AVG => acc / n as f64,
                         token::T_COUNT => n as f64,
@@ -847,7 +882,7 @@ impl Evaluator<'_> {
             }
         };
         let keep_name = is_cmp && !return_bool;
-        let relabel = |l: LabelSet| if keep_name { l } else { self.drop_name(l) };
+        let relabel = |l: SampleLabels| if keep_name { l } else { self.drop_name(l) };
         match (lhs, rhs) {
             (QueryValue::Scalar(l), QueryValue::Scalar(r)) => {
                 let v = if is_cmp {
@@ -900,50 +935,52 @@ impl Evaluator<'_> {
                 let mut right: FxHashMap<Cow<'_, [(Sym, Sym)]>, &Sample> = FxHashMap::default();
                 for s in &r {
                     if right
-                        .insert(self.signature(&s.labels, &matching), s)
+                        .insert(self.signature(s.labels.ids(self.db), &matching), s)
                         .is_some()
                     {
                         return Err(QueryError::Execution(format!(
                             "found duplicate series for the match group {} on the right hand-side of the operation: many-to-many matching not allowed: matching labels must be unique on one side",
-                            self.describe(&s.labels, modifier_matching)
+                            self.describe(s.labels.ids(self.db), modifier_matching)
                         )));
                     }
                 }
                 let mut seen = FxHashSet::default();
                 let mut out = vec![];
                 for s in &l {
-                    let sig = self.signature(&s.labels, &matching);
+                    let sig = self.signature(s.labels.ids(self.db), &matching);
                     let Some(other) = right.get(&sig) else {
                         continue;
                     };
                     if !seen.insert(sig) {
                         return Err(QueryError::Execution(format!(
                             "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right); match group {}",
-                            self.describe(&s.labels, modifier_matching)
+                            self.describe(s.labels.ids(self.db), modifier_matching)
                         )));
                     }
                     let Some(value) = apply(s.value, other.value) else {
                         continue;
                     };
                     let labels = relabel(s.labels.clone());
-                    let labels: LabelSet = match modifier_matching {
+                    let kept = |keep: &dyn Fn(Sym) -> bool| {
+                        SampleLabels::Set(
+                            labels
+                                .ids(self.db)
+                                .iter()
+                                .filter(|(k, _)| keep(*k))
+                                .copied()
+                                .collect(),
+                        )
+                    };
+                    let labels = match modifier_matching {
                         Some(LabelModifier::Include(on)) => {
                             let on: Vec<Sym> =
                                 on.labels.iter().filter_map(|l| self.db.sym(l)).collect();
-                            labels
-                                .iter()
-                                .filter(|(k, _)| on.contains(k))
-                                .copied()
-                                .collect()
+                            kept(&|k| on.contains(&k))
                         }
                         Some(LabelModifier::Exclude(ign)) => {
                             let ign: Vec<Sym> =
                                 ign.labels.iter().filter_map(|l| self.db.sym(l)).collect();
-                            labels
-                                .iter()
-                                .filter(|(k, _)| !ign.contains(k))
-                                .copied()
-                                .collect()
+                            kept(&|k| !ign.contains(&k))
                         }
                         None => labels,
                     };
@@ -973,11 +1010,13 @@ impl Evaluator<'_> {
         if l.is_empty() {
             return if op == token::T_LOR { r } else { vec![] };
         }
-        let in_right: FxHashSet<Cow<'_, [(Sym, Sym)]>> =
-            r.iter().map(|s| self.signature(&s.labels, m)).collect();
+        let in_right: FxHashSet<Cow<'_, [(Sym, Sym)]>> = r
+            .iter()
+            .map(|s| self.signature(s.labels.ids(self.db), m))
+            .collect();
         let left_matched: Vec<bool> = l
             .iter()
-            .map(|s| in_right.contains(&self.signature(&s.labels, m)))
+            .map(|s| in_right.contains(&self.signature(s.labels.ids(self.db), m)))
             .collect();
         match op {
             token::T_LAND | token::T_LUNLESS => {
@@ -989,11 +1028,13 @@ impl Evaluator<'_> {
                     .collect()
             }
             _ => {
-                let in_left: FxHashSet<Cow<'_, [(Sym, Sym)]>> =
-                    l.iter().map(|s| self.signature(&s.labels, m)).collect();
+                let in_left: FxHashSet<Cow<'_, [(Sym, Sym)]>> = l
+                    .iter()
+                    .map(|s| self.signature(s.labels.ids(self.db), m))
+                    .collect();
                 let right_new: Vec<bool> = r
                     .iter()
-                    .map(|s| !in_left.contains(&self.signature(&s.labels, m)))
+                    .map(|s| !in_left.contains(&self.signature(s.labels.ids(self.db), m)))
                     .collect();
                 drop(in_left);
                 drop(in_right);
@@ -1057,7 +1098,7 @@ mod tests {
             QueryValue::Vector(v) => v
                 .into_iter()
                 .map(|s| Named {
-                    labels: d.to_labels(&s.labels),
+                    labels: d.to_labels(s.labels.ids(d)),
                     value: s.value,
                 })
                 .collect(),
@@ -1444,7 +1485,7 @@ mod tests {
         match (Evaluator { db: d, now_ms }).instant(&e, t_ms) {
             Ok(QueryValue::Vector(v)) => Ok(v
                 .into_iter()
-                .map(|s| (d.to_labels(&s.labels), bits(s.value)))
+                .map(|s| (d.to_labels(s.labels.ids(d)), bits(s.value)))
                 .collect()),
             Ok(QueryValue::Scalar(v)) => Ok(vec![(Labels::new(), bits(v))]),
             Ok(other) => Err(format!("{other:?}")),
