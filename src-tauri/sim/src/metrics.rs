@@ -23,7 +23,7 @@ use serde_json::Value;
 
 use crate::clock::SharedClock;
 use crate::inject::already_injected;
-use crate::promql::QueryCache;
+use crate::promql::{Grouping, QueryCache};
 
 /// A series' labels, `__name__` included, sorted by name.
 pub type Labels = BTreeMap<String, String>;
@@ -141,6 +141,8 @@ pub struct Tsdb {
     /// removed, so only series added since need looking at (a postings index, as
     /// Prometheus keeps, for the selectors in use rather than for every label).
     selections: Mutex<HashMap<String, (usize, Arc<Vec<usize>>)>>,
+    /// The group each series falls in, per aggregation grouping in use (see [`Grouping`]).
+    groupings: Mutex<HashMap<String, Arc<Mutex<Grouping>>>>,
 }
 
 /// How many selectors' series [`Tsdb::select_memo`] keeps (all dropped when full).
@@ -159,7 +161,24 @@ impl Tsdb {
             ranks: Mutex::new(None),
             cache: Mutex::new(QueryCache::default()),
             selections: Mutex::new(HashMap::new()),
+            groupings: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The groups of series for an aggregation's grouping known by `key` (everything that
+    /// decides the groups): kept, like [`Tsdb::select_memo`]'s selections, because labels
+    /// never change.
+    pub(crate) fn grouping(&self, key: &str) -> Arc<Mutex<Grouping>> {
+        let mut all = self.groupings.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(g) = all.get(key) {
+            return g.clone();
+        }
+        if all.len() >= SELECTIONS_KEPT {
+            all.clear();
+        }
+        let g = Arc::<Mutex<Grouping>>::default();
+        all.insert(key.to_string(), g.clone());
+        g
     }
 
     fn intern(&mut self, s: &str) -> Sym {

@@ -187,6 +187,44 @@ impl QueryCache {
     }
 }
 
+/// The group key of each series (its labels without the metric name, filtered by an
+/// aggregation's `by` or `without`), computed the first time the series is aggregated that
+/// way: aggregating then reads an id per sample instead of each series' labels, which for
+/// tens of thousands of series is mostly waiting on memory.
+#[derive(Debug, Default)]
+pub struct Grouping {
+    /// By series id: the key's index in `keys`, or [`Grouping::UNKNOWN`].
+    of_series: Vec<u32>,
+    keys: Vec<LabelSet>,
+    index: FxHashMap<LabelSet, u32>,
+}
+
+impl Grouping {
+    const UNKNOWN: u32 = u32::MAX;
+
+    fn key_id(&mut self, key: &[(Sym, Sym)]) -> u32 {
+        if let Some(k) = self.index.get(key) {
+            return *k;
+        }
+        let id = self.keys.len() as u32;
+        let key: LabelSet = key.into();
+        self.keys.push(key.clone());
+        self.index.insert(key, id);
+        id
+    }
+
+    fn of_series(&mut self, series: usize, key: impl FnOnce() -> Vec<(Sym, Sym)>) -> u32 {
+        if series >= self.of_series.len() {
+            self.of_series.resize(series + 1, Self::UNKNOWN);
+        }
+        if self.of_series[series] == Self::UNKNOWN {
+            let k = key();
+            self.of_series[series] = self.key_id(&k);
+        }
+        self.of_series[series]
+    }
+}
+
 /// Evaluates queries against the series as scraped up to `now_ms`.
 #[derive(Debug, Clone, Copy)]
 pub struct Evaluator<'a> {
@@ -738,26 +776,35 @@ impl Evaluator<'_> {
             }
             None => {}
         }
-        // (key, sum or extreme, count) per group, in the order groups first appear.
-        let mut index: FxHashMap<Vec<(Sym, Sym)>, usize> = FxHashMap::default();
-        let mut groups: Vec<(LabelSet, f64, usize)> = vec![];
-        let mut key_buf: Vec<(Sym, Sym)> = vec![];
+        let key_of = |labels: &[(Sym, Sym)]| -> Vec<(Sym, Sym)> {
+            labels
+                .iter()
+                .filter(|(k, _)| in_key[*k as usize])
+                .copied()
+                .collect()
+        };
+        // A series' key from the memo: computed without the metric name, so a sample that
+        // still has it uses the memo only when the name is not part of the key.
+        let name_in_key = name.is_some_and(|n| in_key[n as usize]);
+        let memo = self.db.grouping(&format!("{:?}", a.modifier));
+        let mut memo = memo.lock().unwrap_or_else(|e| e.into_inner());
+        // (key id, sum or extreme, count) per group, in the order groups first appear.
+        let mut index: FxHashMap<u32, usize> = FxHashMap::default();
+        let mut groups: Vec<(u32, f64, usize)> = vec![];
         for s in &input {
-            key_buf.clear();
-            key_buf.extend(
-                s.labels
-                    .ids(self.db)
-                    .iter()
-                    .filter(|(k, _)| in_key[*k as usize]),
-            );
-            let i = match index.get(key_buf.as_slice()) {
-                Some(i) => *i,
-                None => {
-                    index.insert(key_buf.clone(), groups.len());
-                    groups.push((key_buf.as_slice().into(), f64::NAN, 0));
-                    groups.len() - 1
+            let key = match &s.labels {
+                SampleLabels::Unnamed(id) => {
+                    memo.of_series(*id, || key_of(self.db.labels_without_name(*id)))
                 }
+                SampleLabels::Series(id) if !name_in_key => {
+                    memo.of_series(*id, || key_of(self.db.labels_without_name(*id)))
+                }
+                other => memo.key_id(&key_of(other.ids(self.db))),
             };
+            let i = *index.entry(key).or_insert_with(|| {
+                groups.push((key, f64::NAN, 0));
+                groups.len() - 1
+            });
             let e = &mut groups[i];
             e.1 = match (op, e.2) {
                 (_, 0) => s.value,
@@ -768,6 +815,11 @@ impl Evaluator<'_> {
             };
             e.2 += 1;
         }
+        let mut groups: Vec<(LabelSet, f64, usize)> = groups
+            .into_iter()
+            .map(|(k, acc, n)| (memo.keys[k as usize].clone(), acc, n))
+            .collect();
+        drop(memo);
         let ranks = self.db.ranks();
         groups.sort_unstable_by(|a, b| cmp_sets(&ranks, &a.0, &b.0));
         Ok(QueryValue::Vector(
