@@ -337,6 +337,7 @@ impl Tsdb {
 
     /// Ids of the series named `name` (every series when None) whose interned labels
     /// `keep` accepts.
+    #[cfg(test)]
     pub fn select_ids(
         &self,
         name: Option<&str>,

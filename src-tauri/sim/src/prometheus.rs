@@ -437,11 +437,12 @@ pub async fn service_proxy(
         ));
     };
     let selector = svc.pointer("/spec/selector").and_then(Value::as_object);
-    let endpoints: Vec<Value> = match selector {
+    // Shared with the store: a proxied query copies no pod.
+    let endpoints: Vec<Arc<Value>> = match selector {
         Some(sel) if !sel.is_empty() => {
             let sel = LabelSelector::from_map(sel);
             store
-                .all("", "pods")
+                .all_shared("", "pods")
                 .into_iter()
                 .filter(|p| {
                     p.pointer("/metadata/namespace").and_then(Value::as_str) == Some(ns)
