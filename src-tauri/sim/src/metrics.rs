@@ -140,10 +140,13 @@ pub struct Tsdb {
     /// at. Exact for as long as it is kept: a series' labels never change and no series is
     /// removed, so only series added since need looking at (a postings index, as
     /// Prometheus keeps, for the selectors in use rather than for every label).
-    selections: Mutex<HashMap<String, (usize, Arc<Vec<usize>>)>>,
+    selections: Mutex<HashMap<String, Selection>>,
     /// The group each series falls in, per aggregation grouping in use (see [`Grouping`]).
     groupings: Mutex<HashMap<String, Arc<Mutex<Grouping>>>>,
 }
+
+/// How many series a selector has looked at, and the ids of those it picked.
+type Selection = (usize, Arc<Vec<usize>>);
 
 /// How many selectors' series [`Tsdb::select_memo`] keeps (all dropped when full).
 const SELECTIONS_KEPT: usize = 64;
