@@ -1256,6 +1256,31 @@ mod tests {
     }
 
     #[test]
+    fn remembered_selections_and_groups_take_in_new_series() {
+        let mut d = db(&[(&[("__name__", "r"), ("dst", "a"), ("v", "1")], &[(15, 1.0)])]);
+        let q = "sum by (dst) (r{v=\"1\"})";
+        assert_eq!(vector(&d, q, 15).len(), 1);
+        // A new group, a new member of a known one, and one the selector leaves out.
+        for (dst, v, value) in [("b", "1", 2.0), ("a", "1", 4.0), ("a", "2", 8.0)] {
+            let l: Labels = [("__name__", "r"), ("dst", dst), ("v", v), ("pod", "p2")]
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            let id = d.series_id(l);
+            d.set(id, 15_000, value);
+        }
+        let got: Vec<(String, f64)> = vector(&d, q, 15)
+            .into_iter()
+            .map(|s| (s.labels["dst"].clone(), s.value))
+            .collect();
+        assert_eq!(got, [("a".to_string(), 5.0), ("b".to_string(), 2.0)]);
+        assert_eq!(
+            answer(&d, q, 15_000, 15_000),
+            reference(&d, q, 15_000, 15_000)
+        );
+    }
+
+    #[test]
     fn histogram_quantile_interpolates_inside_the_bucket() {
         let bucket = |le: &'static str| [("__name__", "h_bucket"), ("le", le)];
         let (b10, b50, b100, binf) = (bucket("10"), bucket("50"), bucket("100"), bucket("+Inf"));
