@@ -49,6 +49,8 @@ mod metrics;
 mod patch;
 mod prometheus;
 mod promql;
+#[cfg(test)]
+mod promql_reference;
 mod proto;
 mod resources;
 mod scenario;

@@ -16,16 +16,25 @@
 //! `istio_request_duration_milliseconds` are reported (no byte or TCP metrics).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::{Arc, RwLock, RwLockReadGuard};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
 use crate::clock::SharedClock;
 use crate::inject::already_injected;
+use crate::promql::{Grouping, QueryCache};
 
 /// A series' labels, `__name__` included, sorted by name.
 pub type Labels = BTreeMap<String, String>;
+
+/// An interned string: a label name or value, see [`Tsdb::sym`] and [`Tsdb::str`].
+pub type Sym = u32;
+
+/// Labels as interned (name, value) pairs in the order of [`Labels`] (by name). The query
+/// engine works on these: comparing, hashing and grouping ids instead of strings is what
+/// lets it answer a mesh of thousands of series within milliseconds.
+pub type LabelSet = Arc<[(Sym, Sym)]>;
 
 pub const METRIC_NAME: &str = "__name__";
 pub const REQUESTS_TOTAL: &str = "istio_requests_total";
@@ -65,17 +74,33 @@ pub fn unix_ms(t: SystemTime) -> i64 {
 
 #[derive(Debug)]
 struct Series {
-    labels: Arc<Labels>,
+    /// The labels, interned.
+    ids: LabelSet,
     /// The same without `__name__`, shared by every function result of the series.
-    unnamed: Arc<Labels>,
+    unnamed: LabelSet,
     /// (tick, value) at every tick where the value changed, oldest first.
     points: VecDeque<(i64, f64)>,
 }
 
 impl Series {
+    /// How many points are at or before `tick`. Queries read the latest ticks, so this
+    /// walks back from the newest point a little way before it searches the whole history:
+    /// every probe of a binary search there is a cache miss, and there are tens of
+    /// thousands of series to look at.
+    fn points_through(&self, tick: i64) -> usize {
+        let mut i = self.points.len();
+        for _ in 0..16 {
+            if i == 0 || self.points[i - 1].0 <= tick {
+                return i;
+            }
+            i -= 1;
+        }
+        self.points.partition_point(|(t, _)| *t <= tick)
+    }
+
     /// The value a scrape at `tick` saw, if the series existed then.
     fn value_at(&self, tick: i64) -> Option<f64> {
-        let i = self.points.partition_point(|(t, _)| *t <= tick);
+        let i = self.points_through(tick);
         (i > 0).then(|| self.points[i - 1].1)
     }
 }
@@ -103,7 +128,28 @@ pub struct Tsdb {
     series: Vec<Series>,
     index: HashMap<Arc<Labels>, usize>,
     by_name: HashMap<String, Vec<usize>>,
+    /// Every label name and value, by [`Sym`].
+    strings: Vec<Arc<str>>,
+    string_ids: HashMap<Arc<str>, Sym>,
+    /// The rank of each [`Sym`]'s string among all of them, for ordering label sets as
+    /// strings order; computed when first needed after new strings came in.
+    ranks: Mutex<Option<Arc<[u32]>>>,
+    /// Sub-query results the query engine keeps; every write drops what it changes.
+    cache: Mutex<QueryCache>,
+    /// The series each recently used selector picked, and how many series it has looked
+    /// at. Exact for as long as it is kept: a series' labels never change and no series is
+    /// removed, so only series added since need looking at (a postings index, as
+    /// Prometheus keeps, for the selectors in use rather than for every label).
+    selections: Mutex<HashMap<String, Selection>>,
+    /// The group each series falls in, per aggregation grouping in use (see [`Grouping`]).
+    groupings: Mutex<HashMap<String, Arc<Mutex<Grouping>>>>,
 }
+
+/// How many series a selector has looked at, and the ids of those it picked.
+type Selection = (usize, Arc<Vec<usize>>);
+
+/// How many selectors' series [`Tsdb::select_memo`] keeps (all dropped when full).
+const SELECTIONS_KEPT: usize = 64;
 
 impl Tsdb {
     pub fn new(cfg: MetricsConfig) -> Self {
@@ -113,7 +159,89 @@ impl Tsdb {
             series: vec![],
             index: HashMap::new(),
             by_name: HashMap::new(),
+            strings: vec![],
+            string_ids: HashMap::new(),
+            ranks: Mutex::new(None),
+            cache: Mutex::new(QueryCache::default()),
+            selections: Mutex::new(HashMap::new()),
+            groupings: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The groups of series for an aggregation's grouping known by `key` (everything that
+    /// decides the groups): kept, like [`Tsdb::select_memo`]'s selections, because labels
+    /// never change.
+    pub(crate) fn grouping(&self, key: &str) -> Arc<Mutex<Grouping>> {
+        let mut all = self.groupings.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(g) = all.get(key) {
+            return g.clone();
+        }
+        if all.len() >= SELECTIONS_KEPT {
+            all.clear();
+        }
+        let g = Arc::<Mutex<Grouping>>::default();
+        all.insert(key.to_string(), g.clone());
+        g
+    }
+
+    fn intern(&mut self, s: &str) -> Sym {
+        if let Some(id) = self.string_ids.get(s) {
+            return *id;
+        }
+        let id = self.strings.len() as Sym;
+        let s: Arc<str> = Arc::from(s);
+        self.strings.push(s.clone());
+        self.string_ids.insert(s, id);
+        *self.ranks.get_mut().unwrap_or_else(|e| e.into_inner()) = None;
+        id
+    }
+
+    /// The id of a string that some label name or value has, if any has it.
+    pub fn sym(&self, s: &str) -> Option<Sym> {
+        self.string_ids.get(s).copied()
+    }
+
+    /// The string of an id.
+    pub fn str(&self, sym: Sym) -> &str {
+        &self.strings[sym as usize]
+    }
+
+    /// Each id's rank among all strings in byte order: comparing ranks orders label sets
+    /// as comparing their strings does.
+    pub fn ranks(&self) -> Arc<[u32]> {
+        let mut r = self.ranks.lock().unwrap_or_else(|e| e.into_inner());
+        r.get_or_insert_with(|| {
+            let mut order: Vec<Sym> = (0..self.strings.len() as Sym).collect();
+            order.sort_unstable_by(|a, b| self.str(*a).cmp(self.str(*b)));
+            let mut ranks = vec![0; order.len()];
+            for (rank, sym) in order.into_iter().enumerate() {
+                ranks[sym as usize] = rank as u32;
+            }
+            ranks.into()
+        })
+        .clone()
+    }
+
+    /// A label set back as strings.
+    #[cfg(test)]
+    pub fn to_labels(&self, set: &[(Sym, Sym)]) -> Labels {
+        set.iter()
+            .map(|(k, v)| (self.str(*k).to_string(), self.str(*v).to_string()))
+            .collect()
+    }
+
+    /// The query engine's cache (see [`QueryCache`]).
+    pub(crate) fn cache(&self) -> std::sync::MutexGuard<'_, QueryCache> {
+        self.cache.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The oldest and the latest scrape tick an evaluation at `now_ms` can read: all that
+    /// the answers depend on besides the query, its time and the samples.
+    pub fn readable_ticks(&self, now_ms: i64) -> (i64, i64) {
+        (
+            self.tick_after(now_ms - self.retention_ms),
+            self.tick_before(now_ms),
+        )
     }
 
     /// The id of the series with exactly these labels, created empty when new.
@@ -126,11 +254,18 @@ impl Tsdb {
         if let Some(name) = labels.get(METRIC_NAME) {
             self.by_name.entry(name.clone()).or_default().push(id);
         }
-        let mut unnamed = (*labels).clone();
-        unnamed.remove(METRIC_NAME);
+        let ids: Vec<(Sym, Sym)> = labels
+            .iter()
+            .map(|(k, v)| (self.intern(k), self.intern(v)))
+            .collect();
+        let unnamed: LabelSet = ids
+            .iter()
+            .filter(|(k, _)| self.str(*k) != METRIC_NAME)
+            .copied()
+            .collect();
         self.series.push(Series {
-            labels: labels.clone(),
-            unnamed: Arc::new(unnamed),
+            ids: ids.into(),
+            unnamed,
             points: VecDeque::new(),
         });
         self.index.insert(labels, id);
@@ -166,9 +301,16 @@ impl Tsdb {
             s.points.insert(i, (tick, before + delta));
         }
         // Keep one point at or before the retention cut: it is the value at the cut.
+        let mut dropped = false;
         while s.points.len() >= 2 && s.points[1].0 <= keep_from {
             s.points.pop_front();
+            dropped = true;
         }
+        let born = dropped.then(|| s.points[0].0);
+        self.cache
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .written(tick, born);
     }
 
     /// Sets a series to `value` from the scrape at or after `at_ms` on (hand-made series in
@@ -183,10 +325,27 @@ impl Tsdb {
         } else {
             s.points.insert(i, (tick, value));
         }
+        self.cache
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .written(tick, None);
     }
 
-    /// Ids of the series named `name` (every series when None) that `keep` accepts.
+    /// Ids of the series named `name` (every series when None) that `keep` accepts, by
+    /// their labels as strings.
+    #[cfg(test)]
     pub fn select(&self, name: Option<&str>, keep: impl Fn(&Labels) -> bool) -> Vec<usize> {
+        self.select_ids(name, |ids| keep(&self.to_labels(ids)))
+    }
+
+    /// Ids of the series named `name` (every series when None) whose interned labels
+    /// `keep` accepts.
+    #[cfg(test)]
+    pub fn select_ids(
+        &self,
+        name: Option<&str>,
+        keep: impl Fn(&[(Sym, Sym)]) -> bool,
+    ) -> Vec<usize> {
         match name {
             Some(n) => self
                 .by_name
@@ -194,22 +353,65 @@ impl Tsdb {
                 .map(|ids| {
                     ids.iter()
                         .copied()
-                        .filter(|id| keep(&self.series[*id].labels))
+                        .filter(|id| keep(&self.series[*id].ids))
                         .collect()
                 })
                 .unwrap_or_default(),
             None => (0..self.series.len())
-                .filter(|id| keep(&self.series[*id].labels))
+                .filter(|id| keep(&self.series[*id].ids))
                 .collect(),
         }
     }
 
-    pub fn labels(&self, id: usize) -> &Arc<Labels> {
-        &self.series[id].labels
+    /// The series' labels as strings.
+    #[cfg(test)]
+    pub fn labels(&self, id: usize) -> Arc<Labels> {
+        Arc::new(self.to_labels(&self.series[id].ids))
+    }
+
+    /// [`Tsdb::select_ids`] for a selector known by `key` (everything that decides what
+    /// `keep` accepts): the ids it picked before, plus those of series added since.
+    pub fn select_memo(
+        &self,
+        key: &str,
+        name: Option<&str>,
+        keep: impl Fn(&[(Sym, Sym)]) -> bool,
+    ) -> Arc<Vec<usize>> {
+        let memo = || self.selections.lock().unwrap_or_else(|e| e.into_inner());
+        let known = memo().get(key).cloned();
+        let (seen, mut ids) = known.unwrap_or_default();
+        let total = self.series.len();
+        if seen == total {
+            return ids;
+        }
+        let keep = |id: &usize| keep(&self.series[*id].ids);
+        let added: Vec<usize> = match name {
+            Some(n) => self
+                .by_name
+                .get(n)
+                .map(|all| {
+                    let from = all.partition_point(|id| *id < seen);
+                    all[from..].iter().copied().filter(keep).collect()
+                })
+                .unwrap_or_default(),
+            None => (seen..total).filter(keep).collect(),
+        };
+        Arc::make_mut(&mut ids).extend(added);
+        let mut memo = memo();
+        if memo.len() >= SELECTIONS_KEPT && !memo.contains_key(key) {
+            memo.clear();
+        }
+        memo.insert(key.to_string(), (total, ids.clone()));
+        ids
+    }
+
+    /// The series' labels, interned.
+    pub fn label_ids(&self, id: usize) -> &LabelSet {
+        &self.series[id].ids
     }
 
     /// The series' labels without the metric name, as functions return them.
-    pub fn labels_without_name(&self, id: usize) -> &Arc<Labels> {
+    pub fn labels_without_name(&self, id: usize) -> &LabelSet {
         &self.series[id].unnamed
     }
 
@@ -243,8 +445,16 @@ impl Tsdb {
             .collect()
     }
 
-    /// The samples in (start_ms, end_ms] summarised; None when there are none.
-    pub fn window(&self, id: usize, start_ms: i64, end_ms: i64, now_ms: i64) -> Option<Window> {
+    /// [`Tsdb::window`] as it was written first, a value looked up per tick it needs; the
+    /// tests check the walk against it.
+    #[cfg(test)]
+    pub fn window_by_values(
+        &self,
+        id: usize,
+        start_ms: i64,
+        end_ms: i64,
+        now_ms: i64,
+    ) -> Option<Window> {
         let (from, to) = self.ticks(id, start_ms, end_ms, now_ms)?;
         let s = &self.series[id];
         let first = s.value_at(from)?;
@@ -268,6 +478,38 @@ impl Tsdb {
             first: (from * self.interval_ms, first),
             last: (to * self.interval_ms, last),
             before_last,
+            count: (to - from + 1) as usize,
+            resets,
+        })
+    }
+
+    /// The samples in (start_ms, end_ms] summarised; None when there are none.
+    pub fn window(&self, id: usize, start_ms: i64, end_ms: i64, now_ms: i64) -> Option<Window> {
+        let (from, to) = self.ticks(id, start_ms, end_ms, now_ms)?;
+        let s = &self.series[id];
+        // One search for the point in force at `from`, then a walk over the changes up to
+        // `to` (a series holds a point per change, not per tick).
+        let start = s.points_through(from);
+        let first = s.points.get(start.checked_sub(1)?)?.1;
+        let mut resets = 0.0;
+        let mut prev = first;
+        let mut before_to = first;
+        for (t, v) in s.points.range(start..) {
+            if *t > to {
+                break;
+            }
+            if *v < prev {
+                resets += prev;
+            }
+            prev = *v;
+            if *t < to {
+                before_to = *v;
+            }
+        }
+        Some(Window {
+            first: (from * self.interval_ms, first),
+            last: (to * self.interval_ms, prev),
+            before_last: (to > from).then(|| ((to - 1) * self.interval_ms, before_to)),
             count: (to - from + 1) as usize,
             resets,
         })
@@ -489,6 +731,12 @@ impl MeshMetrics {
     /// The series, for reading (the simulated Prometheus's queries).
     pub fn read(&self) -> RwLockReadGuard<'_, Tsdb> {
         self.db.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Changes the series by hand, for tests of what reads them.
+    #[cfg(test)]
+    pub fn write_for_test(&self, f: impl FnOnce(&mut Tsdb)) {
+        f(&mut self.db.write().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// Counts one hop at both proxies that saw it. A pod without a sidecar reports nothing,
@@ -775,7 +1023,7 @@ mod tests {
         let db = m.read();
         db.select(Some(REQUESTS_TOTAL), |_| true)
             .into_iter()
-            .map(|id| (**db.labels(id)).clone())
+            .map(|id| (*db.labels(id)).clone())
             .collect()
     }
 

@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::controller::pod_is_ready;
-use crate::metrics::{MeshMetrics, unix_ms};
+use crate::metrics::{MeshMetrics, Sym, Tsdb, unix_ms};
 use crate::promql::{self, Evaluator, QueryError, QueryValue, RangeSeries, Sample};
 use crate::selector::LabelSelector;
 use crate::status::ApiError;
@@ -110,35 +110,120 @@ pub fn format_time(ms: i64) -> Value {
     }
 }
 
-fn point(ms: i64, v: f64) -> Value {
-    json!([format_time(ms), format_value(v)])
+/// A query's answer, written straight into its JSON text in Prometheus's shape: the labels
+/// are interned in the series database, and a `serde_json::Value` of tens of thousands of
+/// label maps would cost more than the evaluation.
+struct Answer<'a> {
+    db: &'a Tsdb,
+    out: Vec<u8>,
 }
 
-fn vector_json(samples: &[Sample], t_ms: i64) -> Value {
-    Value::Array(
-        samples
-            .iter()
-            .map(|s| json!({"metric": s.labels.as_ref(), "value": point(t_ms, s.value)}))
-            .collect(),
-    )
-}
+impl Answer<'_> {
+    fn raw(&mut self, s: &str) {
+        self.out.extend_from_slice(s.as_bytes());
+    }
 
-fn matrix_json(series: &[RangeSeries]) -> Value {
-    Value::Array(
-        series
-            .iter()
-            .map(|s| {
-                json!({"metric": s.labels.as_ref(), "values": s.points.iter().map(|(t, v)| point(*t, *v)).collect::<Vec<_>>()})
-            })
-            .collect(),
-    )
-}
+    fn string(&mut self, s: &str) {
+        // Writing a string into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut self.out, s);
+    }
 
-fn success(result_type: &str, result: Value) -> Response {
-    json_body(
-        StatusCode::OK,
-        &json!({"status": "success", "data": {"resultType": result_type, "result": result}}),
-    )
+    fn time(&mut self, ms: i64) {
+        let _ = serde_json::to_writer(&mut self.out, &format_time(ms));
+    }
+
+    fn point(&mut self, ms: i64, v: f64) {
+        self.raw("[");
+        self.time(ms);
+        self.raw(",\"");
+        self.raw(&format_value(v));
+        self.raw("\"]");
+    }
+
+    fn metric(&mut self, labels: &[(Sym, Sym)]) {
+        self.raw("{\"metric\":{");
+        for (i, (k, v)) in labels.iter().enumerate() {
+            if i > 0 {
+                self.raw(",");
+            }
+            self.string(self.db.str(*k));
+            self.raw(":");
+            self.string(self.db.str(*v));
+        }
+        self.raw("},");
+    }
+
+    fn begin(&mut self, result_type: &str) {
+        self.raw("{\"status\":\"success\",\"data\":{\"resultType\":\"");
+        self.raw(result_type);
+        self.raw("\",\"result\":");
+    }
+
+    fn finish(mut self) -> Response {
+        self.raw("}}");
+        (
+            StatusCode::OK,
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            self.out,
+        )
+            .into_response()
+    }
+
+    fn vector(mut self, samples: &[Sample], t_ms: i64) -> Response {
+        self.begin("vector");
+        self.raw("[");
+        for (i, s) in samples.iter().enumerate() {
+            if i > 0 {
+                self.raw(",");
+            }
+            self.metric(s.labels.ids(self.db));
+            self.raw("\"value\":");
+            self.point(t_ms, s.value);
+            self.raw("}");
+        }
+        self.raw("]");
+        self.finish()
+    }
+
+    fn matrix(mut self, series: &[RangeSeries]) -> Response {
+        self.begin("matrix");
+        self.raw("[");
+        for (i, s) in series.iter().enumerate() {
+            if i > 0 {
+                self.raw(",");
+            }
+            self.metric(&s.labels);
+            self.raw("\"values\":[");
+            for (j, (t, v)) in s.points.iter().enumerate() {
+                if j > 0 {
+                    self.raw(",");
+                }
+                self.point(*t, *v);
+            }
+            self.raw("]}");
+        }
+        self.raw("]");
+        self.finish()
+    }
+
+    fn scalar(mut self, t_ms: i64, v: f64) -> Response {
+        self.begin("scalar");
+        self.point(t_ms, v);
+        self.finish()
+    }
+
+    fn text(mut self, t_ms: i64, s: &str) -> Response {
+        self.begin("string");
+        self.raw("[");
+        self.time(t_ms);
+        self.raw(",");
+        self.string(s);
+        self.raw("]");
+        self.finish()
+    }
 }
 
 /// Prometheus's time parameter: Unix seconds (with a fraction) or RFC 3339.
@@ -252,18 +337,25 @@ impl SimPrometheus {
         let started = std::time::Instant::now();
         let db = self.metrics.read();
         let value = Evaluator { db: &db, now_ms }.instant(&expr, t)?;
+        let evaluated = started.elapsed();
+        let answer = Answer {
+            db: &db,
+            out: Vec::new(),
+        };
+        let response = match value {
+            QueryValue::Scalar(v) => answer.scalar(t, v),
+            QueryValue::String(s) => answer.text(t, &s),
+            QueryValue::Vector(v) => answer.vector(&v, t),
+            QueryValue::Matrix(m) => answer.matrix(&m),
+        };
         drop(db);
         tracing::debug!(
             query = text,
+            evaluated_us = evaluated.as_micros() as u64,
             elapsed_us = started.elapsed().as_micros() as u64,
             "evaluated"
         );
-        Ok(match value {
-            QueryValue::Scalar(v) => success("scalar", point(t, v)),
-            QueryValue::String(s) => success("string", json!([format_time(t), s])),
-            QueryValue::Vector(v) => success("vector", vector_json(&v, t)),
-            QueryValue::Matrix(m) => success("matrix", matrix_json(&m)),
-        })
+        Ok(response)
     }
 
     fn query_range(&self, p: &HashMap<String, String>) -> Result<Response, QueryError> {
@@ -280,7 +372,11 @@ impl SimPrometheus {
         let now_ms = unix_ms(self.metrics.now());
         let db = self.metrics.read();
         let series = Evaluator { db: &db, now_ms }.range(&expr, start, end, step)?;
-        Ok(success("matrix", matrix_json(&series)))
+        Ok(Answer {
+            db: &db,
+            out: Vec::new(),
+        }
+        .matrix(&series))
     }
 }
 
@@ -341,11 +437,12 @@ pub async fn service_proxy(
         ));
     };
     let selector = svc.pointer("/spec/selector").and_then(Value::as_object);
-    let endpoints: Vec<Value> = match selector {
+    // Shared with the store: a proxied query copies no pod.
+    let endpoints: Vec<Arc<Value>> = match selector {
         Some(sel) if !sel.is_empty() => {
             let sel = LabelSelector::from_map(sel);
             store
-                .all("", "pods")
+                .all_shared("", "pods")
                 .into_iter()
                 .filter(|p| {
                     p.pointer("/metadata/namespace").and_then(Value::as_str) == Some(ns)

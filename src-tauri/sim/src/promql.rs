@@ -9,10 +9,18 @@
 //! below zero), counter resets are added back, `histogram_quantile` interpolates linearly
 //! inside the bucket like `BucketQuantile`, arithmetic drops the metric name and comparison
 //! filters keep it.
+//!
+//! Labels travel as interned ids ([`LabelSet`]): matching, grouping and hashing compare
+//! integers, and output is ordered by the strings' ranks, the order the strings themselves
+//! would give. Strings are looked up again only for the answer's JSON.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::borrow::Cow;
+use std::cmp::Ordering;
+use std::collections::VecDeque;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use promql_parser::label::Matcher;
 use promql_parser::parser::token;
@@ -21,7 +29,7 @@ use promql_parser::parser::{
     VectorMatchCardinality, VectorSelector,
 };
 
-use crate::metrics::{Labels, METRIC_NAME, Tsdb, Window};
+use crate::metrics::{LabelSet, METRIC_NAME, Sym, Tsdb, Window};
 
 /// How far back an instant selector finds a sample, as Prometheus's default.
 pub const LOOKBACK_MS: i64 = 5 * 60 * 1000;
@@ -51,18 +59,39 @@ fn unsupported(what: impl std::fmt::Display) -> QueryError {
     ))
 }
 
-/// A sample of an instant vector. Labels are shared with the series they come from until an
-/// operation changes them.
+/// A sample of an instant vector.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sample {
-    pub labels: Arc<Labels>,
+    pub labels: SampleLabels,
     pub value: f64,
+}
+
+/// A sample's labels: a series' own until an operation changes them (named by the series,
+/// so that passing a sample on touches nothing of its labels), else a set of their own.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SampleLabels {
+    /// The series' labels.
+    Series(usize),
+    /// The series' labels without the metric name.
+    Unnamed(usize),
+    Set(LabelSet),
+}
+
+impl SampleLabels {
+    /// The labels, interned.
+    pub fn ids<'a>(&'a self, db: &'a Tsdb) -> &'a [(Sym, Sym)] {
+        match self {
+            SampleLabels::Series(id) => db.label_ids(*id),
+            SampleLabels::Unnamed(id) => db.labels_without_name(*id),
+            SampleLabels::Set(set) => set,
+        }
+    }
 }
 
 /// A series of a range vector or of a range query's result: (timestamp ms, value) points.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RangeSeries {
-    pub labels: Arc<Labels>,
+    pub labels: LabelSet,
     pub points: Vec<(i64, f64)>,
 }
 
@@ -86,6 +115,116 @@ pub fn parse(query: &str) -> Result<Expr, QueryError> {
         .map_err(|e| QueryError::BadData(format!("invalid parameter \"query\": parse error: {e}")))
 }
 
+/// Buckets of a histogram grouped by their labels other than `le` (in label order), each
+/// as (upper bound, count) pairs in the order the vector had them.
+type BucketGroups = Vec<(LabelSet, Vec<(f64, f64)>)>;
+
+/// Bucket groups being computed or computed: a query that finds another's computation
+/// under way waits for it instead of doing the same work beside it.
+type Slot = Arc<OnceLock<Result<Arc<BucketGroups>, QueryError>>>;
+
+#[derive(Debug)]
+struct CacheEntry {
+    expr: String,
+    t_ms: i64,
+    /// [`Tsdb::readable_ticks`] at the evaluation: the oldest and latest ticks it read.
+    ticks: (i64, i64),
+    groups: Slot,
+}
+
+/// The bucket groups of recent `histogram_quantile` arguments.
+///
+/// Real Prometheus needs no such cache: it evaluates each query on its own cores. The graph
+/// asks for three quantiles of the same histogram at once (`histogram_quantile(q, sum by
+/// (le, ...) (rate(..._bucket[w])))` for p50, p95 and p99), and in the simulation all three
+/// share the machine with the app and the rest of the simulated cluster; summing tens of
+/// thousands of bucket series is most of each. The three ask at the same evaluation time,
+/// so the second and third reuse the first's buckets. An entry holds while no sample it
+/// could have read changes: every write to the series drops the entries that read the tick
+/// it wrote (see [`QueryCache::written`]). At most [`QueryCache::CAPACITY`] entries, the
+/// oldest dropped first.
+#[derive(Debug, Default)]
+pub struct QueryCache {
+    entries: VecDeque<CacheEntry>,
+}
+
+impl QueryCache {
+    pub const CAPACITY: usize = 8;
+
+    /// The slot for `expr` at `t_ms`, added empty when there is none.
+    fn slot(&mut self, expr: String, t_ms: i64, ticks: (i64, i64)) -> Slot {
+        if let Some(e) = self
+            .entries
+            .iter()
+            .find(|e| e.t_ms == t_ms && e.ticks == ticks && e.expr == expr)
+        {
+            return e.groups.clone();
+        }
+        if self.entries.len() >= Self::CAPACITY {
+            self.entries.pop_front();
+        }
+        let groups = Slot::default();
+        self.entries.push_back(CacheEntry {
+            expr,
+            t_ms,
+            ticks,
+            groups: groups.clone(),
+        });
+        groups
+    }
+
+    /// A write changed what the scrapes from `tick` on saw (a scrape never sees a later
+    /// change) and, when it dropped points older than the retention, made the series begin
+    /// at `born`: which changes only reads before `born`.
+    pub(crate) fn written(&mut self, tick: i64, born: Option<i64>) {
+        self.entries
+            .retain(|e| tick > e.ticks.1 && born.is_none_or(|b| b <= e.ticks.0));
+    }
+
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+}
+
+/// The group key of each series (its labels without the metric name, filtered by an
+/// aggregation's `by` or `without`), computed the first time the series is aggregated that
+/// way: aggregating then reads an id per sample instead of each series' labels, which for
+/// tens of thousands of series is mostly waiting on memory.
+#[derive(Debug, Default)]
+pub struct Grouping {
+    /// By series id: the key's index in `keys`, or [`Grouping::UNKNOWN`].
+    of_series: Vec<u32>,
+    keys: Vec<LabelSet>,
+    index: FxHashMap<LabelSet, u32>,
+}
+
+impl Grouping {
+    const UNKNOWN: u32 = u32::MAX;
+
+    fn key_id(&mut self, key: &[(Sym, Sym)]) -> u32 {
+        if let Some(k) = self.index.get(key) {
+            return *k;
+        }
+        let id = self.keys.len() as u32;
+        let key: LabelSet = key.into();
+        self.keys.push(key.clone());
+        self.index.insert(key, id);
+        id
+    }
+
+    fn of_series(&mut self, series: usize, key: impl FnOnce() -> Vec<(Sym, Sym)>) -> u32 {
+        if series >= self.of_series.len() {
+            self.of_series.resize(series + 1, Self::UNKNOWN);
+        }
+        if self.of_series[series] == Self::UNKNOWN {
+            let k = key();
+            self.of_series[series] = self.key_id(&k);
+        }
+        self.of_series[series]
+    }
+}
+
 /// Evaluates queries against the series as scraped up to `now_ms`.
 #[derive(Debug, Clone, Copy)]
 pub struct Evaluator<'a> {
@@ -105,24 +244,32 @@ fn offset_ms(o: &Option<Offset>) -> i64 {
     }
 }
 
-fn matches(vs: &VectorSelector, labels: &Labels) -> bool {
-    let get = |m: &Matcher| labels.get(&m.name).map(String::as_str).unwrap_or("");
-    let all = |ms: &[Matcher]| ms.iter().all(|m| m.is_match(get(m)));
-    vs.name
-        .as_ref()
-        .is_none_or(|n| labels.get(METRIC_NAME) == Some(n))
-        && all(&vs.matchers.matchers)
-        && (vs.matchers.or_matchers.is_empty() || vs.matchers.or_matchers.iter().any(|g| all(g)))
+/// A label's value in a set.
+fn get(set: &[(Sym, Sym)], name: Sym) -> Option<Sym> {
+    set.iter().find(|(k, _)| *k == name).map(|(_, v)| *v)
 }
 
-/// A group's labels, borrowed from its first sample while grouping.
-type GroupKey<'a> = Vec<(&'a str, &'a str)>;
+/// Orders label sets as their strings order (names, then values, pair by pair).
+fn cmp_sets(ranks: &[u32], a: &[(Sym, Sym)], b: &[(Sym, Sym)]) -> Ordering {
+    let r = |(k, v): &(Sym, Sym)| (ranks[*k as usize], ranks[*v as usize]);
+    a.iter().map(r).cmp(b.iter().map(r))
+}
 
-fn drop_name(mut l: Arc<Labels>) -> Arc<Labels> {
-    if l.contains_key(METRIC_NAME) {
-        Arc::make_mut(&mut l).remove(METRIC_NAME);
-    }
-    l
+/// A selector's matchers with their label names interned (None: no series has the label).
+struct Compiled<'m> {
+    all: Vec<(Option<Sym>, &'m Matcher)>,
+    any: Vec<Vec<(Option<Sym>, &'m Matcher)>>,
+}
+
+/// Where an absent label, or one with an empty value, stands in a signature.
+const EMPTY: Sym = Sym::MAX;
+
+/// What two sides are matched on, with label names interned.
+enum Matching {
+    /// The values of these labels, in order.
+    On(Vec<Option<Sym>>),
+    /// Every label but the metric name and these.
+    Ignoring(Vec<Sym>),
 }
 
 /// Prometheus's `extrapolatedRate`: the increase between the first and last samples,
@@ -252,43 +399,6 @@ fn compare(op: token::TokenId, l: f64, r: f64) -> Option<bool> {
     })
 }
 
-/// What two sides are matched on, borrowed from the labels: the values of the `on` labels
-/// in order, or every other label's name and value (the metric name and `ignoring` labels
-/// left out).
-fn signature<'a>(labels: &'a Labels, matching: Option<&LabelModifier>) -> Vec<&'a str> {
-    match matching {
-        Some(LabelModifier::Include(on)) => on
-            .labels
-            .iter()
-            .map(|k| labels.get(k).map(String::as_str).unwrap_or(""))
-            .collect(),
-        Some(LabelModifier::Exclude(ign)) => labels
-            .iter()
-            .filter(|(k, _)| *k != METRIC_NAME && !ign.labels.contains(k))
-            .flat_map(|(k, v)| [k.as_str(), v.as_str()])
-            .collect(),
-        None => labels
-            .iter()
-            .filter(|(k, _)| *k != METRIC_NAME)
-            .flat_map(|(k, v)| [k.as_str(), v.as_str()])
-            .collect(),
-    }
-}
-
-/// A match group as Prometheus's errors show it: `{k="v", ...}`.
-fn describe(labels: &Labels, matching: Option<&LabelModifier>) -> String {
-    let inner: Vec<String> = labels
-        .iter()
-        .filter(|(k, _)| match matching {
-            Some(LabelModifier::Include(on)) => on.labels.contains(k),
-            Some(LabelModifier::Exclude(ign)) => *k != METRIC_NAME && !ign.labels.contains(k),
-            None => *k != METRIC_NAME,
-        })
-        .map(|(k, v)| format!("{k}=\"{v}\""))
-        .collect();
-    format!("{{{}}}", inner.join(", "))
-}
-
 impl Evaluator<'_> {
     /// Evaluates `expr` at `t_ms`.
     pub fn instant(&self, expr: &Expr, t_ms: i64) -> Result<QueryValue, QueryError> {
@@ -301,7 +411,7 @@ impl Evaluator<'_> {
                 QueryValue::Vector(v) => Ok(QueryValue::Vector(
                     v.into_iter()
                         .map(|s| Sample {
-                            labels: drop_name(s.labels),
+                            labels: self.drop_name(s.labels),
                             value: -s.value,
                         })
                         .collect(),
@@ -354,26 +464,73 @@ impl Evaluator<'_> {
                 "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)".into(),
             ));
         }
-        let mut out: BTreeMap<Arc<Labels>, Vec<(i64, f64)>> = BTreeMap::new();
+        let mut out: FxHashMap<LabelSet, Vec<(i64, f64)>> = FxHashMap::default();
         let mut t = start_ms;
         while t <= end_ms {
             match self.instant(expr, t)? {
-                QueryValue::Scalar(v) => {
-                    out.entry(Arc::new(Labels::new())).or_default().push((t, v))
-                }
+                QueryValue::Scalar(v) => out.entry(LabelSet::from([])).or_default().push((t, v)),
                 QueryValue::Vector(v) => {
                     for s in v {
-                        out.entry(s.labels).or_default().push((t, s.value));
+                        out.entry(s.labels.ids(self.db).into())
+                            .or_default()
+                            .push((t, s.value));
                     }
                 }
                 _ => return Err(unsupported("this expression in a range query")),
             }
             t += step_ms;
         }
-        Ok(out
+        let ranks = self.db.ranks();
+        let mut series: Vec<RangeSeries> = out
             .into_iter()
             .map(|(labels, points)| RangeSeries { labels, points })
-            .collect())
+            .collect();
+        series.sort_unstable_by(|a, b| cmp_sets(&ranks, &a.labels, &b.labels));
+        Ok(series)
+    }
+
+    fn name_sym(&self) -> Option<Sym> {
+        self.db.sym(METRIC_NAME)
+    }
+
+    fn drop_name(&self, l: SampleLabels) -> SampleLabels {
+        match l {
+            SampleLabels::Series(id) => SampleLabels::Unnamed(id),
+            SampleLabels::Set(set) => match self.name_sym() {
+                Some(n) if get(&set, n).is_some() => {
+                    SampleLabels::Set(set.iter().filter(|(k, _)| *k != n).copied().collect())
+                }
+                _ => SampleLabels::Set(set),
+            },
+            unnamed => unnamed,
+        }
+    }
+
+    fn compile<'m>(&self, vs: &'m VectorSelector) -> Compiled<'m> {
+        let one = |ms: &'m [Matcher]| ms.iter().map(|m| (self.db.sym(&m.name), m)).collect();
+        Compiled {
+            all: one(&vs.matchers.matchers),
+            any: vs.matchers.or_matchers.iter().map(|g| one(g)).collect(),
+        }
+    }
+
+    fn accepts(&self, c: &Compiled<'_>, set: &[(Sym, Sym)]) -> bool {
+        let value = |name: Option<Sym>| {
+            name.and_then(|n| get(set, n))
+                .map(|v| self.db.str(v))
+                .unwrap_or("")
+        };
+        let all = |ms: &[(Option<Sym>, &Matcher)]| ms.iter().all(|(n, m)| m.is_match(value(*n)));
+        all(&c.all) && (c.any.is_empty() || c.any.iter().any(|g| all(g)))
+    }
+
+    /// Series ids that a selector picks, by its metric name and matchers.
+    fn selected(&self, vs: &VectorSelector) -> Arc<Vec<usize>> {
+        let c = self.compile(vs);
+        // Debug shows every part of the matchers, so equal keys select the same.
+        let key = format!("{:?} {:?}", vs.name, vs.matchers);
+        self.db
+            .select_memo(&key, vs.name.as_deref(), |l| self.accepts(&c, l))
     }
 
     fn select(&self, vs: &VectorSelector, t_ms: i64) -> Result<Vec<Sample>, QueryError> {
@@ -381,14 +538,15 @@ impl Evaluator<'_> {
             return Err(unsupported("the @ modifier"));
         }
         let at = t_ms - offset_ms(&vs.offset);
-        let ids = self.db.select(vs.name.as_deref(), |l| matches(vs, l));
-        Ok(ids
-            .into_iter()
+        Ok(self
+            .selected(vs)
+            .iter()
+            .copied()
             .filter_map(|id| {
                 self.db
                     .instant(id, at, LOOKBACK_MS, self.now_ms)
                     .map(|value| Sample {
-                        labels: self.db.labels(id).clone(),
+                        labels: SampleLabels::Series(id),
                         value,
                     })
             })
@@ -405,13 +563,12 @@ impl Evaluator<'_> {
             return Err(unsupported("the @ modifier"));
         }
         let (start, end) = Self::range_bounds(ms, t_ms);
-        let ids = self
-            .db
-            .select(ms.vs.name.as_deref(), |l| matches(&ms.vs, l));
-        Ok(ids
-            .into_iter()
+        Ok(self
+            .selected(&ms.vs)
+            .iter()
+            .copied()
             .map(|id| RangeSeries {
-                labels: self.db.labels(id).clone(),
+                labels: self.db.label_ids(id).clone(),
                 points: self.db.samples(id, start, end, self.now_ms),
             })
             .filter(|s| !s.points.is_empty())
@@ -427,11 +584,8 @@ impl Evaluator<'_> {
             return Err(unsupported("the @ modifier"));
         }
         let (start, end) = Self::range_bounds(ms, t_ms);
-        let ids = self
-            .db
-            .select(ms.vs.name.as_deref(), |l| matches(&ms.vs, l));
         let mut out = vec![];
-        for id in ids {
+        for &id in self.selected(&ms.vs).iter() {
             let Some(w) = self.db.window(id, start, end, self.now_ms) else {
                 continue;
             };
@@ -442,7 +596,7 @@ impl Evaluator<'_> {
             };
             if let Some(value) = v {
                 out.push(Sample {
-                    labels: self.db.labels_without_name(id).clone(),
+                    labels: SampleLabels::Unnamed(id),
                     value,
                 });
             }
@@ -480,7 +634,7 @@ impl Evaluator<'_> {
             QueryValue::Vector(
                 v.into_iter()
                     .map(|s| Sample {
-                        labels: drop_name(s.labels),
+                        labels: self.drop_name(s.labels),
                         value: f(s.value),
                     })
                     .collect(),
@@ -490,7 +644,7 @@ impl Evaluator<'_> {
             "rate" | "increase" | "irate" => self.over_range(name, arg(0)?, t_ms),
             "time" => Ok(QueryValue::Scalar(t_ms as f64 / 1000.0)),
             "vector" => Ok(QueryValue::Vector(vec![Sample {
-                labels: Arc::new(Labels::new()),
+                labels: SampleLabels::Set(LabelSet::from([])),
                 value: self.scalar_arg(arg(0)?, t_ms, name)?,
             }])),
             "scalar" => {
@@ -524,37 +678,66 @@ impl Evaluator<'_> {
             }
             "histogram_quantile" => {
                 let q = self.scalar_arg(arg(0)?, t_ms, name)?;
-                let v = self.vector_arg(arg(1)?, t_ms, name)?;
-                // Buckets grouped by their other labels, borrowed until the end.
-                let mut groups: BTreeMap<GroupKey<'_>, Vec<(f64, f64)>> = BTreeMap::new();
-                for s in &v {
-                    let Some(Ok(le)) = s.labels.get("le").map(|le| le.parse::<f64>()) else {
-                        continue;
-                    };
-                    let key: Vec<(&str, &str)> = s
-                        .labels
-                        .iter()
-                        .filter(|(k, _)| *k != METRIC_NAME && *k != "le")
-                        .map(|(k, v)| (k.as_str(), v.as_str()))
-                        .collect();
-                    groups.entry(key).or_default().push((le, s.value));
-                }
+                let groups = self.bucket_groups(arg(1)?, t_ms)?;
                 Ok(QueryValue::Vector(
                     groups
-                        .into_iter()
-                        .map(|(key, buckets)| Sample {
-                            labels: Arc::new(
-                                key.into_iter()
-                                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                                    .collect(),
-                            ),
-                            value: bucket_quantile(q, buckets),
+                        .iter()
+                        .map(|(labels, buckets)| Sample {
+                            labels: SampleLabels::Set(labels.clone()),
+                            value: bucket_quantile(q, buckets.clone()),
                         })
                         .collect(),
                 ))
             }
             other => Err(unsupported(format!("the function {other}()"))),
         }
+    }
+
+    /// `histogram_quantile`'s buckets from evaluating `e`, grouped by their other labels
+    /// and ordered by them; from the [`QueryCache`] when the same was evaluated for the same
+    /// time and nothing it read has changed since.
+    fn bucket_groups(&self, e: &Expr, t_ms: i64) -> Result<Arc<BucketGroups>, QueryError> {
+        // Debug shows every part of the expression, so equal keys evaluate the same.
+        let key = format!("{e:?}");
+        let ticks = self.db.readable_ticks(self.now_ms);
+        let slot = self.db.cache().slot(key, t_ms, ticks);
+        slot.get_or_init(|| self.group_buckets(e, t_ms).map(Arc::new))
+            .clone()
+    }
+
+    fn group_buckets(&self, e: &Expr, t_ms: i64) -> Result<BucketGroups, QueryError> {
+        let v = self.vector_arg(e, t_ms, "histogram_quantile")?;
+        let (name, le_sym) = (self.name_sym(), self.db.sym("le"));
+        let mut index: FxHashMap<Vec<(Sym, Sym)>, usize> = FxHashMap::default();
+        let mut groups: BucketGroups = vec![];
+        let mut key_buf: Vec<(Sym, Sym)> = vec![];
+        for s in &v {
+            let labels = s.labels.ids(self.db);
+            let Some(Ok(le)) = le_sym
+                .and_then(|l| get(labels, l))
+                .map(|le| self.db.str(le).parse::<f64>())
+            else {
+                continue;
+            };
+            key_buf.clear();
+            key_buf.extend(
+                labels
+                    .iter()
+                    .filter(|(k, _)| Some(*k) != name && Some(*k) != le_sym),
+            );
+            let i = match index.get(key_buf.as_slice()) {
+                Some(i) => *i,
+                None => {
+                    index.insert(key_buf.clone(), groups.len());
+                    groups.push((key_buf.as_slice().into(), vec![]));
+                    groups.len() - 1
+                }
+            };
+            groups[i].1.push((le, s.value));
+        }
+        let ranks = self.db.ranks();
+        groups.sort_unstable_by(|a, b| cmp_sets(&ranks, &a.0, &b.0));
+        Ok(groups)
     }
 
     fn aggregate(&self, a: &AggregateExpr, t_ms: i64) -> Result<QueryValue, QueryError> {
@@ -568,48 +751,82 @@ impl Evaluator<'_> {
             return Err(unsupported(format!("the aggregation {}", a.op)));
         }
         let input = self.vector_arg(&a.expr, t_ms, &a.op.to_string())?;
-        let listed: std::collections::HashSet<&str> = a
-            .modifier
-            .as_ref()
-            .map(|m| m.labels().labels.iter().map(String::as_str).collect())
-            .unwrap_or_default();
-        // (sum or extreme, count) per group, keyed by borrowed labels until the end.
-        let mut groups: BTreeMap<GroupKey<'_>, (f64, usize)> = BTreeMap::new();
-        for s in &input {
-            let key: Vec<(&str, &str)> = match &a.modifier {
-                Some(LabelModifier::Include(_)) => s
+        // Which labels make the group key: the listed ones (by), or all but those and the
+        // metric name (without); a flag per interned string.
+        let name = self.name_sym();
+        let mut in_key = vec![false; self.db.ranks().len()];
+        match &a.modifier {
+            Some(LabelModifier::Include(by)) => {
+                for l in &by.labels {
+                    if let Some(k) = self.db.sym(l) {
+                        in_key[k as usize] = true;
+                    }
+                }
+            }
+            Some(LabelModifier::Exclude(without)) => {
+                in_key.fill(true);
+                for k in without
                     .labels
                     .iter()
-                    .filter(|(k, _)| listed.contains(k.as_str()))
-                    .map(|(k, v)| (k.as_str(), v.as_str()))
-                    .collect(),
-                Some(LabelModifier::Exclude(_)) => s
-                    .labels
-                    .iter()
-                    .filter(|(k, _)| *k != METRIC_NAME && !listed.contains(k.as_str()))
-                    .map(|(k, v)| (k.as_str(), v.as_str()))
-                    .collect(),
-                None => vec![],
-            };
-            let e = groups.entry(key).or_insert((f64::NAN, 0));
-            e.0 = match (op, e.1) {
-                (_, 0) => s.value,
-                (token::T_MIN, _) if s.value < e.0 || e.0.is_nan() => s.value,
-                (token::T_MAX, _) if s.value > e.0 || e.0.is_nan() => s.value,
-                (token::T_MIN | token::T_MAX, _) => e.0,
-                _ => e.0 + s.value,
-            };
-            e.1 += 1;
+                    .filter_map(|l| self.db.sym(l))
+                    .chain(name)
+                {
+                    in_key[k as usize] = false;
+                }
+            }
+            None => {}
         }
+        let key_of = |labels: &[(Sym, Sym)]| -> Vec<(Sym, Sym)> {
+            labels
+                .iter()
+                .filter(|(k, _)| in_key[*k as usize])
+                .copied()
+                .collect()
+        };
+        // A series' key from the memo: computed without the metric name, so a sample that
+        // still has it uses the memo only when the name is not part of the key.
+        let name_in_key = name.is_some_and(|n| in_key[n as usize]);
+        let memo = self.db.grouping(&format!("{:?}", a.modifier));
+        let mut memo = memo.lock().unwrap_or_else(|e| e.into_inner());
+        // (key id, sum or extreme, count) per group, in the order groups first appear.
+        let mut index: FxHashMap<u32, usize> = FxHashMap::default();
+        let mut groups: Vec<(u32, f64, usize)> = vec![];
+        for s in &input {
+            let key = match &s.labels {
+                SampleLabels::Unnamed(id) => {
+                    memo.of_series(*id, || key_of(self.db.labels_without_name(*id)))
+                }
+                SampleLabels::Series(id) if !name_in_key => {
+                    memo.of_series(*id, || key_of(self.db.labels_without_name(*id)))
+                }
+                other => memo.key_id(&key_of(other.ids(self.db))),
+            };
+            let i = *index.entry(key).or_insert_with(|| {
+                groups.push((key, f64::NAN, 0));
+                groups.len() - 1
+            });
+            let e = &mut groups[i];
+            e.1 = match (op, e.2) {
+                (_, 0) => s.value,
+                (token::T_MIN, _) if s.value < e.1 || e.1.is_nan() => s.value,
+                (token::T_MAX, _) if s.value > e.1 || e.1.is_nan() => s.value,
+                (token::T_MIN | token::T_MAX, _) => e.1,
+                _ => e.1 + s.value,
+            };
+            e.2 += 1;
+        }
+        let mut groups: Vec<(LabelSet, f64, usize)> = groups
+            .into_iter()
+            .map(|(k, acc, n)| (memo.keys[k as usize].clone(), acc, n))
+            .collect();
+        drop(memo);
+        let ranks = self.db.ranks();
+        groups.sort_unstable_by(|a, b| cmp_sets(&ranks, &a.0, &b.0));
         Ok(QueryValue::Vector(
             groups
                 .into_iter()
-                .map(|(key, (acc, n))| Sample {
-                    labels: Arc::new(
-                        key.into_iter()
-                            .map(|(k, v)| (k.to_string(), v.to_string()))
-                            .collect(),
-                    ),
+                .map(|(labels, acc, n)| Sample {
+                    labels: SampleLabels::Set(labels),
                     value: match op {
                         token::T_AVG => acc / n as f64,
                         token::T_COUNT => n as f64,
@@ -618,6 +835,72 @@ impl Evaluator<'_> {
                 })
                 .collect(),
         ))
+    }
+
+    fn matching(&self, m: Option<&LabelModifier>) -> Matching {
+        match m {
+            Some(LabelModifier::Include(on)) => {
+                Matching::On(on.labels.iter().map(|l| self.db.sym(l)).collect())
+            }
+            Some(LabelModifier::Exclude(ign)) => Matching::Ignoring(
+                ign.labels
+                    .iter()
+                    .filter_map(|l| self.db.sym(l))
+                    .chain(self.name_sym())
+                    .collect(),
+            ),
+            None => Matching::Ignoring(self.name_sym().into_iter().collect()),
+        }
+    }
+
+    /// What a sample is matched on: for `on`, (position, value) with an empty or absent
+    /// value as [`EMPTY`]; otherwise its labels without the left-out ones, borrowed when
+    /// there are none to leave out.
+    fn signature<'s>(&self, labels: &'s [(Sym, Sym)], m: &Matching) -> Cow<'s, [(Sym, Sym)]> {
+        match m {
+            Matching::On(on) => {
+                let empty = self.db.sym("");
+                Cow::Owned(
+                    on.iter()
+                        .enumerate()
+                        .map(|(i, k)| {
+                            let v = k.and_then(|k| get(labels, k)).filter(|v| Some(*v) != empty);
+                            (i as Sym, v.unwrap_or(EMPTY))
+                        })
+                        .collect(),
+                )
+            }
+            Matching::Ignoring(out) => {
+                if labels.iter().any(|(k, _)| out.contains(k)) {
+                    Cow::Owned(
+                        labels
+                            .iter()
+                            .filter(|(k, _)| !out.contains(k))
+                            .copied()
+                            .collect(),
+                    )
+                } else {
+                    Cow::Borrowed(labels)
+                }
+            }
+        }
+    }
+
+    /// A match group as Prometheus's errors show it: `{k="v", ...}`.
+    fn describe(&self, labels: &[(Sym, Sym)], matching: Option<&LabelModifier>) -> String {
+        let inner: Vec<String> = labels
+            .iter()
+            .map(|(k, v)| (self.db.str(*k), self.db.str(*v)))
+            .filter(|(k, _)| match matching {
+                Some(LabelModifier::Include(on)) => on.labels.iter().any(|l| l.as_str() == *k),
+                Some(LabelModifier::Exclude(ign)) => {
+                    *k != METRIC_NAME && !ign.labels.iter().any(|l| l.as_str() == *k)
+                }
+                None => *k != METRIC_NAME,
+            })
+            .map(|(k, v)| format!("{k}=\"{v}\""))
+            .collect();
+        format!("{{{}}}", inner.join(", "))
     }
 
     fn binary(&self, b: &BinaryExpr, t_ms: i64) -> Result<QueryValue, QueryError> {
@@ -651,7 +934,7 @@ impl Evaluator<'_> {
             }
         };
         let keep_name = is_cmp && !return_bool;
-        let relabel = |l: Arc<Labels>| if keep_name { l } else { drop_name(l) };
+        let relabel = |l: SampleLabels| if keep_name { l } else { self.drop_name(l) };
         match (lhs, rhs) {
             (QueryValue::Scalar(l), QueryValue::Scalar(r)) => {
                 let v = if is_cmp {
@@ -696,45 +979,63 @@ impl Evaluator<'_> {
                 ))
             }
             (QueryValue::Vector(l), QueryValue::Vector(r)) => {
-                let matching = modifier.and_then(|m| m.matching.as_ref());
+                let modifier_matching = modifier.and_then(|m| m.matching.as_ref());
+                let matching = self.matching(modifier_matching);
                 if b.op.is_set_operator() {
-                    return Ok(QueryValue::Vector(set_op(op, l, r, matching)));
+                    return Ok(QueryValue::Vector(self.set_op(op, l, r, &matching)));
                 }
-                let mut right: HashMap<Vec<&str>, &Sample> = HashMap::new();
+                let mut right: FxHashMap<Cow<'_, [(Sym, Sym)]>, &Sample> = FxHashMap::default();
                 for s in &r {
-                    if right.insert(signature(&s.labels, matching), s).is_some() {
+                    if right
+                        .insert(self.signature(s.labels.ids(self.db), &matching), s)
+                        .is_some()
+                    {
                         return Err(QueryError::Execution(format!(
                             "found duplicate series for the match group {} on the right hand-side of the operation: many-to-many matching not allowed: matching labels must be unique on one side",
-                            describe(&s.labels, matching)
+                            self.describe(s.labels.ids(self.db), modifier_matching)
                         )));
                     }
                 }
-                let mut seen = std::collections::HashSet::new();
+                let mut seen = FxHashSet::default();
                 let mut out = vec![];
                 for s in &l {
-                    let sig = signature(&s.labels, matching);
+                    let sig = self.signature(s.labels.ids(self.db), &matching);
                     let Some(other) = right.get(&sig) else {
                         continue;
                     };
                     if !seen.insert(sig) {
                         return Err(QueryError::Execution(format!(
                             "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right); match group {}",
-                            describe(&s.labels, matching)
+                            self.describe(s.labels.ids(self.db), modifier_matching)
                         )));
                     }
                     let Some(value) = apply(s.value, other.value) else {
                         continue;
                     };
-                    let mut labels = relabel(s.labels.clone());
-                    match matching {
+                    let labels = relabel(s.labels.clone());
+                    let kept = |keep: &dyn Fn(Sym) -> bool| {
+                        SampleLabels::Set(
+                            labels
+                                .ids(self.db)
+                                .iter()
+                                .filter(|(k, _)| keep(*k))
+                                .copied()
+                                .collect(),
+                        )
+                    };
+                    let labels = match modifier_matching {
                         Some(LabelModifier::Include(on)) => {
-                            Arc::make_mut(&mut labels).retain(|k, _| on.labels.contains(k))
+                            let on: Vec<Sym> =
+                                on.labels.iter().filter_map(|l| self.db.sym(l)).collect();
+                            kept(&|k| on.contains(&k))
                         }
                         Some(LabelModifier::Exclude(ign)) => {
-                            Arc::make_mut(&mut labels).retain(|k, _| !ign.labels.contains(k))
+                            let ign: Vec<Sym> =
+                                ign.labels.iter().filter_map(|l| self.db.sym(l)).collect();
+                            kept(&|k| !ign.contains(&k))
                         }
-                        None => {}
-                    }
+                        None => labels,
+                    };
                     out.push(Sample { labels, value });
                 }
                 Ok(QueryValue::Vector(out))
@@ -745,46 +1046,59 @@ impl Evaluator<'_> {
             ))),
         }
     }
-}
 
-fn set_op(
-    op: token::TokenId,
-    l: Vec<Sample>,
-    r: Vec<Sample>,
-    matching: Option<&LabelModifier>,
-) -> Vec<Sample> {
-    use std::collections::HashSet;
-    let in_right: HashSet<Vec<&str>> = r.iter().map(|s| signature(&s.labels, matching)).collect();
-    let left_matched: Vec<bool> = l
-        .iter()
-        .map(|s| in_right.contains(&signature(&s.labels, matching)))
-        .collect();
-    match op {
-        token::T_LAND | token::T_LUNLESS => {
-            let keep = op == token::T_LAND;
-            l.into_iter()
-                .zip(left_matched)
-                .filter(|(_, m)| *m == keep)
-                .map(|(s, _)| s)
-                .collect()
+    fn set_op(
+        &self,
+        op: token::TokenId,
+        l: Vec<Sample>,
+        r: Vec<Sample>,
+        m: &Matching,
+    ) -> Vec<Sample> {
+        // An empty side decides alone (what the general case below would find, without
+        // hashing the other side).
+        if r.is_empty() {
+            return if op == token::T_LAND { vec![] } else { l };
         }
-        _ => {
-            let in_left: HashSet<Vec<&str>> =
-                l.iter().map(|s| signature(&s.labels, matching)).collect();
-            let right_new: Vec<bool> = r
-                .iter()
-                .map(|s| !in_left.contains(&signature(&s.labels, matching)))
-                .collect();
-            drop(in_left);
-            drop(in_right);
-            let mut out = l;
-            out.extend(
-                r.into_iter()
-                    .zip(right_new)
-                    .filter(|(_, n)| *n)
-                    .map(|(s, _)| s),
-            );
-            out
+        if l.is_empty() {
+            return if op == token::T_LOR { r } else { vec![] };
+        }
+        let in_right: FxHashSet<Cow<'_, [(Sym, Sym)]>> = r
+            .iter()
+            .map(|s| self.signature(s.labels.ids(self.db), m))
+            .collect();
+        let left_matched: Vec<bool> = l
+            .iter()
+            .map(|s| in_right.contains(&self.signature(s.labels.ids(self.db), m)))
+            .collect();
+        match op {
+            token::T_LAND | token::T_LUNLESS => {
+                let keep = op == token::T_LAND;
+                l.into_iter()
+                    .zip(left_matched)
+                    .filter(|(_, m)| *m == keep)
+                    .map(|(s, _)| s)
+                    .collect()
+            }
+            _ => {
+                let in_left: FxHashSet<Cow<'_, [(Sym, Sym)]>> = l
+                    .iter()
+                    .map(|s| self.signature(s.labels.ids(self.db), m))
+                    .collect();
+                let right_new: Vec<bool> = r
+                    .iter()
+                    .map(|s| !in_left.contains(&self.signature(s.labels.ids(self.db), m)))
+                    .collect();
+                drop(in_left);
+                drop(in_right);
+                let mut out = l;
+                out.extend(
+                    r.into_iter()
+                        .zip(right_new)
+                        .filter(|(_, n)| *n)
+                        .map(|(s, _)| s),
+                );
+                out
+            }
         }
     }
 }
@@ -792,7 +1106,7 @@ fn set_op(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::MetricsConfig;
+    use crate::metrics::{Labels, MetricsConfig};
 
     /// Labels and (seconds, value) samples of a hand-made series.
     type Spec<'a> = (&'a [(&'a str, &'a str)], &'a [(i64, f64)]);
@@ -824,9 +1138,22 @@ mod tests {
         e.instant(&parse(q)?, t_s * 1000)
     }
 
-    fn vector(d: &Tsdb, q: &str, t_s: i64) -> Vec<Sample> {
+    /// A sample with its labels as strings.
+    #[derive(Debug, Clone, PartialEq)]
+    struct Named {
+        labels: Labels,
+        value: f64,
+    }
+
+    fn vector(d: &Tsdb, q: &str, t_s: i64) -> Vec<Named> {
         match eval(d, q, t_s).unwrap() {
-            QueryValue::Vector(v) => v,
+            QueryValue::Vector(v) => v
+                .into_iter()
+                .map(|s| Named {
+                    labels: d.to_labels(s.labels.ids(d)),
+                    value: s.value,
+                })
+                .collect(),
             other => panic!("not a vector: {other:?}"),
         }
     }
@@ -929,6 +1256,31 @@ mod tests {
     }
 
     #[test]
+    fn remembered_selections_and_groups_take_in_new_series() {
+        let mut d = db(&[(&[("__name__", "r"), ("dst", "a"), ("v", "1")], &[(15, 1.0)])]);
+        let q = "sum by (dst) (r{v=\"1\"})";
+        assert_eq!(vector(&d, q, 15).len(), 1);
+        // A new group, a new member of a known one, and one the selector leaves out.
+        for (dst, v, value) in [("b", "1", 2.0), ("a", "1", 4.0), ("a", "2", 8.0)] {
+            let l: Labels = [("__name__", "r"), ("dst", dst), ("v", v), ("pod", "p2")]
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            let id = d.series_id(l);
+            d.set(id, 15_000, value);
+        }
+        let got: Vec<(String, f64)> = vector(&d, q, 15)
+            .into_iter()
+            .map(|s| (s.labels["dst"].clone(), s.value))
+            .collect();
+        assert_eq!(got, [("a".to_string(), 5.0), ("b".to_string(), 2.0)]);
+        assert_eq!(
+            answer(&d, q, 15_000, 15_000),
+            reference(&d, q, 15_000, 15_000)
+        );
+    }
+
+    #[test]
     fn histogram_quantile_interpolates_inside_the_bucket() {
         let bucket = |le: &'static str| [("__name__", "h_bucket"), ("le", le)];
         let (b10, b50, b100, binf) = (bucket("10"), bucket("50"), bucket("100"), bucket("+Inf"));
@@ -979,7 +1331,7 @@ mod tests {
         let m = vector(&d, "a / on (k) b", 15);
         assert_eq!(m.len(), 1);
         assert_eq!(m[0].value, 0.75);
-        assert_eq!(*m[0].labels, Labels::from([("k".into(), "x".into())]));
+        assert_eq!(m[0].labels, Labels::from([("k".into(), "x".into())]));
         assert_eq!(vector(&d, "a / ignoring (extra) b", 15).len(), 1);
         assert!(vector(&d, "a / b", 15).is_empty());
         assert_eq!(vector(&d, "a or b", 15).len(), 3);
@@ -1069,5 +1421,315 @@ mod tests {
         assert_eq!(at(400_000), vec![300.0]);
         assert!(at(460_000).is_empty());
         assert_eq!(one(&d, "istio_requests_total offset 30s", 150), 240.0);
+    }
+
+    /// A clock the test moves by hand.
+    #[derive(Debug)]
+    struct Manual(std::sync::Mutex<std::time::SystemTime>);
+
+    impl crate::clock::Clock for Manual {
+        fn now(&self) -> std::time::SystemTime {
+            *self.0.lock().unwrap()
+        }
+    }
+
+    fn mesh_pod(name: &str, app: &str, version: &str, sidecar: bool) -> serde_json::Value {
+        let mut p = serde_json::json!({
+            "metadata": {"name": format!("{name}-5f7d-{version}x"), "namespace": "shop",
+                "labels": {"app": app, "version": version, "pod-template-hash": "5f7d"},
+                "ownerReferences": [{"kind": "ReplicaSet", "name": format!("{name}-5f7d")}]},
+            "spec": {"serviceAccountName": app, "nodeName": "n1"},
+            "status": {"podIP": "10.244.0.7"}
+        });
+        if sidecar {
+            p["metadata"]["annotations"] = serde_json::json!({"sidecar.istio.io/status": "{}"});
+        }
+        p
+    }
+
+    /// 60 s of traffic in a small mesh: a gateway and a client without a sidecar calling the
+    /// front, the front calling three versions of a backend (some 503s, some aborted at the
+    /// source), every backend version calling a store; durations spread over the buckets.
+    /// Recorded every second, so the last scrapes are still filling at `now`.
+    fn recorded_mesh() -> (crate::metrics::MeshMetrics, Arc<Manual>) {
+        use crate::metrics::{HopRecord, MeshMetrics, Outcome};
+        let start = std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let clock = Arc::new(Manual(std::sync::Mutex::new(start)));
+        let m = MeshMetrics::new(clock.clone(), MetricsConfig::default());
+        let gateway = mesh_pod("istio-ingressgateway", "istio-ingressgateway", "v1", true);
+        let curl = mesh_pod("curl", "curl", "v1", false);
+        let front = mesh_pod("front-v1", "front", "v1", true);
+        let backends: Vec<_> = ["v1", "v2", "v3"]
+            .iter()
+            .map(|v| mesh_pod(&format!("back-{v}"), "back", v, true))
+            .collect();
+        let store = mesh_pod("store-v1", "store", "v1", true);
+        let mut rng = crate::clock::SimRng::new(7);
+        for second in 0..60u64 {
+            *clock.0.lock().unwrap() = start + Duration::from_millis(second * 1000 + 300);
+            let hop = |src: &serde_json::Value,
+                       host: &str,
+                       dst: Option<&serde_json::Value>,
+                       code: u16,
+                       flag: Option<&'static str>,
+                       ms: u64| {
+                let outcome = Outcome {
+                    code,
+                    flag,
+                    duration: Duration::from_millis(ms),
+                };
+                m.record(&HopRecord {
+                    source: src,
+                    source_proxied: crate::inject::already_injected(src),
+                    mutual_tls: second % 20 < 15,
+                    service_host: host,
+                    destination: dst,
+                    at_source: Some(outcome),
+                    at_destination: dst.map(|_| outcome),
+                    completes_after: Duration::from_millis(ms),
+                });
+            };
+            for _ in 0..1 + rng.below(4) {
+                let ms = 1 + rng.below(400);
+                hop(
+                    &gateway,
+                    "front.shop.svc.cluster.local",
+                    Some(&front),
+                    200,
+                    None,
+                    ms,
+                );
+            }
+            if second % 3 == 0 {
+                hop(
+                    &curl,
+                    "front.shop.svc.cluster.local",
+                    Some(&front),
+                    200,
+                    None,
+                    2,
+                );
+            }
+            for (i, b) in backends.iter().enumerate() {
+                for _ in 0..rng.below(3 + i as u64) {
+                    let ms = rng.below(3000);
+                    let code = if rng.below(10) == 0 { 503 } else { 200 };
+                    let flag = (code == 503).then_some("UO");
+                    hop(
+                        &front,
+                        "back.shop.svc.cluster.local",
+                        Some(b),
+                        code,
+                        flag,
+                        ms,
+                    );
+                    hop(
+                        b,
+                        "store.shop.svc.cluster.local",
+                        Some(&store),
+                        200,
+                        None,
+                        ms / 7,
+                    );
+                }
+            }
+            if second % 7 == 0 {
+                hop(
+                    &front,
+                    "back.shop.svc.cluster.local",
+                    None,
+                    500,
+                    Some("FI"),
+                    0,
+                );
+            }
+        }
+        (m, clock)
+    }
+
+    /// The answer as (labels, value bits) in order, from either engine.
+    type Answer = Result<Vec<(Labels, u64)>, String>;
+
+    fn answer(d: &Tsdb, q: &str, t_ms: i64, now_ms: i64) -> Answer {
+        let bits = |v: f64| {
+            if v.is_nan() {
+                f64::NAN.to_bits()
+            } else {
+                v.to_bits()
+            }
+        };
+        let e = parse(q).map_err(|e| e.to_string())?;
+        match (Evaluator { db: d, now_ms }).instant(&e, t_ms) {
+            Ok(QueryValue::Vector(v)) => Ok(v
+                .into_iter()
+                .map(|s| (d.to_labels(s.labels.ids(d)), bits(s.value)))
+                .collect()),
+            Ok(QueryValue::Scalar(v)) => Ok(vec![(Labels::new(), bits(v))]),
+            Ok(other) => Err(format!("{other:?}")),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    fn reference(d: &Tsdb, q: &str, t_ms: i64, now_ms: i64) -> Answer {
+        use crate::promql_reference as old;
+        let bits = |v: f64| {
+            if v.is_nan() {
+                f64::NAN.to_bits()
+            } else {
+                v.to_bits()
+            }
+        };
+        let e = parse(q).map_err(|e| e.to_string())?;
+        match (old::Evaluator { db: d, now_ms }).instant(&e, t_ms) {
+            Ok(old::QueryValue::Vector(v)) => Ok(v
+                .into_iter()
+                .map(|s| ((*s.labels).clone(), bits(s.value)))
+                .collect()),
+            Ok(old::QueryValue::Scalar(v)) => Ok(vec![(Labels::new(), bits(v))]),
+            Ok(other) => Err(format!("{other:?}")),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    const KEY: &str = "source_workload_namespace,source_workload,destination_service,destination_workload_namespace,destination_workload";
+    const EDGE: &str = "source_workload_namespace,source_workload,source_canonical_service,source_canonical_revision,destination_service,destination_service_name,destination_service_namespace,destination_workload_namespace,destination_workload,destination_canonical_service,destination_canonical_revision";
+
+    fn once(metric: &str) -> String {
+        format!(
+            "rate({metric}{{reporter=\"source\"}}[10s]) or rate({metric}{{reporter=\"destination\",source_workload=\"unknown\"}}[10s])"
+        )
+    }
+
+    #[test]
+    fn interned_evaluation_answers_as_the_plain_one() {
+        let (m, clock) = recorded_mesh();
+        let now = crate::metrics::unix_ms(*clock.0.lock().unwrap());
+        let d = m.read();
+        let bucket = "istio_request_duration_milliseconds_bucket";
+        let mut queries = vec![
+            // The graph's five queries.
+            format!(
+                "sum by ({EDGE},reporter,response_code,response_flags) ({}) > 0",
+                once("istio_requests_total")
+            ),
+            format!(
+                "sum by ({KEY},connection_security_policy) (rate(istio_requests_total{{reporter=\"destination\"}}[10s])) > 0"
+            ),
+        ];
+        for q in ["0.5", "0.95", "0.99"] {
+            queries.push(format!(
+                "histogram_quantile({q}, sum by (le,{KEY}) ({}))",
+                once(bucket)
+            ));
+        }
+        queries.extend(
+            [
+                "histogram_quantile(0.9, sum by (le) (rate(istio_request_duration_milliseconds_bucket{destination_service_name=\"back\"}[30s])))",
+                "histogram_quantile(0.5, rate(istio_request_duration_milliseconds_bucket[15s]))",
+                "sum by (destination_workload,destination_canonical_revision,response_code) (increase(istio_requests_total{destination_service_name=\"back\"}[20s]))",
+                "sum without (pod, instance, pod_template_hash) (irate(istio_requests_total[5s]))",
+                "count by (response_code, __name__) (istio_requests_total)",
+                "avg by (reporter) (istio_request_duration_milliseconds_sum offset 10s)",
+                "max by (destination_app) (istio_requests_total{response_code=~\"5..\"}) or min by (destination_app) (istio_requests_total)",
+                "sum by (destination_workload) (rate(istio_requests_total[10s])) / on (destination_workload) sum by (destination_workload) (rate(istio_request_duration_milliseconds_count[10s]))",
+                "rate(istio_requests_total{reporter=\"source\"}[10s]) and on (destination_workload, response_code) rate(istio_requests_total{reporter=\"destination\"}[10s])",
+                "rate(istio_requests_total[10s]) unless rate(istio_requests_total{response_flags!=\"-\"}[10s])",
+                "istio_request_duration_milliseconds_sum / ignoring (__name__) istio_request_duration_milliseconds_count",
+                "round(sum by (source_app) (rate(istio_requests_total[30s])) * 100, 0.5) > bool 40",
+                "-abs(clamp_max(istio_requests_total{grpc_response_status=\"\"}, 20))",
+                "scalar(sum(rate(istio_requests_total[10s]))) * vector(2)",
+                "istio_requests_total{reporter=\"source\"} + on (pod, response_code, destination_workload, response_flags, connection_security_policy, destination_service) istio_request_duration_milliseconds_count{reporter=\"source\"}",
+                "sum by (no_such_label) (istio_requests_total)",
+            ]
+            .map(String::from),
+        );
+        let mut nonempty = 0;
+        for q in &queries {
+            for t in [now, now - 4_500, now - 40_000, now - 70_000] {
+                let new = answer(&d, q, t, now);
+                assert_eq!(new, reference(&d, q, t, now), "{q} at {t}");
+                nonempty += usize::from(new.is_ok_and(|v| !v.is_empty()));
+            }
+        }
+        // Most answers hold samples: the comparison is about something.
+        assert!(nonempty >= queries.len() * 2, "{nonempty}");
+        // The latency queries see several edges and the sidecar-less client's.
+        let p50 = answer(&d, &queries[2], now, now).unwrap();
+        assert!(p50.len() >= 5, "{p50:?}");
+        assert!(p50.iter().any(|(l, _)| l["source_workload"] == "unknown"));
+        // Walking a window gives what looking up each tick gave.
+        for id in 0..d.select_ids(None, |_| true).len() {
+            for (start, end) in [(now - 10_000, now), (now - 61_000, now - 3_000)] {
+                assert_eq!(
+                    d.window(id, start, end, now),
+                    d.window_by_values(id, start, end, now)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn quantiles_share_their_buckets_until_a_sample_they_read_changes() {
+        let (m, clock) = recorded_mesh();
+        // On a scrape tick: a write now is seen by the latest scrape.
+        let now = crate::metrics::unix_ms(*clock.0.lock().unwrap()) / 1000 * 1000;
+        let q = |p: &str| {
+            format!(
+                "histogram_quantile({p}, sum by (le,{KEY}) ({}))",
+                once("istio_request_duration_milliseconds_bucket")
+            )
+        };
+        let before = {
+            let d = m.read();
+            let p50 = answer(&d, &q("0.5"), now, now);
+            assert_eq!(d.cache().len(), 1);
+            let p99 = answer(&d, &q("0.99"), now, now);
+            assert_eq!(d.cache().len(), 1, "the second quantile reuses the buckets");
+            assert_eq!(p99, reference(&d, &q("0.99"), now, now));
+            assert_ne!(p50, p99);
+            p50
+        };
+        // A change after the latest scrape: nothing read changed, the entry holds.
+        let buckets = m
+            .read()
+            .select_ids(Some("istio_request_duration_milliseconds_bucket"), |_| true);
+        m.write_for_test(|d| {
+            for id in &buckets {
+                d.add(*id, now + 1, 1_000.0);
+            }
+        });
+        {
+            let d = m.read();
+            assert_eq!(d.cache().len(), 1);
+            assert_eq!(answer(&d, &q("0.5"), now, now), before);
+            assert_eq!(
+                answer(&d, &q("0.5"), now, now),
+                reference(&d, &q("0.5"), now, now)
+            );
+        }
+        // A sample at the latest scrape: the answer moves, as a fresh evaluation's does.
+        let inf = {
+            let d = m.read();
+            let (le, inf) = (d.sym("le"), d.sym("+Inf"));
+            d.select_ids(Some("istio_request_duration_milliseconds_bucket"), |l| {
+                l.iter().any(|(k, v)| Some(*k) == le && Some(*v) == inf)
+            })
+        };
+        assert!(!inf.is_empty());
+        m.write_for_test(|d| {
+            for id in &inf {
+                d.add(*id, now, 50.0);
+            }
+        });
+        let d = m.read();
+        assert_eq!(d.cache().len(), 0);
+        let after = answer(&d, &q("0.5"), now, now);
+        assert_ne!(after, before);
+        assert_eq!(after, reference(&d, &q("0.5"), now, now));
+        // Bounded: many evaluation times keep at most CAPACITY entries.
+        for back in 0..20 {
+            answer(&d, &q("0.5"), now - back * 100, now).unwrap();
+        }
+        assert_eq!(d.cache().len(), QueryCache::CAPACITY);
     }
 }
