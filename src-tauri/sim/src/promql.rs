@@ -53,7 +53,7 @@ pub enum QueryError {
     Execution(String),
 }
 
-fn unsupported(what: impl std::fmt::Display) -> QueryError {
+pub(crate) fn unsupported(what: impl std::fmt::Display) -> QueryError {
     QueryError::Unsupported(format!(
         "{what} is not supported by the simulated Prometheus; it evaluates {SUPPORTED}"
     ))
@@ -232,11 +232,11 @@ pub struct Evaluator<'a> {
     pub now_ms: i64,
 }
 
-fn dur_ms(d: &Duration) -> i64 {
+pub(crate) fn dur_ms(d: &Duration) -> i64 {
     d.as_millis() as i64
 }
 
-fn offset_ms(o: &Option<Offset>) -> i64 {
+pub(crate) fn offset_ms(o: &Option<Offset>) -> i64 {
     match o {
         None => 0,
         Some(Offset::Pos(d)) => dur_ms(d),
@@ -274,7 +274,12 @@ enum Matching {
 
 /// Prometheus's `extrapolatedRate`: the increase between the first and last samples,
 /// extrapolated to the range's ends when the samples come close to them.
-fn extrapolated(w: &Window, range_start: i64, range_end: i64, is_rate: bool) -> Option<f64> {
+pub(crate) fn extrapolated(
+    w: &Window,
+    range_start: i64,
+    range_end: i64,
+    is_rate: bool,
+) -> Option<f64> {
     if w.count < 2 {
         return None;
     }
@@ -305,7 +310,7 @@ fn extrapolated(w: &Window, range_start: i64, range_end: i64, is_rate: bool) -> 
     Some(result)
 }
 
-fn irate(w: &Window) -> Option<f64> {
+pub(crate) fn irate(w: &Window) -> Option<f64> {
     let (t0, v0) = w.before_last?;
     let (t1, v1) = w.last;
     let dt = (t1 - t0) as f64 / 1000.0;
@@ -374,7 +379,7 @@ pub fn bucket_quantile(q: f64, mut buckets: Vec<(f64, f64)>) -> f64 {
     start + (end - start) * (rank / count)
 }
 
-fn arith(op: token::TokenId, l: f64, r: f64) -> Option<f64> {
+pub(crate) fn arith(op: token::TokenId, l: f64, r: f64) -> Option<f64> {
     Some(match op {
         token::T_ADD => l + r,
         token::T_SUB => l - r,
@@ -387,7 +392,7 @@ fn arith(op: token::TokenId, l: f64, r: f64) -> Option<f64> {
     })
 }
 
-fn compare(op: token::TokenId, l: f64, r: f64) -> Option<bool> {
+pub(crate) fn compare(op: token::TokenId, l: f64, r: f64) -> Option<bool> {
     Some(match op {
         token::T_EQLC => l == r,
         token::T_NEQ => l != r,
@@ -436,34 +441,7 @@ impl Evaluator<'_> {
         end_ms: i64,
         step_ms: i64,
     ) -> Result<Vec<RangeSeries>, QueryError> {
-        use promql_parser::parser::value::ValueType;
-        match expr.value_type() {
-            ValueType::Vector | ValueType::Scalar => {}
-            other => {
-                return Err(QueryError::BadData(format!(
-                    "invalid expression type \"{}\" for range query, must be Scalar or instant Vector",
-                    match other {
-                        ValueType::Matrix => "range vector".to_string(),
-                        o => o.to_string(),
-                    }
-                )));
-            }
-        }
-        if end_ms < start_ms {
-            return Err(QueryError::BadData(
-                "invalid parameter \"end\": end timestamp must not be before start time".into(),
-            ));
-        }
-        if step_ms <= 0 {
-            return Err(QueryError::BadData(
-                "invalid parameter \"step\": zero or negative query resolution step widths are not accepted. Try a positive integer".into(),
-            ));
-        }
-        if (end_ms - start_ms) / step_ms > MAX_POINTS {
-            return Err(QueryError::BadData(
-                "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)".into(),
-            ));
-        }
+        check_range(expr, start_ms, end_ms, step_ms)?;
         let mut out: FxHashMap<LabelSet, Vec<(i64, f64)>> = FxHashMap::default();
         let mut t = start_ms;
         while t <= end_ms {
@@ -1103,6 +1081,45 @@ impl Evaluator<'_> {
     }
 }
 
+/// What Prometheus checks before a range query: an instant expression, `end` not before
+/// `start`, a positive step and at most 11,000 points per series.
+pub(crate) fn check_range(
+    expr: &Expr,
+    start_ms: i64,
+    end_ms: i64,
+    step_ms: i64,
+) -> Result<(), QueryError> {
+    use promql_parser::parser::value::ValueType;
+    match expr.value_type() {
+        ValueType::Vector | ValueType::Scalar => {}
+        other => {
+            return Err(QueryError::BadData(format!(
+                "invalid expression type \"{}\" for range query, must be Scalar or instant Vector",
+                match other {
+                    ValueType::Matrix => "range vector".to_string(),
+                    o => o.to_string(),
+                }
+            )));
+        }
+    }
+    if end_ms < start_ms {
+        return Err(QueryError::BadData(
+            "invalid parameter \"end\": end timestamp must not be before start time".into(),
+        ));
+    }
+    if step_ms <= 0 {
+        return Err(QueryError::BadData(
+            "invalid parameter \"step\": zero or negative query resolution step widths are not accepted. Try a positive integer".into(),
+        ));
+    }
+    if (end_ms - start_ms) / step_ms > MAX_POINTS {
+        return Err(QueryError::BadData(
+            "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)".into(),
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1550,14 +1567,16 @@ mod tests {
     /// The answer as (labels, value bits) in order, from either engine.
     type Answer = Result<Vec<(Labels, u64)>, String>;
 
+    /// A value's bits, every NaN the same (the engines may make different NaNs).
+    fn bits(v: f64) -> u64 {
+        if v.is_nan() {
+            f64::NAN.to_bits()
+        } else {
+            v.to_bits()
+        }
+    }
+
     fn answer(d: &Tsdb, q: &str, t_ms: i64, now_ms: i64) -> Answer {
-        let bits = |v: f64| {
-            if v.is_nan() {
-                f64::NAN.to_bits()
-            } else {
-                v.to_bits()
-            }
-        };
         let e = parse(q).map_err(|e| e.to_string())?;
         match (Evaluator { db: d, now_ms }).instant(&e, t_ms) {
             Ok(QueryValue::Vector(v)) => Ok(v
@@ -1572,13 +1591,6 @@ mod tests {
 
     fn reference(d: &Tsdb, q: &str, t_ms: i64, now_ms: i64) -> Answer {
         use crate::promql_reference as old;
-        let bits = |v: f64| {
-            if v.is_nan() {
-                f64::NAN.to_bits()
-            } else {
-                v.to_bits()
-            }
-        };
         let e = parse(q).map_err(|e| e.to_string())?;
         match (old::Evaluator { db: d, now_ms }).instant(&e, t_ms) {
             Ok(old::QueryValue::Vector(v)) => Ok(v

@@ -1,28 +1,26 @@
 //! The query engine as it was before it worked on interned labels: strings compared,
 //! hashed and cloned for every sample. Kept for tests only, as the plain evaluation the
-//! interned one must agree with, answer for answer (see `promql::tests`).
+//! interned one must agree with, answer for answer (see `promql::tests`). The arithmetic
+//! that did not change (rate's extrapolation, the bucket quantile, operators) is the
+//! engine's own, so the comparison is about selecting, grouping and matching series.
 // Kept whole as it was, though the tests call only part of it.
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::time::Duration;
 
 use promql_parser::label::Matcher;
 use promql_parser::parser::token;
 use promql_parser::parser::{
-    AggregateExpr, BinaryExpr, Call, Expr, LabelModifier, MatrixSelector, Offset,
-    VectorMatchCardinality, VectorSelector,
+    AggregateExpr, BinaryExpr, Call, Expr, LabelModifier, MatrixSelector, VectorMatchCardinality,
+    VectorSelector,
 };
 
-use crate::metrics::{Labels, METRIC_NAME, Tsdb, Window};
-use crate::promql::{LOOKBACK_MS, MAX_POINTS, QueryError, SUPPORTED};
-
-fn unsupported(what: impl std::fmt::Display) -> QueryError {
-    QueryError::Unsupported(format!(
-        "{what} is not supported by the simulated Prometheus; it evaluates {SUPPORTED}"
-    ))
-}
+use crate::metrics::{Labels, METRIC_NAME, Tsdb};
+use crate::promql::{
+    LOOKBACK_MS, QueryError, arith, bucket_quantile, check_range, compare, dur_ms, extrapolated,
+    irate, offset_ms, unsupported,
+};
 
 /// A sample of an instant vector. Labels are shared with the series they come from until an
 /// operation changes them.
@@ -55,18 +53,6 @@ pub struct Evaluator<'a> {
     pub now_ms: i64,
 }
 
-fn dur_ms(d: &Duration) -> i64 {
-    d.as_millis() as i64
-}
-
-fn offset_ms(o: &Option<Offset>) -> i64 {
-    match o {
-        None => 0,
-        Some(Offset::Pos(d)) => dur_ms(d),
-        Some(Offset::Neg(d)) => -dur_ms(d),
-    }
-}
-
 fn matches(vs: &VectorSelector, labels: &Labels) -> bool {
     let get = |m: &Matcher| labels.get(&m.name).map(String::as_str).unwrap_or("");
     let all = |ms: &[Matcher]| ms.iter().all(|m| m.is_match(get(m)));
@@ -85,133 +71,6 @@ fn drop_name(mut l: Arc<Labels>) -> Arc<Labels> {
         Arc::make_mut(&mut l).remove(METRIC_NAME);
     }
     l
-}
-
-/// Prometheus's `extrapolatedRate`: the increase between the first and last samples,
-/// extrapolated to the range's ends when the samples come close to them.
-fn extrapolated(w: &Window, range_start: i64, range_end: i64, is_rate: bool) -> Option<f64> {
-    if w.count < 2 {
-        return None;
-    }
-    let mut result = w.last.1 - w.first.1 + w.resets;
-    let sampled = (w.last.0 - w.first.0) as f64 / 1000.0;
-    let avg_between = sampled / (w.count - 1) as f64;
-    let threshold = avg_between * 1.1;
-    let mut to_start = (w.first.0 - range_start) as f64 / 1000.0;
-    let mut to_end = (range_end - w.last.0) as f64 / 1000.0;
-    if to_start >= threshold {
-        to_start = avg_between / 2.0;
-    }
-    if result > 0.0 && w.first.1 >= 0.0 {
-        // A counter cannot have been below zero: do not extrapolate past its zero point.
-        let to_zero = sampled * (w.first.1 / result);
-        if to_zero < to_start {
-            to_start = to_zero;
-        }
-    }
-    if to_end >= threshold {
-        to_end = avg_between / 2.0;
-    }
-    let factor = (sampled + to_start + to_end) / sampled;
-    result *= factor;
-    if is_rate {
-        result /= (range_end - range_start) as f64 / 1000.0;
-    }
-    Some(result)
-}
-
-fn irate(w: &Window) -> Option<f64> {
-    let (t0, v0) = w.before_last?;
-    let (t1, v1) = w.last;
-    let dt = (t1 - t0) as f64 / 1000.0;
-    if dt <= 0.0 {
-        return None;
-    }
-    let delta = if v1 < v0 { v1 } else { v1 - v0 };
-    Some(delta / dt)
-}
-
-/// Prometheus's `BucketQuantile` over (upper bound, cumulative count) pairs.
-pub fn bucket_quantile(q: f64, mut buckets: Vec<(f64, f64)>) -> f64 {
-    if q.is_nan() {
-        return f64::NAN;
-    }
-    if q < 0.0 {
-        return f64::NEG_INFINITY;
-    }
-    if q > 1.0 {
-        return f64::INFINITY;
-    }
-    buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
-    if !buckets.last().is_some_and(|b| b.0 == f64::INFINITY) {
-        return f64::NAN;
-    }
-    // Same bound twice (from series that differ only in label spelling): add them up.
-    let mut merged: Vec<(f64, f64)> = vec![];
-    for (le, c) in buckets {
-        match merged.last_mut() {
-            Some(last) if last.0 == le => last.1 += c,
-            _ => merged.push((le, c)),
-        }
-    }
-    // Counts from separate scrapes can be slightly out of order; force them monotonic.
-    let mut max = f64::NEG_INFINITY;
-    for b in &mut merged {
-        if b.1 < max {
-            b.1 = max;
-        } else {
-            max = b.1;
-        }
-    }
-    if merged.len() < 2 {
-        return f64::NAN;
-    }
-    let observations = merged[merged.len() - 1].1;
-    if observations == 0.0 || observations.is_nan() {
-        return f64::NAN;
-    }
-    let mut rank = q * observations;
-    let b = merged[..merged.len() - 1].partition_point(|x| x.1 < rank);
-    if b == merged.len() - 1 {
-        return merged[merged.len() - 2].0;
-    }
-    if b == 0 && merged[0].0 <= 0.0 {
-        return merged[0].0;
-    }
-    let mut start = 0.0;
-    let end = merged[b].0;
-    let mut count = merged[b].1;
-    if b > 0 {
-        start = merged[b - 1].0;
-        count -= merged[b - 1].1;
-        rank -= merged[b - 1].1;
-    }
-    start + (end - start) * (rank / count)
-}
-
-fn arith(op: token::TokenId, l: f64, r: f64) -> Option<f64> {
-    Some(match op {
-        token::T_ADD => l + r,
-        token::T_SUB => l - r,
-        token::T_MUL => l * r,
-        token::T_DIV => l / r,
-        token::T_MOD => l % r,
-        token::T_POW => l.powf(r),
-        token::T_ATAN2 => l.atan2(r),
-        _ => return None,
-    })
-}
-
-fn compare(op: token::TokenId, l: f64, r: f64) -> Option<bool> {
-    Some(match op {
-        token::T_EQLC => l == r,
-        token::T_NEQ => l != r,
-        token::T_GTR => l > r,
-        token::T_LSS => l < r,
-        token::T_GTE => l >= r,
-        token::T_LTE => l <= r,
-        _ => return None,
-    })
 }
 
 /// What two sides are matched on, borrowed from the labels: the values of the `on` labels
@@ -288,34 +147,7 @@ impl Evaluator<'_> {
         end_ms: i64,
         step_ms: i64,
     ) -> Result<Vec<RangeSeries>, QueryError> {
-        use promql_parser::parser::value::ValueType;
-        match expr.value_type() {
-            ValueType::Vector | ValueType::Scalar => {}
-            other => {
-                return Err(QueryError::BadData(format!(
-                    "invalid expression type \"{}\" for range query, must be Scalar or instant Vector",
-                    match other {
-                        ValueType::Matrix => "range vector".to_string(),
-                        o => o.to_string(),
-                    }
-                )));
-            }
-        }
-        if end_ms < start_ms {
-            return Err(QueryError::BadData(
-                "invalid parameter \"end\": end timestamp must not be before start time".into(),
-            ));
-        }
-        if step_ms <= 0 {
-            return Err(QueryError::BadData(
-                "invalid parameter \"step\": zero or negative query resolution step widths are not accepted. Try a positive integer".into(),
-            ));
-        }
-        if (end_ms - start_ms) / step_ms > MAX_POINTS {
-            return Err(QueryError::BadData(
-                "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)".into(),
-            ));
-        }
+        check_range(expr, start_ms, end_ms, step_ms)?;
         let mut out: BTreeMap<Arc<Labels>, Vec<(i64, f64)>> = BTreeMap::new();
         let mut t = start_ms;
         while t <= end_ms {
