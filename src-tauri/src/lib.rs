@@ -25,6 +25,9 @@ pub struct AppState {
 pub fn main_entry() -> ExitCode {
     cli::attach_parent_console();
     let args = cli::Cli::parse();
+    if args.command.is_none() {
+        paint_webview_on_cpu();
+    }
     let dirs = AppDirs::from_env();
     let target = ClusterTarget::resolve(&dirs, args.kubeconfig.as_deref(), args.context.as_deref());
     let headless = args.command.is_some();
@@ -96,4 +99,24 @@ fn run_window(state: AppState) {
         ])
         .run(tauri::generate_context!())
         .expect("the Tauri runtime failed to start");
+}
+
+/// WebKitGTK's variable for how the page is painted; `0` (or any value the user sets) is left
+/// alone.
+const CPU_PAINTING_ENV: &str = "WEBKIT_SKIA_ENABLE_CPU_RENDERING";
+
+/// WebKitGTK (2.46 and later, Linux) paints the page with OpenGL by default. This UI is flat
+/// 2D (text, boxes, the graph's canvas), and on the many machines without a GPU (classroom
+/// laptops, virtual machines, Xvfb) that OpenGL is Mesa's software renderer, whose textures
+/// and caches held about 45 MB of the web process's memory for the Setup screen (README,
+/// "Start-up and memory of the release app"). Painting with the CPU looks the same and
+/// keeps WebKit's compositing, which WebDriver's screenshots and clicks rely on (turning
+/// compositing off instead saved more but left them hanging on an idle page). WebKit reads the variable once per process, before the window opens,
+/// and its web process inherits it: it has no API for this.
+fn paint_webview_on_cpu() {
+    if cfg!(target_os = "linux") && std::env::var_os(CPU_PAINTING_ENV).is_none() {
+        // SAFETY: called first thing in `main_entry`, before logging or any runtime starts a
+        // thread, so nothing reads the environment concurrently.
+        unsafe { std::env::set_var(CPU_PAINTING_ENV, "1") };
+    }
 }
