@@ -1,10 +1,12 @@
 //! The Prometheus addon's HTTP API through the API server's service proxy, and its answers
 //! parsed into typed values.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Deserialize;
+use serde::de::IgnoredAny;
 
 use super::{TelemetryError, TimeRange};
 
@@ -113,36 +115,58 @@ impl PromData {
     }
 }
 
+/// A string of an answer: borrowed from its text unless JSON escapes had to be undone.
+#[derive(Deserialize)]
+#[serde(transparent)]
+pub(super) struct Text<'a>(#[serde(borrow)] pub(super) Cow<'a, str>);
+
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct Envelope {
-    status: String,
-    data: Option<RawData>,
-    error_type: Option<String>,
-    error: Option<String>,
+struct Envelope<'a, D> {
+    #[serde(borrow)]
+    status: Text<'a>,
+    data: Option<D>,
+    #[serde(borrow)]
+    error_type: Option<Text<'a>>,
+    #[serde(borrow)]
+    error: Option<Text<'a>>,
 }
 
 #[derive(Deserialize)]
 #[serde(tag = "resultType", content = "result", rename_all = "lowercase")]
-enum RawData {
-    Vector(Vec<RawSample>),
-    Matrix(Vec<RawSeries>),
-    Scalar((f64, String)),
+enum RawData<'a> {
+    #[serde(borrow)]
+    Vector(Vec<RawSample<'a, BTreeMap<String, String>>>),
+    #[serde(borrow)]
+    Matrix(Vec<RawSeries<'a>>),
+    #[serde(borrow)]
+    Scalar((f64, Text<'a>)),
     String((f64, String)),
 }
 
+/// An answer read for its vector alone; the other kinds are only named in the error.
 #[derive(Deserialize)]
-struct RawSample {
-    metric: BTreeMap<String, String>,
-    /// Absent for native histogram samples (`histogram`), which Istio's metrics are not.
-    value: Option<(f64, String)>,
+#[serde(tag = "resultType", content = "result", rename_all = "lowercase")]
+enum VectorData<S> {
+    Vector(Vec<S>),
+    Matrix(IgnoredAny),
+    Scalar(IgnoredAny),
+    String(IgnoredAny),
 }
 
 #[derive(Deserialize)]
-struct RawSeries {
+struct RawSample<'a, L> {
+    metric: L,
+    /// Absent for native histogram samples (`histogram`), which Istio's metrics are not.
+    #[serde(borrow)]
+    value: Option<(f64, Text<'a>)>,
+}
+
+#[derive(Deserialize)]
+struct RawSeries<'a> {
     metric: BTreeMap<String, String>,
-    #[serde(default)]
-    values: Vec<(f64, String)>,
+    #[serde(borrow, default)]
+    values: Vec<(f64, Text<'a>)>,
 }
 
 /// Prometheus writes sample values as strings, with `NaN`, `+Inf` and `-Inf`.
@@ -159,32 +183,45 @@ fn value(s: &str) -> Result<f64, TelemetryError> {
     }
 }
 
-/// Parses a body of Prometheus's query API (success or error shape).
-pub fn parse_response(body: &str) -> Result<PromData, TelemetryError> {
-    let env: Envelope = serde_json::from_str(body).map_err(|e| {
+/// The data of a body of Prometheus's query API, or its error shape as an error.
+fn open<'a, D: Deserialize<'a>>(body: &'a str) -> Result<D, TelemetryError> {
+    let env: Envelope<'a, D> = serde_json::from_str(body).map_err(|e| {
         let start: String = body.chars().take(120).collect();
         TelemetryError::BadResponse(format!("not Prometheus's JSON ({e}): {start}"))
     })?;
-    if env.status != "success" {
+    if env.status.0 != "success" {
         return Err(TelemetryError::Refused {
-            error_type: PromErrorType::parse(env.error_type.as_deref().unwrap_or("")),
-            message: env.error.unwrap_or_default(),
+            error_type: PromErrorType::parse(env.error_type.as_ref().map_or("", |t| &t.0)),
+            message: env.error.map(|t| t.0.into_owned()).unwrap_or_default(),
         });
     }
-    let data = env
-        .data
-        .ok_or_else(|| TelemetryError::BadResponse("a success without data".into()))?;
-    Ok(match data {
+    env.data
+        .ok_or_else(|| TelemetryError::BadResponse("a success without data".into()))
+}
+
+fn samples<L>(raw: Vec<RawSample<'_, L>>) -> Result<Vec<Sample<L>>, TelemetryError> {
+    raw.into_iter()
+        .filter_map(|s| s.value.map(|(_, v)| (s.metric, v)))
+        .map(|(labels, v)| {
+            Ok(Sample {
+                labels,
+                value: value(&v.0)?,
+            })
+        })
+        .collect()
+}
+
+/// Parses a body of Prometheus's query API (success or error shape).
+pub fn parse_response(body: &str) -> Result<PromData, TelemetryError> {
+    Ok(match open::<RawData<'_>>(body)? {
         RawData::Vector(v) => PromData::Vector(
-            v.into_iter()
-                .filter_map(|s| s.value.map(|(_, v)| (s.metric, v)))
-                .map(|(labels, v)| {
-                    Ok(PromSample {
-                        labels,
-                        value: value(&v)?,
-                    })
+            samples(v)?
+                .into_iter()
+                .map(|s| PromSample {
+                    labels: s.labels,
+                    value: s.value,
                 })
-                .collect::<Result<_, TelemetryError>>()?,
+                .collect(),
         ),
         RawData::Matrix(m) => PromData::Matrix(
             m.into_iter()
@@ -194,15 +231,41 @@ pub fn parse_response(body: &str) -> Result<PromData, TelemetryError> {
                         points: s
                             .values
                             .iter()
-                            .map(|(t, v)| Ok((*t, value(v)?)))
+                            .map(|(t, v)| Ok((*t, value(&v.0)?)))
                             .collect::<Result<_, TelemetryError>>()?,
                     })
                 })
                 .collect::<Result<_, TelemetryError>>()?,
         ),
-        RawData::Scalar((_, v)) => PromData::Scalar(value(&v)?),
+        RawData::Scalar((_, v)) => PromData::Scalar(value(&v.0)?),
         RawData::String((_, s)) => PromData::String(s),
     })
+}
+
+/// A sample of an instant vector with its labels read as `L` (for the refresh, the labels
+/// it needs, borrowed from the answer).
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Sample<L> {
+    pub labels: L,
+    /// NaN and the infinities come through as such.
+    pub value: f64,
+}
+
+/// Parses a body of Prometheus's query API that must be an instant vector, reading each
+/// sample's labels as `L`: [`parse_response`] and [`PromData::into_vector`] in one, with
+/// the same errors, without a map of owned strings per sample.
+pub(super) fn parse_vector<'a, L: Deserialize<'a>>(
+    body: &'a str,
+) -> Result<Vec<Sample<L>>, TelemetryError> {
+    let kind = match open::<VectorData<RawSample<'a, L>>>(body)? {
+        VectorData::Vector(v) => return samples(v),
+        VectorData::Matrix(_) => "a matrix",
+        VectorData::Scalar(_) => "a scalar",
+        VectorData::String(_) => "a string",
+    };
+    Err(TelemetryError::BadResponse(format!(
+        "expected a vector, got {kind}"
+    )))
 }
 
 /// Unix seconds with milliseconds, as Prometheus's time parameters take them.
