@@ -325,6 +325,22 @@ mod tests {
             }
         );
         assert_eq!(snap.services[0].versions[0].version, "v2");
+
+        // With sorted keys, as `serde_json::json!` writes them (the simulated Prometheus):
+        // `result` before `resultType`, `data` before `status`.
+        let sorted = answers.map(|a| {
+            let (head, rest) = a.split_once(r#""result":"#).unwrap();
+            let result = rest.strip_suffix("}}").unwrap();
+            assert!(head.starts_with(r#"{"status":"success","data":{"resultType":"vector","#));
+            format!(r#"{{"data":{{"result":{result},"resultType":"vector"}},"status":"success"}}"#)
+        });
+        let again = traffic_from_answers(
+            at,
+            Duration::from_secs(30),
+            [0, 1, 2, 3, 4].map(|i| sorted[i].as_str()),
+        )
+        .unwrap();
+        assert_eq!(again, snap);
     }
 
     #[test]
@@ -345,6 +361,14 @@ mod tests {
             r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"a":2},"value":[1,"1"]}]}}"#,
             r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"a":"b"},"histogram":[1,{}]},{"metric":{},"value":[1,"1"]}]}}"#,
             "<html>Bad Gateway</html>",
+            r#"{"status":"success","data":{"resultType":"vector"}}"#,
+            r#"{"status":"success","data":{"resultType":"histograms","result":[]}}"#,
+            // Keys in another order than Prometheus's.
+            r#"{"data":{"result":[{"metric":{"a":"b"},"values":[[1,"1"]]}],"resultType":"matrix"},"status":"success"}"#,
+            r#"{"data":{"result":[1,"2"],"resultType":"scalar"},"status":"success"}"#,
+            r#"{"data":{"result":[{"value":[1,"1"],"metric":{"a":"b"}},{"metric":{},"value":[1,"NaN"]}],"resultType":"vector"},"status":"success"}"#,
+            r#"{"data":{"result":[{"metric":{"a":3},"value":[1,"1"]}],"resultType":"vector"},"status":"success"}"#,
+            r#"{"error":"bad","errorType":"bad_data","status":"error"}"#,
         ] {
             let fast = prometheus::parse_vector::<EdgeLabels<'_>>(body).map(|v| v.len());
             let maps = parse_response(body)

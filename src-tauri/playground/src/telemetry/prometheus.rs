@@ -3,10 +3,13 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::fmt;
+use std::marker::PhantomData;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Deserialize;
-use serde::de::IgnoredAny;
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde_json::value::RawValue;
 
 use super::{TelemetryError, TimeRange};
 
@@ -144,14 +147,70 @@ enum RawData<'a> {
     String((f64, String)),
 }
 
-/// An answer read for its vector alone; the other kinds are only named in the error.
-#[derive(Deserialize)]
-#[serde(tag = "resultType", content = "result", rename_all = "lowercase")]
+/// The `data` of an answer read for its vector alone; the other kinds are only named.
 enum VectorData<S> {
     Vector(Vec<S>),
-    Matrix(IgnoredAny),
-    Scalar(IgnoredAny),
-    String(IgnoredAny),
+    Other(&'static str),
+}
+
+const RESULT_TYPES: [&str; 4] = ["vector", "matrix", "scalar", "string"];
+
+impl<'de, S: Deserialize<'de>> Deserialize<'de> for VectorData<S> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Data<S>(PhantomData<S>);
+
+        impl<'de, S: Deserialize<'de>> Visitor<'de> for Data<S> {
+            type Value = VectorData<S>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("Prometheus's data object")
+            }
+
+            // Not serde's adjacently tagged enum: Prometheus writes `resultType` first, but
+            // an answer written with sorted keys (`serde_json::json!`, as the simulated
+            // Prometheus does) has `result` first, which serde would buffer as a tree of
+            // owned values, several times the cost of the parse. Such a result is kept as
+            // its raw text until its type is known.
+            fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
+                let mut kind: Option<Text<'de>> = None;
+                let mut early: Option<&'de RawValue> = None;
+                let mut samples: Option<Vec<S>> = None;
+                while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
+                    match &*key {
+                        "resultType" => kind = Some(map.next_value()?),
+                        "result" => match kind.as_ref().map(|k| &*k.0) {
+                            Some("vector") => samples = Some(map.next_value()?),
+                            Some(_) => {
+                                map.next_value::<IgnoredAny>()?;
+                            }
+                            None => early = Some(map.next_value()?),
+                        },
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                let kind = kind.ok_or_else(|| de::Error::missing_field("resultType"))?;
+                match &*kind.0 {
+                    "vector" => {}
+                    "matrix" => return Ok(VectorData::Other("a matrix")),
+                    "scalar" => return Ok(VectorData::Other("a scalar")),
+                    "string" => return Ok(VectorData::Other("a string")),
+                    other => return Err(de::Error::unknown_variant(other, &RESULT_TYPES)),
+                }
+                let samples = match (samples, early) {
+                    (Some(samples), _) => samples,
+                    (None, Some(raw)) => {
+                        serde_json::from_str(raw.get()).map_err(de::Error::custom)?
+                    }
+                    (None, None) => return Err(de::Error::missing_field("result")),
+                };
+                Ok(VectorData::Vector(samples))
+            }
+        }
+
+        deserializer.deserialize_map(Data(PhantomData))
+    }
 }
 
 #[derive(Deserialize)]
@@ -257,15 +316,12 @@ pub(super) struct Sample<L> {
 pub(super) fn parse_vector<'a, L: Deserialize<'a>>(
     body: &'a str,
 ) -> Result<Vec<Sample<L>>, TelemetryError> {
-    let kind = match open::<VectorData<RawSample<'a, L>>>(body)? {
-        VectorData::Vector(v) => return samples(v),
-        VectorData::Matrix(_) => "a matrix",
-        VectorData::Scalar(_) => "a scalar",
-        VectorData::String(_) => "a string",
-    };
-    Err(TelemetryError::BadResponse(format!(
-        "expected a vector, got {kind}"
-    )))
+    match open::<VectorData<RawSample<'a, L>>>(body)? {
+        VectorData::Vector(v) => samples(v),
+        VectorData::Other(kind) => Err(TelemetryError::BadResponse(format!(
+            "expected a vector, got {kind}"
+        ))),
+    }
 }
 
 /// Unix seconds with milliseconds, as Prometheus's time parameters take them.
