@@ -167,10 +167,10 @@ impl<'de, S: Deserialize<'de>> Deserialize<'de> for VectorData<S> {
             }
 
             // Not serde's adjacently tagged enum: Prometheus writes `resultType` first, but
-            // an answer written with sorted keys (`serde_json::json!`, as the simulated
-            // Prometheus does) has `result` first, which serde would buffer as a tree of
-            // owned values, several times the cost of the parse. Such a result is kept as
-            // its raw text until its type is known.
+            // an answer written with sorted keys (`serde_json::json!` without its
+            // `preserve_order` feature, as the simulated Prometheus) has `result` first,
+            // which serde would buffer as a tree of owned values, several times the cost of
+            // the parse. Such a result is kept as its raw text until its type is known.
             fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
                 let mut kind: Option<Text<'de>> = None;
                 let mut early: Option<&'de RawValue> = None;
