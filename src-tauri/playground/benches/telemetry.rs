@@ -5,7 +5,8 @@
 //! service of its namespace through a 90/10 split, a few errors, one unrouted call per
 //! namespace); what the simulated Prometheus costs to produce them is measured by
 //! `tests/tests/telemetry_bench.rs`. The last line is the figure the README quotes. Run:
-//! `cargo bench -p playground --bench telemetry`.
+//! `cargo bench -p playground --bench telemetry`. With `TELEMETRY_BENCH_EVENT=<file>` it
+//! also writes the last event's JSON there, to compare the output of two builds.
 
 #[path = "common/big_mesh.rs"]
 mod big_mesh;
@@ -215,9 +216,13 @@ fn main() {
         merge.push(t2 - t1);
         serialize.push(t3 - t2);
         whole.push(t3 - t0);
-        last = Some((event, json.len()));
+        last = Some((event, json));
     }
-    let (event, json_bytes) = last.unwrap();
+    let (event, json) = last.unwrap();
+    let json_bytes = json.len();
+    if let Some(path) = std::env::var_os("TELEMETRY_BENCH_EVENT") {
+        std::fs::write(path, &json).expect("writes the event");
+    }
     let MeshEvent::Traffic {
         traffic: TrafficState::Live { overlay },
     } = event

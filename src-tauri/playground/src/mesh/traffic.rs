@@ -2,7 +2,7 @@
 //! Istio's workloads and service hosts) merged with the mesh model's node ids, so the UI and
 //! the CLI draw it on the nodes the configuration already shows.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
@@ -160,18 +160,23 @@ fn share(part: f64, whole: f64) -> f64 {
     }
 }
 
-/// Response rates summed by code and flags, most frequent first.
+/// Response rates summed by code and flags, most frequent first; the flags borrowed from
+/// the reading until the end.
 #[derive(Default)]
-struct Responses(BTreeMap<(u16, Vec<String>), (f64, bool)>);
+struct Responses<'s>(Vec<(u16, &'s [String], f64, bool)>);
 
-impl Responses {
-    fn add(&mut self, rates: &[ResponseRate]) {
+impl<'s> Responses<'s> {
+    fn add(&mut self, rates: &'s [ResponseRate]) {
         for r in rates {
-            let e = self
+            // A link or node sees a handful of (code, flags): a scan beats a map.
+            match self
                 .0
-                .entry((r.code, r.flags.clone()))
-                .or_insert((0.0, r.error));
-            e.0 += r.per_second;
+                .iter_mut()
+                .find(|(code, flags, ..)| *code == r.code && *flags == r.flags.as_slice())
+            {
+                Some(e) => e.2 += r.per_second,
+                None => self.0.push((r.code, &r.flags, r.per_second, r.error)),
+            }
         }
     }
 
@@ -179,9 +184,9 @@ impl Responses {
         let mut out: Vec<ResponseRate> = self
             .0
             .into_iter()
-            .map(|((code, flags), (per_second, error))| ResponseRate {
+            .map(|(code, flags, per_second, error)| ResponseRate {
                 code,
-                flags,
+                flags: flags.to_vec(),
                 per_second,
                 error,
             })
@@ -198,19 +203,19 @@ impl Responses {
 
 /// Traffic from several telemetry edges that land on one link or node.
 #[derive(Default)]
-struct Sum {
+struct Sum<'s> {
     rate: f64,
     errors: f64,
-    responses: Responses,
+    responses: Responses<'s>,
     /// Percentiles cannot be added up; those of the busiest edge stand for all (exact in the
     /// usual case of one edge per link).
-    latency: Option<(f64, LatencyPercentiles)>,
+    latency: Option<(f64, &'s LatencyPercentiles)>,
     mtls: f64,
     mtls_known: f64,
 }
 
-impl Sum {
-    fn add(&mut self, e: &TrafficEdge) {
+impl<'s> Sum<'s> {
+    fn add(&mut self, e: &'s TrafficEdge) {
         self.rate += e.requests_per_second;
         self.errors += e.requests_per_second * e.error_share;
         self.responses.add(&e.responses);
@@ -219,7 +224,7 @@ impl Sum {
             .as_ref()
             .is_none_or(|(r, _)| e.requests_per_second > *r)
         {
-            self.latency = Some((e.requests_per_second, e.latency.clone()));
+            self.latency = Some((e.requests_per_second, &e.latency));
         }
         if let Some(m) = e.mtls_share {
             self.mtls += m * e.requests_per_second;
@@ -228,102 +233,125 @@ impl Sum {
     }
 
     fn latency(&self) -> LatencyPercentiles {
-        self.latency.clone().map(|(_, l)| l).unwrap_or_default()
+        self.latency.map(|(_, l)| l.clone()).unwrap_or_default()
     }
 }
 
 #[derive(Default)]
-struct NodeSum {
-    inbound: Sum,
+struct NodeSum<'s> {
+    inbound: Sum<'s>,
     out_rate: f64,
     out_errors: f64,
 }
+
+/// Where a telemetry edge is drawn: its link's id and the graph nodes at its ends.
+struct Ends {
+    link: String,
+    source: Option<String>,
+    target: String,
+    service: Option<String>,
+}
+
+fn ends(graph: &MeshGraph, e: &TrafficEdge) -> Ends {
+    let source = e.source.as_ref().map(|p| peer_node(graph, p));
+    let service = service_node(graph, &e.service);
+    let target = match (&e.destination, &service, &e.service.namespace) {
+        (Some(d), _, _) => peer_node(graph, d),
+        (None, Some(svc), _) => svc.clone(),
+        (None, None, Some(ns)) => svc_id(ns, &e.service.name),
+        (None, None, None) => host_id(&e.service.host),
+    };
+    Ends {
+        link: format!(
+            "traffic:{}->{target}",
+            source.as_deref().unwrap_or("outside")
+        ),
+        source,
+        target,
+        service,
+    }
+}
+
+/// Answered requests of one service node: (answering workload node, rate, its version), in
+/// the order the edges came.
+type Answered<'s> = HashMap<&'s str, Vec<(&'s str, f64, &'s str)>>;
 
 /// Lays a telemetry reading onto the graph: one link per (calling node, answering node),
 /// the observed share of every route destination that is a subset, and each node's
 /// traffic in and out. Pure; the graph is the model's as of the reading.
 pub fn overlay(graph: &MeshGraph, snapshot: &TrafficSnapshot) -> TrafficOverlay {
-    struct Link {
-        source: Option<String>,
-        target: String,
-        service: Option<String>,
-        sum: Sum,
+    // Each edge's node ids are made once; the sums below borrow them and the reading, and
+    // the output copies each id once.
+    let ends: Vec<Ends> = snapshot.edges.iter().map(|e| ends(graph, e)).collect();
+    struct Link<'s> {
+        ends: &'s Ends,
+        sum: Sum<'s>,
     }
-    let mut links: BTreeMap<String, Link> = BTreeMap::new();
-    let mut nodes: BTreeMap<String, NodeSum> = BTreeMap::new();
-    // Answered requests per service node, by answering workload node.
-    let mut answered: HashMap<String, HashMap<String, (f64, String)>> = HashMap::new();
-    for e in &snapshot.edges {
-        let source = e.source.as_ref().map(|p| peer_node(graph, p));
-        let service = service_node(graph, &e.service);
-        let target = match (&e.destination, &service, &e.service.namespace) {
-            (Some(d), _, _) => peer_node(graph, d),
-            (None, Some(svc), _) => svc.clone(),
-            (None, None, Some(ns)) => svc_id(ns, &e.service.name),
-            (None, None, None) => host_id(&e.service.host),
-        };
-        let id = format!(
-            "traffic:{}->{target}",
-            source.as_deref().unwrap_or("outside")
-        );
-        let link = links.entry(id).or_insert_with(|| Link {
-            source: source.clone(),
-            target: target.clone(),
-            service: service.clone(),
+    let mut links: HashMap<&str, Link<'_>> = HashMap::new();
+    let mut nodes: HashMap<&str, NodeSum<'_>> = HashMap::new();
+    let mut answered: Answered<'_> = HashMap::new();
+    for (e, ends) in snapshot.edges.iter().zip(&ends) {
+        let link = links.entry(&ends.link).or_insert_with(|| Link {
+            ends,
             sum: Sum::default(),
         });
         link.sum.add(e);
         let errors = e.requests_per_second * e.error_share;
-        if let Some(s) = &source {
-            let n = nodes.entry(s.clone()).or_default();
+        if let Some(s) = &ends.source {
+            let n = nodes.entry(s).or_default();
             n.out_rate += e.requests_per_second;
             n.out_errors += errors;
         }
-        nodes.entry(target.clone()).or_default().inbound.add(e);
-        if let Some(svc) = &service {
-            if *svc != target {
-                nodes.entry(svc.clone()).or_default().inbound.add(e);
+        let target = ends.target.as_str();
+        nodes.entry(target).or_default().inbound.add(e);
+        if let Some(svc) = &ends.service {
+            if svc != target {
+                nodes.entry(svc).or_default().inbound.add(e);
             }
             if let Some(d) = &e.destination {
-                let by_workload = answered.entry(svc.clone()).or_default();
-                let w = by_workload
-                    .entry(target.clone())
-                    .or_insert((0.0, d.version.clone()));
-                w.0 += e.requests_per_second;
+                let by_workload = answered.entry(svc).or_default();
+                match by_workload.iter_mut().find(|w| w.0 == target) {
+                    Some(w) => w.1 += e.requests_per_second,
+                    None => by_workload.push((target, e.requests_per_second, &d.version)),
+                }
             }
         }
     }
     let splits = splits(graph, &answered);
+    let mut links: Vec<TrafficLink> = links
+        .into_iter()
+        .map(|(id, l)| TrafficLink {
+            id: id.to_string(),
+            source: l.ends.source.clone(),
+            target: l.ends.target.clone(),
+            service: l.ends.service.clone(),
+            requests_per_second: l.sum.rate,
+            error_share: share(l.sum.errors, l.sum.rate),
+            latency: l.sum.latency(),
+            mtls_share: (l.sum.mtls_known > 0.0).then(|| l.sum.mtls / l.sum.mtls_known),
+            responses: l.sum.responses.into_sorted(),
+        })
+        .collect();
+    links.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut nodes: Vec<NodeTraffic> = nodes
+        .into_iter()
+        .map(|(node, n)| NodeTraffic {
+            node: node.to_string(),
+            inbound_per_second: n.inbound.rate,
+            inbound_error_share: share(n.inbound.errors, n.inbound.rate),
+            outbound_per_second: n.out_rate,
+            outbound_error_share: share(n.out_errors, n.out_rate),
+            inbound_latency: n.inbound.latency(),
+            inbound_responses: n.inbound.responses.into_sorted(),
+        })
+        .collect();
+    nodes.sort_by(|a, b| a.node.cmp(&b.node));
     TrafficOverlay {
         at_ms: snapshot.at_ms,
         window_secs: snapshot.window_secs,
-        links: links
-            .into_iter()
-            .map(|(id, l)| TrafficLink {
-                id,
-                source: l.source,
-                target: l.target,
-                service: l.service,
-                requests_per_second: l.sum.rate,
-                error_share: share(l.sum.errors, l.sum.rate),
-                latency: l.sum.latency(),
-                mtls_share: (l.sum.mtls_known > 0.0).then(|| l.sum.mtls / l.sum.mtls_known),
-                responses: l.sum.responses.into_sorted(),
-            })
-            .collect(),
+        links,
         splits,
-        nodes: nodes
-            .into_iter()
-            .map(|(node, n)| NodeTraffic {
-                node,
-                inbound_per_second: n.inbound.rate,
-                inbound_error_share: share(n.inbound.errors, n.inbound.rate),
-                outbound_per_second: n.out_rate,
-                outbound_error_share: share(n.out_errors, n.out_rate),
-                inbound_latency: n.inbound.latency(),
-                inbound_responses: n.inbound.responses.into_sorted(),
-            })
-            .collect(),
+        nodes,
     }
 }
 
@@ -331,10 +359,7 @@ pub fn overlay(graph: &MeshGraph, snapshot: &TrafficSnapshot) -> TrafficOverlay 
 /// the subset's pods answered. A workload belongs to the subset when the subset selects
 /// its node; a workload the graph does not draw, when its version is the subset's
 /// `version` label.
-fn splits(
-    graph: &MeshGraph,
-    answered: &HashMap<String, HashMap<String, (f64, String)>>,
-) -> Vec<SplitSeen> {
+fn splits(graph: &MeshGraph, answered: &Answered<'_>) -> Vec<SplitSeen> {
     let mut out: Vec<SplitSeen> = graph
         .edges()
         .filter(|e| e.kind == EdgeKind::Route)
@@ -344,24 +369,20 @@ fn splits(
             let NodeDetails::Subset(details) = &subset.details else {
                 return None;
             };
-            let svc = svc_id(&subset.namespace, &details.service);
-            let by_workload = answered.get(&svc);
-            let total: f64 = by_workload.into_iter().flatten().map(|(_, (r, _))| r).sum();
+            let by_workload = answered
+                .get(svc_id(&subset.namespace, &details.service).as_str())
+                .map_or(&[][..], Vec::as_slice);
+            let total: f64 = by_workload.iter().map(|w| w.1).sum();
             let observed_share = (total > 0.0).then(|| {
-                let selected: HashSet<&str> = graph
-                    .outgoing(&subset.id, EdgeKind::Selects)
-                    .into_iter()
-                    .map(|s| s.target.as_str())
-                    .collect();
-                let version = details.labels.get("version");
+                let selected = graph.outgoing(&subset.id, EdgeKind::Selects);
+                let version = details.labels.get("version").map(String::as_str);
                 let mine: f64 = by_workload
-                    .into_iter()
-                    .flatten()
-                    .filter(|(node, (_, v))| {
-                        selected.contains(node.as_str())
-                            || (graph.node(node).is_none() && version == Some(v))
+                    .iter()
+                    .filter(|(node, _, v)| {
+                        selected.iter().any(|s| s.target == *node)
+                            || (graph.node(node).is_none() && version == Some(*v))
                     })
-                    .map(|(_, (r, _))| r)
+                    .map(|w| w.1)
                     .sum();
                 mine / total
             });

@@ -19,6 +19,7 @@
 //! nothing themselves. Mutual TLS is known only on the destination side, so the mTLS share
 //! comes from there.
 
+mod labels;
 mod model;
 mod prometheus;
 pub mod queries;
@@ -127,7 +128,7 @@ pub fn traffic_from_answers(
     window: Duration,
     answers: [&str; 5],
 ) -> Result<TrafficSnapshot, TelemetryError> {
-    let parse = |body: &str| parse_response(body).and_then(PromData::into_vector);
+    let parse = prometheus::parse_vector::<labels::EdgeLabels<'_>>;
     // Parsing is most of a refresh's cost for a large mesh (megabytes of JSON), and the
     // answers are independent: one thread each, so a refresh takes about as long as its
     // largest answer where there are cores for it.
@@ -190,4 +191,190 @@ pub async fn service_history(
         &p50.into_matrix()?,
         &p95.into_matrix()?,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::UNIX_EPOCH;
+
+    use super::labels::{EdgeLabels, Label};
+    use super::*;
+
+    /// An answer of `samples` (each `{"metric": ..., "value": [t, "v"]}` as JSON text).
+    fn vector(samples: &[String]) -> String {
+        format!(
+            r#"{{"status":"success","data":{{"resultType":"vector","result":[{}]}}}}"#,
+            samples.join(",")
+        )
+    }
+
+    fn sample(metric: &str, value: &str) -> String {
+        format!(r#"{{"metric":{{{metric}}},"value":[1800000000.5,"{value}"]}}"#)
+    }
+
+    /// The key labels of an edge whose names need JSON escapes: a quote, a backslash, a
+    /// `\u` escape, an escaped slash.
+    const KEY: &str = r#""source_workload_namespace":"team\u002d1","source_workload":"caf\u00e9 \"v1\"","destination_service":"a\/b.team-1.svc.cluster.local","destination_workload_namespace":"team-1","destination_workload":"back\\slash""#;
+    const REST: &str = r#""source_canonical_service":"caf\u00e9","source_canonical_revision":"v1","destination_service_name":"a\/b","destination_service_namespace":"team-1","destination_canonical_service":"b","destination_canonical_revision":"v\u0032","reporter":"source""#;
+
+    fn answers() -> [String; 5] {
+        let requests = vector(&[
+            sample(
+                &format!(r#"{KEY},{REST},"response_code":"200","response_flags":"-""#),
+                "\\u0034.5",
+            ),
+            sample(
+                &format!(r#"{KEY},{REST},"response_code":"503","response_flags":"UH,\u0055F""#),
+                "0.5",
+            ),
+            // Not a rate: left out, as a stale series is.
+            sample(
+                &format!(r#"{KEY},{REST},"response_code":"500","response_flags":"-""#),
+                "+Inf",
+            ),
+            sample(
+                &format!(r#"{KEY},{REST},"response_code":"404","response_flags":"NR""#),
+                "NaN",
+            ),
+        ]);
+        let mtls = vector(&[
+            sample(
+                &format!(r#"{KEY},"connection_security_policy":"mutual_tls""#),
+                "4",
+            ),
+            sample(
+                &format!(r#"{KEY},"connection_security_policy":"none""#),
+                "1",
+            ),
+        ]);
+        // NaN for no requests in a bucket, +Inf for a quantile above the last bucket: no
+        // figure either way.
+        let p50 = vector(&[sample(&format!(r#"{KEY},"le":"ignored""#), "3.25")]);
+        let p95 = vector(&[sample(KEY, "NaN")]);
+        let p99 = vector(&[sample(KEY, "+Inf")]);
+        [requests, mtls, p50, p95, p99]
+    }
+
+    #[test]
+    fn escaped_labels_and_special_values_read_as_with_a_map_of_strings() {
+        let answers = answers();
+        for body in &answers {
+            let fast = prometheus::parse_vector::<EdgeLabels<'_>>(body).unwrap();
+            let maps = parse_response(body).unwrap().into_vector().unwrap();
+            assert_eq!(fast.len(), maps.len());
+            for (f, m) in fast.iter().zip(&maps) {
+                assert!(
+                    f.value == m.value || (f.value.is_nan() && m.value.is_nan()),
+                    "{} vs {}",
+                    f.value,
+                    m.value
+                );
+                for l in Label::ALL {
+                    let name = l.name();
+                    assert_eq!(
+                        f.labels.get(l),
+                        m.labels.get(name).map_or("", String::as_str),
+                        "{name}"
+                    );
+                }
+            }
+        }
+        let fast = prometheus::parse_vector::<EdgeLabels<'_>>(&answers[0]).unwrap();
+        assert!(fast[0].labels.is_copied(Label::SourceWorkload));
+        assert!(
+            !fast[0]
+                .labels
+                .is_copied(Label::DestinationWorkloadNamespace)
+        );
+
+        let at = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let snap = traffic_from_answers(
+            at,
+            Duration::from_secs(30),
+            [0, 1, 2, 3, 4].map(|i| answers[i].as_str()),
+        )
+        .unwrap();
+        assert_eq!(snap.edges.len(), 1);
+        let e = &snap.edges[0];
+        assert_eq!(
+            e.id,
+            r#"traffic:team-1/café "v1"->a/b.team-1.svc.cluster.local->team-1/back\slash"#
+        );
+        let source = e.source.as_ref().unwrap();
+        assert_eq!(
+            (source.workload.as_str(), source.app.as_str()),
+            (r#"café "v1""#, "café")
+        );
+        assert_eq!(e.destination.as_ref().unwrap().version, "v2");
+        assert_eq!(e.service.name, "a/b");
+        assert_eq!(
+            e.requests_per_second, 5.0,
+            "the +Inf and NaN rates are left out"
+        );
+        assert_eq!(e.error_share, 0.1);
+        assert_eq!(e.responses.len(), 2);
+        assert_eq!(e.responses[0].flags, Vec::<String>::new());
+        assert_eq!(e.responses[1].flags, vec!["UH".to_string(), "UF".into()]);
+        assert_eq!(e.mtls_share, Some(0.8));
+        assert_eq!(
+            e.latency,
+            LatencyPercentiles {
+                p50_ms: Some(3.25),
+                p95_ms: None,
+                p99_ms: None
+            }
+        );
+        assert_eq!(snap.services[0].versions[0].version, "v2");
+
+        // With sorted keys, as `serde_json::json!` writes them (the simulated Prometheus):
+        // `result` before `resultType`, `data` before `status`.
+        let sorted = answers.map(|a| {
+            let (head, rest) = a.split_once(r#""result":"#).unwrap();
+            let result = rest.strip_suffix("}}").unwrap();
+            assert!(head.starts_with(r#"{"status":"success","data":{"resultType":"vector","#));
+            format!(r#"{{"data":{{"result":{result},"resultType":"vector"}},"status":"success"}}"#)
+        });
+        let again = traffic_from_answers(
+            at,
+            Duration::from_secs(30),
+            [0, 1, 2, 3, 4].map(|i| sorted[i].as_str()),
+        )
+        .unwrap();
+        assert_eq!(again, snap);
+    }
+
+    #[test]
+    fn the_vector_parse_refuses_what_the_map_parse_refuses() {
+        // The same error, or for answers that are not Prometheus's, the same kind of error
+        // (serde words its messages after the types read into).
+        let outcome = |r: Result<usize, TelemetryError>| match r {
+            Err(TelemetryError::BadResponse(_)) => Err("bad response".to_string()),
+            Err(e) => Err(e.to_string()),
+            Ok(n) => Ok(n),
+        };
+        for body in [
+            r#"{"status":"success","data":{"resultType":"matrix","result":[]}}"#,
+            r#"{"status":"success","data":{"resultType":"scalar","result":[1,"2"]}}"#,
+            r#"{"status":"error","errorType":"timeout","error":"query timed out"}"#,
+            r#"{"status":"success"}"#,
+            r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"many"]}]}}"#,
+            r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"a":2},"value":[1,"1"]}]}}"#,
+            r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"a":"b"},"histogram":[1,{}]},{"metric":{},"value":[1,"1"]}]}}"#,
+            "<html>Bad Gateway</html>",
+            r#"{"status":"success","data":{"resultType":"vector"}}"#,
+            r#"{"status":"success","data":{"resultType":"histograms","result":[]}}"#,
+            // Keys in another order than Prometheus's.
+            r#"{"data":{"result":[{"metric":{"a":"b"},"values":[[1,"1"]]}],"resultType":"matrix"},"status":"success"}"#,
+            r#"{"data":{"result":[1,"2"],"resultType":"scalar"},"status":"success"}"#,
+            r#"{"data":{"result":[{"value":[1,"1"],"metric":{"a":"b"}},{"metric":{},"value":[1,"NaN"]}],"resultType":"vector"},"status":"success"}"#,
+            r#"{"data":{"result":[{"metric":{"a":3},"value":[1,"1"]}],"resultType":"vector"},"status":"success"}"#,
+            r#"{"error":"bad","errorType":"bad_data","status":"error"}"#,
+        ] {
+            let fast = prometheus::parse_vector::<EdgeLabels<'_>>(body).map(|v| v.len());
+            let maps = parse_response(body)
+                .and_then(PromData::into_vector)
+                .map(|v| v.len());
+            assert_eq!(outcome(fast), outcome(maps), "{body}");
+        }
+    }
 }

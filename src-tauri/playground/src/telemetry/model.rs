@@ -1,13 +1,14 @@
 //! Traffic figures as the graph and the charts use them, built from query results. Pure:
 //! the time of the reading is passed in.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-use super::prometheus::{PromSample, PromSeries};
+use super::labels::{EdgeLabels, Label};
+use super::prometheus::{PromSeries, Sample};
 
 /// A workload at one end of an edge, as Istio's metrics name it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, TS)]
@@ -176,12 +177,13 @@ pub struct ServiceHistory {
     pub points: Vec<HistoryPoint>,
 }
 
-pub(super) struct Inputs<'a> {
-    pub requests: &'a [PromSample],
-    pub mtls: &'a [PromSample],
-    pub p50: &'a [PromSample],
-    pub p95: &'a [PromSample],
-    pub p99: &'a [PromSample],
+/// One refresh's answers, their labels borrowed from the answers' text.
+pub(super) struct Inputs<'s, 'a> {
+    pub requests: &'s [Sample<EdgeLabels<'a>>],
+    pub mtls: &'s [Sample<EdgeLabels<'a>>],
+    pub p50: &'s [Sample<EdgeLabels<'a>>],
+    pub p95: &'s [Sample<EdgeLabels<'a>>],
+    pub p99: &'s [Sample<EdgeLabels<'a>>],
 }
 
 fn ms_since_epoch(t: SystemTime) -> i64 {
@@ -198,20 +200,38 @@ fn known(v: &str) -> bool {
     !v.is_empty() && v != "unknown"
 }
 
-fn peer(l: &BTreeMap<String, String>, side: &str) -> Option<TrafficPeer> {
-    let workload = label(l, &format!("{side}_workload"));
+/// The labels naming one end of an edge: namespace, workload, canonical service and
+/// revision.
+const SOURCE: [Label; 4] = [
+    Label::SourceWorkloadNamespace,
+    Label::SourceWorkload,
+    Label::SourceCanonicalService,
+    Label::SourceCanonicalRevision,
+];
+const DESTINATION: [Label; 4] = [
+    Label::DestinationWorkloadNamespace,
+    Label::DestinationWorkload,
+    Label::DestinationCanonicalService,
+    Label::DestinationCanonicalRevision,
+];
+
+fn peer(
+    l: &EdgeLabels<'_>,
+    [namespace, workload, app, version]: [Label; 4],
+) -> Option<TrafficPeer> {
+    let workload = l.get(workload);
     known(workload).then(|| TrafficPeer {
-        namespace: label(l, &format!("{side}_workload_namespace")).to_string(),
+        namespace: l.get(namespace).to_string(),
         workload: workload.to_string(),
-        app: label(l, &format!("{side}_canonical_service")).to_string(),
-        version: label(l, &format!("{side}_canonical_revision")).to_string(),
+        app: l.get(app).to_string(),
+        version: l.get(version).to_string(),
     })
 }
 
-fn service(l: &BTreeMap<String, String>) -> TrafficService {
-    let host = label(l, "destination_service");
-    let name = label(l, "destination_service_name");
-    let ns = label(l, "destination_service_namespace");
+fn service(l: &EdgeLabels<'_>) -> TrafficService {
+    let host = l.get(Label::DestinationService);
+    let name = l.get(Label::DestinationServiceName);
+    let ns = l.get(Label::DestinationServiceNamespace);
     TrafficService {
         namespace: known(ns).then(|| ns.to_string()),
         name: if name.is_empty() { host } else { name }.to_string(),
@@ -219,22 +239,22 @@ fn service(l: &BTreeMap<String, String>) -> TrafficService {
     }
 }
 
-/// What identifies an edge across the queries.
-type EdgeKey = (String, String, String, String, String);
+/// What identifies an edge across the queries: the values of `queries::KEY_LABELS`,
+/// borrowed from the samples.
+type EdgeKey<'s> = [&'s str; 5];
 
-/// The edge a sample is about, from the labels of `queries::KEY_LABELS`.
-fn edge_key(l: &BTreeMap<String, String>) -> EdgeKey {
-    let get = |k: &str| label(l, k).to_string();
-    (
-        get("source_workload_namespace"),
-        get("source_workload"),
-        get("destination_service"),
-        get("destination_workload_namespace"),
-        get("destination_workload"),
-    )
+fn edge_key<'s>(l: &'s EdgeLabels<'_>) -> EdgeKey<'s> {
+    [
+        Label::SourceWorkloadNamespace,
+        Label::SourceWorkload,
+        Label::DestinationService,
+        Label::DestinationWorkloadNamespace,
+        Label::DestinationWorkload,
+    ]
+    .map(|k| l.get(k))
 }
 
-fn edge_id(k: &EdgeKey) -> String {
+fn edge_id([src_ns, src_wl, host, dst_ns, dst_wl]: &EdgeKey<'_>) -> String {
     let side = |ns: &str, wl: &str| {
         if known(wl) {
             format!("{ns}/{wl}")
@@ -244,24 +264,33 @@ fn edge_id(k: &EdgeKey) -> String {
     };
     format!(
         "traffic:{}->{}->{}",
-        side(&k.0, &k.1),
-        if k.2.is_empty() { "unknown" } else { &k.2 },
-        side(&k.3, &k.4)
+        side(src_ns, src_wl),
+        if host.is_empty() { "unknown" } else { host },
+        side(dst_ns, dst_wl)
     )
 }
 
 /// Istio writes "0" for no response; anything unreadable counts as no response too.
-fn code(l: &BTreeMap<String, String>) -> u16 {
-    label(l, "response_code").parse().unwrap_or(0)
+fn code(response_code: &str) -> u16 {
+    response_code.parse().unwrap_or(0)
 }
 
 fn is_error(code: u16) -> bool {
     code == 0 || code >= 400
 }
 
-fn flags(l: &BTreeMap<String, String>) -> Vec<String> {
-    match label(l, "response_flags") {
-        "" | "-" => vec![],
+/// Istio writes `-` for no flags.
+fn flags_text(response_flags: &str) -> &str {
+    if response_flags == "-" {
+        ""
+    } else {
+        response_flags
+    }
+}
+
+fn flags(text: &str) -> Vec<String> {
+    match flags_text(text) {
+        "" => vec![],
         f => f.split(',').map(str::to_string).collect(),
     }
 }
@@ -280,133 +309,157 @@ fn share(part: f64, whole: f64) -> f64 {
     }
 }
 
-struct EdgeAcc {
-    source: Option<TrafficPeer>,
-    service: TrafficService,
-    destination: Option<TrafficPeer>,
-    reporter: Reporter,
-    responses: BTreeMap<(u16, Vec<String>), f64>,
+/// An edge's figures from the five answers as they are read.
+struct EdgeAcc<'s, 'a> {
+    key: EdgeKey<'s>,
+    /// The first requests sample's, which name the edge's ends.
+    labels: &'s EdgeLabels<'a>,
+    /// (code, flags as written with `-` as empty, rate), in the order first seen: an edge
+    /// has a few.
+    responses: Vec<(u16, &'s str, f64)>,
+    /// (mutual TLS, all), from destination reports.
+    mtls: (f64, f64),
+    latency: [Option<f64>; 3],
 }
 
 /// Merges the five instant results into edges and per-service splits.
-pub(super) fn assemble(at: SystemTime, window: Duration, inputs: &Inputs<'_>) -> TrafficSnapshot {
-    let mut edges: BTreeMap<EdgeKey, EdgeAcc> = BTreeMap::new();
+pub(super) fn assemble(
+    at: SystemTime,
+    window: Duration,
+    inputs: &Inputs<'_, '_>,
+) -> TrafficSnapshot {
+    let mut accs: Vec<EdgeAcc<'_, '_>> = Vec::new();
+    let mut index: HashMap<EdgeKey<'_>, usize> = HashMap::new();
     for s in inputs.requests {
         if !s.value.is_finite() || s.value <= 0.0 {
             continue;
         }
         let l = &s.labels;
-        let acc = edges.entry(edge_key(l)).or_insert_with(|| EdgeAcc {
-            source: peer(l, "source"),
-            service: service(l),
-            destination: peer(l, "destination"),
-            reporter: if label(l, "reporter") == "destination" {
-                Reporter::Destination
-            } else {
-                Reporter::Source
-            },
-            responses: BTreeMap::new(),
+        let key = edge_key(l);
+        let i = *index.entry(key).or_insert_with(|| {
+            accs.push(EdgeAcc {
+                key,
+                labels: l,
+                responses: Vec::new(),
+                mtls: (0.0, 0.0),
+                latency: [None; 3],
+            });
+            accs.len() - 1
         });
-        *acc.responses.entry((code(l), flags(l))).or_default() += s.value;
+        let (c, f) = (
+            code(l.get(Label::ResponseCode)),
+            flags_text(l.get(Label::ResponseFlags)),
+        );
+        let responses = &mut accs[i].responses;
+        match responses.iter_mut().find(|r| r.0 == c && r.1 == f) {
+            Some(r) => r.2 += s.value,
+            None => responses.push((c, f, s.value)),
+        }
     }
-    // (mutual TLS, all) per edge, from destination reports.
-    let mut mtls: BTreeMap<EdgeKey, (f64, f64)> = BTreeMap::new();
+    // The other answers only add to edges that had requests.
     for s in inputs.mtls {
         if !s.value.is_finite() {
             continue;
         }
-        let e = mtls.entry(edge_key(&s.labels)).or_default();
-        if label(&s.labels, "connection_security_policy") == "mutual_tls" {
-            e.0 += s.value;
+        if let Some(&i) = index.get(&edge_key(&s.labels)) {
+            let m = &mut accs[i].mtls;
+            if s.labels.get(Label::ConnectionSecurityPolicy) == "mutual_tls" {
+                m.0 += s.value;
+            }
+            m.1 += s.value;
         }
-        e.1 += s.value;
     }
-    let quantiles = |samples: &[PromSample]| -> BTreeMap<EdgeKey, f64> {
-        samples
-            .iter()
-            .filter_map(|s| finite(s.value).map(|v| (edge_key(&s.labels), v)))
-            .collect()
-    };
-    let (p50, p95, p99) = (
-        quantiles(inputs.p50),
-        quantiles(inputs.p95),
-        quantiles(inputs.p99),
-    );
-    let mut out_edges = vec![];
-    for (key, acc) in edges {
-        let total: f64 = acc.responses.values().sum();
-        let errors: f64 = acc
-            .responses
-            .iter()
-            .filter(|((c, _), _)| is_error(*c))
-            .map(|(_, v)| v)
-            .sum();
-        let mut responses: Vec<ResponseRate> = acc
-            .responses
-            .into_iter()
-            .map(|((code, flags), per_second)| ResponseRate {
-                code,
-                flags,
-                per_second,
-                error: is_error(code),
-            })
-            .collect();
-        responses.sort_by(|a, b| {
-            b.per_second
-                .total_cmp(&a.per_second)
-                .then(a.code.cmp(&b.code))
-                .then(a.flags.cmp(&b.flags))
-        });
-        out_edges.push(TrafficEdge {
-            id: edge_id(&key),
-            source: acc.source,
-            service: acc.service,
-            destination: acc.destination,
-            reporter: acc.reporter,
-            requests_per_second: total,
-            error_share: share(errors, total),
-            responses,
-            latency: LatencyPercentiles {
-                p50_ms: p50.get(&key).copied(),
-                p95_ms: p95.get(&key).copied(),
-                p99_ms: p99.get(&key).copied(),
-            },
-            mtls_share: mtls
-                .get(&key)
-                .filter(|(_, all)| *all > 0.0)
-                .map(|(m, all)| m / all),
-        });
+    for (q, samples) in [inputs.p50, inputs.p95, inputs.p99].into_iter().enumerate() {
+        for s in samples {
+            if let (Some(v), Some(&i)) = (finite(s.value), index.get(&edge_key(&s.labels))) {
+                accs[i].latency[q] = Some(v);
+            }
+        }
     }
-    out_edges.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut out_edges: Vec<(EdgeKey<'_>, TrafficEdge)> = accs
+        .into_iter()
+        .map(|acc| {
+            // Summed in (code, flags) order, the order the figures have always been added in.
+            let mut by_code: Vec<(u16, Vec<String>, f64)> = acc
+                .responses
+                .iter()
+                .map(|&(c, f, v)| (c, flags(f), v))
+                .collect();
+            by_code.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+            let total: f64 = by_code.iter().map(|r| r.2).sum();
+            let errors: f64 = by_code.iter().filter(|r| is_error(r.0)).map(|r| r.2).sum();
+            let mut responses: Vec<ResponseRate> = by_code
+                .into_iter()
+                .map(|(code, flags, per_second)| ResponseRate {
+                    code,
+                    flags,
+                    per_second,
+                    error: is_error(code),
+                })
+                .collect();
+            responses.sort_by(|a, b| {
+                b.per_second
+                    .total_cmp(&a.per_second)
+                    .then(a.code.cmp(&b.code))
+                    .then(a.flags.cmp(&b.flags))
+            });
+            let l = acc.labels;
+            let (mtls, all) = acc.mtls;
+            let [p50_ms, p95_ms, p99_ms] = acc.latency;
+            let edge = TrafficEdge {
+                id: edge_id(&acc.key),
+                source: peer(l, SOURCE),
+                service: service(l),
+                destination: peer(l, DESTINATION),
+                reporter: if l.get(Label::Reporter) == "destination" {
+                    Reporter::Destination
+                } else {
+                    Reporter::Source
+                },
+                requests_per_second: total,
+                error_share: share(errors, total),
+                responses,
+                latency: LatencyPercentiles {
+                    p50_ms,
+                    p95_ms,
+                    p99_ms,
+                },
+                mtls_share: (all > 0.0).then(|| mtls / all),
+            };
+            (acc.key, edge)
+        })
+        .collect();
+    // Two keys can make one id (`unknown` for either missing side): those keep the order of
+    // their keys.
+    out_edges.sort_by(|a, b| a.1.id.cmp(&b.1.id).then(a.0.cmp(&b.0)));
+    let edges: Vec<TrafficEdge> = out_edges.into_iter().map(|(_, e)| e).collect();
     TrafficSnapshot {
         at_ms: ms_since_epoch(at),
         window_secs: window.as_secs_f64(),
-        services: services(&out_edges),
-        edges: out_edges,
+        services: services(&edges),
+        edges,
     }
 }
 
 /// Per service: all its clients' requests, split by the version that answered.
 fn services(edges: &[TrafficEdge]) -> Vec<ServiceTraffic> {
-    struct Acc {
-        service: TrafficService,
+    struct Acc<'e> {
+        service: &'e TrafficService,
         total: f64,
         errors: f64,
         unrouted: f64,
         // version -> (workload, rate, errors)
-        versions: BTreeMap<String, (String, f64, f64)>,
+        versions: BTreeMap<&'e str, (&'e str, f64, f64)>,
     }
-    let mut by_host: BTreeMap<String, Acc> = BTreeMap::new();
+    let mut by_host: BTreeMap<&str, Acc<'_>> = BTreeMap::new();
     for e in edges {
-        let acc = by_host
-            .entry(e.service.host.clone())
-            .or_insert_with(|| Acc {
-                service: e.service.clone(),
-                total: 0.0,
-                errors: 0.0,
-                unrouted: 0.0,
-                versions: BTreeMap::new(),
-            });
+        let acc = by_host.entry(&e.service.host).or_insert_with(|| Acc {
+            service: &e.service,
+            total: 0.0,
+            errors: 0.0,
+            unrouted: 0.0,
+            versions: BTreeMap::new(),
+        });
         let errors = e.requests_per_second * e.error_share;
         acc.total += e.requests_per_second;
         acc.errors += errors;
@@ -414,8 +467,8 @@ fn services(edges: &[TrafficEdge]) -> Vec<ServiceTraffic> {
             Some(d) => {
                 let v = acc
                     .versions
-                    .entry(d.version.clone())
-                    .or_insert_with(|| (d.workload.clone(), 0.0, 0.0));
+                    .entry(&d.version)
+                    .or_insert((&d.workload, 0.0, 0.0));
                 v.1 += e.requests_per_second;
                 v.2 += errors;
             }
@@ -427,15 +480,15 @@ fn services(edges: &[TrafficEdge]) -> Vec<ServiceTraffic> {
         .map(|a| {
             let routed: f64 = a.versions.values().map(|v| v.1).sum();
             ServiceTraffic {
-                service: a.service,
+                service: a.service.clone(),
                 requests_per_second: a.total,
                 error_share: share(a.errors, a.total),
                 versions: a
                     .versions
                     .into_iter()
                     .map(|(version, (workload, rate, errors))| VersionShare {
-                        version,
-                        workload,
+                        version: version.to_string(),
+                        workload: workload.to_string(),
                         requests_per_second: rate,
                         share: share(rate, routed),
                         error_share: share(errors, rate),
@@ -470,7 +523,7 @@ pub(super) fn history(
     }
     let mut points: BTreeMap<i64, Acc> = BTreeMap::new();
     for s in requests {
-        let c = code(&s.labels);
+        let c = code(label(&s.labels, "response_code"));
         let version = known(label(&s.labels, "destination_workload"))
             .then(|| label(&s.labels, "destination_canonical_revision").to_string());
         for (t, v) in &s.points {
@@ -525,12 +578,9 @@ pub(super) fn history(
 mod tests {
     use super::*;
 
-    fn sample(pairs: &[(&str, &str)], value: f64) -> PromSample {
-        PromSample {
-            labels: pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
+    fn sample<'a>(pairs: &[(&'a str, &'a str)], value: f64) -> Sample<EdgeLabels<'a>> {
+        Sample {
+            labels: EdgeLabels::from_pairs(pairs),
             value,
         }
     }

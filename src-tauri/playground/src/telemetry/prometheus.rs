@@ -1,10 +1,15 @@
 //! The Prometheus addon's HTTP API through the API server's service proxy, and its answers
 //! parsed into typed values.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::fmt;
+use std::marker::PhantomData;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Deserialize;
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde_json::value::RawValue;
 
 use super::{TelemetryError, TimeRange};
 
@@ -113,36 +118,114 @@ impl PromData {
     }
 }
 
+/// A string of an answer: borrowed from its text unless JSON escapes had to be undone.
+#[derive(Deserialize)]
+#[serde(transparent)]
+pub(super) struct Text<'a>(#[serde(borrow)] pub(super) Cow<'a, str>);
+
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct Envelope {
-    status: String,
-    data: Option<RawData>,
-    error_type: Option<String>,
-    error: Option<String>,
+struct Envelope<'a, D> {
+    #[serde(borrow)]
+    status: Text<'a>,
+    data: Option<D>,
+    #[serde(borrow)]
+    error_type: Option<Text<'a>>,
+    #[serde(borrow)]
+    error: Option<Text<'a>>,
 }
 
 #[derive(Deserialize)]
 #[serde(tag = "resultType", content = "result", rename_all = "lowercase")]
-enum RawData {
-    Vector(Vec<RawSample>),
-    Matrix(Vec<RawSeries>),
-    Scalar((f64, String)),
+enum RawData<'a> {
+    #[serde(borrow)]
+    Vector(Vec<RawSample<'a, BTreeMap<String, String>>>),
+    #[serde(borrow)]
+    Matrix(Vec<RawSeries<'a>>),
+    #[serde(borrow)]
+    Scalar((f64, Text<'a>)),
     String((f64, String)),
 }
 
-#[derive(Deserialize)]
-struct RawSample {
-    metric: BTreeMap<String, String>,
-    /// Absent for native histogram samples (`histogram`), which Istio's metrics are not.
-    value: Option<(f64, String)>,
+/// The `data` of an answer read for its vector alone; the other kinds are only named.
+enum VectorData<S> {
+    Vector(Vec<S>),
+    Other(&'static str),
+}
+
+const RESULT_TYPES: [&str; 4] = ["vector", "matrix", "scalar", "string"];
+
+impl<'de, S: Deserialize<'de>> Deserialize<'de> for VectorData<S> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Data<S>(PhantomData<S>);
+
+        impl<'de, S: Deserialize<'de>> Visitor<'de> for Data<S> {
+            type Value = VectorData<S>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("Prometheus's data object")
+            }
+
+            // Not serde's adjacently tagged enum: Prometheus writes `resultType` first, but
+            // an answer written with sorted keys (`serde_json::json!` without its
+            // `preserve_order` feature, as the simulated Prometheus) has `result` first,
+            // which serde would buffer as a tree of owned values, several times the cost of
+            // the parse. Such a result is kept as its raw text until its type is known.
+            fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
+                let mut kind: Option<Text<'de>> = None;
+                let mut early: Option<&'de RawValue> = None;
+                let mut samples: Option<Vec<S>> = None;
+                while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
+                    match &*key {
+                        "resultType" => kind = Some(map.next_value()?),
+                        "result" => match kind.as_ref().map(|k| &*k.0) {
+                            Some("vector") => samples = Some(map.next_value()?),
+                            Some(_) => {
+                                map.next_value::<IgnoredAny>()?;
+                            }
+                            None => early = Some(map.next_value()?),
+                        },
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                let kind = kind.ok_or_else(|| de::Error::missing_field("resultType"))?;
+                match &*kind.0 {
+                    "vector" => {}
+                    "matrix" => return Ok(VectorData::Other("a matrix")),
+                    "scalar" => return Ok(VectorData::Other("a scalar")),
+                    "string" => return Ok(VectorData::Other("a string")),
+                    other => return Err(de::Error::unknown_variant(other, &RESULT_TYPES)),
+                }
+                let samples = match (samples, early) {
+                    (Some(samples), _) => samples,
+                    (None, Some(raw)) => {
+                        serde_json::from_str(raw.get()).map_err(de::Error::custom)?
+                    }
+                    (None, None) => return Err(de::Error::missing_field("result")),
+                };
+                Ok(VectorData::Vector(samples))
+            }
+        }
+
+        deserializer.deserialize_map(Data(PhantomData))
+    }
 }
 
 #[derive(Deserialize)]
-struct RawSeries {
+struct RawSample<'a, L> {
+    metric: L,
+    /// Absent for native histogram samples (`histogram`), which Istio's metrics are not.
+    #[serde(borrow)]
+    value: Option<(f64, Text<'a>)>,
+}
+
+#[derive(Deserialize)]
+struct RawSeries<'a> {
     metric: BTreeMap<String, String>,
-    #[serde(default)]
-    values: Vec<(f64, String)>,
+    #[serde(borrow, default)]
+    values: Vec<(f64, Text<'a>)>,
 }
 
 /// Prometheus writes sample values as strings, with `NaN`, `+Inf` and `-Inf`.
@@ -159,32 +242,45 @@ fn value(s: &str) -> Result<f64, TelemetryError> {
     }
 }
 
-/// Parses a body of Prometheus's query API (success or error shape).
-pub fn parse_response(body: &str) -> Result<PromData, TelemetryError> {
-    let env: Envelope = serde_json::from_str(body).map_err(|e| {
+/// The data of a body of Prometheus's query API, or its error shape as an error.
+fn open<'a, D: Deserialize<'a>>(body: &'a str) -> Result<D, TelemetryError> {
+    let env: Envelope<'a, D> = serde_json::from_str(body).map_err(|e| {
         let start: String = body.chars().take(120).collect();
         TelemetryError::BadResponse(format!("not Prometheus's JSON ({e}): {start}"))
     })?;
-    if env.status != "success" {
+    if env.status.0 != "success" {
         return Err(TelemetryError::Refused {
-            error_type: PromErrorType::parse(env.error_type.as_deref().unwrap_or("")),
-            message: env.error.unwrap_or_default(),
+            error_type: PromErrorType::parse(env.error_type.as_ref().map_or("", |t| &t.0)),
+            message: env.error.map(|t| t.0.into_owned()).unwrap_or_default(),
         });
     }
-    let data = env
-        .data
-        .ok_or_else(|| TelemetryError::BadResponse("a success without data".into()))?;
-    Ok(match data {
+    env.data
+        .ok_or_else(|| TelemetryError::BadResponse("a success without data".into()))
+}
+
+fn samples<L>(raw: Vec<RawSample<'_, L>>) -> Result<Vec<Sample<L>>, TelemetryError> {
+    raw.into_iter()
+        .filter_map(|s| s.value.map(|(_, v)| (s.metric, v)))
+        .map(|(labels, v)| {
+            Ok(Sample {
+                labels,
+                value: value(&v.0)?,
+            })
+        })
+        .collect()
+}
+
+/// Parses a body of Prometheus's query API (success or error shape).
+pub fn parse_response(body: &str) -> Result<PromData, TelemetryError> {
+    Ok(match open::<RawData<'_>>(body)? {
         RawData::Vector(v) => PromData::Vector(
-            v.into_iter()
-                .filter_map(|s| s.value.map(|(_, v)| (s.metric, v)))
-                .map(|(labels, v)| {
-                    Ok(PromSample {
-                        labels,
-                        value: value(&v)?,
-                    })
+            samples(v)?
+                .into_iter()
+                .map(|s| PromSample {
+                    labels: s.labels,
+                    value: s.value,
                 })
-                .collect::<Result<_, TelemetryError>>()?,
+                .collect(),
         ),
         RawData::Matrix(m) => PromData::Matrix(
             m.into_iter()
@@ -194,15 +290,38 @@ pub fn parse_response(body: &str) -> Result<PromData, TelemetryError> {
                         points: s
                             .values
                             .iter()
-                            .map(|(t, v)| Ok((*t, value(v)?)))
+                            .map(|(t, v)| Ok((*t, value(&v.0)?)))
                             .collect::<Result<_, TelemetryError>>()?,
                     })
                 })
                 .collect::<Result<_, TelemetryError>>()?,
         ),
-        RawData::Scalar((_, v)) => PromData::Scalar(value(&v)?),
+        RawData::Scalar((_, v)) => PromData::Scalar(value(&v.0)?),
         RawData::String((_, s)) => PromData::String(s),
     })
+}
+
+/// A sample of an instant vector with its labels read as `L` (for the refresh, the labels
+/// it needs, borrowed from the answer).
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Sample<L> {
+    pub labels: L,
+    /// NaN and the infinities come through as such.
+    pub value: f64,
+}
+
+/// Parses a body of Prometheus's query API that must be an instant vector, reading each
+/// sample's labels as `L`: [`parse_response`] and [`PromData::into_vector`] in one, with
+/// the same errors, without a map of owned strings per sample.
+pub(super) fn parse_vector<'a, L: Deserialize<'a>>(
+    body: &'a str,
+) -> Result<Vec<Sample<L>>, TelemetryError> {
+    match open::<VectorData<RawSample<'a, L>>>(body)? {
+        VectorData::Vector(v) => samples(v),
+        VectorData::Other(kind) => Err(TelemetryError::BadResponse(format!(
+            "expected a vector, got {kind}"
+        ))),
+    }
 }
 
 /// Unix seconds with milliseconds, as Prometheus's time parameters take them.
