@@ -111,8 +111,9 @@ const CPU_PAINTING_ENV: &str = "WEBKIT_SKIA_ENABLE_CPU_RENDERING";
 /// and caches held about 45 MB of the web process's memory for the Setup screen (README,
 /// "Start-up and memory of the release app"). Painting with the CPU looks the same and
 /// keeps WebKit's compositing, which WebDriver's screenshots and clicks rely on (turning
-/// compositing off instead saved more but left them hanging on an idle page). WebKit reads the variable once per process, before the window opens,
-/// and its web process inherits it: it has no API for this.
+/// compositing off instead saved more but left them hanging on an idle page). WebKit reads
+/// the variable once per process, before the window opens, and its web process inherits it:
+/// it has no API for this.
 fn paint_webview_on_cpu() {
     if cfg!(target_os = "linux") && std::env::var_os(CPU_PAINTING_ENV).is_none() {
         // SAFETY: called first thing in `main_entry`, before logging or any runtime starts a
