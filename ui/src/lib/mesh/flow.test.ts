@@ -116,6 +116,24 @@ describe("label obstacles", () => {
 });
 
 describe("labels at the frame's edge", () => {
+  it("are judged where they will be drawn, inside the frame, not out past it", () => {
+    // The curve bows to +x out of a frame ending at x = 120. Its middle, pulled back inside
+    // the frame, would sit on a node at the frame's edge; lower down the edge is free.
+    const a = { x: 0, y: 0 };
+    const b = { x: 0, y: 200 };
+    const c = { x: 300, y: 100 };
+    const frame = { x1: -200, y1: -50, x2: 120, y2: 300 };
+    const node = { x1: 30, y1: 60, x2: 120, y2: 140 };
+    const outside = placeLabels([{ id: "x", a, c, b, w: 80, h: 30 }], [node]).get("x")!;
+    expect(outside.x2).toBeGreaterThan(frame.x2);
+    const inside = placeLabels([{ id: "x", a, c, b, w: 80, h: 30 }], [node], frame).get("x")!;
+    expect(inside.x1).toBeGreaterThanOrEqual(frame.x1);
+    expect(inside.x2).toBeLessThanOrEqual(frame.x2);
+    const clear = inside.y2 <= node.y1 || node.y2 <= inside.y1 || inside.x2 <= node.x1 || node.x2 <= inside.x1;
+    expect(clear).toBe(true);
+  });
+
+
   it("are moved back inside, no further than needed", () => {
     expect(keepInside({ x: 950, y: 100 }, 120, 30, 1000, 600)).toEqual({ x: 876, y: 100 });
     expect(keepInside({ x: -20, y: -5 }, 120, 30, 1000, 600)).toEqual({ x: 4, y: 4 });

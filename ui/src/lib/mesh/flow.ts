@@ -82,10 +82,16 @@ const BESIDE_GAP = 6;
  * middle of every curve is often taken. At each spot along the curve the label is tried on
  * the curve, then just outside it (on the side it bows to), where a column's links leave
  * free room: so labels stay off the workloads' titles instead of sliding along onto them.
+ *
+ * With a `frame` (the visible part of the graph), each candidate is first moved inside it,
+ * as the drawing will move it, and judged where it will really be drawn: a curve bowing
+ * out of the window otherwise looks free out there and its label lands on whatever sits
+ * at the frame's edge.
  */
 export function placeLabels(
   items: readonly { id: string; a: Point; c: Point; b: Point; w: number; h: number }[],
   obstacles: readonly Box[],
+  frame?: Box,
 ): Map<string, Box> {
   const placed = new Map<string, Box>();
   for (const it of items) {
@@ -97,7 +103,7 @@ export function placeLabels(
       const p = quadAt(it.a, it.c, it.b, t);
       const centres = out ? [p, { x: p.x + out.x * shift, y: p.y + out.y * shift }] : [p];
       for (const q of centres) {
-        const box = { x1: q.x - it.w / 2, y1: q.y - it.h / 2, x2: q.x + it.w / 2, y2: q.y + it.h / 2 };
+        const box = intoFrame({ x1: q.x - it.w / 2, y1: q.y - it.h / 2, x2: q.x + it.w / 2, y2: q.y + it.h / 2 }, frame);
         let score = 0;
         for (const o of placed.values()) score += 4 * overlap(box, o);
         for (const o of obstacles) score += (o.weight ?? 1) * overlap(box, o);
@@ -111,6 +117,16 @@ export function placeLabels(
     if (best) placed.set(it.id, best);
   }
   return placed;
+}
+
+/** `box` moved as little as possible to lie inside `frame` (left alone where it cannot fit). */
+function intoFrame(box: Box, frame: Box | undefined): Box {
+  if (!frame) return box;
+  const shift = (lo: number, hi: number, flo: number, fhi: number) =>
+    hi - lo > fhi - flo ? 0 : lo < flo ? flo - lo : hi > fhi ? fhi - hi : 0;
+  const dx = shift(box.x1, box.x2, frame.x1, frame.x2);
+  const dy = shift(box.y1, box.y2, frame.y1, frame.y2);
+  return { x1: box.x1 + dx, y1: box.y1 + dy, x2: box.x2 + dx, y2: box.y2 + dy };
 }
 
 /** The unit vector from the middle of a curve's chord towards its control point: the side it bows to. */
@@ -192,14 +208,19 @@ export function drawFlow(
   cy.nodes().forEach((n) => {
     if (!n.isChildless()) return;
     const bb = n.boundingBox({ includeLabels: true } as never);
-    obstacles.push({ x1: bb.x1, y1: bb.y1, x2: bb.x2, y2: bb.y2 });
+    // A node faded out of a lesson's spotlight may be covered before one in it.
+    const weight = Number(n.effectiveOpacity()) < 0.6 ? 0.3 : 1;
+    obstacles.push({ x1: bb.x1, y1: bb.y1, x2: bb.x2, y2: bb.y2, weight });
   });
   // The split labels ("60% set, 58% seen") stay readable too.
   cy.edges(".seen").forEach((e) => {
     const bb = e.boundingBox({ includeNodes: false, includeEdges: false, includeLabels: true, includeOverlays: false } as never);
     if (Number.isFinite(bb.x1) && bb.w > 0) obstacles.push({ x1: bb.x1, y1: bb.y1, x2: bb.x2, y2: bb.y2, weight: 8 });
   });
-  const boxes = placeLabels(items, obstacles);
+  // The visible frame in graph units, less the margin `keepInside` keeps.
+  const m = 4 / zoom;
+  const frame = { x1: -pan.x / zoom + m, y1: -pan.y / zoom + m, x2: (w - pan.x) / zoom - m, y2: (h - pan.y) / zoom - m };
+  const boxes = placeLabels(items, obstacles, frame);
   const inside = (p: Point, b: Box | undefined) => !!b && p.x > b.x1 - 3 && p.x < b.x2 + 3 && p.y > b.y1 - 3 && p.y < b.y2 + 3;
 
   for (const { id } of items) {

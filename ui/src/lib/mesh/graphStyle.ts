@@ -276,8 +276,11 @@ export function graphStyle(c: Palette): StylesheetJson {
   ];
 }
 
-/** How far from the arrow head a split label's middle lies: its right end clear of the head. */
+/**
+ * How far from the arrow head a split label's middle lies: its right end, background
+ * included, 8 units clear of the head (the layout's column gap counts on this).
+ */
 export function seenLabelOffset(text: string): number {
   const widest = Math.max(0, ...text.split("\n").map((l) => textWidth(l, EDGE_FONT)));
-  return Math.max(78, widest / 2 + 30);
+  return Math.max(78, widest / 2 + 13);
 }

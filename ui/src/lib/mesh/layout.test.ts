@@ -5,7 +5,9 @@ import type { GraphNode } from "../generated/GraphNode";
 import type { MeshSnapshot } from "../generated/MeshSnapshot";
 import { wrapName } from "./explain";
 import { columnOf, COLUMN_TITLE, EDGE_FONT, incomingKinds, layoutGraph, nodeSize, spread, textWidth, type Point } from "./layout";
+import { seenLabelOffset } from "./graphStyle";
 import { bookinfoSnapshot, splitSnapshot, syntheticSnapshot, teachingSnapshot } from "./sample";
+import { splitLabel } from "./traffic";
 
 /** Leaves: nodes that hold no other node (groups are sized around their members). */
 function leaves(s: MeshSnapshot): GraphNode[] {
@@ -157,5 +159,25 @@ describe("room for route labels", () => {
     const sub = boxOf(byId.get(v2.target)!, positions.get(v2.target)!);
     const words = textWidth("end-user=a-rather-long-user-name", EDGE_FONT);
     expect(sub.x0 - vs.x1).toBeGreaterThan(words);
+  });
+
+  it("a split's labels, with the share traffic adds, end between the VirtualService and its subsets", () => {
+    const s = splitSnapshot();
+    const { positions } = layoutGraph(s.nodes, s.edges);
+    const byId = new Map(s.nodes.map((n) => [n.id, n]));
+    const routes = s.edges.filter((e) => e.route && e.target.startsWith("subset/"));
+    expect(routes.length).toBe(3);
+    for (const e of routes) {
+      const vs = boxOf(byId.get(e.source)!, positions.get(e.source)!);
+      const sub = boxOf(byId.get(e.target)!, positions.get(e.target)!);
+      // The widest a label gets: every request seen on this subset.
+      const text = splitLabel(e.route!, { routeEdge: e.id, subset: "v1", weight: e.route!.weight, observedShare: 1 });
+      expect(text).toContain("100% seen");
+      const half = Math.max(...text.split("\n").map((l) => textWidth(l, EDGE_FONT))) / 2 + 5;
+      // As the style draws it: its middle `seenLabelOffset` before the arrow head (25 long).
+      const middle = sub.x0 - 25 - seenLabelOffset(text);
+      expect(middle - half).toBeGreaterThan(vs.x1);
+      expect(middle + half).toBeLessThan(sub.x0 - 25);
+    }
   });
 });

@@ -131,10 +131,18 @@ const COLUMN_STEP = 260;
 const COLUMN_GAP = 26;
 const LABEL_GAP = 170;
 /**
- * Room on either side of a route's label in its gap: the split edges turn 24 units after the
- * VirtualService, and the label ends 30 units before the arrow head (graphStyle).
+ * Room a route's label needs in its gap besides its own width: its middle lies
+ * `seenLabelOffset` (half the label and 13 units: its background's 5, then 8 of line)
+ * before the arrow head, which is about 25 units long; 5 more of background on its other
+ * side and 4 that keep it off the VirtualService (whose slanted side leaves more level with
+ * its middle). The turn of the split's lines may run behind the labels: they stack on it.
  */
-const EDGE_LABEL_MARGIN = 34;
+const EDGE_LABEL_ROOM = 13 + 25 + 5 + 4;
+/**
+ * The widest line traffic adds to a weighted route's label ("60% set" over "58% seen"):
+ * the gap is made for it from the start, so the columns do not move when traffic begins.
+ */
+const SEEN_LINE_WIDEST = "100% seen";
 /** Between namespace boxes, side by side or stacked. */
 const NS_GAP = 20;
 /** Pods per row inside a workload's box. */
@@ -312,7 +320,9 @@ export function layoutGraph(nodes: readonly GraphNode[], edges: readonly GraphEd
     const text = edgeText(e, several);
     if (!a || !text) continue;
     const col = items.get(a)!.col;
-    const w = Math.max(...text.split("\n").map((l) => textWidth(l, EDGE_FONT))) + 2 * EDGE_LABEL_MARGIN;
+    const lines = text.split("\n");
+    if (e.route) lines.push(SEEN_LINE_WIDEST);
+    const w = Math.max(...lines.map((l) => textWidth(l, EDGE_FONT))) + EDGE_LABEL_ROOM;
     labelGap.set(col, Math.max(labelGap.get(col) ?? 0, LABEL_GAP, w));
   }
   const colX = new Map<number, number>();
