@@ -265,3 +265,34 @@ fn graph_without_a_playground_says_how_to_get_one() {
     assert!(err.contains("cannot read kubeconfig"), "{err}");
     assert!(err.contains("Set up the playground first"), "{err}");
 }
+
+/// A cluster that refuses every connection: the command says so once, in its own words, and
+/// kube's per-request error lines (one for every retry while it waits) stay out of stderr.
+#[test]
+fn an_unreachable_cluster_is_reported_once_without_the_client_library_s_retries() {
+    let home = tempfile::tempdir().unwrap();
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let kubeconfig = home.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: gone\n  cluster:\n    server: http://127.0.0.1:{port}\nusers:\n- name: nobody\n  user: {{}}\ncontexts:\n- name: gone\n  context:\n    cluster: gone\n    user: nobody\ncurrent-context: gone\n"
+        ),
+    )
+    .unwrap();
+    let out = app()
+        .args(["graph", "--json", "--kubeconfig"])
+        .arg(&kubeconfig)
+        .args(["--context", "gone"])
+        .env("ISTIO_PLAYGROUND_HOME", home.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("did not answer"), "{err}");
+    assert!(!err.contains("kube_client"), "{err}");
+    assert!(!err.contains("ERROR"), "{err}");
+}

@@ -139,13 +139,21 @@ pub fn init(dir: &Path, quiet_stderr: bool) -> Result<Logging> {
     let (file_writer, guard) = tracing_appender::non_blocking(appender);
     let ring = LogRing::new();
 
+    // kube's client logs an ERROR line for every request that fails (each retry while the app
+    // waits for a cluster to answer, a watch losing its connection), and then returns the
+    // error, which the app reports once with what to do: a newcomer's log bar and the CLI's
+    // stderr would count a dozen "errors" for one unreachable cluster. `RUST_LOG` still
+    // shows them.
+    const KUBE_REQUEST_ERRORS: &str = "kube_client::client::builder=off";
     let filter = || {
         EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-            EnvFilter::new("warn,playground=info,istio_playground=info,istio_playground_lib=info")
+            EnvFilter::new(format!(
+                "warn,playground=info,istio_playground=info,istio_playground_lib=info,{KUBE_REQUEST_ERRORS}"
+            ))
         })
     };
     let stderr_filter = if quiet_stderr {
-        EnvFilter::new("error")
+        EnvFilter::new(format!("error,{KUBE_REQUEST_ERRORS}"))
     } else {
         filter()
     };
