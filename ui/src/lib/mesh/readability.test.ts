@@ -6,7 +6,7 @@ import type { MeshSnapshot } from "../generated/MeshSnapshot";
 import { presenterFrame } from "../presenter/frame";
 import { MeshGraph } from "./graphState";
 import { layoutGraph, nodeSize } from "./layout";
-import { drawnBoxes, labelCollisions, smallestLabelPx, type Drawn } from "./readability";
+import { drawnBoxes, labelCollisions, presenterFitsTraffic, presenterLabelGoalPx, smallestLabelPx, type Drawn } from "./readability";
 import { bookinfoSnapshot, node, reviewsSplitDiff, splitSnapshot, syntheticSnapshot, teachingSnapshot } from "./sample";
 
 const BOOKINFO: [string, () => MeshSnapshot][] = [
@@ -138,5 +138,20 @@ describe("the presenter's tidy-up between steps", () => {
     const fresh = layoutGraph([...g.nodes.values()], [...g.edges.values()]).positions;
     for (const [id, p] of fresh) expect(g.positions.get(id), id).toEqual(p);
     expect(labelCollisions([...g.nodes.values()], drawnNow(g))).toEqual([]);
+  });
+});
+
+describe("presenter mode and the traffic curves", () => {
+  it("fits them in only while the mesh's labels stay at the goal size and keep most of their size", () => {
+    expect(presenterLabelGoalPx(1280)).toBe(16);
+    expect(presenterLabelGoalPx(1920)).toBe(18);
+    // 20-unit labels: at zoom 0.9 they are 18 px.
+    expect(presenterFitsTraffic(0.9, 1.0, 1280)).toBe(true);
+    expect(presenterFitsTraffic(0.9, 1.0, 1920)).toBe(true);
+    // A small loss of size, but below the goal: the mesh alone.
+    expect(presenterFitsTraffic(0.72, 0.8, 1280)).toBe(false);
+    expect(presenterFitsTraffic(0.85, 0.9, 1920)).toBe(false);
+    // Large enough, but a third of the mesh's size gone.
+    expect(presenterFitsTraffic(1.0, 1.5, 1280)).toBe(false);
   });
 });

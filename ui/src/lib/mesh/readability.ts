@@ -4,7 +4,7 @@
 // layout tests and the presenter use the same sums, so what they promise is what is drawn.
 import type { GraphNode } from "../generated/GraphNode";
 import { nodeText } from "./explain";
-import { fontOf, GROUP_PAD, LINE_HEIGHT, nodeSize, NS_PAD, textWidth, type Point } from "./layout";
+import { fontOf, GROUP_PAD, LINE_HEIGHT, NODE_FONT, nodeSize, NS_FONT, NS_PAD, POD_FONT, textWidth, type Point } from "./layout";
 
 export interface Box {
   id: string;
@@ -186,6 +186,22 @@ export const FIT_PADDING = 12;
  * at least this share of the size it has without them.
  */
 export const PRESENTER_TRAFFIC_ZOOM = 0.85;
+
+/** The smallest node label presenter mode aims for: 18 px on a 1920-pixel-wide screen, 16 below. */
+export function presenterLabelGoalPx(frameWidth: number): number {
+  return frameWidth >= 1900 ? 18 : 16;
+}
+
+/**
+ * Whether presenter mode fits the traffic curves in with the mesh (`zoomWith`) rather than
+ * the mesh alone (`zoomMesh`): only while the mesh keeps most of its size and its labels
+ * stay at the goal size. Otherwise the curves may run to the frame's edge, where their rate
+ * labels are kept inside it.
+ */
+export function presenterFitsTraffic(zoomWith: number, zoomMesh: number, frameWidth: number): boolean {
+  const smallestFont = Math.min(NODE_FONT, POD_FONT, NS_FONT);
+  return zoomWith >= PRESENTER_TRAFFIC_ZOOM * zoomMesh && zoomWith * smallestFont >= presenterLabelGoalPx(frameWidth);
+}
 /** Fitting never zooms in further than this (a tiny mesh stays a sensible size). */
 export const FIT_MAX_ZOOM = 1.6;
 
