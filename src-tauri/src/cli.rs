@@ -977,7 +977,7 @@ async fn graph_command(json: bool, watch: bool, session: &Session) -> playground
             Ok(Some(MeshEvent::Snapshot { snapshot })) => break snapshot,
             Ok(Some(MeshEvent::Status { status })) => eprintln!("{}", status_text(&status)),
             Ok(Some(MeshEvent::Diff { .. } | MeshEvent::Traffic { .. })) => {}
-            Ok(None) | Err(_) => {
+            Ok(None | Some(MeshEvent::Ended)) | Err(_) => {
                 return Err(playground::Error::ClusterTarget(format!(
                     "the cluster at context {} did not answer within {} s",
                     session.target().context,
@@ -994,7 +994,7 @@ async fn graph_command(json: bool, watch: bool, session: &Session) -> playground
             Ok(Some(MeshEvent::Diff { diff: d })) => mesh::diff::apply(&mut current, &d),
             Ok(Some(MeshEvent::Snapshot { snapshot })) => current = snapshot,
             Ok(Some(MeshEvent::Status { status })) => eprintln!("{}", status_text(&status)),
-            Ok(None) | Err(_) => break None,
+            Ok(None | Some(MeshEvent::Ended)) | Err(_) => break None,
         }
     };
     let mut out = std::io::stdout().lock();
@@ -1032,6 +1032,9 @@ async fn graph_command(json: bool, watch: bool, session: &Session) -> playground
     }
     drop(out);
     while let Some(event) = events.recv().await {
+        if event == MeshEvent::Ended {
+            break;
+        }
         let text = if json {
             serde_json::to_string(&event).unwrap_or_default() + "\n"
         } else {
@@ -1050,6 +1053,7 @@ async fn graph_command(json: bool, watch: bool, session: &Session) -> playground
                 }
                 MeshEvent::Status { status } => format!("--- {}\n", status_text(status)),
                 MeshEvent::Traffic { traffic } => traffic_line(&current, traffic),
+                MeshEvent::Ended => break,
             }
         };
         if !print(&mut std::io::stdout().lock(), text) {

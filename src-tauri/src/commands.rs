@@ -114,13 +114,16 @@ pub async fn watch_mesh(
 ) -> Result<(), IpcError> {
     boundary("watch_mesh", async {
         let mut events = state.session.watch_mesh().await?;
-        // Ends when the session drops the watch (a new one replaced it) or the window closes.
+        // Ends when the window stops listening, or when the session drops the watch (the
+        // simulated playground stopped, another cluster chosen): the window is told, so it
+        // does not keep showing a cluster that is gone as if it were live.
         tauri::async_runtime::spawn(async move {
             while let Some(event) = events.recv().await {
                 if on_event.send(event).is_err() {
-                    break;
+                    return;
                 }
             }
+            let _ = on_event.send(MeshEvent::Ended);
         });
         Ok(())
     })

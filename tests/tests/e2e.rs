@@ -1421,6 +1421,17 @@ async fn the_whole_bookinfo_course_runs_in_presenter_mode() {
         }
         // Let the graph settle (new pods, moving weights) before the picture.
         tokio::time::sleep(Duration::from_millis(1500)).await;
+        if id == "teardown" {
+            // The cluster is gone: the graph of it goes too, and the stage says why.
+            let (empty, _) = poll_js(
+                &client,
+                "const e = document.querySelector('[data-testid=presenter-empty]'); return e ? e.textContent : '';",
+                "the stage without the gone cluster's graph",
+                |t| t.contains("No playground is running"),
+            )
+            .await;
+            println!("  after teardown: {}", empty.trim());
+        }
         let status = text_of(&client, "presenter-status").await;
         println!(
             "step {n:02} {id}: {title} — passed in {:?}: {status}",
@@ -1440,6 +1451,21 @@ async fn the_whole_bookinfo_course_runs_in_presenter_mode() {
                 "  labels: {} at {:.1} px or more; running into each other: {:?}",
                 drawn.labels, drawn.min_px, drawn.collisions
             );
+            assert!(
+                drawn.collisions.is_empty(),
+                "step {n} {id}: labels run into each other: {:?}",
+                drawn.collisions
+            );
+            // What the step spotlights is shown at the goal size at least (16 px here). The
+            // mTLS step's spotlight (productpage and the two curl clients) spans the whole
+            // drawing's height: it is shown whole, at about 13 px (see the README).
+            if id != "mtls" {
+                assert!(
+                    drawn.min_px >= 15.9,
+                    "step {n} {id}: labels of {:.1} px at 1280x800",
+                    drawn.min_px
+                );
+            }
         }
         let next_disabled = client
             .execute(

@@ -54,6 +54,7 @@ async fn follow_until(
             MeshEvent::Snapshot { snapshot } => *current = snapshot,
             MeshEvent::Diff { diff: d } => diff::apply(current, &d),
             MeshEvent::Status { .. } | MeshEvent::Traffic { .. } => {}
+            MeshEvent::Ended => panic!("the watch ended while waiting for: {what}"),
         }
     }
     started.elapsed()
@@ -362,6 +363,7 @@ async fn next_status(
             MeshEvent::Diff { diff: d } => diff::apply(current, &d),
             MeshEvent::Traffic { .. } => {}
             MeshEvent::Snapshot { .. } => panic!("a second snapshot while waiting for: {what}"),
+            MeshEvent::Ended => panic!("the watch ended while waiting for: {what}"),
         }
     }
 }

@@ -594,7 +594,7 @@ pub struct WatchStatus {
 
 /// What the mesh stream sends: a full snapshot first, then diffs (also after a reconnect:
 /// what changed meanwhile), the connection's state when it changes, and after the snapshot
-/// the observed traffic at every telemetry refresh.
+/// the observed traffic at every telemetry refresh; `Ended` when the session dropped it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(tag = "type", rename_all = "camelCase")]
 #[ts(export)]
@@ -611,4 +611,8 @@ pub enum MeshEvent {
     Traffic {
         traffic: super::traffic::TrafficState,
     },
+    /// The last event: the session stopped this watch because the cluster it watched was
+    /// stopped (the simulated playground torn down) or another one was chosen. Whoever
+    /// still wants a graph watches again, which follows the session's current cluster.
+    Ended,
 }

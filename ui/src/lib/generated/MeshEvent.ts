@@ -7,6 +7,6 @@ import type { WatchStatus } from "./WatchStatus";
 /**
  * What the mesh stream sends: a full snapshot first, then diffs (also after a reconnect:
  * what changed meanwhile), the connection's state when it changes, and after the snapshot
- * the observed traffic at every telemetry refresh.
+ * the observed traffic at every telemetry refresh; `Ended` when the session dropped it.
  */
-export type MeshEvent = { "type": "snapshot", snapshot: MeshSnapshot, } | { "type": "diff", diff: GraphDiff, } | { "type": "status", status: WatchStatus, } | { "type": "traffic", traffic: TrafficState, };
+export type MeshEvent = { "type": "snapshot", snapshot: MeshSnapshot, } | { "type": "diff", diff: GraphDiff, } | { "type": "status", status: WatchStatus, } | { "type": "traffic", traffic: TrafficState, } | { "type": "ended" };

@@ -87,6 +87,13 @@ export class MeshWatch {
   }
 
   private onEvent(event: MeshEvent): void {
+    if (event.type === "ended") {
+      // The session stopped this watch (the simulated playground stopped, another cluster
+      // chosen): watch again, which follows the cluster the app talks to now, or says there
+      // is none, instead of showing a cluster that is gone as live.
+      this.restart();
+      return;
+    }
     if (event.type === "status") {
       this.status = event.status;
       return;

@@ -31,3 +31,16 @@ describe("MeshWatch traffic", () => {
     expect(mesh.traffic.remembered(1000)).toEqual([]);
   });
 });
+
+describe("MeshWatch when the session ends the watch", () => {
+  it("watches again instead of showing the gone cluster as live", async () => {
+    const backend = fakeBackend();
+    const mesh = new MeshWatch(backend);
+    mesh.start();
+    backend.emitMesh({ type: "snapshot", snapshot: { nodes: [], edges: [], validations: [] } as never });
+    expect(mesh.phase).toBe("live");
+    backend.emitMesh({ type: "ended" });
+    expect(mesh.phase).toBe("connecting");
+    expect(backend.watchMesh).toHaveBeenCalledTimes(2);
+  });
+});

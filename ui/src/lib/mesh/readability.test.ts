@@ -6,7 +6,7 @@ import type { MeshSnapshot } from "../generated/MeshSnapshot";
 import { presenterFrame } from "../presenter/frame";
 import { MeshGraph } from "./graphState";
 import { layoutGraph, nodeSize } from "./layout";
-import { drawnBoxes, labelCollisions, presenterFitsTraffic, presenterLabelGoalPx, smallestLabelPx, type Drawn } from "./readability";
+import { drawnBoxes, labelCollisions, presenterArea, presenterFitsTraffic, presenterGoalZoom, presenterLabelGoalPx, smallestLabelPx, type Drawn } from "./readability";
 import { bookinfoSnapshot, node, reviewsSplitDiff, splitSnapshot, syntheticSnapshot, teachingSnapshot } from "./sample";
 
 const BOOKINFO: [string, () => MeshSnapshot][] = [
@@ -153,5 +153,44 @@ describe("presenter mode and the traffic curves", () => {
     expect(presenterFitsTraffic(0.85, 0.9, 1920)).toBe(false);
     // Large enough, but a third of the mesh's size gone.
     expect(presenterFitsTraffic(1.0, 1.5, 1280)).toBe(false);
+  });
+});
+
+describe("presenter mode and a mesh too large for its labels", () => {
+  const frame = { w: 1256, h: 564 };
+  const goal = presenterGoalZoom(1280);
+
+  it("shows the whole drawing while its labels reach the goal size", () => {
+    const whole = { x1: 0, y1: 0, w: 1400, h: 600 };
+    expect(presenterArea(whole, { x1: 10, y1: 10, w: 50, h: 50 }, frame, goal)).toEqual(whole);
+  });
+
+  it("else shows the spotlight at the goal size, kept within the drawing", () => {
+    const whole = { x1: 0, y1: 0, w: 1900, h: 900 };
+    // Near the bottom right: the window is pushed back inside the drawing.
+    const spot = { x1: 1500, y1: 700, w: 200, h: 150 };
+    const area = presenterArea(whole, spot, frame, goal);
+    const zoom = Math.min(frame.w / area.w, frame.h / area.h);
+    expect(zoom * 20).toBeCloseTo(16);
+    expect(area.x1 + area.w).toBeCloseTo(1900);
+    expect(area.y1 + area.h).toBeCloseTo(900);
+    // The spotlight is inside the window.
+    expect(spot.x1).toBeGreaterThanOrEqual(area.x1);
+    expect(spot.y1 + spot.h).toBeLessThanOrEqual(area.y1 + area.h);
+  });
+
+  it("shows a spotlight too large for the goal size whole, and never less than the whole drawing's fit", () => {
+    const whole = { x1: 0, y1: 0, w: 1900, h: 900 };
+    const big = { x1: 100, y1: 0, w: 1700, h: 800 };
+    const area = presenterArea(whole, big, frame, goal);
+    expect(area.w).toBeGreaterThanOrEqual(big.w);
+    expect(area.h).toBeGreaterThanOrEqual(big.h - 1e-9);
+    const all = presenterArea(whole, { x1: 0, y1: 0, w: 1900, h: 900 }, frame, goal);
+    expect(Math.min(frame.w / all.w, frame.h / all.h)).toBeCloseTo(Math.min(frame.w / 1900, frame.h / 900));
+  });
+
+  it("without a spotlight, shows the whole drawing however small", () => {
+    const whole = { x1: 0, y1: 0, w: 5000, h: 3000 };
+    expect(presenterArea(whole, null, frame, goal)).toEqual(whole);
   });
 });

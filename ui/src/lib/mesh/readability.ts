@@ -199,9 +199,46 @@ export function presenterLabelGoalPx(frameWidth: number): number {
  * labels are kept inside it.
  */
 export function presenterFitsTraffic(zoomWith: number, zoomMesh: number, frameWidth: number): boolean {
-  const smallestFont = Math.min(NODE_FONT, POD_FONT, NS_FONT);
-  return zoomWith >= PRESENTER_TRAFFIC_ZOOM * zoomMesh && zoomWith * smallestFont >= presenterLabelGoalPx(frameWidth);
+  return zoomWith >= PRESENTER_TRAFFIC_ZOOM * zoomMesh && zoomWith >= presenterGoalZoom(frameWidth);
 }
+/** A rectangle of the drawing in graph units, as Cytoscape's bounding boxes give it. */
+export interface Area {
+  x1: number;
+  y1: number;
+  w: number;
+  h: number;
+}
+
+/**
+ * The part of the drawing presenter mode shows. The whole of it (`whole`, fitted into a
+ * `frame` of pixels) while its labels come out at the goal size (`goalZoom`); when they do
+ * not (a mesh that has grown during the course), a window at the goal size, or as large as
+ * shows the step's spotlight whole if that is smaller, centred on the spotlight and kept
+ * within the drawing, so what the step talks about is readable from the back of the room.
+ * The rest is a pan away.
+ */
+export function presenterArea(whole: Area, spot: Area | null, frame: { w: number; h: number }, goalZoom: number): Area {
+  const fit = (a: Area) => Math.min(FIT_MAX_ZOOM, frame.w / Math.max(a.w, 1), frame.h / Math.max(a.h, 1));
+  const zWhole = fit(whole);
+  if (!spot || zWhole >= goalZoom) return whole;
+  const z = Math.max(zWhole, Math.min(goalZoom, fit(spot)));
+  const w = frame.w / z;
+  const h = frame.h / z;
+  const place = (centre: number, size: number, lo: number, len: number) =>
+    size >= len ? lo + len / 2 - size / 2 : Math.min(Math.max(centre - size / 2, lo), lo + len - size);
+  return {
+    x1: place(spot.x1 + spot.w / 2, w, whole.x1, whole.w),
+    y1: place(spot.y1 + spot.h / 2, h, whole.y1, whole.h),
+    w,
+    h,
+  };
+}
+
+/** The zoom at which presenter mode's smallest node label is at the goal size on a frame this wide. */
+export function presenterGoalZoom(frameWidth: number): number {
+  return presenterLabelGoalPx(frameWidth) / Math.min(NODE_FONT, POD_FONT, NS_FONT);
+}
+
 /** Fitting never zooms in further than this (a tiny mesh stays a sensible size). */
 export const FIT_MAX_ZOOM = 1.6;
 
