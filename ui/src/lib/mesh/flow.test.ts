@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { bowFor, dotPositions, DOT_SPEED, isRedDot, keepInside, placeLabels, quadAt } from "./flow";
+import { bowFor, dotPositions, DOT_SPEED, intoFrame, isRedDot, placeLabels, quadAt } from "./flow";
 
 /** Where Cytoscape puts the control point: the midpoint plus `d` along (-dy, dx) / length. */
 function controlPoint(a: { x: number; y: number }, b: { x: number; y: number }, d: number) {
@@ -135,10 +135,14 @@ describe("labels at the frame's edge", () => {
 
 
   it("are moved back inside, no further than needed", () => {
-    expect(keepInside({ x: 950, y: 100 }, 120, 30, 1000, 600)).toEqual({ x: 876, y: 100 });
-    expect(keepInside({ x: -20, y: -5 }, 120, 30, 1000, 600)).toEqual({ x: 4, y: 4 });
-    expect(keepInside({ x: 300, y: 200 }, 120, 30, 1000, 600)).toEqual({ x: 300, y: 200 });
+    // A 1000x600 frame less a margin of 4.
+    const frame = { x1: 4, y1: 4, x2: 996, y2: 596 };
+    const at = (x: number, y: number, w: number, h: number) => ({ x1: x, y1: y, x2: x + w, y2: y + h });
+    expect(intoFrame(at(950, 100, 120, 30), frame)).toEqual(at(876, 100, 120, 30));
+    expect(intoFrame(at(-20, -5, 120, 30), frame)).toEqual(at(4, 4, 120, 30));
+    expect(intoFrame(at(300, 200, 120, 30), frame)).toEqual(at(300, 200, 120, 30));
     // Wider than the frame: left where it is.
-    expect(keepInside({ x: -50, y: 10 }, 2000, 30, 1000, 600)).toEqual({ x: -50, y: 10 });
+    expect(intoFrame(at(-50, 10, 2000, 30), frame)).toEqual(at(-50, 10, 2000, 30));
+    expect(intoFrame(at(-50, 10, 2000, 30), undefined)).toEqual(at(-50, 10, 2000, 30));
   });
 });

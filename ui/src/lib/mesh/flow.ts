@@ -120,7 +120,7 @@ export function placeLabels(
 }
 
 /** `box` moved as little as possible to lie inside `frame` (left alone where it cannot fit). */
-function intoFrame(box: Box, frame: Box | undefined): Box {
+export function intoFrame(box: Box, frame: Box | undefined): Box {
   if (!frame) return box;
   const shift = (lo: number, hi: number, flo: number, fhi: number) =>
     hi - lo > fhi - flo ? 0 : lo < flo ? flo - lo : hi > fhi ? fhi - hi : 0;
@@ -217,7 +217,7 @@ export function drawFlow(
     const bb = e.boundingBox({ includeNodes: false, includeEdges: false, includeLabels: true, includeOverlays: false } as never);
     if (Number.isFinite(bb.x1) && bb.w > 0) obstacles.push({ x1: bb.x1, y1: bb.y1, x2: bb.x2, y2: bb.y2, weight: 8 });
   });
-  // The visible frame in graph units, less the margin `keepInside` keeps.
+  // The visible frame in graph units, less a margin of 4 pixels.
   const m = 4 / zoom;
   const frame = { x1: -pan.x / zoom + m, y1: -pan.y / zoom + m, x2: (w - pan.x) / zoom - m, y2: (h - pan.y) / zoom - m };
   const boxes = placeLabels(items, obstacles, frame);
@@ -252,9 +252,9 @@ export function drawFlow(
     ctx.globalAlpha = it.alpha;
     const bw = (b.x2 - b.x1) * zoom;
     const bh = (b.y2 - b.y1) * zoom;
-    // A label is read whole or not at all: one whose curve runs off the frame (presenter
-    // mode fits the mesh, not every curve) is drawn against the frame's edge.
-    const tl = keepInside(screen({ x: b.x1, y: b.y1 }), bw, bh, w, h);
+    // Inside the frame already: a label whose curve runs off it (presenter mode fits the
+    // mesh, not every curve) was placed against its edge, read whole.
+    const tl = screen({ x: b.x1, y: b.y1 });
     ctx.beginPath();
     ctx.roundRect(tl.x, tl.y, bw, bh, 5 * zoom + 2);
     ctx.fillStyle = it.d.failing ? col.red : col.label;
@@ -278,13 +278,6 @@ export function drawFlow(
     }
   }
   ctx.globalAlpha = 1;
-}
-
-/** The top-left corner that keeps a `bw` x `bh` box inside a `w` x `h` frame, moved as little as possible. */
-export function keepInside(tl: Point, bw: number, bh: number, w: number, h: number): Point {
-  const m = 4;
-  const clamp = (v: number, size: number, limit: number) => (size + 2 * m > limit ? v : Math.min(Math.max(v, m), limit - m - size));
-  return { x: clamp(tl.x, bw, w), y: clamp(tl.y, bh, h) };
 }
 
 /** A padlock in a disc: shackle closed for mutual TLS, swung open for plain text. */
