@@ -240,13 +240,21 @@ export function edgeText(edge: GraphEdge, severalRoutes: ReadonlySet<string> = N
   const r = edge.route;
   if (!r) return "";
   const weight = r.split || r.weight !== 100 ? `${r.weight}%` : "";
-  // Only towards subsets, where the layout leaves room: a route back to a Service (a fault
-  // for one user on ratings) would write over the VirtualService it leaves.
-  const cond = severalRoutes.has(edge.source) && edge.target.startsWith("subset/") ? routeCondition(r) : null;
+  const cond = saysWhichRequests(edge, severalRoutes) ? routeCondition(r) : null;
   return cond ? (weight ? `${cond}\n${weight}` : cond) : weight;
 }
 
 const NO_SET: ReadonlySet<string> = new Set();
+
+/**
+ * Whether a route edge's label says which requests the route takes: when its VirtualService
+ * has several routes (`severalRoutes`), and only towards subsets, where the layout leaves
+ * room: a route back to a Service (a fault for one user on ratings) would write over the
+ * VirtualService it leaves.
+ */
+export function saysWhichRequests(edge: GraphEdge, severalRoutes: ReadonlySet<string>): boolean {
+  return severalRoutes.has(edge.source) && edge.target.startsWith("subset/");
+}
 
 /**
  * The VirtualServices with more than one http route: only there does a route's label say

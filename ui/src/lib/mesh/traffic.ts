@@ -12,7 +12,7 @@ import type { TelemetryProblem } from "../generated/TelemetryProblem";
 import type { TrafficLink } from "../generated/TrafficLink";
 import type { TrafficState } from "../generated/TrafficState";
 
-import { routeCondition, severalRoutes } from "./explain";
+import { routeCondition, saysWhichRequests, severalRoutes } from "./explain";
 
 /** A link with no requests for this long starts to fade... */
 export const QUIET_AFTER_MS = 6_000;
@@ -247,7 +247,7 @@ export function splitLabels(memory: TrafficMemory, edges: ReadonlyMap<string, Gr
   const several = severalRoutes(edges.values());
   for (const [id, seen] of memory.splits) {
     const e = edges.get(id);
-    if (e?.route) out.set(id, splitLabel(e.route, seen, several.has(e.source) && e.target.startsWith("subset/")));
+    if (e?.route) out.set(id, splitLabel(e.route, seen, saysWhichRequests(e, several)));
   }
   return out;
 }
