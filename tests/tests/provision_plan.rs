@@ -241,7 +241,7 @@ async fn the_whole_setup_resumes_after_a_failure_at_each_step_then_tears_down() 
         cluster: cluster.clone(),
         network: Some(network.clone()),
     };
-    create_network(&network, "10.213.0.0/16").await;
+    let (_, expected_pool) = create_network(&network, &subnets_16(213..240)).await;
 
     let sim = playground_sim::start(SimOptions {
         ready_delay: Duration::from_millis(100),
@@ -280,7 +280,7 @@ async fn the_whole_setup_resumes_after_a_failure_at_each_step_then_tears_down() 
     let preview = plan(&base).await;
     assert_eq!(
         preview.metallb_pool.as_deref(),
-        Some("10.213.255.200-10.213.255.250")
+        Some(expected_pool.as_str())
     );
     assert_eq!(preview.downloads.len(), 2, "{:?}", preview.downloads);
     assert!(preview.downloads[0].url.starts_with(&site.base));
@@ -505,10 +505,7 @@ async fn the_whole_setup_resumes_after_a_failure_at_each_step_then_tears_down() 
         "/apis/metallb.io/v1beta1/namespaces/metallb-system/ipaddresspools/playground-pool",
     )
     .await;
-    assert_eq!(
-        pool["spec"]["addresses"],
-        json!(["10.213.255.200-10.213.255.250"])
-    );
+    assert_eq!(pool["spec"]["addresses"], json!([expected_pool]));
     let tel = sim_get(
         &api,
         "/apis/telemetry.istio.io/v1/namespaces/istio-system/telemetries/mesh-default",

@@ -433,25 +433,113 @@ pub fn home_file(home: &Path, rel: &str) -> PathBuf {
     home.join(rel)
 }
 
-/// Creates a bridge network with this IPv4 subnet, as kind creates its `kind` network.
-pub async fn create_network(name: &str, subnet: &str) {
+/// The label every test network carries: the id of the test process that made it, so a later
+/// run can tell the leftovers of a run that was killed before its cleanup (their process is
+/// gone) from the networks of a run going on beside it.
+const TEST_NETWORK_LABEL: &str = "io.istio-playground.test.pid";
+
+/// Creates a bridge network, as kind creates its `kind` network, with the first of `subnets`
+/// (IPv4, each with the MetalLB pool the app must compute for it) that no other Docker network
+/// on this engine overlaps, and returns that pair. Docker refuses a subnet that overlaps
+/// another network's, and the engine is this machine's: it keeps the networks of a test run
+/// that was killed before its cleanup ran, and may hold any network of its own. Those
+/// leftovers (a test network whose process is gone) are removed first, with their containers.
+pub async fn create_network(name: &str, subnets: &[(String, String)]) -> (String, String) {
     use bollard::models::{Ipam, IpamConfig, NetworkCreateRequest};
     let docker = playground::preflight::DockerEndpoint::from_env()
         .client(Duration::from_secs(10))
         .unwrap();
-    docker
-        .create_network(NetworkCreateRequest {
-            name: name.to_string(),
-            driver: Some("bridge".into()),
-            ipam: Some(Ipam {
-                config: Some(vec![IpamConfig {
-                    subnet: Some(subnet.to_string()),
+    remove_leftover_networks(&docker).await;
+    let mut refused = Vec::new();
+    for (subnet, pool) in subnets {
+        let created = docker
+            .create_network(NetworkCreateRequest {
+                name: name.to_string(),
+                driver: Some("bridge".into()),
+                ipam: Some(Ipam {
+                    config: Some(vec![IpamConfig {
+                        subnet: Some(subnet.clone()),
+                        ..Default::default()
+                    }]),
                     ..Default::default()
-                }]),
+                }),
+                labels: Some(HashMap::from([(
+                    TEST_NETWORK_LABEL.to_string(),
+                    std::process::id().to_string(),
+                )])),
                 ..Default::default()
-            }),
-            ..Default::default()
-        })
+            })
+            .await;
+        match created {
+            Ok(_) => return (subnet.clone(), pool.clone()),
+            Err(e) if e.to_string().contains("overlap") => refused.push(e.to_string()),
+            Err(e) => panic!("create the test's Docker network {name} ({subnet}): {e}"),
+        }
+    }
+    panic!("every subnet this test may use overlaps a Docker network on this engine: {refused:?}");
+}
+
+/// Removes the test networks (and their containers) of test processes that are gone.
+async fn remove_leftover_networks(docker: &bollard::Docker) {
+    use bollard::query_parameters::{
+        InspectNetworkOptions, ListNetworksOptions, RemoveContainerOptions,
+    };
+    let filters = HashMap::from([("label".to_string(), vec![TEST_NETWORK_LABEL.to_string()])]);
+    let networks = docker
+        .list_networks(Some(ListNetworksOptions {
+            filters: Some(filters),
+        }))
         .await
-        .expect("create the test's Docker network");
+        .unwrap_or_default();
+    for network in networks {
+        let Some(name) = network.name else { continue };
+        let owner = network
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(TEST_NETWORK_LABEL))
+            .and_then(|pid| pid.parse::<u32>().ok());
+        if owner.is_none_or(process_is_alive) {
+            continue;
+        }
+        let attached = docker
+            .inspect_network(&name, None::<InspectNetworkOptions>)
+            .await
+            .ok()
+            .and_then(|n| n.containers)
+            .unwrap_or_default();
+        for id in attached.keys() {
+            let _ = docker
+                .remove_container(
+                    id,
+                    Some(RemoveContainerOptions {
+                        force: true,
+                        ..Default::default()
+                    }),
+                )
+                .await;
+        }
+        let _ = docker.remove_network(&name).await;
+    }
+}
+
+fn process_is_alive(pid: u32) -> bool {
+    if cfg!(target_os = "linux") {
+        Path::new(&format!("/proc/{pid}")).exists()
+    } else {
+        // Without /proc, keep every network: only Linux machines clean up here.
+        true
+    }
+}
+
+/// Candidate `/16` subnets `10.N.0.0/16` for N in `range`, each with the pool MetalLB gets
+/// from it (the top of the range, as the app computes it).
+pub fn subnets_16(range: std::ops::Range<u8>) -> Vec<(String, String)> {
+    range
+        .map(|n| {
+            (
+                format!("10.{n}.0.0/16"),
+                format!("10.{n}.255.200-10.{n}.255.250"),
+            )
+        })
+        .collect()
 }
