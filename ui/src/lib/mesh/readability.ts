@@ -213,8 +213,9 @@ export interface Area {
  * The part of the drawing presenter mode shows. The whole of it (`whole`, fitted into a
  * `frame` of pixels) while its labels come out at the goal size (`goalZoom`); when they do
  * not (a mesh that has grown during the course), a window at the goal size, or as large as
- * shows the step's spotlight whole if that is smaller, centred on the spotlight and kept
- * within the drawing, so what the step talks about is readable from the back of the room.
+ * shows the step's spotlight whole if that is smaller, within the drawing and as near its top
+ * left as keeps the spotlight whole, so what the step talks about is readable from the back of
+ * the room and the names above it (its namespace's) stay in view when there is room.
  * The rest is a pan away.
  */
 export function presenterArea(whole: Area, spot: Area | null, frame: { w: number; h: number }, goalZoom: number): Area {
@@ -224,11 +225,17 @@ export function presenterArea(whole: Area, spot: Area | null, frame: { w: number
   const z = Math.max(zWhole, Math.min(goalZoom, fit(spot)));
   const w = frame.w / z;
   const h = frame.h / z;
-  const place = (centre: number, size: number, lo: number, len: number) =>
-    size >= len ? lo + len / 2 - size / 2 : Math.min(Math.max(centre - size / 2, lo), lo + len - size);
+  // Centred on the spotlight and kept within the drawing, then slid towards the drawing's
+  // top left (where its column titles, namespace names and the request's start are) as far
+  // as the spotlight stays whole in the window.
+  const place = (spotLo: number, spotLen: number, size: number, lo: number, len: number) => {
+    if (size >= len) return lo + len / 2 - size / 2;
+    const centred = Math.min(Math.max(spotLo + spotLen / 2 - size / 2, lo), lo + len - size);
+    return Math.min(centred, Math.max(lo, spotLo + spotLen - size));
+  };
   return {
-    x1: place(spot.x1 + spot.w / 2, w, whole.x1, whole.w),
-    y1: place(spot.y1 + spot.h / 2, h, whole.y1, whole.h),
+    x1: place(spot.x1, spot.w, w, whole.x1, whole.w),
+    y1: place(spot.y1, spot.h, h, whole.y1, whole.h),
     w,
     h,
   };
