@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { bowFor, dotPositions, DOT_SPEED, intoFrame, isRedDot, placeLabels, quadAt } from "./flow";
+import { bowFor, dotPositions, DOT_SPEED, intoFrame, isRedDot, labelObstacles, placeLabels, quadAt, type Box } from "./flow";
 
 /** Where Cytoscape puts the control point: the midpoint plus `d` along (-dy, dx) / length. */
 function controlPoint(a: { x: number; y: number }, b: { x: number; y: number }, d: number) {
@@ -112,6 +112,41 @@ describe("label obstacles", () => {
     expect(boxes.get("x")).toEqual(mid);
     const heavy = placeLabels([{ id: "x", a, c, b, w: 40, h: 20 }], [{ ...mid, weight: 4 }, { ...node, x1: 1000, x2: 1001 }]).get("x")!;
     expect(heavy).not.toEqual(mid);
+  });
+});
+
+describe("what labels keep off in a drawn graph", () => {
+  type Opts = { includeNodes?: boolean; includeLabels?: boolean };
+  // Cytoscape's headless mode measures no text, so a stand-in answers as the drawn graph does:
+  // a box drawn round others (a workload) has a title above its pods; asked for its label
+  // only (`includeNodes: false`), it gives just that title.
+  const node = (body: Box, title: Box | null, opacity = 1) => ({
+    isChildless: () => title === null,
+    effectiveOpacity: () => opacity,
+    boundingBox: (o: Opts = {}) => {
+      const b = o.includeNodes === false ? title ?? { x1: 0, y1: 0, x2: 0, y2: 0 } : { ...body, y1: title ? title.y1 : body.y1 };
+      return { ...b, w: b.x2 - b.x1, h: b.y2 - b.y1 };
+    },
+  });
+  const podA = { x1: -75, y1: -15, x2: 75, y2: 15 };
+  const podB = { x1: -75, y1: 185, x2: 75, y2: 215 };
+  const title = { x1: -40, y1: -50, x2: 40, y2: -30 };
+  const workload = node({ x1: -90, y1: -30, x2: 90, y2: 230 }, title);
+  const cy = {
+    nodes: () => [node(podA, null), node(podB, null, 0.3), workload],
+    edges: () => [],
+  };
+  const boxes = labelObstacles(cy as unknown as Parameters<typeof labelObstacles>[0]);
+
+  it("keep off a workload's title above its pods, not off the inside of its box", () => {
+    expect(boxes).toEqual([
+      { ...podA, weight: 1 },
+      { ...podB, weight: 0.3 },
+      { ...title, weight: 1 },
+    ]);
+    // So a label between the pods, inside the workload's box, is free; one on the title is not.
+    const between = placeLabels([{ id: "x", a: { x: 0, y: 100 }, c: { x: 0, y: 100 }, b: { x: 0, y: 100 }, w: 40, h: 20 }], boxes);
+    expect(between.get("x")).toEqual({ x1: -20, y1: 90, x2: 20, y2: 110 });
   });
 });
 

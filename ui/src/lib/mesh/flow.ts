@@ -129,6 +129,28 @@ export function intoFrame(box: Box, frame: Box | undefined): Box {
   return { x1: box.x1 + dx, y1: box.y1 + dy, x2: box.x2 + dx, y2: box.y2 + dy };
 }
 
+const LABEL_ONLY = { includeNodes: false, includeEdges: false, includeLabels: true, includeOverlays: false } as never;
+
+/**
+ * What the rate labels keep off (model units): every node with its label; the titles of the
+ * boxes drawn round others (a workload's name above its pods, a namespace's name), but not
+ * the inside of those boxes, where the curves run; and the split labels of weighted routes.
+ */
+export function labelObstacles(cy: Core): Box[] {
+  const obstacles: Box[] = [];
+  const push = (bb: { x1: number; y1: number; x2: number; y2: number; w: number }, weight: number) => {
+    if (Number.isFinite(bb.x1) && bb.w > 0) obstacles.push({ x1: bb.x1, y1: bb.y1, x2: bb.x2, y2: bb.y2, weight });
+  };
+  cy.nodes().forEach((n) => {
+    // A node faded out of a lesson's spotlight may be covered before one in it.
+    const weight = Number(n.effectiveOpacity()) < 0.6 ? 0.3 : 1;
+    push(n.boundingBox(n.isChildless() ? ({ includeLabels: true } as never) : LABEL_ONLY), weight);
+  });
+  // The split labels ("60% set, 58% seen") stay readable too.
+  cy.edges(".seen").forEach((e) => push(e.boundingBox(LABEL_ONLY), 8));
+  return obstacles;
+}
+
 /** The unit vector from the middle of a curve's chord towards its control point: the side it bows to. */
 function outward(a: Point, c: Point, b: Point): Point | null {
   const dx = c.x - (a.x + b.x) / 2;
@@ -204,19 +226,7 @@ export function drawFlow(
   });
   // Busiest first, so the links that matter most keep the middle of their curves.
   items.sort((x, y) => (info.get(y.id)!.d.rps - info.get(x.id)!.d.rps) || (x.id < y.id ? -1 : 1));
-  const obstacles: Box[] = [];
-  cy.nodes().forEach((n) => {
-    if (!n.isChildless()) return;
-    const bb = n.boundingBox({ includeLabels: true } as never);
-    // A node faded out of a lesson's spotlight may be covered before one in it.
-    const weight = Number(n.effectiveOpacity()) < 0.6 ? 0.3 : 1;
-    obstacles.push({ x1: bb.x1, y1: bb.y1, x2: bb.x2, y2: bb.y2, weight });
-  });
-  // The split labels ("60% set, 58% seen") stay readable too.
-  cy.edges(".seen").forEach((e) => {
-    const bb = e.boundingBox({ includeNodes: false, includeEdges: false, includeLabels: true, includeOverlays: false } as never);
-    if (Number.isFinite(bb.x1) && bb.w > 0) obstacles.push({ x1: bb.x1, y1: bb.y1, x2: bb.x2, y2: bb.y2, weight: 8 });
-  });
+  const obstacles = labelObstacles(cy);
   // The visible frame in graph units, less a margin of 4 pixels.
   const m = 4 / zoom;
   const frame = { x1: -pan.x / zoom + m, y1: -pan.y / zoom + m, x2: (w - pan.x) / zoom - m, y2: (h - pan.y) / zoom - m };
