@@ -51,6 +51,7 @@ ui-test:
 	cd ui && npm test
 
 e2e: app
+	xvfb-run -a cargo test -p istio-playground --lib -- --ignored webkit
 	ISTIO_PLAYGROUND_APP=$(APP) xvfb-run -a -s "-screen 0 1280x800x24" \
 		cargo test -p playground-tests --test e2e -- --ignored --test-threads=1 --nocapture
 	ISTIO_PLAYGROUND_APP=$(APP) xvfb-run -a -s "-screen 0 1920x1080x24" \

@@ -5,6 +5,8 @@ mod cli;
 mod commands;
 mod ipc;
 mod lesson_cli;
+#[cfg(target_os = "linux")]
+mod webkit;
 
 use std::process::ExitCode;
 
@@ -57,6 +59,14 @@ fn run_window(state: AppState) {
     tauri::Builder::default()
         .plugin(tauri_plugin_opener::init())
         .manage(state)
+        // `_app`: used on Linux only.
+        .setup(|_app| {
+            #[cfg(target_os = "linux")]
+            if let Some(window) = tauri::Manager::get_webview_window(_app, "main") {
+                window.with_webview(|w| webkit::scroll_overflow_without_layers(&w.inner()))?;
+            }
+            Ok(())
+        })
         .invoke_handler(tauri::generate_handler![
             commands::run_preflight,
             commands::log_info,
