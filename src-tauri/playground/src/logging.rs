@@ -125,6 +125,9 @@ impl Logging {
     }
 }
 
+/// Lines waiting for the log file's writer thread at most (32 bytes each).
+const QUEUED_LINES: usize = 8_192;
+
 /// Installs the global subscriber. `RUST_LOG` overrides the default level (info for our
 /// crates, warn for the rest). `quiet_stderr` keeps stderr to errors: the CLI prints its own
 /// report, and the file still gets everything.
@@ -136,7 +139,13 @@ pub fn init(dir: &Path, quiet_stderr: bool) -> Result<Logging> {
         .max_log_files(KEPT_FILES)
         .build(dir)
         .map_err(|e| Error::Logging(e.to_string()))?;
-    let (file_writer, guard) = tracing_appender::non_blocking(appender);
+    // The writer's queue is allocated and written through whole when it is made, and the
+    // default (128,000 lines) is 4 MB of the app's memory from the first moment (README,
+    // "Start-up and memory of the release app"). The app writes a few lines a second, in
+    // bursts of tens; a full queue drops lines rather than stalling the app.
+    let (file_writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .buffered_lines_limit(QUEUED_LINES)
+        .finish(appender);
     let ring = LogRing::new();
 
     // kube's client logs an ERROR line for every request that fails (each retry while the app
