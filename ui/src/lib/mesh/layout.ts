@@ -53,7 +53,8 @@ export const NS_FONT = 20;
 export const EDGE_FONT = 24;
 /** Traffic link labels (rates): at Bookinfo's fit on 1280x800 with traffic still 14 px or more. */
 export const TRAFFIC_FONT = 30;
-export const FONT_FAMILY = 'system-ui, -apple-system, "Segoe UI", Roboto, Ubuntu, Cantarell, "Noto Sans", Arial, sans-serif';
+/** The page's font (app.css `--font`), for the graph's labels and their measuring. */
+export const FONT_FAMILY = "system-ui, sans-serif";
 export const FONT_WEIGHT = 700;
 export const LINE_HEIGHT = 1.2;
 const PAD_X = 16;
