@@ -13,12 +13,14 @@ Run under Xvfb (`xvfb-run -a -s "-screen 0 1280x800x24" python3 tests/bench/star
 """
 
 import argparse
+import contextlib
 import json
 import os
 import signal
 import socket
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.error
@@ -53,6 +55,38 @@ def children_map():
     return kids
 
 
+def sharers(tree):
+    """Processes outside `tree` that map WebKit too: they take a share of its pages' PSS, so
+    a figure taken while one runs (a previous run's app still exiting) comes out low."""
+    out = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit() or int(pid) in tree:
+            continue
+        try:
+            with open(f"/proc/{pid}/maps") as f:
+                if "libwebkit2gtk" not in f.read():
+                    continue
+            with open(f"/proc/{pid}/comm") as f:
+                out.append(f"{pid} {f.read().strip()}")
+        except OSError:
+            pass
+    return out
+
+
+def wait_gone(binary, limit=15):
+    """Waits until no process runs `binary` (the app exits after its window closes), so the
+    next run starts alone; one still there after `limit` seconds is killed."""
+    deadline = time.time() + limit
+    while time.time() < deadline:
+        try:
+            app_pid(binary)
+        except RuntimeError:
+            return
+        time.sleep(0.2)
+    with contextlib.suppress(RuntimeError, OSError):
+        os.kill(app_pid(binary), signal.SIGKILL)
+
+
 def app_pid(binary):
     real = os.path.realpath(binary)
     for pid in os.listdir("/proc"):
@@ -68,9 +102,10 @@ def app_pid(binary):
 def tree_pss_mb(root):
     """The PSS of `root` and every process below it, in MB, and each one's share by name."""
     kids = children_map()
-    todo, total, parts = [root], 0, {}
+    todo, total, parts, seen = [root], 0, {}, set()
     while todo:
         pid = todo.pop()
+        seen.add(pid)
         todo.extend(kids.get(pid, []))
         try:
             pss = 0
@@ -84,11 +119,15 @@ def tree_pss_mb(root):
             continue
         total += pss
         parts[name] = round(parts.get(name, 0) + pss / 1024)
+    others = sharers(seen)
+    if others:
+        print(f"warning: {', '.join(others)} map WebKit too; this figure is low", file=sys.stderr, flush=True)
     return total / 1024, parts
 
 
 class Session:
     def __init__(self, binary, env):
+        self.binary = binary
         self.port, native = free_port(), free_port()
         self.driver = subprocess.Popen(
             ["tauri-driver", "--port", str(self.port), "--native-port", str(native)],
@@ -144,6 +183,7 @@ class Session:
             self.driver.wait(10)
         except subprocess.TimeoutExpired:
             self.driver.kill()
+        wait_gone(self.binary)
 
 
 SETUP_READY = """
