@@ -60,7 +60,7 @@ e2e: app
 	@echo "e2e screenshots: $(CURDIR)/target/e2e/"
 	@ls -1 $(CURDIR)/target/e2e/*.png
 
-# Installable packages (not part of `make test`: a clean release build takes about 17 minutes
+# Installable packages (not part of `make test`: a clean release build takes about 15 minutes
 # on 2 cores). deb and rpm build offline; the AppImage needs linuxdeploy, which tauri
 # downloads at build time, so it is left to the release workflow.
 bundle: deps
