@@ -14,6 +14,11 @@ fn a_burst_of_log_lines_all_reach_the_file() {
     drop(logging);
     let text = std::fs::read_to_string(&file).unwrap();
     let written: Vec<&str> = text.lines().filter(|l| l.contains("burst line")).collect();
-    assert_eq!(written.len(), 5_000, "lines lost on the way to {}", file.display());
+    assert_eq!(
+        written.len(),
+        5_000,
+        "lines lost on the way to {}",
+        file.display()
+    );
     assert!(written[4_999].contains("line=4999"), "{}", written[4_999]);
 }
