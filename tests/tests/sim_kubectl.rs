@@ -42,7 +42,11 @@ fn kubectl_in(kubeconfig: &Path, home: &Path, args: &[&str]) -> (bool, String, S
 }
 
 fn fixture(name: &str) -> String {
-    format!("{}/fixtures/sim/{name}", env!("CARGO_MANIFEST_DIR"))
+    // Cargo's variable when the test runs: the value built in may be another clone's, as
+    // clones share one target directory (`make`).
+    let dir =
+        std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into());
+    format!("{dir}/fixtures/sim/{name}")
 }
 
 /// Runs kubectl until `ok` accepts its stdout, or fails with the last output.

@@ -22,7 +22,11 @@ fn documents(path: &Path) -> Vec<Value> {
 
 fn data(name: &str) -> Vec<Value> {
     documents(
-        &Path::new(env!("CARGO_MANIFEST_DIR"))
+        // Cargo's variable when the test runs: the value built in may be another clone's, as
+        // clones share one target directory (`make`).
+        &std::env::var_os("CARGO_MANIFEST_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
             .join("tests/data")
             .join(name),
     )
