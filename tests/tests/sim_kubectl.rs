@@ -42,11 +42,11 @@ fn kubectl_in(kubeconfig: &Path, home: &Path, args: &[&str]) -> (bool, String, S
 }
 
 fn fixture(name: &str) -> String {
-    // Cargo's variable when the test runs: the value built in may be another clone's, as
-    // clones share one target directory (`make`).
-    let dir =
-        std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into());
-    format!("{dir}/fixtures/sim/{name}")
+    playground_tests::repo_root()
+        .join("tests/fixtures/sim")
+        .join(name)
+        .display()
+        .to_string()
 }
 
 /// Runs kubectl until `ok` accepts its stdout, or fails with the last output.
