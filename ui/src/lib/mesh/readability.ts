@@ -225,14 +225,12 @@ export function presenterArea(whole: Area, spot: Area | null, frame: { w: number
   const z = Math.max(zWhole, Math.min(goalZoom, fit(spot)));
   const w = frame.w / z;
   const h = frame.h / z;
-  // Centred on the spotlight and kept within the drawing, then slid towards the drawing's
-  // top left (where its column titles, namespace names and the request's start are) as far
-  // as the spotlight stays whole in the window.
-  const place = (spotLo: number, spotLen: number, size: number, lo: number, len: number) => {
-    if (size >= len) return lo + len / 2 - size / 2;
-    const centred = Math.min(Math.max(spotLo + spotLen / 2 - size / 2, lo), lo + len - size);
-    return Math.min(centred, Math.max(lo, spotLo + spotLen - size));
-  };
+  // Within the drawing and as near its top left (where its column titles, namespace names
+  // and the request's start are) as keeps the spotlight's far end in the window. The zoom
+  // above makes the spotlight fit the window whenever the drawing does not, so its near end
+  // is then in the window too.
+  const place = (spotLo: number, spotLen: number, size: number, lo: number, len: number) =>
+    size >= len ? lo + len / 2 - size / 2 : Math.max(lo, Math.min(spotLo + spotLen - size, lo + len - size));
   return {
     x1: place(spot.x1, spot.w, w, whole.x1, whole.w),
     y1: place(spot.y1, spot.h, h, whole.y1, whole.h),
