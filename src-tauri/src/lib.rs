@@ -63,7 +63,7 @@ fn run_window(state: AppState) {
         .setup(|_app| {
             #[cfg(target_os = "linux")]
             if let Some(window) = tauri::Manager::get_webview_window(_app, "main") {
-                window.with_webview(|w| webkit::scroll_overflow_without_layers(&w.inner()))?;
+                window.with_webview(|w| webkit::turn_off_costly_features(&w.inner()))?;
             }
             Ok(())
         })

@@ -8,28 +8,49 @@ use webkit2gtk::glib::object::ObjectType;
 /// WebKit's name for scrolling `overflow: auto` boxes in a compositing layer of their own.
 const ASYNC_OVERFLOW_SCROLLING: &str = "AsyncOverflowScrolling";
 
-/// Scrolls the page's `overflow: auto` areas (the screen under the header, the log, the
-/// details panel) by repainting them instead of giving each its own compositing layer.
+/// WebKit's name for drawing 2D canvases with OpenGL.
+const CANVAS_ACCELERATED_DRAWING: &str = "CanvasUsesAcceleratedDrawing";
+
+/// The WebKit feature flags the window turns off, each with what it saves.
 ///
-/// With that layer, WebKitGTK paints a scrolling area's whole content ahead of time, twice
-/// over when it paints with the CPU (its buffer and the compositor's texture): the Setup
-/// screen's list of checks held about 19 MB of the web process, a third of its anonymous
-/// memory (README, "Start-up and memory of the release app"). These areas hold text and
-/// boxes, which repaint fast enough while scrolling; the mesh graph is a canvas and does not
-/// scroll this way. The switch is one of WebKitGTK's feature flags (2.42 and later), which
-/// the `webkit2gtk` crate does not bind, so the functions are looked up in the running
-/// process: with an older WebKitGTK they are missing and nothing changes.
-pub fn scroll_overflow_without_layers(view: &webkit2gtk::WebView) {
-    let _span = tracing::info_span!("webkit_feature", feature = ASYNC_OVERFLOW_SCROLLING).entered();
+/// - `AsyncOverflowScrolling`: the page's `overflow: auto` areas (the screen under the
+///   header, the log, the details panel) scroll by repainting instead of each keeping a
+///   compositing layer of its own. With that layer, WebKitGTK paints a scrolling area's whole
+///   content ahead of time, twice over when it paints with the CPU (its buffer and the
+///   compositor's texture): the Setup screen's list of checks held about 19 MB of the web
+///   process, a third of its anonymous memory. These areas hold text and boxes, which
+///   repaint fast enough while scrolling.
+/// - `CanvasUsesAcceleratedDrawing`: 2D canvases are drawn with the CPU, like the rest of
+///   the page (`WEBKIT_SKIA_ENABLE_CPU_RENDERING`, set in `lib.rs`). Left on, WebKit still
+///   draws each canvas with OpenGL, which on a machine without a GPU is Mesa's software
+///   renderer: the Mesh screen's four canvases (the graph's three layers and the traffic
+///   layer over them) held about 28 MB of the web process in its textures and buffers. The
+///   graph is a few dozen shapes, and panning it is no slower drawn by the CPU (README,
+///   "Graph drawing in the app's webview").
+///
+/// Both are WebKitGTK feature flags (2.42 and later), which the `webkit2gtk` crate does not
+/// bind, so the functions are looked up in the running process: with an older WebKitGTK
+/// they are missing and nothing changes. Figures: README, "Start-up and memory of the
+/// release app".
+const FEATURES_OFF: [&str; 2] = [ASYNC_OVERFLOW_SCROLLING, CANVAS_ACCELERATED_DRAWING];
+
+/// Turns off [`FEATURES_OFF`] in the window's web view.
+pub fn turn_off_costly_features(view: &webkit2gtk::WebView) {
+    let _span = tracing::info_span!("webkit_features").entered();
     let Some(settings) = view.settings() else {
-        tracing::warn!("the web view has no settings; scrolling areas keep their layers");
+        tracing::warn!("the web view has no settings; WebKit's features are left as they are");
         return;
     };
-    match set_feature(settings.as_ptr().cast(), ASYNC_OVERFLOW_SCROLLING, false) {
-        Ok(true) => tracing::info!("scrolling areas repaint instead of keeping their own layers"),
-        Ok(false) => tracing::info!("this WebKitGTK has no such feature; left as it is"),
-        Err(e) => {
-            tracing::info!(error = %e, "WebKitGTK has no feature flags (older than 2.42); left as it is")
+    for feature in FEATURES_OFF {
+        match set_feature(settings.as_ptr().cast(), feature, false) {
+            Ok(true) => tracing::info!(feature, "turned off"),
+            Ok(false) => {
+                tracing::info!(feature, "this WebKitGTK has no such feature; left as it is")
+            }
+            Err(e) => {
+                tracing::info!(error = %e, "WebKitGTK has no feature flags (older than 2.42); left as they are");
+                return;
+            }
         }
     }
 }
@@ -118,19 +139,34 @@ mod tests {
 
     #[test]
     #[ignore = "needs a display: `make e2e` runs it under Xvfb"]
-    fn turns_webkits_overflow_scrolling_layers_off_and_says_when_a_feature_is_unknown() {
-        // WebKit's settings read GTK's (fonts), which needs a display.
+    fn turns_off_overflow_scrolling_layers_and_canvas_acceleration_and_says_when_a_feature_is_unknown()
+     {
+        // A web view reads GTK's settings (fonts), which needs a display.
         gtk::init().expect("GTK needs a display: run this test under xvfb-run");
-        let settings = webkit2gtk::Settings::new();
+        let view = webkit2gtk::WebView::new();
+        let settings = view.settings().expect("a web view has settings");
         let ptr: *mut c_void = settings.as_ptr().cast();
-        // On by default in the WebKitGTK this app is built against (2.42 and later).
-        assert_eq!(enabled(ptr, ASYNC_OVERFLOW_SCROLLING), Some(true));
-        assert!(set_feature(ptr, ASYNC_OVERFLOW_SCROLLING, false).unwrap());
-        assert_eq!(enabled(ptr, ASYNC_OVERFLOW_SCROLLING), Some(false));
-        assert!(set_feature(ptr, ASYNC_OVERFLOW_SCROLLING, true).unwrap());
-        assert_eq!(enabled(ptr, ASYNC_OVERFLOW_SCROLLING), Some(true));
+        let features = ["AsyncOverflowScrolling", "CanvasUsesAcceleratedDrawing"];
+        // Both on by default in the WebKitGTK this app is built against (2.42 and later).
+        for feature in features {
+            assert_eq!(enabled(ptr, feature), Some(true), "{feature}");
+        }
+        turn_off_costly_features(&view);
+        for feature in features {
+            assert_eq!(enabled(ptr, feature), Some(false), "{feature}");
+        }
+
+        // One feature both ways (GTK runs on one thread, so this is one test).
+        assert!(set_feature(ptr, CANVAS_ACCELERATED_DRAWING, false).unwrap());
+        assert_eq!(enabled(ptr, CANVAS_ACCELERATED_DRAWING), Some(false));
+        assert!(set_feature(ptr, CANVAS_ACCELERATED_DRAWING, true).unwrap());
+        assert_eq!(enabled(ptr, CANVAS_ACCELERATED_DRAWING), Some(true));
         // A name WebKit does not have changes nothing and says so.
         assert!(!set_feature(ptr, "NoSuchWebKitFeature", false).unwrap());
         assert_eq!(enabled(ptr, "NoSuchWebKitFeature"), None);
+        // Released with the process: dropping a web view on this thread, outside a GTK main
+        // loop, made the test process abort as it exited (SIGABRT after the tests passed).
+        std::mem::forget(settings);
+        std::mem::forget(view);
     }
 }

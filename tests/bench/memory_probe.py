@@ -1,15 +1,16 @@
 #!/usr/bin/env python3
-"""Where the app's memory is: the PSS of the app and each WebKit process on the Setup screen,
-broken down by mapping (the app binary, libLLVM, anonymous memory ...), for trying one
-setting at a time.
+"""Where the app's memory is: the PSS of the app and each WebKit process on the Setup screen
+(or, with --mesh, on the Mesh screen with the simulated Bookinfo), broken down by mapping (the
+app binary, libLLVM, anonymous memory ...), for trying one setting at a time.
 
 Starts the app through tauri-driver (as startup.py does), waits for the Setup screen with its
-checks, optionally runs a script in the page, waits 8 s and prints the breakdown. Extra
-arguments NAME=VALUE go into the app's environment (WebKit's and Mesa's variables are read
-from there by every process below the app):
+checks (with --mesh: then starts the simulated playground and opens the Mesh screen, as
+startup.py does, and waits for the graph), optionally runs a script in the page, waits 8 s and
+prints the breakdown. Extra arguments NAME=VALUE go into the app's environment (WebKit's and
+Mesa's variables are read from there by every process below the app):
 
   xvfb-run -a -s "-screen 0 1280x800x24" python3 tests/bench/memory_probe.py APP \\
-      WEBKIT_DISABLE_DMABUF_RENDERER=1
+      [--mesh] WEBKIT_DISABLE_DMABUF_RENDERER=1
 
 Linux only (it reads /proc). Needs tauri-driver and WebKitWebDriver.
 """
@@ -41,12 +42,16 @@ def main():
     if len(sys.argv) < 2:
         sys.exit(__doc__)
     binary = os.path.abspath(sys.argv[1])
-    extra = dict(kv.split("=", 1) for kv in sys.argv[2:])
+    mesh = "--mesh" in sys.argv[2:]
+    extra = dict(kv.split("=", 1) for kv in sys.argv[2:] if kv != "--mesh")
     with tempfile.TemporaryDirectory() as home:
         s = startup.Session(binary, {"ISTIO_PLAYGROUND_HOME": home, **extra})
         try:
             ready = s.until(startup.SETUP_READY, "the Setup screen with its checks")
             print(f"Setup screen ready after {ready:.2f} s")
+            if mesh:
+                startup.open_mesh(s)
+                print("Mesh screen with the simulated Bookinfo drawn")
             if os.environ.get("PROBE_JS"):
                 print("script:", s.js(os.environ["PROBE_JS"]))
             time.sleep(8)

@@ -202,6 +202,14 @@ def click(s, testid):
     s.js(f"document.querySelector('[data-testid={testid}]').click(); return true;")
 
 
+def open_mesh(s):
+    """From the Setup screen: starts the simulated playground and waits for its Bookinfo graph."""
+    click(s, "start-simulated")
+    s.until("return !!document.querySelector('[data-testid=simulated-badge]')", "the simulated playground")
+    click(s, "open-mesh")
+    s.until(MESH_READY, "the Bookinfo graph")
+
+
 def measure_app(binary):
     with tempfile.TemporaryDirectory() as home:
         s = Session(binary, {"ISTIO_PLAYGROUND_HOME": home})
@@ -209,10 +217,7 @@ def measure_app(binary):
             ready = s.until(SETUP_READY, "the Setup screen with its checks")
             time.sleep(8)
             setup_pss, setup_parts = tree_pss_mb(app_pid(binary))
-            click(s, "start-simulated")
-            s.until("return !!document.querySelector('[data-testid=simulated-badge]')", "the simulated playground")
-            click(s, "open-mesh")
-            s.until(MESH_READY, "the Bookinfo graph")
+            open_mesh(s)
             time.sleep(8)
             mesh_pss, names = tree_pss_mb(app_pid(binary))
             return {
